@@ -1,0 +1,271 @@
+//! The center's actix shell: admits connections, feeds [`CenterState`], logs what happened.
+//!
+//! Handlers here only translate between the network and the state machine.
+
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use tracing::{info, warn};
+
+use super::state::{CenterState, LeaveReason};
+use super::CenterConfig;
+use crate::ids::{Map, WorkerId};
+use crate::messages::center_link::{CenterToWorker, WorkerToCenter};
+use crate::messages::nanny_link::{CenterToNanny, NannyToCenter};
+use crate::messages::{HelloReply, Role};
+use crate::remote::handshake::refuse;
+use crate::remote::handshake::reply_envelope;
+use crate::remote::{Arrival, Remote, Session, SessionEvent, SessionId};
+
+/// Logs of this actor appear under the role's name.
+const LOG_TARGET: &str = "taskforce::center";
+
+type WorkerLink = Remote<CenterToWorker, WorkerToCenter>;
+type NannyLink = Remote<CenterToNanny, NannyToCenter>;
+
+/// The center actor.
+pub struct Center {
+    config: CenterConfig,
+    state: CenterState,
+    worker_sessions: Map<SessionId, WorkerId>,
+    worker_links: Map<WorkerId, WorkerLink>,
+    nannies: Map<SessionId, (String, NannyLink)>,
+}
+
+/// A connection finished its handshake and asks to be admitted.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Admit(pub Arrival);
+
+/// Asks the center for the workers it knows.
+#[derive(Message)]
+#[rtype(result = "Vec<WorkerSummary>")]
+pub struct ClusterInfo;
+
+/// One worker as [`ClusterInfo`] reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WorkerSummary {
+    /// The center's number for it.
+    pub id: WorkerId,
+    /// Its name.
+    pub name: String,
+    /// Where it listens.
+    pub addr: std::net::SocketAddr,
+    /// Task threads.
+    pub nthreads: u32,
+    /// Its process id.
+    pub pid: u32,
+}
+
+impl Center {
+    /// A center with no members yet.
+    pub fn new(config: CenterConfig) -> Self {
+        Center {
+            state: CenterState::new(config.worker_ttl),
+            config,
+            worker_sessions: Map::default(),
+            worker_links: Map::default(),
+            nannies: Map::default(),
+        }
+    }
+
+    fn welcome(&self, id: u32) -> crate::messages::Envelope {
+        reply_envelope(&HelloReply::Welcome {
+            id,
+            server_name: self.config.name.clone(),
+        })
+    }
+
+    fn admit_worker(&mut self, arrival: Arrival, ctx: &mut Context<Self>) {
+        let Arrival {
+            stream,
+            hello,
+            peer,
+        } = arrival;
+        let Some(listen_addr) = hello.listen_addr else {
+            warn!(target: LOG_TARGET, %peer, "refusing worker {}: it sent no listening address", hello.name);
+            actix::spawn(refuse(
+                stream,
+                "a worker must send its listening address".into(),
+            ));
+            return;
+        };
+        let (id, replaced) = self
+            .state
+            .on_worker_joined(&hello, listen_addr, Instant::now());
+        if let Some(old) = replaced {
+            self.drop_worker(old, LeaveReason::Replaced);
+        }
+        let greeting = self.welcome(id.0);
+        let (session, addr) = Session::start(
+            stream,
+            ctx.address().recipient(),
+            self.config.limits,
+            Some(greeting),
+        );
+        self.worker_sessions.insert(session, id);
+        self.worker_links.insert(id, Remote::new(session, addr));
+        info!(target: LOG_TARGET, worker = %id, name = %hello.name, pid = hello.pid, nthreads = hello.nthreads,
+            memory_limit = hello.memory_limit, functions = hello.functions.len(),
+            "Register worker at {listen_addr} ({} workers)", self.state.worker_count()
+        );
+    }
+
+    fn admit_nanny(&mut self, arrival: Arrival, ctx: &mut Context<Self>) {
+        let Arrival {
+            stream,
+            hello,
+            peer,
+        } = arrival;
+        let greeting = self.welcome(0);
+        let (session, addr) = Session::start(
+            stream,
+            ctx.address().recipient(),
+            self.config.limits,
+            Some(greeting),
+        );
+        info!(target: LOG_TARGET, %peer, pid = hello.pid, "Nanny {} connected", hello.name);
+        self.nannies
+            .insert(session, (hello.name, Remote::new(session, addr)));
+    }
+
+    fn drop_worker(&mut self, id: WorkerId, reason: LeaveReason) {
+        let Some((info, keys)) = self.state.on_worker_left(id) else {
+            return;
+        };
+        if let Some(link) = self.worker_links.remove(&id) {
+            self.worker_sessions.remove(&link.session_id());
+            link.close(reason.to_string());
+        }
+        let remaining = self.state.worker_count();
+        match reason {
+            LeaveReason::Goodbye(_) => {
+                info!(target: LOG_TARGET, worker = %id, name = %info.name, "Remove worker at {} ({reason}; {remaining} workers)", info.addr
+                )
+            }
+            _ => warn!(target: LOG_TARGET, worker = %id, name = %info.name, keys_lost = keys.len(),
+                "Lost worker at {} ({reason}; {remaining} workers)", info.addr
+            ),
+        }
+    }
+
+    fn check_heartbeats(&mut self) {
+        for (id, quiet) in self.state.silent_workers(Instant::now()) {
+            self.drop_worker(id, LeaveReason::Silent(quiet));
+        }
+    }
+
+    fn on_worker_message(&mut self, id: WorkerId, message: WorkerToCenter, tag: Option<u64>) {
+        match message {
+            WorkerToCenter::Heartbeat(beat) => {
+                self.state.on_heartbeat(id, &beat, Instant::now());
+            }
+            WorkerToCenter::Goodbye(goodbye) => {
+                if let (Some(tag), Some(link)) = (tag, self.worker_links.get(&id)) {
+                    link.reply(tag, CenterToWorker::GoodbyeAck);
+                }
+                self.drop_worker(id, LeaveReason::Goodbye(goodbye.reason));
+            }
+        }
+    }
+
+    fn on_nanny_message(&self, name: &str, message: NannyToCenter) {
+        match message {
+            NannyToCenter::WorkerStarted(m) => {
+                info!(target: LOG_TARGET, nanny = %name, pid = m.pid, restarts = m.restarts, "Nanny started a worker process")
+            }
+            NannyToCenter::WorkerExited(m) => {
+                warn!(target: LOG_TARGET, nanny = %name, pid = m.pid, restarting = m.restarting,
+                    "Nanny reports worker process exited: {}", m.status
+                )
+            }
+            NannyToCenter::GaveUp(m) => {
+                warn!(target: LOG_TARGET, nanny = %name, "Nanny gave up: {}", m.reason)
+            }
+        }
+    }
+}
+
+impl Actor for Center {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        let every =
+            (self.config.worker_ttl / 4).clamp(Duration::from_millis(50), Duration::from_secs(1));
+        ctx.run_interval(every, |center, _| center.check_heartbeats());
+    }
+}
+
+impl Handler<Admit> for Center {
+    type Result = ();
+
+    fn handle(&mut self, Admit(arrival): Admit, ctx: &mut Context<Self>) {
+        match arrival.hello.role {
+            Role::Worker => self.admit_worker(arrival, ctx),
+            Role::Nanny => self.admit_nanny(arrival, ctx),
+            role @ (Role::Executor | Role::Peer) => {
+                warn!(target: LOG_TARGET, peer = %arrival.peer, %role, "refusing connection: the center does not serve this role");
+                let reason = format!("the center does not accept {role} connections");
+                actix::spawn(refuse(arrival.stream, reason));
+            }
+        }
+    }
+}
+
+impl Handler<SessionEvent<WorkerToCenter>> for Center {
+    type Result = ();
+
+    fn handle(&mut self, event: SessionEvent<WorkerToCenter>, _ctx: &mut Context<Self>) {
+        match event {
+            SessionEvent::Received { session, incoming } => {
+                if let Some(&id) = self.worker_sessions.get(&session) {
+                    self.on_worker_message(id, incoming.body, incoming.reply_tag);
+                }
+            }
+            SessionEvent::Closed { session, reason } => {
+                if let Some(id) = self.worker_sessions.remove(&session) {
+                    self.drop_worker(id, LeaveReason::ConnectionLost(reason));
+                }
+            }
+        }
+    }
+}
+
+impl Handler<SessionEvent<NannyToCenter>> for Center {
+    type Result = ();
+
+    fn handle(&mut self, event: SessionEvent<NannyToCenter>, _ctx: &mut Context<Self>) {
+        match event {
+            SessionEvent::Received { session, incoming } => {
+                if let Some((name, _)) = self.nannies.get(&session) {
+                    self.on_nanny_message(name, incoming.body);
+                }
+            }
+            SessionEvent::Closed { session, reason } => {
+                if let Some((name, _)) = self.nannies.remove(&session) {
+                    info!(target: LOG_TARGET, nanny = %name, "Nanny disconnected: {reason}");
+                }
+            }
+        }
+    }
+}
+
+impl Handler<ClusterInfo> for Center {
+    type Result = MessageResult<ClusterInfo>;
+
+    fn handle(&mut self, _: ClusterInfo, _ctx: &mut Context<Self>) -> Self::Result {
+        MessageResult(
+            self.state
+                .workers()
+                .into_iter()
+                .map(|w| WorkerSummary {
+                    id: w.id,
+                    name: w.name.clone(),
+                    addr: w.addr,
+                    nthreads: w.nthreads,
+                    pid: w.pid,
+                })
+                .collect(),
+        )
+    }
+}

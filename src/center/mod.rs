@@ -1,0 +1,87 @@
+//! The center: membership of workers and nannies, heartbeats, and where data lives.
+//!
+//! [`state`] holds the logic as a pure state machine; [`actor`] is the actix shell that feeds
+//! it from the network. `taskforce center` runs [`serve`].
+
+pub mod actor;
+pub mod state;
+#[cfg(test)]
+mod state_tests;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use actix::{Actor, Addr};
+use tokio::net::TcpListener;
+use tracing::info;
+
+pub use actor::{Center, ClusterInfo, WorkerSummary};
+
+use crate::messages::FrameLimits;
+use crate::remote::accept_loop;
+
+/// How a center runs.
+#[derive(Clone, Debug)]
+pub struct CenterConfig {
+    /// Interface to listen on (default `0.0.0.0`).
+    pub host: IpAddr,
+    /// Port to listen on (default 8787; 0 picks a free one).
+    pub port: u16,
+    /// Name for logs and handshakes (default `center`).
+    pub name: String,
+    /// A worker silent for longer than this is removed (default 60 s).
+    pub worker_ttl: Duration,
+    /// Time a new connection has to complete its handshake (default 10 s).
+    pub handshake_timeout: Duration,
+    /// Bounds on incoming frames.
+    pub limits: FrameLimits,
+}
+
+impl Default for CenterConfig {
+    fn default() -> Self {
+        CenterConfig {
+            host: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            port: 8787,
+            name: "center".into(),
+            worker_ttl: Duration::from_secs(60),
+            handshake_timeout: Duration::from_secs(10),
+            limits: FrameLimits::default(),
+        }
+    }
+}
+
+/// A running center: its address and its actor.
+#[derive(Clone, Debug)]
+pub struct CenterHandle {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// The center actor.
+    pub actor: Addr<Center>,
+}
+
+/// Binds the port and starts the center on the current actix system.
+pub async fn start(config: CenterConfig) -> std::io::Result<CenterHandle> {
+    let listener = TcpListener::bind((config.host, config.port)).await?;
+    let addr = listener.local_addr()?;
+    info!("Start center at {addr}");
+    let limits = config.limits;
+    let handshake_timeout = config.handshake_timeout;
+    let actor = Center::new(config).start();
+    let admit = actor.clone();
+    actix_rt::spawn(accept_loop(
+        listener,
+        limits,
+        handshake_timeout,
+        "center",
+        move |arrival| admit.do_send(actor::Admit(arrival)),
+    ));
+    Ok(CenterHandle { addr, actor })
+}
+
+/// Runs a center until SIGINT or SIGTERM.
+pub async fn serve(config: CenterConfig) -> crate::Result<()> {
+    let _center = start(config).await.map_err(crate::Error::Bind)?;
+    let signal = crate::signals::termination().await;
+    info!("Received {signal}; closing center");
+    Ok(())
+}

@@ -1,0 +1,147 @@
+//! Scenario tests of the center's state machine with an injected clock.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use super::state::CenterState;
+use crate::ids::{TaskKey, WorkerId};
+use crate::messages::center_link::HeartbeatMsg;
+use crate::messages::{Hello, Role};
+
+fn hello(name: &str) -> Hello {
+    Hello {
+        role: Role::Worker,
+        name: name.into(),
+        listen_addr: None,
+        nthreads: 2,
+        memory_limit: 1 << 30,
+        pid: 1,
+        functions: vec![],
+    }
+}
+
+fn addr(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+fn beat() -> HeartbeatMsg {
+    HeartbeatMsg {
+        memory_bytes: 10,
+        executing: 1,
+        stored_keys: 0,
+    }
+}
+
+struct Scenario {
+    center: CenterState,
+    start: Instant,
+}
+
+impl Scenario {
+    fn new(ttl_secs: u64) -> Self {
+        Scenario {
+            center: CenterState::new(Duration::from_secs(ttl_secs)),
+            start: Instant::now(),
+        }
+    }
+
+    fn at(&self, secs: u64) -> Instant {
+        self.start + Duration::from_secs(secs)
+    }
+
+    fn join(&mut self, name: &str, port: u16, secs: u64) -> WorkerId {
+        let now = self.at(secs);
+        let (id, replaced) = self.center.on_worker_joined(&hello(name), addr(port), now);
+        assert_eq!(replaced, None);
+        self.center.sanity_check();
+        id
+    }
+}
+
+#[test]
+fn join_gives_distinct_ids_and_records_the_worker() {
+    let mut s = Scenario::new(10);
+    let a = s.join("a", 1, 0);
+    let b = s.join("b", 2, 0);
+    assert_ne!(a, b);
+    assert_eq!(s.center.worker_count(), 2);
+    let info = s.center.worker(a).unwrap();
+    assert_eq!(
+        (info.name.as_str(), info.addr, info.nthreads),
+        ("a", addr(1), 2)
+    );
+}
+
+#[test]
+fn heartbeats_keep_a_worker_alive_past_the_ttl() {
+    let mut s = Scenario::new(10);
+    let a = s.join("a", 1, 0);
+    for t in [5, 10, 15, 20] {
+        assert!(s.center.on_heartbeat(a, &beat(), s.at(t)));
+    }
+    assert!(s.center.silent_workers(s.at(29)).is_empty());
+    assert_eq!(s.center.worker(a).unwrap().memory_used, 10);
+}
+
+#[test]
+fn silent_worker_expires_after_the_ttl() {
+    let mut s = Scenario::new(10);
+    let a = s.join("a", 1, 0);
+    let b = s.join("b", 2, 0);
+    assert!(s.center.on_heartbeat(b, &beat(), s.at(8)));
+    assert!(s.center.silent_workers(s.at(10)).is_empty());
+    let silent = s.center.silent_workers(s.at(11));
+    assert_eq!(silent, vec![(a, Duration::from_secs(11))]);
+    s.center.on_worker_left(a);
+    s.center.sanity_check();
+    assert_eq!(s.center.worker_count(), 1);
+    assert!(
+        !s.center.on_heartbeat(a, &beat(), s.at(12)),
+        "a is forgotten"
+    );
+}
+
+#[test]
+fn rejoin_after_loss_gets_a_new_id() {
+    let mut s = Scenario::new(10);
+    let a = s.join("a", 1, 0);
+    assert!(s.center.on_worker_left(a).is_some());
+    assert!(
+        s.center.on_worker_left(a).is_none(),
+        "leaving twice is harmless"
+    );
+    let again = s.join("a", 1, 3);
+    assert_ne!(a, again);
+    assert_eq!(s.center.worker_count(), 1);
+}
+
+#[test]
+fn rejoin_from_the_same_address_replaces_the_stale_entry() {
+    let mut s = Scenario::new(10);
+    let old = s.join("a", 1, 0);
+    let (new, replaced) = s.center.on_worker_joined(&hello("a"), addr(1), s.at(1));
+    assert_eq!(replaced, Some(old));
+    assert_ne!(new, old);
+    assert_eq!(s.center.worker_count(), 1);
+    s.center.sanity_check();
+}
+
+#[test]
+fn losing_a_worker_clears_its_keys() {
+    let mut s = Scenario::new(10);
+    let a = s.join("a", 1, 0);
+    let b = s.join("b", 2, 0);
+    let x = TaskKey::new("x");
+    let y = TaskKey::new("y");
+    s.center.add_keys(a, [x.clone(), y.clone()]);
+    s.center.add_keys(b, [x.clone()]);
+    s.center.sanity_check();
+    let (_, keys) = s.center.on_worker_left(a).unwrap();
+    assert_eq!(keys.len(), 2);
+    s.center.sanity_check();
+    assert_eq!(s.center.who_has(&x).unwrap().len(), 1);
+    assert!(s.center.who_has(&y).is_none());
+    s.center.remove_keys(b, [&x]);
+    assert!(s.center.who_has(&x).is_none());
+    s.center.sanity_check();
+}

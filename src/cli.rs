@@ -1,0 +1,211 @@
+//! The command line: `taskforce center` and `taskforce worker ADDR`.
+//!
+//! A user's own binary that defines remote functions serves the same subcommands by calling
+//! [`main`]. This is the only module (with `src/main.rs`) that parses arguments.
+
+use std::io::IsTerminal;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+use crate::center::{self, CenterConfig};
+use crate::nanny::{self, NannyConfig};
+use crate::worker::{self, WorkerConfig};
+
+/// A distributed task runtime: a center coordinates workers that run tasks.
+#[derive(Debug, Parser)]
+#[command(name = "taskforce", version, about, long_about = None)]
+pub struct Cli {
+    /// Log level (error, warn, info, debug, trace); `RUST_LOG` overrides it.
+    #[arg(long, global = true, default_value = "info")]
+    pub log_level: String,
+    /// What to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The roles a process can take.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the center (membership, data locations, and the scheduler).
+    Center(CenterArgs),
+    /// Run a worker that registers with the center at ADDR (under a nanny by default).
+    Worker(WorkerArgs),
+}
+
+/// Flags of `taskforce center`.
+#[derive(Debug, Args)]
+pub struct CenterArgs {
+    /// Interface to listen on.
+    #[arg(long, default_value = "0.0.0.0")]
+    pub host: IpAddr,
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, default_value_t = 8787)]
+    pub port: u16,
+    /// Name used in logs and handshakes.
+    #[arg(long, default_value = "center")]
+    pub name: String,
+    /// Remove a worker silent for longer than this (e.g. 30s, 2m).
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    pub worker_ttl: Duration,
+}
+
+/// Flags of `taskforce worker`.
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// The center's address, HOST:PORT.
+    pub center: String,
+    /// Interface to listen on for peers.
+    #[arg(long, default_value = "0.0.0.0")]
+    pub host: IpAddr,
+    /// Port to listen on for peers (0 picks a free one).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Threads that run tasks [default: number of cores].
+    #[arg(long)]
+    pub nthreads: Option<u32>,
+    /// Memory limit, e.g. 4GiB or 500MB; "auto" is the machine's total memory.
+    #[arg(long, default_value = "auto", value_parser = parse_memory_limit)]
+    pub memory_limit: MemoryLimit,
+    /// Name used in logs [default: the worker's address].
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Run the worker in this process, without a nanny to restart it.
+    #[arg(long)]
+    pub no_nanny: bool,
+    /// Exit if the center stays unreachable this long (e.g. 60s) [default: wait forever].
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub death_timeout: Option<Duration>,
+    /// Nanny: give up after this many restarts within --restart-window.
+    #[arg(long, default_value_t = 5)]
+    pub max_restarts: u32,
+    /// Nanny: the window of the restart budget.
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    pub restart_window: Duration,
+}
+
+/// A parsed `--memory-limit`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MemoryLimit {
+    /// The machine's total memory.
+    Auto,
+    /// A number of bytes.
+    Bytes(u64),
+}
+
+fn parse_memory_limit(text: &str) -> Result<MemoryLimit, String> {
+    if text.eq_ignore_ascii_case("auto") {
+        return Ok(MemoryLimit::Auto);
+    }
+    parse_size::parse_size(text)
+        .map(MemoryLimit::Bytes)
+        .map_err(|e| format!("expected a size like 4GiB, 500MB or auto: {e}"))
+}
+
+impl CenterArgs {
+    /// The center configuration these flags describe.
+    pub fn config(&self) -> CenterConfig {
+        CenterConfig {
+            host: self.host,
+            port: self.port,
+            name: self.name.clone(),
+            worker_ttl: self.worker_ttl,
+            ..CenterConfig::default()
+        }
+    }
+}
+
+impl WorkerArgs {
+    /// The worker configuration these flags describe.
+    pub fn config(&self) -> WorkerConfig {
+        let mut config = WorkerConfig::new(&self.center);
+        config.host = self.host;
+        config.port = self.port;
+        config.name.clone_from(&self.name);
+        if let Some(n) = self.nthreads {
+            config.nthreads = n.max(1);
+        }
+        if let MemoryLimit::Bytes(bytes) = self.memory_limit {
+            config.memory_limit = bytes;
+        }
+        config.death_timeout = self.death_timeout;
+        config
+    }
+
+    /// The flags a nanny passes on to its worker process.
+    fn child_args(&self, log_level: &str) -> Vec<String> {
+        let mut args = vec![
+            format!("--host={}", self.host),
+            format!("--port={}", self.port),
+            format!("--log-level={log_level}"),
+        ];
+        if let Some(n) = self.nthreads {
+            args.push(format!("--nthreads={n}"));
+        }
+        if let MemoryLimit::Bytes(bytes) = self.memory_limit {
+            args.push(format!("--memory-limit={bytes}"));
+        }
+        if let Some(name) = &self.name {
+            args.push(format!("--name={name}"));
+        }
+        if let Some(timeout) = self.death_timeout {
+            args.push(format!(
+                "--death-timeout={}",
+                humantime::format_duration(timeout)
+            ));
+        }
+        args
+    }
+
+    /// The nanny configuration these flags describe.
+    pub fn nanny_config(&self, log_level: &str) -> std::io::Result<NannyConfig> {
+        let mut config = NannyConfig::new(&self.center, self.child_args(log_level))?;
+        config.max_restarts = self.max_restarts;
+        config.restart_window = self.restart_window;
+        if let Some(name) = &self.name {
+            config.name = format!("{name}-nanny");
+        }
+        Ok(config)
+    }
+}
+
+/// Sends logs to stderr, filtered by `RUST_LOG` if set, else by `level`.
+pub fn init_logging(level: &str) {
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(level))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
+}
+
+/// Runs the command line in `std::env::args()`: `center` or `worker ADDR`.
+///
+/// A process that ends with a failure (a refused worker, a nanny out of restarts) exits with
+/// status 1 after logging why.
+pub fn main() -> crate::Result<()> {
+    let cli = Cli::parse();
+    init_logging(&cli.log_level);
+    let code = run(cli)?;
+    if code != 0 {
+        std::process::exit(code);
+    }
+    Ok(())
+}
+
+/// Runs a parsed command line; returns the process exit code.
+pub fn run(cli: Cli) -> crate::Result<i32> {
+    match cli.command {
+        Command::Center(args) => {
+            let system = actix::System::new();
+            system.block_on(center::serve(args.config()))?;
+            Ok(0)
+        }
+        Command::Worker(args) if args.no_nanny => worker::serve(args.config()),
+        Command::Worker(args) => nanny::serve(args.nanny_config(&cli.log_level)?),
+    }
+}

@@ -1,0 +1,19 @@
+//! taskforce: a distributed task runtime in the spirit of Dask's `distributed`.
+//!
+//! A center (with the scheduler) coordinates workers that run tasks and keep their results in
+//! memory; executors in user programs submit work and get futures back. Every role is an
+//! actix actor; actors in other processes are reached through [`remote`] proxies over TCP.
+#![warn(missing_docs)]
+
+pub mod center;
+pub mod cli;
+mod error;
+pub mod ids;
+pub mod messages;
+pub mod nanny;
+pub mod remote;
+pub mod scheduler;
+pub mod signals;
+pub mod worker;
+
+pub use error::{Error, Result};

@@ -1,0 +1,135 @@
+//! The one place where values become bytes and back (bincode 2 through serde).
+//!
+//! Everything that encodes a header, a handshake or a value goes through [`encode`] and
+//! [`decode`], so swapping the format is a change to this file alone. It must not depend on
+//! the network or the actors.
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// Bincode configuration: little endian, variable-length integers, and a decode limit so a
+/// hostile length inside a header can't make us allocate more than the header itself.
+fn config<const LIMIT: usize>() -> impl bincode::config::Config {
+    bincode::config::standard().with_limit::<LIMIT>()
+}
+
+/// The largest header or value we decode in one piece (bounded again by the frame limits).
+pub const MAX_DECODE_BYTES: usize = 1 << 32;
+
+/// Encoding or decoding failed.
+///
+/// Retrying does not help: the bytes or the value are wrong for the expected type.
+#[derive(Debug, thiserror::Error)]
+pub enum CodecError {
+    /// The value could not be encoded (a serde `Serialize` impl returned an error).
+    #[error("could not encode {type_name}: {source}")]
+    Encode {
+        /// The Rust type being encoded.
+        type_name: &'static str,
+        /// The encoder's error.
+        source: bincode::error::EncodeError,
+    },
+    /// The bytes do not decode as the expected type.
+    #[error("could not decode {type_name}: {source}")]
+    Decode {
+        /// The Rust type expected.
+        type_name: &'static str,
+        /// The decoder's error.
+        source: bincode::error::DecodeError,
+    },
+    /// The bytes decoded but left bytes over, so they were not written as this type.
+    #[error("could not decode {type_name}: {extra} trailing bytes")]
+    TrailingBytes {
+        /// The Rust type expected.
+        type_name: &'static str,
+        /// How many bytes were left over.
+        extra: usize,
+    },
+}
+
+/// Encodes `value` into a fresh buffer.
+pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, CodecError> {
+    bincode::serde::encode_to_vec(value, config::<MAX_DECODE_BYTES>()).map_err(|source| {
+        CodecError::Encode {
+            type_name: std::any::type_name::<T>(),
+            source,
+        }
+    })
+}
+
+/// Encodes `value` at the end of `buffer`.
+pub fn encode_into<T: Serialize + ?Sized>(
+    value: &T,
+    buffer: &mut Vec<u8>,
+) -> Result<(), CodecError> {
+    bincode::serde::encode_into_std_write(value, buffer, config::<MAX_DECODE_BYTES>())
+        .map(|_| ())
+        .map_err(|source| CodecError::Encode {
+            type_name: std::any::type_name::<T>(),
+            source,
+        })
+}
+
+/// Decodes a `T` that must fill `bytes` exactly.
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
+    let type_name = std::any::type_name::<T>();
+    let (value, used) = bincode::serde::decode_from_slice(bytes, config::<MAX_DECODE_BYTES>())
+        .map_err(|source| CodecError::Decode { type_name, source })?;
+    if used != bytes.len() {
+        return Err(CodecError::TrailingBytes {
+            type_name,
+            extra: bytes.len() - used,
+        });
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Sample {
+        name: String,
+        values: Vec<u32>,
+        flag: Option<bool>,
+    }
+
+    #[test]
+    fn round_trip() {
+        let sample = Sample {
+            name: "w1".into(),
+            values: vec![1, 300, 70000],
+            flag: Some(true),
+        };
+        let bytes = encode(&sample).unwrap();
+        assert_eq!(decode::<Sample>(&bytes).unwrap(), sample);
+    }
+
+    #[test]
+    fn trailing_bytes_are_an_error() {
+        let mut bytes = encode(&7_u32).unwrap();
+        bytes.push(0);
+        assert!(matches!(
+            decode::<u32>(&bytes),
+            Err(CodecError::TrailingBytes { extra: 1, .. })
+        ));
+    }
+
+    #[test]
+    fn truncated_input_is_an_error() {
+        let bytes = encode(&"hello".to_string()).unwrap();
+        assert!(matches!(
+            decode::<String>(&bytes[..3]),
+            Err(CodecError::Decode { .. })
+        ));
+    }
+
+    #[test]
+    fn hostile_length_inside_a_value_does_not_allocate() {
+        // A Vec<u8> announcing u64::MAX elements followed by nothing.
+        let bytes = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
+        assert!(decode::<Vec<u8>>(&bytes).is_err());
+    }
+}

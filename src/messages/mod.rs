@@ -1,0 +1,16 @@
+//! The wire: per-link message enums, the handshake, framing, and the one codec.
+//!
+//! Pure data and bytes: nothing here opens a socket or knows an actor. `crate::remote`
+//! moves these over TCP.
+
+pub mod center_link;
+pub mod codec;
+pub mod frame;
+pub mod handshake;
+pub mod nanny_link;
+pub mod packet;
+
+pub use codec::CodecError;
+pub use frame::{Envelope, FrameError, FrameLimits};
+pub use handshake::{FunctionSignature, Hello, HelloReply, Role, PROTOCOL_VERSION};
+pub use packet::{Packet, Tag};

@@ -1,0 +1,240 @@
+//! The nanny's actix shell: starts the worker process, watches it, restarts it within the
+//! budget, forwards termination, and reports each event to the center.
+
+use std::os::unix::process::ExitStatusExt;
+use std::process::{ExitStatus, Stdio};
+use std::time::Instant;
+
+use actix::prelude::*;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use tracing::{error, info, warn};
+
+use super::{NannyConfig, RestartBudget, NANNY_PID_ENV};
+use crate::messages::nanny_link::{
+    CenterToNanny, GaveUpMsg, NannyToCenter, WorkerExitedMsg, WorkerStartedMsg,
+};
+use crate::messages::{Hello, Role};
+use crate::remote::{connect_with_backoff, Connected, Remote, Session, SessionEvent};
+
+/// Logs of this actor appear under the role's name.
+const LOG_TARGET: &str = "taskforce::nanny";
+
+type CenterLink = Remote<NannyToCenter, CenterToNanny>;
+
+/// The nanny actor.
+pub struct Nanny {
+    config: NannyConfig,
+    budget: RestartBudget,
+    child_pid: Option<u32>,
+    center: Option<CenterLink>,
+    restarts: u32,
+    restart_requested: bool,
+    stopping: bool,
+}
+
+/// Stop the worker process (SIGTERM, then SIGKILL after the kill timeout) and the nanny.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct StopNanny(pub String);
+
+impl Nanny {
+    /// A nanny that has not started its worker yet.
+    pub fn new(config: NannyConfig) -> Self {
+        Nanny {
+            budget: RestartBudget::new(config.max_restarts, config.restart_window),
+            config,
+            child_pid: None,
+            center: None,
+            restarts: 0,
+            restart_requested: false,
+            stopping: false,
+        }
+    }
+
+    fn report(&self, message: NannyToCenter) {
+        if let Some(center) = &self.center {
+            center.tell(message);
+        }
+    }
+
+    fn spawn_worker(&mut self, ctx: &mut Context<Self>) {
+        let mut command = tokio::process::Command::new(&self.config.program);
+        command
+            .arg("worker")
+            .arg(&self.config.center)
+            .args(&self.config.worker_args)
+            .arg("--no-nanny")
+            .env(NANNY_PID_ENV, std::process::id().to_string())
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
+        let mut child = match command.spawn() {
+            Ok(child) => child,
+            Err(e) => {
+                error!(target: LOG_TARGET, "Could not start worker process {}: {e}", self.config.program.display());
+                return System::current().stop_with_code(1);
+            }
+        };
+        let pid = child.id().unwrap_or(0);
+        self.child_pid = Some(pid);
+        info!(target: LOG_TARGET, pid, restarts = self.restarts, "Started worker process");
+        self.report(NannyToCenter::WorkerStarted(WorkerStartedMsg {
+            pid,
+            restarts: self.restarts,
+        }));
+        let exited = async move { child.wait().await };
+        ctx.spawn(
+            exited
+                .into_actor(self)
+                .map(move |status, nanny, ctx| nanny.on_worker_exited(pid, status, ctx)),
+        );
+    }
+
+    fn on_worker_exited(
+        &mut self,
+        pid: u32,
+        status: std::io::Result<ExitStatus>,
+        ctx: &mut Context<Self>,
+    ) {
+        self.child_pid = None;
+        let status = describe(status);
+        if self.stopping {
+            info!(target: LOG_TARGET, pid, "Worker process exited ({status}); nanny closing");
+            return System::current().stop();
+        }
+        let requested = std::mem::take(&mut self.restart_requested);
+        let within_budget = requested || self.budget.try_restart(Instant::now());
+        self.report(NannyToCenter::WorkerExited(WorkerExitedMsg {
+            pid,
+            status: status.clone(),
+            restarting: within_budget,
+        }));
+        if !within_budget {
+            return self.give_up(pid, &status);
+        }
+        self.restarts += 1;
+        warn!(target: LOG_TARGET, pid, restarts_in_window = self.budget.used(), max = self.config.max_restarts,
+            "Worker process exited ({status}); restarting"
+        );
+        self.spawn_worker(ctx);
+    }
+
+    fn give_up(&mut self, pid: u32, status: &str) {
+        let reason = format!(
+            "worker process {pid} exited ({status}) after {} restarts within {:?}; giving up",
+            self.budget.used(),
+            self.budget.window()
+        );
+        error!(target: LOG_TARGET, "{reason}");
+        self.report(NannyToCenter::GaveUp(GaveUpMsg { reason }));
+        System::current().stop_with_code(1);
+    }
+
+    fn signal_worker(&self, signal: Signal) {
+        if let Some(pid) = self.child_pid {
+            if let Err(e) = kill(Pid::from_raw(pid as i32), signal) {
+                warn!(target: LOG_TARGET, pid, "could not send {signal} to worker process: {e}");
+            }
+        }
+    }
+
+    fn connect_center(&mut self, ctx: &mut Context<Self>) {
+        let center = self.config.center.clone();
+        let options = self.config.connect.clone();
+        let hello = Hello {
+            role: Role::Nanny,
+            name: self.config.name.clone(),
+            listen_addr: None,
+            nthreads: 0,
+            memory_limit: 0,
+            pid: std::process::id(),
+            functions: Vec::new(),
+        };
+        let attempt = async move { connect_with_backoff(&center, &hello, &options).await };
+        ctx.spawn(
+            attempt
+                .into_actor(self)
+                .map(|result, nanny, ctx| match result {
+                    Ok(connected) => nanny.on_center_connected(connected, ctx),
+                    Err(e) => warn!(target: LOG_TARGET, "Nanny cannot report to the center: {e}"),
+                }),
+        );
+    }
+
+    fn on_center_connected(&mut self, connected: Connected, ctx: &mut Context<Self>) {
+        let limits = self.config.connect.limits;
+        let (id, session) =
+            Session::start(connected.stream, ctx.address().recipient(), limits, None);
+        let link = Remote::new(id, session);
+        if let Some(pid) = self.child_pid {
+            link.tell(NannyToCenter::WorkerStarted(WorkerStartedMsg {
+                pid,
+                restarts: self.restarts,
+            }));
+        }
+        self.center = Some(link);
+    }
+}
+
+fn describe(status: std::io::Result<ExitStatus>) -> String {
+    match status {
+        Ok(status) => match (status.code(), status.signal()) {
+            (Some(code), _) => format!("exit status {code}"),
+            (None, Some(signal)) => match Signal::try_from(signal) {
+                Ok(name) => format!("signal {signal} ({name})"),
+                Err(_) => format!("signal {signal}"),
+            },
+            (None, None) => "unknown status".into(),
+        },
+        Err(e) => format!("could not wait for it: {e}"),
+    }
+}
+
+impl Actor for Nanny {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        self.spawn_worker(ctx);
+        self.connect_center(ctx);
+    }
+}
+
+impl Handler<StopNanny> for Nanny {
+    type Result = ();
+
+    fn handle(&mut self, StopNanny(reason): StopNanny, ctx: &mut Context<Self>) {
+        info!(target: LOG_TARGET, "Nanny closing ({reason}); stopping worker process");
+        self.stopping = true;
+        if self.child_pid.is_none() {
+            return System::current().stop();
+        }
+        self.signal_worker(Signal::SIGTERM);
+        ctx.run_later(self.config.kill_timeout, |nanny, _| {
+            warn!(target: LOG_TARGET, "Worker process ignored SIGTERM; killing it");
+            nanny.signal_worker(Signal::SIGKILL);
+        });
+    }
+}
+
+impl Handler<SessionEvent<CenterToNanny>> for Nanny {
+    type Result = ();
+
+    fn handle(&mut self, event: SessionEvent<CenterToNanny>, ctx: &mut Context<Self>) {
+        match event {
+            SessionEvent::Received { incoming, .. } => match incoming.body {
+                CenterToNanny::RestartWorker => {
+                    info!(target: LOG_TARGET, "Center asks for a fresh worker process");
+                    self.restart_requested = true;
+                    self.signal_worker(Signal::SIGTERM);
+                }
+            },
+            SessionEvent::Closed { reason, .. } => {
+                self.center = None;
+                if !self.stopping {
+                    warn!(target: LOG_TARGET, "Nanny lost the center ({reason}); reconnecting");
+                    self.connect_center(ctx);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! The nanny: a parent process that runs a worker as its child, restarts it when it dies
+//! (within a restart budget), forwards termination, and reports to the center.
+//!
+//! `taskforce worker ADDR` runs [`serve`]; the child is the same executable started as
+//! `worker ADDR … --no-nanny`.
+
+pub mod actor;
+mod budget;
+
+use std::time::Duration;
+
+use tracing::warn;
+
+pub use actor::Nanny;
+pub use budget::RestartBudget;
+
+use crate::remote::ConnectOptions;
+
+/// Environment variable by which a worker learns the pid of the nanny that started it.
+pub const NANNY_PID_ENV: &str = "TASKFORCE_NANNY_PID";
+
+/// How a nanny runs.
+#[derive(Clone, Debug)]
+pub struct NannyConfig {
+    /// The center's address, `HOST:PORT`.
+    pub center: String,
+    /// Program to start as the worker (default: this executable).
+    pub program: std::path::PathBuf,
+    /// Arguments after `worker ADDR` for the child (its flags; `--no-nanny` is added).
+    pub worker_args: Vec<String>,
+    /// Name for logs.
+    pub name: String,
+    /// More than this many restarts within `restart_window` and the nanny gives up (default 5).
+    pub max_restarts: u32,
+    /// The window of the restart budget (default 60 s).
+    pub restart_window: Duration,
+    /// Time a worker gets to exit after SIGTERM before SIGKILL (default 10 s).
+    pub kill_timeout: Duration,
+    /// How to reach the center for reports.
+    pub connect: ConnectOptions,
+}
+
+impl NannyConfig {
+    /// A nanny for a worker of `center`, started from this executable with `worker_args`.
+    pub fn new(center: impl Into<String>, worker_args: Vec<String>) -> std::io::Result<Self> {
+        Ok(NannyConfig {
+            center: center.into(),
+            program: std::env::current_exe()?,
+            worker_args,
+            name: format!("nanny-{}", std::process::id()),
+            max_restarts: 5,
+            restart_window: Duration::from_secs(60),
+            kill_timeout: Duration::from_secs(10),
+            connect: ConnectOptions::default(),
+        })
+    }
+}
+
+/// Runs a nanny until it is told to stop or its budget is spent. Returns the exit code.
+pub fn serve(config: NannyConfig) -> crate::Result<i32> {
+    use actix::Actor;
+    let system = actix::System::new();
+    system.block_on(async move {
+        let nanny = Nanny::new(config).start();
+        actix_rt::spawn(async move {
+            let signal = crate::signals::termination().await;
+            nanny.do_send(actor::StopNanny(signal.to_string()));
+        });
+    });
+    Ok(system.run_with_code()?)
+}
+
+/// In a worker started by a nanny: ask the kernel to send SIGTERM when the nanny dies, so no
+/// worker outlives its nanny. Does nothing for a worker started directly.
+pub fn die_with_nanny() {
+    let Some(nanny_pid) = std::env::var(NANNY_PID_ENV)
+        .ok()
+        .and_then(|pid| pid.parse::<i32>().ok())
+    else {
+        return;
+    };
+    if let Err(e) = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM) {
+        warn!("could not tie this worker's life to its nanny: {e}");
+    }
+    if nix::unistd::getppid().as_raw() != nanny_pid {
+        warn!("the nanny (pid {nanny_pid}) is already gone; exiting");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,98 @@
+//! Client side of a connection: connect, handshake, and retry with backoff while the server
+//! is not up yet.
+
+use std::time::Duration;
+
+use tokio::net::TcpStream;
+use tracing::debug;
+
+use super::handshake::{client_handshake, HandshakeError};
+use crate::messages::{FrameLimits, Hello};
+
+/// How a client connects and how patiently it retries.
+#[derive(Clone, Debug)]
+pub struct ConnectOptions {
+    /// Time allowed for TCP connect plus handshake, per attempt (default 10 s).
+    pub attempt_timeout: Duration,
+    /// First wait between attempts (default 100 ms); doubles up to `max_backoff`.
+    pub initial_backoff: Duration,
+    /// Longest wait between attempts (default 2 s).
+    pub max_backoff: Duration,
+    /// Stop retrying after this long; `None` retries forever (default `None`).
+    pub give_up_after: Option<Duration>,
+    /// Frame limits for the handshake.
+    pub limits: FrameLimits,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        ConnectOptions {
+            attempt_timeout: Duration::from_secs(10),
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(2),
+            give_up_after: None,
+            limits: FrameLimits::default(),
+        }
+    }
+}
+
+/// An established, handshaken connection.
+#[derive(Debug)]
+pub struct Connected {
+    /// The socket, positioned after the handshake.
+    pub stream: TcpStream,
+    /// The id the server gave us.
+    pub id: u32,
+    /// The server's name.
+    pub server_name: String,
+}
+
+/// One attempt: TCP connect, then the handshake.
+pub async fn connect_once(
+    addr: &str,
+    hello: &Hello,
+    options: &ConnectOptions,
+) -> Result<Connected, HandshakeError> {
+    let attempt = async {
+        let mut stream = TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        let (id, server_name) =
+            client_handshake(&mut stream, hello, &options.limits, options.attempt_timeout).await?;
+        Ok(Connected {
+            stream,
+            id,
+            server_name,
+        })
+    };
+    tokio::time::timeout(options.attempt_timeout, attempt)
+        .await
+        .map_err(|_| HandshakeError::Timeout(options.attempt_timeout))?
+}
+
+/// Connects, retrying transient failures with exponential backoff. A refusal or a version
+/// mismatch is returned at once: retrying can't fix it.
+pub async fn connect_with_backoff(
+    addr: &str,
+    hello: &Hello,
+    options: &ConnectOptions,
+) -> Result<Connected, HandshakeError> {
+    let started = tokio::time::Instant::now();
+    let mut wait = options.initial_backoff;
+    loop {
+        match connect_once(addr, hello, options).await {
+            Ok(connected) => return Ok(connected),
+            Err(e) if !e.is_transient() => return Err(e),
+            Err(e) => {
+                let out_of_time = options
+                    .give_up_after
+                    .is_some_and(|limit| started.elapsed() + wait > limit);
+                if out_of_time {
+                    return Err(e);
+                }
+                debug!(%addr, error = %e, retry_in = ?wait, "connect failed; retrying");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(options.max_backoff);
+            }
+        }
+    }
+}

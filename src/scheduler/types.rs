@@ -1,0 +1,219 @@
+//! Value types the scheduler takes in and hands out: function ids, opaque task specs,
+//! priorities, submitted tasks, compute orders and the scheduler's configuration.
+//!
+//! Plain data only: no I/O, no clock, nothing from the actor or wire layers. The types that
+//! travel between processes derive serde.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::ids::{TaskKey, WorkerId};
+
+/// A remote function as a worker advertises it: its registered name and a hash of its
+/// signature. A task may only run on a worker advertising exactly the same id (name and hash).
+///
+/// ```
+/// use taskforce::scheduler::FunctionId;
+/// let inc = FunctionId::new("inc", 0x5eed);
+/// assert_eq!(inc.to_string(), "inc#0000000000005eed");
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct FunctionId {
+    /// The name the function was registered under.
+    pub name: Arc<str>,
+    /// A hash of the function's signature, so two builds with different argument types
+    /// never run each other's tasks.
+    pub signature: u64,
+}
+
+impl FunctionId {
+    /// Makes a function id from its registered name and signature hash.
+    pub fn new(name: impl AsRef<str>, signature: u64) -> Self {
+        FunctionId {
+            name: Arc::from(name.as_ref()),
+            signature,
+        }
+    }
+}
+
+impl fmt::Display for FunctionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}#{:016x}", self.name, self.signature)
+    }
+}
+
+impl fmt::Debug for FunctionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// The encoded task (function arguments and whatever else the worker needs), opaque to the
+/// scheduler. Cloning is a reference-count bump; on the wire it is one length-prefixed byte
+/// string.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct TaskSpec(Arc<[u8]>);
+
+impl TaskSpec {
+    /// Wraps encoded task bytes.
+    pub fn new(bytes: impl Into<Arc<[u8]>>) -> Self {
+        TaskSpec(bytes.into())
+    }
+
+    /// The encoded bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl From<Vec<u8>> for TaskSpec {
+    fn from(bytes: Vec<u8>) -> Self {
+        TaskSpec(bytes.into())
+    }
+}
+
+impl From<&[u8]> for TaskSpec {
+    fn from(bytes: &[u8]) -> Self {
+        TaskSpec(bytes.into())
+    }
+}
+
+impl fmt::Debug for TaskSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TaskSpec({} bytes)", self.0.len())
+    }
+}
+
+impl Serialize for TaskSpec {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bytes(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for TaskSpec {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_byte_buf(SpecVisitor)
+    }
+}
+
+/// Accepts a byte string (or, from self-describing formats, a sequence of bytes).
+struct SpecVisitor;
+
+impl<'de> serde::de::Visitor<'de> for SpecVisitor {
+    type Value = TaskSpec;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("encoded task bytes")
+    }
+
+    fn visit_bytes<E: serde::de::Error>(self, bytes: &[u8]) -> Result<TaskSpec, E> {
+        Ok(TaskSpec::from(bytes))
+    }
+
+    fn visit_byte_buf<E: serde::de::Error>(self, bytes: Vec<u8>) -> Result<TaskSpec, E> {
+        Ok(TaskSpec::from(bytes))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<TaskSpec, A::Error> {
+        let mut bytes = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 16));
+        while let Some(byte) = seq.next_element::<u8>()? {
+            bytes.push(byte);
+        }
+        Ok(TaskSpec::from(bytes))
+    }
+}
+
+/// When a ready task runs relative to others: lower runs first.
+///
+/// Ordered by `generation` (which `update_graph` call submitted the task: earlier graphs
+/// first), then by `order` (the client's graph-order priority within that graph, depth
+/// first so intermediates are freed early).
+///
+/// ```
+/// use taskforce::scheduler::Priority;
+/// let first_graph = Priority { generation: 1, order: 10 };
+/// let second_graph = Priority { generation: 2, order: 0 };
+/// assert!(first_graph < second_graph);
+/// ```
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+pub struct Priority {
+    /// The sequence number of the `update_graph` call that submitted the task.
+    pub generation: u64,
+    /// The client's graph-order priority within its graph.
+    pub order: i64,
+}
+
+/// A task as a client submits it in `update_graph`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NewTask {
+    /// The task's key; deterministic, so the same call always has the same key.
+    pub key: TaskKey,
+    /// The function to run; only workers advertising it are eligible.
+    pub function: FunctionId,
+    /// The encoded call, passed through to the worker untouched.
+    pub spec: TaskSpec,
+    /// Keys whose values the task needs: in the same batch, already computed, or scattered.
+    pub deps: Vec<TaskKey>,
+    /// The client's graph-order priority (lower runs first).
+    pub order: i64,
+}
+
+/// An order to a worker: run this task. Sent by the scheduler through [`super::Outbox`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ComputeTask {
+    /// The key to compute.
+    pub key: TaskKey,
+    /// The function to run.
+    pub function: FunctionId,
+    /// The encoded call.
+    pub spec: TaskSpec,
+    /// Each dependency with the workers holding it, so the worker fetches it from a peer.
+    /// A dependency the worker already holds lists that worker among its holders.
+    pub deps: Vec<(TaskKey, Vec<WorkerId>)>,
+    /// The task's priority, for the worker's own queue.
+    pub priority: Priority,
+}
+
+/// Tunables of the scheduler state machine. Built by the caller (the binary parses flags);
+/// [`SchedulerConfig::default`] documents the defaults.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SchedulerConfig {
+    /// Tasks a worker may have in flight per thread before more wait at the scheduler.
+    /// Default 2.
+    pub tasks_per_thread: u32,
+    /// In-flight tasks a worker may have on top of `tasks_per_thread * nthreads`, so a
+    /// worker never idles while its next task's inputs are being fetched. Default 2.
+    pub extra_tasks_per_worker: u32,
+    /// How many workers may die while running a task before the task errs with
+    /// `KilledWorker` (it errs on the `allowed_failures + 1`-th). Default 3.
+    pub allowed_failures: u32,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        SchedulerConfig {
+            tasks_per_thread: 2,
+            extra_tasks_per_worker: 2,
+            allowed_failures: 3,
+        }
+    }
+}
+
+impl SchedulerConfig {
+    /// The most tasks a worker with `nthreads` threads may have in flight at once:
+    /// `nthreads * tasks_per_thread + extra_tasks_per_worker`, at least 1.
+    ///
+    /// ```
+    /// use taskforce::scheduler::SchedulerConfig;
+    /// assert_eq!(SchedulerConfig::default().saturation(4), 10);
+    /// ```
+    pub fn saturation(&self, nthreads: u32) -> usize {
+        let limit = u64::from(nthreads) * u64::from(self.tasks_per_thread)
+            + u64::from(self.extra_tasks_per_worker);
+        usize::try_from(limit.max(1)).unwrap_or(usize::MAX)
+    }
+}

@@ -1,0 +1,86 @@
+//! What the scheduler knows about one worker: threads, functions, the tasks it runs and
+//! the keys it holds, and how occupied it is.
+//!
+//! Data only, no I/O; the scheduler state keeps these records consistent with the tasks.
+
+use std::cmp::Ordering;
+
+use super::types::FunctionId;
+use crate::ids::{Set, TaskKey, WorkerId};
+
+/// The scheduler's record of one connected worker.
+#[derive(Debug)]
+pub(crate) struct WorkerRecord {
+    pub(crate) id: WorkerId,
+    /// Threads, at least 1.
+    pub(crate) nthreads: u32,
+    /// Functions the worker can run.
+    pub(crate) functions: Set<FunctionId>,
+    /// Tasks sent to the worker and not finished yet.
+    pub(crate) processing: Set<TaskKey>,
+    /// Keys whose value the worker holds.
+    pub(crate) has_what: Set<TaskKey>,
+    /// The most tasks it may have in flight.
+    pub(crate) saturation: usize,
+}
+
+impl WorkerRecord {
+    /// Whether the worker has no free slot for another task.
+    pub(crate) fn is_saturated(&self) -> bool {
+        self.processing.len() >= self.saturation
+    }
+
+    /// Its occupancy (tasks in flight per thread).
+    pub(crate) fn occupancy(&self) -> Occupancy {
+        Occupancy {
+            processing: self.processing.len() as u64,
+            nthreads: u64::from(self.nthreads),
+        }
+    }
+
+    /// Its entry in the scheduler's index of workers with free slots.
+    pub(crate) fn free_slot_entry(&self) -> (Occupancy, WorkerId) {
+        (self.occupancy(), self.id)
+    }
+}
+
+/// Tasks in flight per thread, compared exactly as a fraction (`1/2 == 2/4`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Occupancy {
+    pub(crate) processing: u64,
+    pub(crate) nthreads: u64,
+}
+
+impl Ord for Occupancy {
+    fn cmp(&self, other: &Self) -> Ordering {
+        (self.processing * other.nthreads).cmp(&(other.processing * self.nthreads))
+    }
+}
+
+impl PartialOrd for Occupancy {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Occupancy {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Occupancy {}
+
+#[cfg(test)]
+mod tests {
+    use super::Occupancy;
+
+    #[test]
+    fn occupancy_compares_as_a_fraction() {
+        let half = Occupancy { processing: 1, nthreads: 2 };
+        let also_half = Occupancy { processing: 2, nthreads: 4 };
+        let one = Occupancy { processing: 1, nthreads: 1 };
+        assert_eq!(half, also_half);
+        assert!(half < one);
+    }
+}

@@ -1,0 +1,203 @@
+//! The worker's actix shell: the connection to the center, heartbeats, reconnects, and a
+//! clean goodbye on shutdown.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use tracing::{error, info, warn};
+
+use super::WorkerConfig;
+use crate::messages::center_link::{CenterToWorker, GoodbyeMsg, HeartbeatMsg, WorkerToCenter};
+use crate::messages::{Hello, Role};
+use crate::remote::handshake::HandshakeError;
+use crate::remote::{connect_with_backoff, Connected, Remote, Session, SessionEvent};
+
+/// Logs of this actor appear under the role's name.
+const LOG_TARGET: &str = "taskforce::worker";
+
+type CenterLink = Remote<WorkerToCenter, CenterToWorker>;
+
+/// How long a leaving worker waits for the center to acknowledge its goodbye.
+const GOODBYE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The worker actor.
+pub struct Worker {
+    config: WorkerConfig,
+    addr: SocketAddr,
+    center: Option<CenterLink>,
+    disconnected_since: Instant,
+    closing: bool,
+}
+
+/// Asks the worker to leave the cluster and stop its process.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Shutdown {
+    /// Why, for the logs on both sides.
+    pub reason: String,
+}
+
+impl Worker {
+    /// A worker advertising `addr`, not yet connected.
+    pub fn new(config: WorkerConfig, addr: SocketAddr) -> Self {
+        Worker {
+            config,
+            addr,
+            center: None,
+            disconnected_since: Instant::now(),
+            closing: false,
+        }
+    }
+
+    fn name(&self) -> String {
+        self.config
+            .name
+            .clone()
+            .unwrap_or_else(|| self.addr.to_string())
+    }
+
+    fn hello(&self) -> Hello {
+        Hello {
+            role: Role::Worker,
+            name: self.name(),
+            listen_addr: Some(self.addr),
+            nthreads: self.config.nthreads,
+            memory_limit: self.config.memory_limit,
+            pid: std::process::id(),
+            functions: Vec::new(),
+        }
+    }
+
+    fn connect(&mut self, ctx: &mut Context<Self>) {
+        let center = self.config.center.clone();
+        let hello = self.hello();
+        let mut options = self.config.connect.clone();
+        options.give_up_after = self
+            .config
+            .death_timeout
+            .map(|limit| limit.saturating_sub(self.disconnected_since.elapsed()));
+        let attempt = async move { connect_with_backoff(&center, &hello, &options).await };
+        ctx.spawn(
+            attempt
+                .into_actor(self)
+                .map(|result, worker, ctx| match result {
+                    Ok(connected) => worker.on_connected(connected, ctx),
+                    Err(e) => worker.on_connect_failed(e),
+                }),
+        );
+    }
+
+    fn on_connected(&mut self, connected: Connected, ctx: &mut Context<Self>) {
+        let (id, session) = Session::start(
+            connected.stream,
+            ctx.address().recipient(),
+            self.config.limits,
+            None,
+        );
+        self.center = Some(Remote::new(id, session));
+        info!(target: LOG_TARGET, worker_id = connected.id, "Registered with center at: {}", self.config.center);
+        self.heartbeat();
+    }
+
+    fn on_connect_failed(&mut self, e: HandshakeError) {
+        let center = &self.config.center;
+        if e.is_transient() {
+            let waited = self.disconnected_since.elapsed();
+            error!(target: LOG_TARGET, "Center at {center} unreachable for {waited:.1?} (death timeout); closing: {e}");
+        } else {
+            error!(target: LOG_TARGET, "Center at {center} refused this worker; closing: {e}");
+        }
+        System::current().stop_with_code(1);
+    }
+
+    fn heartbeat(&self) {
+        if let Some(center) = &self.center {
+            let memory_bytes = memory_stats::memory_stats().map_or(0, |m| m.physical_mem as u64);
+            center.tell(WorkerToCenter::Heartbeat(HeartbeatMsg {
+                memory_bytes,
+                executing: 0,
+                stored_keys: 0,
+            }));
+        }
+    }
+
+    fn on_center_message(&mut self, message: CenterToWorker, ctx: &mut Context<Self>) {
+        match message {
+            CenterToWorker::GoodbyeAck => {}
+            CenterToWorker::Shutdown(m) => {
+                info!(target: LOG_TARGET, "Center asks this worker to close: {}", m.reason);
+                self.leave(format!("center asked: {}", m.reason), ctx);
+            }
+        }
+    }
+
+    fn on_center_lost(&mut self, reason: String, ctx: &mut Context<Self>) {
+        self.center = None;
+        if self.closing {
+            return;
+        }
+        warn!(target: LOG_TARGET, "Lost connection to center at {}: {reason}; reconnecting", self.config.center);
+        self.disconnected_since = Instant::now();
+        self.connect(ctx);
+    }
+
+    fn leave(&mut self, reason: String, ctx: &mut Context<Self>) {
+        if self.closing {
+            return;
+        }
+        self.closing = true;
+        let Some(center) = self.center.take() else {
+            info!(target: LOG_TARGET, "Closing worker ({reason})");
+            System::current().stop();
+            return;
+        };
+        let goodbye = WorkerToCenter::Goodbye(GoodbyeMsg {
+            reason: reason.clone(),
+        });
+        let farewell = async move { center.ask(goodbye, GOODBYE_TIMEOUT).await };
+        ctx.spawn(farewell.into_actor(self).map(move |answer, _, _| {
+            if let Err(e) = answer {
+                warn!(target: LOG_TARGET, "Center did not acknowledge goodbye: {e}");
+            }
+            info!(target: LOG_TARGET, "Closing worker ({reason})");
+            System::current().stop();
+        }));
+    }
+}
+
+impl Actor for Worker {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        self.connect(ctx);
+        ctx.run_interval(self.config.heartbeat_interval, |worker, _| {
+            worker.heartbeat()
+        });
+    }
+}
+
+impl Handler<SessionEvent<CenterToWorker>> for Worker {
+    type Result = ();
+
+    fn handle(&mut self, event: SessionEvent<CenterToWorker>, ctx: &mut Context<Self>) {
+        let current = self.center.as_ref().map(Remote::session_id);
+        match event {
+            SessionEvent::Received { session, incoming } if Some(session) == current => {
+                self.on_center_message(incoming.body, ctx)
+            }
+            SessionEvent::Closed { session, reason } if Some(session) == current => {
+                self.on_center_lost(reason, ctx)
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Handler<Shutdown> for Worker {
+    type Result = ();
+
+    fn handle(&mut self, msg: Shutdown, ctx: &mut Context<Self>) {
+        self.leave(msg.reason, ctx);
+    }
+}

@@ -1,0 +1,82 @@
+//! The worker: registers with the center, heartbeats, listens for peers, and (from Stage 2)
+//! runs tasks and keeps their results.
+//!
+//! `taskforce worker ADDR --no-nanny` runs [`serve`]; under a nanny the same runs in a child.
+
+pub mod actor;
+pub mod config;
+
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+
+use actix::{Actor, Addr};
+use tokio::net::TcpListener;
+use tracing::info;
+
+pub use actor::{Shutdown, Worker};
+pub use config::WorkerConfig;
+
+use crate::remote::accept_loop;
+use crate::remote::handshake::refuse;
+
+/// A running worker: the address peers reach it at, and its actor.
+#[derive(Clone, Debug)]
+pub struct WorkerHandle {
+    /// The address advertised to the center and peers.
+    pub addr: SocketAddr,
+    /// The worker actor.
+    pub actor: Addr<Worker>,
+}
+
+/// Binds the peer port and starts the worker on the current actix system.
+pub async fn start(config: WorkerConfig) -> crate::Result<WorkerHandle> {
+    let listener = TcpListener::bind((config.host, config.port))
+        .await
+        .map_err(crate::Error::Bind)?;
+    let bound = listener.local_addr()?;
+    let addr = SocketAddr::new(advertised_ip(config.host, &config.center), bound.port());
+    info!("Start worker at {addr}");
+    let limits = config.limits;
+    let handshake_timeout = config.handshake_timeout;
+    let actor = Worker::new(config, addr).start();
+    actix_rt::spawn(accept_loop(
+        listener,
+        limits,
+        handshake_timeout,
+        "worker",
+        |arrival| {
+            let reason = format!("this worker serves no {} connections", arrival.hello.role);
+            actix_rt::spawn(refuse(arrival.stream, reason));
+        },
+    ));
+    Ok(WorkerHandle { addr, actor })
+}
+
+/// Runs a worker until it is told to stop (SIGINT/SIGTERM, or the center asks).
+/// Returns the process exit code.
+pub fn serve(config: WorkerConfig) -> crate::Result<i32> {
+    crate::nanny::die_with_nanny();
+    let system = actix::System::new();
+    let handle = system.block_on(start(config))?;
+    system.block_on(async move {
+        actix_rt::spawn(async move {
+            let signal = crate::signals::termination().await;
+            handle.actor.do_send(Shutdown {
+                reason: format!("received {signal}"),
+            });
+        });
+    });
+    Ok(system.run_with_code()?)
+}
+
+/// The address to advertise: the listening host, or, when listening on every interface, the
+/// local address of the route to the center (no packet is sent to find it).
+fn advertised_ip(host: IpAddr, center: &str) -> IpAddr {
+    if !host.is_unspecified() {
+        return host;
+    }
+    let local = UdpSocket::bind((host, 0)).and_then(|socket| {
+        socket.connect(center)?;
+        socket.local_addr()
+    });
+    local.map_or(host, |addr| addr.ip())
+}
