@@ -5,9 +5,14 @@
 //! actix actor; actors in other processes are reached through [`remote`] proxies over TCP.
 #![warn(missing_docs)]
 
+extern crate self as taskforce;
+
+pub use taskforce_macros::remote;
+
 pub mod center;
 pub mod cli;
 mod error;
+pub mod function;
 pub mod ids;
 pub mod messages;
 pub mod nanny;

@@ -70,6 +70,22 @@ pub fn encode_into<T: Serialize + ?Sized>(
         })
 }
 
+/// Bytes `value` takes when encoded, counted without allocating them.
+pub fn encoded_len<T: Serialize + ?Sized>(value: &T) -> u64 {
+    let mut counter = ByteCounter(0);
+    let _ = bincode::serde::encode_into_writer(value, &mut counter, config::<MAX_DECODE_BYTES>());
+    counter.0
+}
+
+struct ByteCounter(u64);
+
+impl bincode::enc::write::Writer for &mut ByteCounter {
+    fn write(&mut self, bytes: &[u8]) -> Result<(), bincode::error::EncodeError> {
+        self.0 += bytes.len() as u64;
+        Ok(())
+    }
+}
+
 /// Decodes a `T` that must fill `bytes` exactly.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
     let type_name = std::any::type_name::<T>();

@@ -1,0 +1,62 @@
+//! A task as it travels to a worker ([`TaskBody`]), and the deterministic keys of pure calls.
+
+use serde::{Deserialize, Serialize};
+
+use super::args::ArgSpec;
+use crate::ids::TaskKey;
+use crate::messages::{codec, CodecError};
+use crate::scheduler::{FunctionId, TaskSpec};
+
+/// What a worker needs to run a task: the function and its arguments.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskBody {
+    /// The function to call.
+    pub function: FunctionId,
+    /// Its arguments, in order.
+    pub args: Vec<ArgSpec>,
+}
+
+impl TaskBody {
+    /// Keys the task reads (each once, in first-use order).
+    pub fn dependencies(&self) -> Vec<TaskKey> {
+        let mut deps: Vec<TaskKey> = Vec::new();
+        for key in self.args.iter().flat_map(ArgSpec::keys) {
+            if !deps.contains(key) {
+                deps.push(key.clone());
+            }
+        }
+        deps
+    }
+
+    /// The opaque spec the scheduler carries.
+    pub fn to_spec(&self) -> Result<TaskSpec, CodecError> {
+        codec::encode(self).map(TaskSpec::from)
+    }
+
+    /// Reads a spec back.
+    pub fn from_spec(spec: &TaskSpec) -> Result<Self, CodecError> {
+        codec::decode(spec.as_bytes())
+    }
+}
+
+/// The key of a pure call: the function's short name and a hash of the whole spec, so the
+/// same call gives the same key (and is computed once).
+pub fn pure_key(short_name: &str, spec: &TaskSpec) -> TaskKey {
+    let hash = xxhash_rust::xxh3::xxh3_128(spec.as_bytes());
+    TaskKey::from(format!("{short_name}-{hash:032x}"))
+}
+
+/// The key of an impure call: unique per call within this process and across processes.
+pub fn fresh_key(short_name: &str) -> TaskKey {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nonce = (
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+        COUNTER.fetch_add(1, Ordering::Relaxed),
+    );
+    let hash = xxhash_rust::xxh3::xxh3_128(format!("{nonce:?}").as_bytes());
+    TaskKey::from(format!("{short_name}-{hash:032x}"))
+}
