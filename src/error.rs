@@ -4,7 +4,11 @@
 
 use std::time::Duration;
 
+use crate::function::ValueError;
+use crate::ids::{TaskKey, WorkerId};
+use crate::messages::CodecError;
 use crate::remote::handshake::HandshakeError;
+use crate::scheduler::TaskFailure;
 
 /// Errors of the taskforce runtime.
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +54,153 @@ pub enum Error {
     /// Any other I/O failure.
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),
+    /// A remote function panicked; the worker caught it and keeps running. Retrying gives
+    /// the same panic unless the function is nondeterministic.
+    #[error("task {key} ({function}) panicked on worker {worker}: {message}")]
+    Panicked {
+        /// The function's registered name.
+        function: String,
+        /// The task.
+        key: TaskKey,
+        /// The worker it ran on.
+        worker: WorkerId,
+        /// The panic message.
+        message: String,
+    },
+    /// A remote function returned `Err` (or could not read its arguments).
+    #[error("task {key} ({function}) failed on worker {worker}: {message}")]
+    Failed {
+        /// The function's registered name.
+        function: String,
+        /// The task.
+        key: TaskKey,
+        /// The worker it ran on.
+        worker: WorkerId,
+        /// The error's message.
+        message: String,
+    },
+    /// No worker in the cluster has this function. Retrying won't help until workers that
+    /// link it join.
+    #[error("no worker has the remote function {function}: {hint}")]
+    UnknownFunction {
+        /// The function's registered name.
+        function: String,
+        /// How to fix it.
+        hint: String,
+    },
+    /// Workers have a function of this name but with other argument or result types.
+    #[error(
+        "the workers' {function} has another signature (theirs {theirs:016x?}, ours {ours:016x}):          rebuild the workers from the same code as this program"
+    )]
+    SignatureMismatch {
+        /// The function's registered name.
+        function: String,
+        /// Our signature hash.
+        ours: u64,
+        /// The signature hashes the workers advertise.
+        theirs: Vec<u64>,
+    },
+    /// A task this one depends on erred, so this one never ran.
+    #[error("task {key} did not run: its dependency {root_key} erred: {cause}")]
+    DependencyFailed {
+        /// The task that did not run.
+        key: TaskKey,
+        /// The task where the failure started.
+        root_key: TaskKey,
+        /// The root failure.
+        cause: Box<TaskFailure>,
+    },
+    /// The key was cancelled (or forgotten by a restart).
+    #[error("task {key} was cancelled{}", reason_suffix(.reason))]
+    Cancelled {
+        /// The key.
+        key: TaskKey,
+        /// Why, when not a plain cancel.
+        reason: Option<String>,
+    },
+    /// The connection to the scheduler or to a worker holding the data was lost.
+    #[error("connection lost: {reason}")]
+    ConnectionLost {
+        /// What happened.
+        reason: String,
+    },
+    /// Another failure the scheduler reported (a lost worker past the retry limit, data lost
+    /// with its worker, an unknown dependency).
+    #[error(transparent)]
+    Task(TaskFailure),
+    /// A value could not be read as the type asked for.
+    #[error("could not read the value of {key}: {source}")]
+    Value {
+        /// The key.
+        key: TaskKey,
+        /// Why.
+        #[source]
+        source: ValueError,
+    },
+    /// Arguments could not be encoded.
+    #[error("could not encode arguments: {0}")]
+    Codec(#[from] CodecError),
+    /// The cluster has no worker to place data on.
+    #[error("the cluster has no workers")]
+    NoWorkers,
+}
+
+fn reason_suffix(reason: &Option<String>) -> String {
+    reason
+        .as_ref()
+        .map(|r| format!(" ({r})"))
+        .unwrap_or_default()
+}
+
+impl From<TaskFailure> for Error {
+    fn from(failure: TaskFailure) -> Self {
+        match failure {
+            TaskFailure::Failed {
+                function,
+                key,
+                worker,
+                message,
+            } => Error::Failed {
+                function: function.name.to_string(),
+                key,
+                worker,
+                message,
+            },
+            TaskFailure::Panicked {
+                function,
+                key,
+                worker,
+                message,
+            } => Error::Panicked {
+                function: function.name.to_string(),
+                key,
+                worker,
+                message,
+            },
+            TaskFailure::DependencyFailed {
+                key,
+                root_key,
+                root,
+            } => Error::DependencyFailed {
+                key,
+                root_key,
+                cause: root,
+            },
+            TaskFailure::UnknownFunction { function, .. } => Error::UnknownFunction {
+                hint: serve_hint(&function.name),
+                function: function.name.to_string(),
+            },
+            TaskFailure::Cancelled { key } => Error::Cancelled { key, reason: None },
+            other => Error::Task(other),
+        }
+    }
+}
+
+/// How to make workers serve a function of this name.
+pub(crate) fn serve_hint(function: &str) -> String {
+    format!(
+        "start workers from a binary that links `{function}` (for a program of your own, call          `taskforce::cli::main()` when its first argument is `worker`, and run `yourprog worker          CENTER_ADDR`)"
+    )
 }
 
 /// `Result` with the crate's [`Error`].

@@ -12,6 +12,7 @@ pub use taskforce_macros::remote;
 pub mod center;
 pub mod cli;
 mod error;
+pub mod executor;
 pub mod function;
 pub mod ids;
 pub mod messages;
@@ -22,3 +23,4 @@ pub mod signals;
 pub mod worker;
 
 pub use error::{Error, Result};
+pub use executor::{as_completed, wait, Executor, Future};

@@ -7,6 +7,9 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use tracing::{info, warn};
 
+use super::scheduler::{
+    AdmitExecutor, Scheduler, WorkerJoined, WorkerLeft, WorkerLoad, WorkerTaskEvents,
+};
 use super::state::{CenterState, LeaveReason};
 use super::CenterConfig;
 use crate::ids::{Map, WorkerId};
@@ -26,6 +29,7 @@ type NannyLink = Remote<CenterToNanny, NannyToCenter>;
 /// The center actor.
 pub struct Center {
     config: CenterConfig,
+    scheduler: Addr<Scheduler>,
     state: CenterState,
     worker_sessions: Map<SessionId, WorkerId>,
     worker_links: Map<WorkerId, WorkerLink>,
@@ -36,6 +40,11 @@ pub struct Center {
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Admit(pub Arrival);
+
+/// Asks every nanny to replace its worker process; answers how many were asked.
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub struct RestartWorkers;
 
 /// Asks the center for the workers it knows.
 #[derive(Message)]
@@ -58,9 +67,10 @@ pub struct WorkerSummary {
 }
 
 impl Center {
-    /// A center with no members yet.
-    pub fn new(config: CenterConfig) -> Self {
+    /// A center with no members yet, reporting to `scheduler`.
+    pub fn new(config: CenterConfig, scheduler: Addr<Scheduler>) -> Self {
         Center {
+            scheduler,
             state: CenterState::new(config.worker_ttl),
             config,
             worker_sessions: Map::default(),
@@ -103,8 +113,18 @@ impl Center {
             self.config.limits,
             Some(greeting),
         );
+        let link = Remote::new(session, addr);
         self.worker_sessions.insert(session, id);
-        self.worker_links.insert(id, Remote::new(session, addr));
+        self.worker_links.insert(id, link.clone());
+        self.scheduler.do_send(WorkerJoined {
+            id,
+            name: hello.name.clone(),
+            addr: listen_addr,
+            nthreads: hello.nthreads,
+            memory_limit: hello.memory_limit,
+            functions: hello.functions.clone(),
+            link,
+        });
         info!(target: LOG_TARGET, worker = %id, name = %hello.name, pid = hello.pid, nthreads = hello.nthreads,
             memory_limit = hello.memory_limit, functions = hello.functions.len(),
             "Register worker at {listen_addr} ({} workers)", self.state.worker_count()
@@ -137,6 +157,7 @@ impl Center {
             self.worker_sessions.remove(&link.session_id());
             link.close(reason.to_string());
         }
+        self.scheduler.do_send(WorkerLeft(id));
         let remaining = self.state.worker_count();
         match reason {
             LeaveReason::Goodbye(_) => {
@@ -159,6 +180,14 @@ impl Center {
         match message {
             WorkerToCenter::Heartbeat(beat) => {
                 self.state.on_heartbeat(id, &beat, Instant::now());
+                self.scheduler.do_send(WorkerLoad {
+                    id,
+                    memory_used: beat.memory_bytes,
+                    stored_keys: beat.stored_keys,
+                });
+            }
+            WorkerToCenter::TaskEvents(events) => {
+                self.scheduler.do_send(WorkerTaskEvents { id, events });
             }
             WorkerToCenter::Goodbye(goodbye) => {
                 if let (Some(tag), Some(link)) = (tag, self.worker_links.get(&id)) {
@@ -203,7 +232,8 @@ impl Handler<Admit> for Center {
         match arrival.hello.role {
             Role::Worker => self.admit_worker(arrival, ctx),
             Role::Nanny => self.admit_nanny(arrival, ctx),
-            role @ (Role::Executor | Role::Peer) => {
+            Role::Executor => self.scheduler.do_send(AdmitExecutor(arrival)),
+            role @ Role::Peer => {
                 warn!(target: LOG_TARGET, peer = %arrival.peer, %role, "refusing connection: the center does not serve this role");
                 let reason = format!("the center does not accept {role} connections");
                 actix::spawn(refuse(arrival.stream, reason));
@@ -247,6 +277,18 @@ impl Handler<SessionEvent<NannyToCenter>> for Center {
                 }
             }
         }
+    }
+}
+
+impl Handler<RestartWorkers> for Center {
+    type Result = usize;
+
+    fn handle(&mut self, _: RestartWorkers, _ctx: &mut Context<Self>) -> usize {
+        for (name, link) in self.nannies.values() {
+            info!(target: LOG_TARGET, nanny = %name, "Asking nanny to restart its worker");
+            link.tell(CenterToNanny::RestartWorker);
+        }
+        self.nannies.len()
     }
 }
 

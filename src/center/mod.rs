@@ -4,6 +4,7 @@
 //! it from the network. `taskforce center` runs [`serve`].
 
 pub mod actor;
+pub mod scheduler;
 pub mod state;
 #[cfg(test)]
 mod state_tests;
@@ -15,10 +16,12 @@ use actix::{Actor, Addr};
 use tokio::net::TcpListener;
 use tracing::info;
 
-pub use actor::{Center, ClusterInfo, WorkerSummary};
+pub use actor::{Center, ClusterInfo, RestartWorkers, WorkerSummary};
+pub use scheduler::Scheduler;
 
 use crate::messages::FrameLimits;
 use crate::remote::accept_loop;
+use crate::scheduler::SchedulerConfig;
 
 /// How a center runs.
 #[derive(Clone, Debug)]
@@ -35,6 +38,8 @@ pub struct CenterConfig {
     pub handshake_timeout: Duration,
     /// Bounds on incoming frames.
     pub limits: FrameLimits,
+    /// Scheduling policy.
+    pub scheduler: SchedulerConfig,
 }
 
 impl Default for CenterConfig {
@@ -46,6 +51,7 @@ impl Default for CenterConfig {
             worker_ttl: Duration::from_secs(60),
             handshake_timeout: Duration::from_secs(10),
             limits: FrameLimits::default(),
+            scheduler: SchedulerConfig::default(),
         }
     }
 }
@@ -66,7 +72,9 @@ pub async fn start(config: CenterConfig) -> std::io::Result<CenterHandle> {
     info!("Start center at {addr}");
     let limits = config.limits;
     let handshake_timeout = config.handshake_timeout;
-    let actor = Center::new(config).start();
+    let scheduler = Scheduler::new(config.scheduler.clone(), limits, config.name.clone()).start();
+    let actor = Center::new(config, scheduler.clone()).start();
+    scheduler.do_send(scheduler::AttachCenter(actor.clone()));
     let admit = actor.clone();
     actix_rt::spawn(accept_loop(
         listener,

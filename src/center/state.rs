@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use crate::ids::{Map, Set, TaskKey, WorkerId};
 use crate::messages::center_link::HeartbeatMsg;
-use crate::messages::{FunctionSignature, Hello};
+use crate::messages::Hello;
+use crate::scheduler::FunctionId;
 
 /// What the center knows of one worker.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,7 +31,7 @@ pub struct WorkerInfo {
     /// Its process id.
     pub pid: u32,
     /// Remote functions it can run.
-    pub functions: Vec<FunctionSignature>,
+    pub functions: Vec<FunctionId>,
     /// When it was last heard from.
     pub last_seen: Instant,
 }

@@ -1,8 +1,15 @@
-//! Messages between a worker and the center (membership now; task traffic joins in Stage 2).
+//! Messages between a worker and the center: membership, heartbeats, and task traffic to and
+//! from the scheduler (batched: many tasks per frame).
 //!
 //! Pure data: no sockets here.
 
+use std::net::SocketAddr;
+
 use serde::{Deserialize, Serialize};
+
+use crate::function::EncodedValue;
+use crate::ids::{TaskKey, WorkerId};
+use crate::scheduler::{ComputeTask, TaskFailure};
 
 /// What a worker tells the center.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -11,6 +18,38 @@ pub enum WorkerToCenter {
     Heartbeat(HeartbeatMsg),
     /// The worker is leaving on purpose (asked as a request so it knows the center heard).
     Goodbye(GoodbyeMsg),
+    /// What happened to tasks since the last report.
+    TaskEvents(Vec<TaskEvent>),
+}
+
+/// One task's outcome on a worker.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum TaskEvent {
+    /// The task ran; its value stays on the worker.
+    Finished {
+        /// The task.
+        key: TaskKey,
+        /// Bytes its value takes when moved.
+        nbytes: u64,
+        /// The value itself when it is small, so clients need not fetch it.
+        inline: Option<EncodedValue>,
+    },
+    /// The task failed (a panic, an `Err`, a bad argument, an unknown function).
+    Erred {
+        /// The task.
+        key: TaskKey,
+        /// Why.
+        failure: TaskFailure,
+    },
+    /// An input could not be fetched from the peer said to hold it.
+    MissingDependency {
+        /// The task that needed it.
+        key: TaskKey,
+        /// The input.
+        dependency: TaskKey,
+        /// The peer that did not deliver it.
+        holder: WorkerId,
+    },
 }
 
 /// A worker's periodic report.
@@ -32,12 +71,21 @@ pub struct GoodbyeMsg {
 }
 
 /// What the center tells a worker.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum CenterToWorker {
     /// Acknowledges a [`WorkerToCenter::Goodbye`].
     GoodbyeAck,
     /// The center asks the worker to close (the nanny, if any, decides what happens next).
     Shutdown(ShutdownMsg),
+    /// Run these tasks; `peers` gives the address of every worker named as a holder.
+    Compute {
+        /// The tasks, in the order the scheduler chose them.
+        tasks: Vec<ComputeTask>,
+        /// Addresses of the holders the tasks name.
+        peers: Vec<(WorkerId, SocketAddr)>,
+    },
+    /// Delete these keys (or cancel them if they are queued or running).
+    Release(Vec<TaskKey>),
 }
 
 /// The center's request that a worker close.

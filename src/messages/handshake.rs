@@ -12,6 +12,8 @@ use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::scheduler::FunctionId;
+
 /// The first four bytes of every taskforce connection.
 pub const MAGIC: [u8; 4] = *b"TFRC";
 
@@ -74,15 +76,6 @@ impl std::fmt::Display for Role {
     }
 }
 
-/// A remote function a worker can run: its registered name and signature hash.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct FunctionSignature {
-    /// The function's stable name (its module path or `#[remote(name = …)]`).
-    pub name: String,
-    /// A hash of its argument and result types; a task runs only where this matches.
-    pub hash: u64,
-}
-
 /// The client's introduction.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hello {
@@ -99,7 +92,7 @@ pub struct Hello {
     /// The client's process id, for logs and for nannies to match their child.
     pub pid: u32,
     /// Remote functions the client can run (workers).
-    pub functions: Vec<FunctionSignature>,
+    pub functions: Vec<FunctionId>,
 }
 
 /// The server's answer to a [`Hello`].
@@ -132,10 +125,7 @@ mod tests {
             nthreads: 2,
             memory_limit: 1 << 30,
             pid: 42,
-            functions: vec![FunctionSignature {
-                name: "inc".into(),
-                hash: 7,
-            }],
+            functions: vec![FunctionId::new("inc", 7)],
         }
     }
 

@@ -5,12 +5,14 @@
 
 pub mod center_link;
 pub mod codec;
+pub mod executor_link;
 pub mod frame;
 pub mod handshake;
 pub mod nanny_link;
 pub mod packet;
+pub mod peer_link;
 
 pub use codec::CodecError;
 pub use frame::{Envelope, FrameError, FrameLimits};
-pub use handshake::{FunctionSignature, Hello, HelloReply, Role, PROTOCOL_VERSION};
+pub use handshake::{Hello, HelloReply, Role, PROTOCOL_VERSION};
 pub use packet::{Packet, Tag};

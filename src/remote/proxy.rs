@@ -70,6 +70,27 @@ impl<Tx: WireMessage, Rx: WireMessage> Remote<Tx, Rx> {
         });
     }
 
+    /// Answers a request that arrived with `tag`, with raw data frames.
+    pub fn reply_with_frames(&self, tag: u64, body: Tx, frames: Vec<Bytes>) {
+        self.session.do_send(Reply {
+            tag,
+            reply: Outgoing { body, frames },
+        });
+    }
+
+    /// Sends a request with raw data frames and waits for the reply, at most `timeout`.
+    pub async fn ask_with_frames(
+        &self,
+        body: Tx,
+        frames: Vec<Bytes>,
+        timeout: Duration,
+    ) -> Result<Incoming<Rx>, RemoteError> {
+        self.session
+            .send(Ask::new(Outgoing { body, frames }, timeout))
+            .await
+            .map_err(|_| RemoteError::SessionGone)?
+    }
+
     /// Closes the connection after what is already queued has been written.
     pub fn close(&self, reason: impl Into<String>) {
         self.session.do_send(Close(reason.into()));

@@ -25,7 +25,12 @@ impl ReadyQueue {
     }
 
     /// Removes a task; returns false if it was not queued.
-    pub(crate) fn remove(&mut self, function: &FunctionId, priority: Priority, key: &TaskKey) -> bool {
+    pub(crate) fn remove(
+        &mut self,
+        function: &FunctionId,
+        priority: Priority,
+        key: &TaskKey,
+    ) -> bool {
         let Some(queue) = self.by_function.get_mut(function) else {
             return false;
         };
@@ -59,7 +64,10 @@ impl ReadyQueue {
     }
 
     /// The tasks queued for `function`, lowest priority first.
-    pub(crate) fn tasks_of(&self, function: &FunctionId) -> impl Iterator<Item = &(Priority, TaskKey)> {
+    pub(crate) fn tasks_of(
+        &self,
+        function: &FunctionId,
+    ) -> impl Iterator<Item = &(Priority, TaskKey)> {
         self.by_function.get(function).into_iter().flatten()
     }
 

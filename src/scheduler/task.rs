@@ -102,7 +102,11 @@ pub(crate) struct TaskRecord {
 
 impl TaskRecord {
     /// A released record for a submitted task.
-    pub(crate) fn new(run: Option<RunSpec>, priority: Priority, dependencies: Vec<TaskKey>) -> Self {
+    pub(crate) fn new(
+        run: Option<RunSpec>,
+        priority: Priority,
+        dependencies: Vec<TaskKey>,
+    ) -> Self {
         TaskRecord {
             run,
             priority,

@@ -77,9 +77,18 @@ mod tests {
 
     #[test]
     fn occupancy_compares_as_a_fraction() {
-        let half = Occupancy { processing: 1, nthreads: 2 };
-        let also_half = Occupancy { processing: 2, nthreads: 4 };
-        let one = Occupancy { processing: 1, nthreads: 1 };
+        let half = Occupancy {
+            processing: 1,
+            nthreads: 2,
+        };
+        let also_half = Occupancy {
+            processing: 2,
+            nthreads: 4,
+        };
+        let one = Occupancy {
+            processing: 1,
+            nthreads: 1,
+        };
         assert_eq!(half, also_half);
         assert!(half < one);
     }

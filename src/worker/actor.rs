@@ -7,14 +7,22 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use tracing::{error, info, warn};
 
+use super::peer_client::PeerLink;
+use super::pool::TaskPool;
+use super::store::DataStore;
+use super::tasks::WorkerTasks;
 use super::WorkerConfig;
+use crate::ids::{Map, WorkerId};
+use crate::messages::center_link::TaskEvent;
 use crate::messages::center_link::{CenterToWorker, GoodbyeMsg, HeartbeatMsg, WorkerToCenter};
+use crate::messages::peer_link::{PeerToWorker, WorkerToPeer};
 use crate::messages::{Hello, Role};
 use crate::remote::handshake::HandshakeError;
+use crate::remote::SessionId;
 use crate::remote::{connect_with_backoff, Connected, Remote, Session, SessionEvent};
 
 /// Logs of this actor appear under the role's name.
-const LOG_TARGET: &str = "taskforce::worker";
+pub(super) const LOG_TARGET: &str = "taskforce::worker";
 
 type CenterLink = Remote<WorkerToCenter, CenterToWorker>;
 
@@ -23,11 +31,20 @@ const GOODBYE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The worker actor.
 pub struct Worker {
-    config: WorkerConfig,
+    pub(super) config: WorkerConfig,
     addr: SocketAddr,
-    center: Option<CenterLink>,
+    pub(super) center: Option<CenterLink>,
     disconnected_since: Instant,
     closing: bool,
+    pub(super) id: Option<WorkerId>,
+    pub(super) store: DataStore,
+    pub(super) tasks: WorkerTasks,
+    pool: Option<TaskPool>,
+    pub(super) peer_addrs: Map<WorkerId, SocketAddr>,
+    pub(super) peer_links: Map<SocketAddr, PeerLink>,
+    pub(super) peer_sessions: Map<SessionId, Remote<WorkerToPeer, PeerToWorker>>,
+    pub(super) events: Vec<TaskEvent>,
+    pub(super) flush_scheduled: bool,
 }
 
 /// Asks the worker to leave the cluster and stop its process.
@@ -47,10 +64,25 @@ impl Worker {
             center: None,
             disconnected_since: Instant::now(),
             closing: false,
+            id: None,
+            store: DataStore::default(),
+            tasks: WorkerTasks::default(),
+            pool: None,
+            peer_addrs: Map::default(),
+            peer_links: Map::default(),
+            peer_sessions: Map::default(),
+            events: Vec::new(),
+            flush_scheduled: false,
         }
     }
 
-    fn name(&self) -> String {
+    pub(super) fn pool(&self) -> &TaskPool {
+        self.pool
+            .as_ref()
+            .expect("task threads start with the actor")
+    }
+
+    pub(super) fn name(&self) -> String {
         self.config
             .name
             .clone()
@@ -65,7 +97,7 @@ impl Worker {
             nthreads: self.config.nthreads,
             memory_limit: self.config.memory_limit,
             pid: std::process::id(),
-            functions: Vec::new(),
+            functions: crate::function::function_ids().to_vec(),
         }
     }
 
@@ -96,6 +128,7 @@ impl Worker {
             None,
         );
         self.center = Some(Remote::new(id, session));
+        self.id = Some(WorkerId(connected.id));
         info!(target: LOG_TARGET, worker_id = connected.id, "Registered with center at: {}", self.config.center);
         self.heartbeat();
     }
@@ -116,8 +149,8 @@ impl Worker {
             let memory_bytes = memory_stats::memory_stats().map_or(0, |m| m.physical_mem as u64);
             center.tell(WorkerToCenter::Heartbeat(HeartbeatMsg {
                 memory_bytes,
-                executing: 0,
-                stored_keys: 0,
+                executing: self.tasks.running_count() as u32,
+                stored_keys: self.store.len() as u32,
             }));
         }
     }
@@ -125,6 +158,8 @@ impl Worker {
     fn on_center_message(&mut self, message: CenterToWorker, ctx: &mut Context<Self>) {
         match message {
             CenterToWorker::GoodbyeAck => {}
+            CenterToWorker::Compute { tasks, peers } => self.on_compute(tasks, peers, ctx),
+            CenterToWorker::Release(keys) => self.on_release(keys),
             CenterToWorker::Shutdown(m) => {
                 info!(target: LOG_TARGET, "Center asks this worker to close: {}", m.reason);
                 self.leave(format!("center asked: {}", m.reason), ctx);
@@ -134,12 +169,24 @@ impl Worker {
 
     fn on_center_lost(&mut self, reason: String, ctx: &mut Context<Self>) {
         self.center = None;
+        self.forget_everything();
         if self.closing {
             return;
         }
         warn!(target: LOG_TARGET, "Lost connection to center at {}: {reason}; reconnecting", self.config.center);
         self.disconnected_since = Instant::now();
         self.connect(ctx);
+    }
+
+    /// A new center knows nothing of what the old one asked: drop it all.
+    fn forget_everything(&mut self) {
+        let held = self.store.len();
+        if held > 0 {
+            warn!(target: LOG_TARGET, keys = held, "dropping data of the lost center's tasks");
+        }
+        self.store = DataStore::default();
+        self.tasks = WorkerTasks::default();
+        self.events.clear();
     }
 
     fn leave(&mut self, reason: String, ctx: &mut Context<Self>) {
@@ -170,6 +217,13 @@ impl Actor for Worker {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
+        match TaskPool::start(self.config.nthreads, ctx.address().recipient()) {
+            Ok(pool) => self.pool = Some(pool),
+            Err(e) => {
+                error!(target: LOG_TARGET, "could not start task threads: {e}");
+                return System::current().stop_with_code(1);
+            }
+        }
         self.connect(ctx);
         ctx.run_interval(self.config.heartbeat_interval, |worker, _| {
             worker.heartbeat()

@@ -5,6 +5,12 @@
 
 pub mod actor;
 pub mod config;
+mod execution;
+pub mod peer_client;
+mod peers;
+pub mod pool;
+pub mod store;
+pub mod tasks;
 
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 
@@ -15,6 +21,7 @@ use tracing::info;
 pub use actor::{Shutdown, Worker};
 pub use config::WorkerConfig;
 
+use crate::messages::Role;
 use crate::remote::accept_loop;
 use crate::remote::handshake::refuse;
 
@@ -43,9 +50,15 @@ pub async fn start(config: WorkerConfig) -> crate::Result<WorkerHandle> {
         limits,
         handshake_timeout,
         "worker",
-        |arrival| {
-            let reason = format!("this worker serves no {} connections", arrival.hello.role);
-            actix_rt::spawn(refuse(arrival.stream, reason));
+        {
+            let actor = actor.clone();
+            move |arrival| match arrival.hello.role {
+                Role::Peer => actor.do_send(peers::AdmitPeer(arrival)),
+                role => {
+                    let reason = format!("a worker serves only peers, not {role} connections");
+                    actix_rt::spawn(refuse(arrival.stream, reason));
+                }
+            }
         },
     ));
     Ok(WorkerHandle { addr, actor })

@@ -1,0 +1,301 @@
+//! The executor's actix shell, on its own thread: owns the session to the scheduler and the
+//! connections to workers, applies the scheduler's reports to the shared key states, and
+//! fetches or places values for the user's threads.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use futures_util::future::join_all;
+use tokio::sync::oneshot;
+use tracing::warn;
+
+use super::state::{KeyStatus, SharedState};
+use crate::function::EncodedValue;
+use crate::ids::{Map, TaskKey};
+use crate::messages::executor_link::{ExecutorToScheduler, SchedulerToExecutor};
+use crate::messages::peer_link::WorkerToPeer;
+use crate::remote::{ConnectOptions, Remote, RemoteError, SessionEvent};
+use crate::worker::peer_client::{connect_peer, get_data, put_data, PeerError, PeerLink};
+
+const LOG_TARGET: &str = "taskforce::executor";
+
+pub(crate) type SchedulerLink = Remote<ExecutorToScheduler, SchedulerToExecutor>;
+
+/// Values fetched for a gather, by key.
+pub(crate) type Gathered = Result<Map<TaskKey, EncodedValue>, crate::Error>;
+
+/// The executor actor.
+pub(crate) struct ExecutorActor {
+    pub(crate) shared: Arc<SharedState>,
+    pub(crate) scheduler: Option<SchedulerLink>,
+    pub(crate) peers: Map<SocketAddr, PeerLink>,
+    pub(crate) options: ConnectOptions,
+    pub(crate) name: String,
+    pub(crate) releases: Vec<TaskKey>,
+    pub(crate) lost: Option<String>,
+}
+
+/// Send a message to the scheduler.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct ToScheduler(pub ExecutorToScheduler);
+
+/// Ask the scheduler and hand back its answer.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct AskScheduler {
+    pub request: ExecutorToScheduler,
+    pub timeout: Duration,
+    pub reply: oneshot::Sender<Result<SchedulerToExecutor, RemoteError>>,
+}
+
+/// The last future of a key was dropped.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct ReleaseKey(pub TaskKey);
+
+/// Fetch values from the workers holding them.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Gather {
+    pub requests: Vec<(SocketAddr, Vec<TaskKey>)>,
+    pub reply: oneshot::Sender<Gathered>,
+}
+
+/// Place values on a worker.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Put {
+    pub addr: SocketAddr,
+    pub values: Vec<(TaskKey, EncodedValue)>,
+    pub reply: oneshot::Sender<Result<Vec<u64>, crate::Error>>,
+}
+
+/// Close the connection and stop the executor's thread.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Shutdown;
+
+impl ExecutorActor {
+    fn flush_releases(&mut self) {
+        if self.releases.is_empty() {
+            return;
+        }
+        let keys = std::mem::take(&mut self.releases);
+        if let Some(scheduler) = &self.scheduler {
+            scheduler.tell(ExecutorToScheduler::Release(keys));
+        }
+    }
+
+    fn peer(
+        &self,
+        addr: SocketAddr,
+        ctx: &Context<Self>,
+    ) -> impl std::future::Future<Output = Result<PeerLink, PeerError>> {
+        let cached = self.peers.get(&addr).filter(|l| l.is_connected()).cloned();
+        let owner = ctx.address().recipient();
+        let name = self.name.clone();
+        let options = self.options.clone();
+        async move {
+            match cached {
+                Some(link) => Ok(link),
+                None => connect_peer(addr, name, owner, &options).await,
+            }
+        }
+    }
+
+    fn on_report(&mut self, report: SchedulerToExecutor) {
+        let shared = &self.shared;
+        match report {
+            SchedulerToExecutor::InMemory(keys) => {
+                for done in keys {
+                    let status = KeyStatus::Finished {
+                        holders: done.holders,
+                        inline: done.inline,
+                    };
+                    shared.set_status(&done.key, status);
+                }
+            }
+            SchedulerToExecutor::Erred(keys) => {
+                for (key, failure) in keys {
+                    shared.set_status(&key, KeyStatus::Erred(failure));
+                }
+            }
+            SchedulerToExecutor::Lost(keys) => {
+                for (key, reason) in keys {
+                    shared.set_status(&key, KeyStatus::Lost(reason));
+                }
+            }
+            SchedulerToExecutor::Cluster(snapshot) => {
+                *shared.cluster.write().expect("cluster lock") = snapshot;
+            }
+            SchedulerToExecutor::Restarted => {
+                shared.set_all(KeyStatus::Lost("the cluster was restarted".into()), true);
+            }
+            SchedulerToExecutor::Ack => {}
+        }
+    }
+}
+
+impl Actor for ExecutorActor {
+    type Context = Context<Self>;
+}
+
+impl Handler<ToScheduler> for ExecutorActor {
+    type Result = ();
+
+    fn handle(&mut self, ToScheduler(message): ToScheduler, _ctx: &mut Context<Self>) {
+        self.flush_releases();
+        if let Some(scheduler) = &self.scheduler {
+            scheduler.tell(message);
+        }
+    }
+}
+
+impl Handler<AskScheduler> for ExecutorActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: AskScheduler, ctx: &mut Context<Self>) {
+        self.flush_releases();
+        let Some(scheduler) = self.scheduler.clone() else {
+            let _ = msg.reply.send(Err(RemoteError::SessionGone));
+            return;
+        };
+        let asked = async move {
+            let answer = scheduler
+                .ask(msg.request, msg.timeout)
+                .await
+                .map(|i| i.body);
+            let _ = msg.reply.send(answer);
+        };
+        ctx.spawn(asked.into_actor(self));
+    }
+}
+
+impl Handler<ReleaseKey> for ExecutorActor {
+    type Result = ();
+
+    fn handle(&mut self, ReleaseKey(key): ReleaseKey, ctx: &mut Context<Self>) {
+        if self.releases.is_empty() {
+            ctx.run_later(Duration::ZERO, |actor, _| actor.flush_releases());
+        }
+        self.releases.push(key);
+    }
+}
+
+impl Handler<Gather> for ExecutorActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Gather, ctx: &mut Context<Self>) {
+        let requests: Vec<_> = msg
+            .requests
+            .into_iter()
+            .map(|(addr, keys)| {
+                let link = self.peer(addr, ctx);
+                async move {
+                    let link = link.await?;
+                    let fetched = get_data(&link, addr, keys).await?;
+                    Ok::<_, PeerError>((addr, link, fetched))
+                }
+            })
+            .collect();
+        let gathered = async move { join_all(requests).await };
+        ctx.spawn(gathered.into_actor(self).map(move |results, actor, _| {
+            let mut values = Map::default();
+            let mut failure = None;
+            for result in results {
+                match result {
+                    Ok((addr, link, fetched)) => {
+                        actor.peers.insert(addr, link);
+                        values.extend(fetched.values);
+                        if let Some(key) = fetched.missing.into_iter().next() {
+                            failure.get_or_insert(crate::Error::ConnectionLost {
+                                reason: format!("{addr} no longer holds {key}"),
+                            });
+                        }
+                    }
+                    Err(e) => {
+                        failure.get_or_insert(crate::Error::ConnectionLost {
+                            reason: e.to_string(),
+                        });
+                    }
+                }
+            }
+            let _ = msg.reply.send(failure.map_or(Ok(values), Err));
+        }));
+    }
+}
+
+impl Handler<Put> for ExecutorActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Put, ctx: &mut Context<Self>) {
+        let Put {
+            addr,
+            values,
+            reply,
+        } = msg;
+        let link = self.peer(addr, ctx);
+        let placed = async move {
+            let link = link.await?;
+            let sizes = put_data(&link, addr, values).await?;
+            Ok::<_, PeerError>((link, sizes))
+        };
+        ctx.spawn(placed.into_actor(self).map(move |result, actor, _| {
+            let answer = match result {
+                Ok((link, sizes)) => {
+                    actor.peers.insert(addr, link);
+                    Ok(sizes)
+                }
+                Err(e) => Err(crate::Error::ConnectionLost {
+                    reason: e.to_string(),
+                }),
+            };
+            let _ = reply.send(answer);
+        }));
+    }
+}
+
+impl Handler<Shutdown> for ExecutorActor {
+    type Result = ();
+
+    fn handle(&mut self, _: Shutdown, _ctx: &mut Context<Self>) {
+        self.flush_releases();
+        if let Some(scheduler) = self.scheduler.take() {
+            scheduler.close("executor closed");
+        }
+        System::current().stop();
+    }
+}
+
+impl Handler<SessionEvent<SchedulerToExecutor>> for ExecutorActor {
+    type Result = ();
+
+    fn handle(&mut self, event: SessionEvent<SchedulerToExecutor>, _ctx: &mut Context<Self>) {
+        match event {
+            SessionEvent::Received { incoming, .. } => self.on_report(incoming.body),
+            SessionEvent::Closed { reason, .. } => {
+                if self.scheduler.take().is_some() {
+                    warn!(target: LOG_TARGET, "Lost the scheduler: {reason}");
+                    self.shared.set_all(
+                        KeyStatus::Lost(format!("lost the scheduler: {reason}")),
+                        false,
+                    );
+                    self.lost = Some(reason);
+                }
+            }
+        }
+    }
+}
+
+impl Handler<SessionEvent<WorkerToPeer>> for ExecutorActor {
+    type Result = ();
+
+    fn handle(&mut self, event: SessionEvent<WorkerToPeer>, _ctx: &mut Context<Self>) {
+        if let SessionEvent::Closed { session, .. } = event {
+            self.peers.retain(|_, link| link.session_id() != session);
+        }
+    }
+}

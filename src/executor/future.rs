@@ -1,0 +1,165 @@
+//! [`Future<T>`]: a handle to a value on the cluster. Typed, cheap to clone, usable as an
+//! argument of further calls; the last handle dropped releases the key.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+
+use super::state::{KeyState, KeyStatus};
+use super::Inner;
+use crate::function::{Arg, ArgSpec};
+use crate::ids::TaskKey;
+use crate::messages::CodecError;
+
+pub(crate) struct FutureHandle {
+    pub(crate) state: Arc<KeyState>,
+    pub(crate) executor: Arc<Inner>,
+}
+
+impl Drop for FutureHandle {
+    fn drop(&mut self) {
+        self.executor.release(&self.state.key);
+    }
+}
+
+/// A value being computed, or computed, on the cluster.
+///
+/// ```ignore
+/// let a = executor.submit(inc, (1,))?;      // Future<i64>
+/// let b = executor.submit(add, (&a, 10))?;  // a future as an argument: no data comes home
+/// assert_eq!(b.result()?, 12);
+/// ```
+pub struct Future<T> {
+    pub(crate) handle: Arc<FutureHandle>,
+    _value: PhantomData<fn() -> T>,
+}
+
+impl<T> Clone for Future<T> {
+    fn clone(&self) -> Self {
+        Future {
+            handle: self.handle.clone(),
+            _value: PhantomData,
+        }
+    }
+}
+
+impl<T> Future<T> {
+    pub(crate) fn new(handle: FutureHandle) -> Self {
+        Future {
+            handle: Arc::new(handle),
+            _value: PhantomData,
+        }
+    }
+
+    /// The key of the value on the cluster.
+    pub fn key(&self) -> &TaskKey {
+        &self.handle.state.key
+    }
+
+    /// Whether the value is ready, or the task erred or was lost (`result` won't wait).
+    pub fn done(&self) -> bool {
+        self.handle.state.status().is_done()
+    }
+
+    /// The status word: `pending`, `finished`, `error` or `lost`.
+    pub fn status(&self) -> &'static str {
+        self.handle.state.status().name()
+    }
+
+    pub(crate) fn state(&self) -> &Arc<KeyState> {
+        &self.handle.state
+    }
+}
+
+impl<T: DeserializeOwned + 'static> Future<T> {
+    /// Waits for the value and brings it to this process. Errors of the task (a panic, an
+    /// `Err`, a failed dependency) come back as [`crate::Error`] variants.
+    pub fn result(&self) -> crate::Result<T> {
+        let executor = &self.handle.executor;
+        executor.wait_for(std::slice::from_ref(&self.handle.state));
+        let mut values = executor.fetch_values(std::slice::from_ref(&self.handle.state))?;
+        Ok(values.pop().expect("one value per future"))
+    }
+}
+
+impl<T: DeserializeOwned + Send + 'static> std::future::IntoFuture for Future<T> {
+    type Output = crate::Result<T>;
+    type IntoFuture = std::pin::Pin<Box<dyn std::future::Future<Output = crate::Result<T>> + Send>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move {
+            std::future::poll_fn(
+                |cx| match self.handle.state.poll_status(cx.waker()).is_done() {
+                    true => std::task::Poll::Ready(()),
+                    false => std::task::Poll::Pending,
+                },
+            )
+            .await;
+            let executor = self.handle.executor.clone();
+            let state = self.handle.state.clone();
+            let mut values = executor.fetch_values_async(vec![state]).await?;
+            Ok(values.pop().expect("one value per future"))
+        })
+    }
+}
+
+impl<T> fmt::Debug for Future<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "<Future: status: {}, key: {}>",
+            self.status(),
+            self.key()
+        )
+    }
+}
+
+impl<T> Arg<T> for &Future<T> {
+    fn into_spec(self) -> Result<ArgSpec, CodecError> {
+        Ok(ArgSpec::Key(self.key().clone()))
+    }
+}
+
+impl<T> Arg<T> for Future<T> {
+    fn into_spec(self) -> Result<ArgSpec, CodecError> {
+        Ok(ArgSpec::Key(self.key().clone()))
+    }
+}
+
+impl<T> Arg<Vec<T>> for &Vec<Future<T>> {
+    fn into_spec(self) -> Result<ArgSpec, CodecError> {
+        Ok(ArgSpec::Keys(
+            self.iter().map(|f| f.key().clone()).collect(),
+        ))
+    }
+}
+
+impl<T> Arg<Vec<T>> for &[Future<T>] {
+    fn into_spec(self) -> Result<ArgSpec, CodecError> {
+        Ok(ArgSpec::Keys(
+            self.iter().map(|f| f.key().clone()).collect(),
+        ))
+    }
+}
+
+impl<T> Arg<Vec<T>> for Vec<Future<T>> {
+    fn into_spec(self) -> Result<ArgSpec, CodecError> {
+        Ok(ArgSpec::Keys(
+            self.iter().map(|f| f.key().clone()).collect(),
+        ))
+    }
+}
+
+/// Turns a done key's status into its value or its error (for the gather path).
+pub(crate) fn status_error(key: &TaskKey, status: &KeyStatus) -> Option<crate::Error> {
+    match status {
+        KeyStatus::Erred(failure) => Some(failure.clone().into()),
+        KeyStatus::Lost(reason) => Some(crate::Error::Cancelled {
+            key: key.clone(),
+            reason: Some(reason.clone()),
+        }),
+        KeyStatus::Pending | KeyStatus::Finished { .. } => None,
+    }
+}

@@ -1,0 +1,173 @@
+//! The part of an executor that futures share: the actor's address, the key states, and the
+//! ways to wait for keys and bring their values home.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use actix::Addr;
+use serde::de::DeserializeOwned;
+
+use super::actor::{ExecutorActor, Gather, Gathered, ReleaseKey, Shutdown};
+use super::future::status_error;
+use super::state::{KeyState, KeyStatus, SharedState};
+use crate::function::{decode_value, EncodedValue};
+use crate::ids::{ClientId, Map, TaskKey};
+
+pub(crate) struct Inner {
+    pub(crate) shared: Arc<SharedState>,
+    pub(crate) actor: Addr<ExecutorActor>,
+    pub(crate) client: ClientId,
+    pub(crate) center: String,
+    order: AtomicI64,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// What must happen to bring some keys' values home.
+struct GatherPlan {
+    ready: Map<TaskKey, EncodedValue>,
+    requests: Vec<(SocketAddr, Vec<TaskKey>)>,
+}
+
+impl Inner {
+    pub(crate) fn new(
+        shared: Arc<SharedState>,
+        actor: Addr<ExecutorActor>,
+        client: ClientId,
+        center: String,
+        thread: JoinHandle<()>,
+    ) -> Self {
+        Inner {
+            shared,
+            actor,
+            client,
+            center,
+            order: AtomicI64::new(0),
+            thread: Mutex::new(Some(thread)),
+        }
+    }
+
+    /// The next submission-order number (lower runs first).
+    pub(crate) fn next_order(&self, count: usize) -> i64 {
+        self.order.fetch_add(count as i64, Ordering::Relaxed)
+    }
+
+    /// A future handle on `key` was dropped.
+    pub(crate) fn release(&self, key: &TaskKey) {
+        if self.shared.release(key) {
+            self.actor.do_send(ReleaseKey(key.clone()));
+        }
+    }
+
+    /// Blocks until every one of `states` is done.
+    pub(crate) fn wait_for(&self, states: &[Arc<KeyState>]) {
+        self.shared
+            .wait_until(|| states.iter().all(|s| s.status().is_done()));
+    }
+
+    fn plan(&self, states: &[Arc<KeyState>]) -> crate::Result<GatherPlan> {
+        let mut ready = Map::default();
+        let mut by_holder: Map<SocketAddr, Vec<TaskKey>> = Map::default();
+        for state in states {
+            let status = state.status();
+            if let Some(error) = status_error(&state.key, &status) {
+                return Err(error);
+            }
+            match status {
+                KeyStatus::Finished {
+                    inline: Some(value),
+                    ..
+                } => {
+                    ready.insert(state.key.clone(), value);
+                }
+                KeyStatus::Finished { holders, .. } => match holders.first() {
+                    Some(addr) => by_holder.entry(*addr).or_default().push(state.key.clone()),
+                    None => {
+                        return Err(crate::Error::ConnectionLost {
+                            reason: format!("no worker holds {} any more", state.key),
+                        })
+                    }
+                },
+                _ => unreachable!("waited for keys that are done"),
+            }
+        }
+        Ok(GatherPlan {
+            ready,
+            requests: by_holder.into_iter().collect(),
+        })
+    }
+
+    fn decode_all<T: DeserializeOwned + 'static>(
+        states: &[Arc<KeyState>],
+        values: Map<TaskKey, EncodedValue>,
+    ) -> crate::Result<Vec<T>> {
+        states
+            .iter()
+            .map(|state| {
+                let value = values
+                    .get(&state.key)
+                    .ok_or_else(|| crate::Error::ConnectionLost {
+                        reason: format!("the value of {} did not arrive", state.key),
+                    })?;
+                decode_value::<T>(value).map_err(|source| crate::Error::Value {
+                    key: state.key.clone(),
+                    source,
+                })
+            })
+            .collect()
+    }
+
+    /// Brings the values of done keys home (blocking), in the order given.
+    pub(crate) fn fetch_values<T: DeserializeOwned + 'static>(
+        &self,
+        states: &[Arc<KeyState>],
+    ) -> crate::Result<Vec<T>> {
+        let mut plan = self.plan(states)?;
+        if !plan.requests.is_empty() {
+            let (reply, answer) = tokio::sync::oneshot::channel::<Gathered>();
+            self.actor.do_send(Gather {
+                requests: plan.requests,
+                reply,
+            });
+            plan.ready
+                .extend(answer.blocking_recv().unwrap_or_else(|_| Err(stopped()))?);
+        }
+        Self::decode_all(states, plan.ready)
+    }
+
+    /// Brings the values of done keys home without blocking the thread.
+    pub(crate) async fn fetch_values_async<T: DeserializeOwned + 'static>(
+        self: Arc<Self>,
+        states: Vec<Arc<KeyState>>,
+    ) -> crate::Result<Vec<T>> {
+        let mut plan = self.plan(&states)?;
+        if !plan.requests.is_empty() {
+            let (reply, answer) = tokio::sync::oneshot::channel::<Gathered>();
+            self.actor.do_send(Gather {
+                requests: plan.requests,
+                reply,
+            });
+            plan.ready
+                .extend(answer.await.unwrap_or_else(|_| Err(stopped()))?);
+        }
+        Self::decode_all(&states, plan.ready)
+    }
+}
+
+fn stopped() -> crate::Error {
+    crate::Error::ConnectionLost {
+        reason: "the executor stopped".into(),
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.actor.do_send(Shutdown);
+        if let Some(thread) = self.thread.lock().ok().and_then(|mut t| t.take()) {
+            if thread.thread().id() != std::thread::current().id() {
+                let _ = thread.join();
+            }
+        }
+    }
+}

@@ -1,0 +1,224 @@
+//! The executor: the user's handle on a cluster, in the style of `concurrent.futures`.
+//!
+//! `submit`, `map`, `scatter`, `gather`, `cancel`, `restart`; futures as arguments keep data
+//! on the workers. The network side runs as an actor on a thread of its own; the methods here
+//! block the calling thread only where they say so.
+
+mod actor;
+mod future;
+mod inner;
+mod state;
+mod submit;
+mod wait;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+
+pub use future::Future;
+pub use state::KeyStatus;
+pub use wait::{as_completed, wait, AsCompleted};
+
+use actor::{AskScheduler, ExecutorActor};
+pub(crate) use inner::Inner;
+use state::SharedState;
+
+use crate::ids::ClientId;
+use crate::messages::executor_link::{ClusterSnapshot, ExecutorToScheduler, SchedulerToExecutor};
+use crate::messages::{Hello, Role};
+use crate::remote::{connect_with_backoff, ConnectOptions, Remote, Session};
+
+/// How long `connect` keeps trying to reach the center (default 20 s).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long a request to the scheduler may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A connection to a cluster, from which work is submitted. Cheap to clone; the connection
+/// closes when the last clone and the last future are dropped.
+#[derive(Clone)]
+pub struct Executor {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Executor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let workers = self
+            .inner
+            .shared
+            .cluster
+            .read()
+            .map_or(0, |c| c.workers.len());
+        write!(
+            f,
+            "<Executor: center={}, client={}, workers={workers}>",
+            self.inner.center, self.inner.client
+        )
+    }
+}
+
+impl Executor {
+    /// Connects to the center at `addr` (`HOST:PORT`), retrying for up to 20 s while it is
+    /// not up yet.
+    ///
+    /// ```no_run
+    /// let executor = taskforce::Executor::connect("127.0.0.1:8787")?;
+    /// # Ok::<(), taskforce::Error>(())
+    /// ```
+    pub fn connect(addr: &str) -> crate::Result<Executor> {
+        let options = ConnectOptions {
+            give_up_after: Some(CONNECT_TIMEOUT),
+            ..ConnectOptions::default()
+        };
+        Self::connect_with(addr, options)
+    }
+
+    /// Connects with explicit connection options.
+    pub fn connect_with(addr: &str, options: ConnectOptions) -> crate::Result<Executor> {
+        let shared = Arc::new(SharedState::default());
+        let (started, startup) = std::sync::mpsc::channel();
+        let center = addr.to_string();
+        let thread_shared = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("taskforce-executor".into())
+            .spawn(move || run_executor_thread(center, options, thread_shared, started))?;
+        let (actor, client) = match startup.recv() {
+            Ok(Ok(started)) => started,
+            Ok(Err(e)) => {
+                let _ = thread.join();
+                return Err(e);
+            }
+            Err(_) => {
+                let _ = thread.join();
+                return Err(crate::Error::ConnectionLost {
+                    reason: "the executor thread stopped while connecting".into(),
+                });
+            }
+        };
+        let inner = Arc::new(Inner::new(shared, actor, client, addr.to_string(), thread));
+        let executor = Executor { inner };
+        executor.cluster_info()?;
+        Ok(executor)
+    }
+
+    /// The cluster as the scheduler sees it now: workers, their threads, memory and keys.
+    pub fn cluster_info(&self) -> crate::Result<ClusterSnapshot> {
+        match self
+            .inner
+            .ask(ExecutorToScheduler::ClusterInfo, REQUEST_TIMEOUT)?
+        {
+            SchedulerToExecutor::Cluster(snapshot) => {
+                *self.inner.shared.cluster.write().expect("cluster lock") = snapshot.clone();
+                Ok(snapshot)
+            }
+            other => Err(crate::Error::ConnectionLost {
+                reason: format!("unexpected answer to a cluster-info request: {other:?}"),
+            }),
+        }
+    }
+
+    /// Waits until at least `n` workers are connected, at most `timeout`.
+    pub fn wait_for_workers(&self, n: usize, timeout: Duration) -> crate::Result<ClusterSnapshot> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let snapshot = self.cluster_info()?;
+            if snapshot.workers.len() >= n {
+                return Ok(snapshot);
+            }
+            if std::time::Instant::now() >= deadline {
+                return Err(crate::Error::NoWorkers);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Restarts every worker through its nanny and forgets every key: all futures become
+    /// lost. Returns once the new workers have joined.
+    pub fn restart(&self) -> crate::Result<()> {
+        self.inner
+            .ask(ExecutorToScheduler::Restart, Duration::from_secs(120))?;
+        Ok(())
+    }
+
+    /// This executor's id at the scheduler.
+    pub fn client_id(&self) -> ClientId {
+        self.inner.client
+    }
+}
+
+type Started = crate::Result<(Addr<ExecutorActor>, ClientId)>;
+
+fn run_executor_thread(
+    center: String,
+    options: ConnectOptions,
+    shared: Arc<SharedState>,
+    started: std::sync::mpsc::Sender<Started>,
+) {
+    let system = System::new();
+    let name = format!("executor-{}", std::process::id());
+    let hello = Hello {
+        role: Role::Executor,
+        name: name.clone(),
+        listen_addr: None,
+        nthreads: 0,
+        memory_limit: 0,
+        pid: std::process::id(),
+        functions: Vec::new(),
+    };
+    let connected = system.block_on(connect_with_backoff(&center, &hello, &options));
+    let connected = match connected {
+        Ok(connected) => connected,
+        Err(source) => {
+            let _ = started.send(Err(crate::Error::Connect {
+                addr: center,
+                source,
+            }));
+            return;
+        }
+    };
+    let client = ClientId(connected.id);
+    let limits = options.limits;
+    let actor = system.block_on(async move {
+        ExecutorActor::create(move |ctx| {
+            let (id, session) =
+                Session::start(connected.stream, ctx.address().recipient(), limits, None);
+            ExecutorActor {
+                shared,
+                scheduler: Some(Remote::new(id, session)),
+                peers: Default::default(),
+                options,
+                name,
+                releases: Vec::new(),
+                lost: None,
+            }
+        })
+    });
+    if started.send(Ok((actor, client))).is_err() {
+        return;
+    }
+    let _ = system.run();
+}
+
+impl Inner {
+    fn ask(
+        &self,
+        request: ExecutorToScheduler,
+        timeout: Duration,
+    ) -> crate::Result<SchedulerToExecutor> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.actor.do_send(AskScheduler {
+            request,
+            timeout,
+            reply,
+        });
+        match answer.blocking_recv() {
+            Ok(Ok(answer)) => Ok(answer),
+            Ok(Err(e)) => Err(crate::Error::ConnectionLost {
+                reason: e.to_string(),
+            }),
+            Err(_) => Err(crate::Error::ConnectionLost {
+                reason: "the executor stopped".into(),
+            }),
+        }
+    }
+}

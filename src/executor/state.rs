@@ -1,0 +1,159 @@
+//! What an executor knows of each key it holds futures for, shared between the user's threads
+//! (which wait) and the executor actor (which updates it as the scheduler reports).
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::task::Waker;
+
+use dashmap::mapref::entry::Entry;
+use dashmap::DashMap;
+
+use crate::function::EncodedValue;
+use crate::ids::TaskKey;
+use crate::messages::executor_link::ClusterSnapshot;
+use crate::scheduler::TaskFailure;
+
+/// Where a key stands, as far as this executor knows.
+#[derive(Clone, Debug)]
+pub enum KeyStatus {
+    /// Not finished yet.
+    Pending,
+    /// In memory on the cluster.
+    Finished {
+        /// Workers holding it.
+        holders: Vec<SocketAddr>,
+        /// The value, when small enough to have come with the report.
+        inline: Option<EncodedValue>,
+    },
+    /// It erred.
+    Erred(TaskFailure),
+    /// It is gone: cancelled, lost with its worker, or forgotten by a restart.
+    Lost(String),
+}
+
+impl KeyStatus {
+    /// Whether the key will change no more (finished, erred or lost).
+    pub fn is_done(&self) -> bool {
+        !matches!(self, KeyStatus::Pending)
+    }
+
+    /// The word `Debug` of a future shows.
+    pub fn name(&self) -> &'static str {
+        match self {
+            KeyStatus::Pending => "pending",
+            KeyStatus::Finished { .. } => "finished",
+            KeyStatus::Erred(_) => "error",
+            KeyStatus::Lost(_) => "lost",
+        }
+    }
+}
+
+/// One key's status, with the ways to wait for it to change.
+#[derive(Debug)]
+pub struct KeyState {
+    /// The key.
+    pub key: TaskKey,
+    status: Mutex<KeyStatus>,
+    wakers: Mutex<Vec<Waker>>,
+    handles: AtomicUsize,
+}
+
+impl KeyState {
+    fn new(key: TaskKey) -> Self {
+        KeyState {
+            key,
+            status: Mutex::new(KeyStatus::Pending),
+            wakers: Mutex::new(Vec::new()),
+            handles: AtomicUsize::new(1),
+        }
+    }
+
+    /// The current status.
+    pub fn status(&self) -> KeyStatus {
+        self.status.lock().expect("status lock").clone()
+    }
+
+    /// Registers `waker` to be woken at the next change; returns the status now.
+    pub fn poll_status(&self, waker: &Waker) -> KeyStatus {
+        let status = self.status();
+        if !status.is_done() {
+            self.wakers.lock().expect("wakers lock").push(waker.clone());
+        }
+        self.status()
+    }
+}
+
+/// Every key this executor holds futures for, the cluster as last reported, and a signal for
+/// threads waiting on any change.
+#[derive(Debug, Default)]
+pub struct SharedState {
+    keys: DashMap<TaskKey, Arc<KeyState>>,
+    /// The cluster as the scheduler last reported it.
+    pub cluster: RwLock<ClusterSnapshot>,
+    changes: Mutex<u64>,
+    changed: Condvar,
+}
+
+impl SharedState {
+    /// Takes a handle on `key`: returns its state and whether it is new to this executor.
+    pub fn acquire(&self, key: TaskKey) -> (Arc<KeyState>, bool) {
+        match self.keys.entry(key) {
+            Entry::Occupied(entry) => {
+                entry.get().handles.fetch_add(1, Ordering::Relaxed);
+                (entry.get().clone(), false)
+            }
+            Entry::Vacant(entry) => {
+                let state = Arc::new(KeyState::new(entry.key().clone()));
+                entry.insert(state.clone());
+                (state, true)
+            }
+        }
+    }
+
+    /// Drops a handle on `key`; returns true if it was the last (the key is forgotten here).
+    pub fn release(&self, key: &TaskKey) -> bool {
+        if let Entry::Occupied(entry) = self.keys.entry(key.clone()) {
+            if entry.get().handles.fetch_sub(1, Ordering::AcqRel) == 1 {
+                entry.remove();
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Sets `key`'s status (if this executor still holds it) and wakes its waiters.
+    pub fn set_status(&self, key: &TaskKey, status: KeyStatus) {
+        let Some(state) = self.keys.get(key).map(|s| s.clone()) else {
+            return;
+        };
+        self.update(&state, status);
+    }
+
+    fn update(&self, state: &KeyState, status: KeyStatus) {
+        *state.status.lock().expect("status lock") = status;
+        for waker in state.wakers.lock().expect("wakers lock").drain(..) {
+            waker.wake();
+        }
+        *self.changes.lock().expect("changes lock") += 1;
+        self.changed.notify_all();
+    }
+
+    /// Sets every key that is not done yet to `status` (the connection was lost, a restart).
+    pub fn set_all(&self, status: KeyStatus, including_done: bool) {
+        let states: Vec<Arc<KeyState>> = self.keys.iter().map(|e| e.value().clone()).collect();
+        for state in states {
+            if including_done || !state.status().is_done() {
+                self.update(&state, status.clone());
+            }
+        }
+    }
+
+    /// Blocks until `done()` is true, re-checking after every status change.
+    pub fn wait_until(&self, mut done: impl FnMut() -> bool) {
+        let mut changes = self.changes.lock().expect("changes lock");
+        while !done() {
+            changes = self.changed.wait(changes).expect("changes lock");
+        }
+    }
+}

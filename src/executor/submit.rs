@@ -1,0 +1,280 @@
+//! Submitting work and moving data: `submit`, `map` (pure and impure), `scatter`, `gather`,
+//! `cancel`.
+
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::actor::{Put, ToScheduler};
+use super::future::{Future, FutureHandle};
+use super::Executor;
+use crate::error::serve_hint;
+use crate::function::task::{fresh_key, pure_key};
+use crate::function::{encode_value, Arg, IntoArgs, RemoteFunction, TaskBody};
+use crate::ids::TaskKey;
+use crate::messages::executor_link::{ExecutorToScheduler, ScatteredKey};
+use crate::scheduler::{FunctionId, NewTask};
+
+/// Values scattered up to this size stay known to the executor, so `result` needs no fetch.
+const INLINE_SCATTER_BYTES: usize = 4096;
+
+impl Executor {
+    /// Runs `f(args…)` on the cluster. Each argument may be a value, a `&Future`, or a
+    /// `&Vec<Future<T>>` standing for a `Vec<T>`. The same call gives the same key and is
+    /// computed once.
+    ///
+    /// ```ignore
+    /// let a = executor.submit(inc, (1,))?;
+    /// let c = executor.submit(add, (&a, 100))?;
+    /// ```
+    pub fn submit<F, A>(&self, f: F, args: A) -> crate::Result<Future<F::Output>>
+    where
+        F: RemoteFunction,
+        A: IntoArgs<F::Args>,
+    {
+        let task = self.task(&f, args.into_specs()?, true)?;
+        Ok(self.send_tasks(vec![task]).pop().expect("one future"))
+    }
+
+    /// Like [`Executor::submit`], but every call gets a fresh key (for random data).
+    pub fn submit_impure<F, A>(&self, f: F, args: A) -> crate::Result<Future<F::Output>>
+    where
+        F: RemoteFunction,
+        A: IntoArgs<F::Args>,
+    {
+        let task = self.task(&f, args.into_specs()?, false)?;
+        Ok(self.send_tasks(vec![task]).pop().expect("one future"))
+    }
+
+    /// Runs a one-argument function on every item (values or futures); one future per item,
+    /// in order.
+    pub fn map<F, A, I>(&self, f: F, items: I) -> crate::Result<Vec<Future<F::Output>>>
+    where
+        F: RemoteFunction<Args = (A,)>,
+        I: IntoIterator,
+        I::Item: Arg<A>,
+    {
+        self.map_with(f, items, true)
+    }
+
+    /// Like [`Executor::map`], but every call gets a fresh key.
+    pub fn map_impure<F, A, I>(&self, f: F, items: I) -> crate::Result<Vec<Future<F::Output>>>
+    where
+        F: RemoteFunction<Args = (A,)>,
+        I: IntoIterator,
+        I::Item: Arg<A>,
+    {
+        self.map_with(f, items, false)
+    }
+
+    fn map_with<F, A, I>(&self, f: F, items: I, pure: bool) -> crate::Result<Vec<Future<F::Output>>>
+    where
+        F: RemoteFunction<Args = (A,)>,
+        I: IntoIterator,
+        I::Item: Arg<A>,
+    {
+        let tasks = items
+            .into_iter()
+            .map(|item| self.task(&f, vec![item.into_spec()?], pure))
+            .collect::<crate::Result<Vec<_>>>()?;
+        Ok(self.send_tasks(tasks))
+    }
+
+    fn task<F: RemoteFunction>(
+        &self,
+        f: &F,
+        mut args: Vec<crate::function::ArgSpec>,
+        pure: bool,
+    ) -> crate::Result<NewTask> {
+        self.check_function(f.function_id())?;
+        args.extend(f.bound_args());
+        let body = TaskBody {
+            function: f.function_id().clone(),
+            args,
+        };
+        let spec = body.to_spec()?;
+        let key = match pure {
+            true => pure_key(f.short_name(), &spec),
+            false => fresh_key(f.short_name()),
+        };
+        Ok(NewTask {
+            key,
+            deps: body.dependencies(),
+            function: body.function,
+            spec,
+            order: 0,
+        })
+    }
+
+    /// Fails fast when workers are connected but none can run `function`.
+    fn check_function(&self, function: &FunctionId) -> crate::Result<()> {
+        let cluster = self.inner.shared.cluster.read().expect("cluster lock");
+        if cluster.workers.is_empty() {
+            return Ok(());
+        }
+        let mut theirs: Vec<u64> = Vec::new();
+        for worker in &cluster.workers {
+            for advertised in &worker.functions {
+                if advertised == function {
+                    return Ok(());
+                }
+                if advertised.name == function.name && !theirs.contains(&advertised.signature) {
+                    theirs.push(advertised.signature);
+                }
+            }
+        }
+        if theirs.is_empty() {
+            return Err(crate::Error::UnknownFunction {
+                function: function.name.to_string(),
+                hint: serve_hint(&function.name),
+            });
+        }
+        Err(crate::Error::SignatureMismatch {
+            function: function.name.to_string(),
+            ours: function.signature,
+            theirs,
+        })
+    }
+
+    /// Takes a future per task and sends the tasks this executor did not hold yet.
+    fn send_tasks<T>(&self, mut tasks: Vec<NewTask>) -> Vec<Future<T>> {
+        let first = self.inner.next_order(tasks.len());
+        let mut futures = Vec::with_capacity(tasks.len());
+        let mut fresh = Vec::new();
+        for (i, mut task) in tasks.drain(..).enumerate() {
+            let (future, is_new) = self.future_for(task.key.clone());
+            futures.push(future);
+            if is_new {
+                task.order = first + i as i64;
+                fresh.push(task);
+            }
+        }
+        if !fresh.is_empty() {
+            let wanted = fresh.iter().map(|t| t.key.clone()).collect();
+            let update = ExecutorToScheduler::UpdateGraph {
+                tasks: fresh,
+                wanted,
+            };
+            self.inner.actor.do_send(ToScheduler(update));
+        }
+        futures
+    }
+
+    pub(crate) fn future_for<T>(&self, key: TaskKey) -> (Future<T>, bool) {
+        let (state, is_new) = self.inner.shared.acquire(key);
+        let handle = FutureHandle {
+            state,
+            executor: self.inner.clone(),
+        };
+        (Future::new(handle), is_new)
+    }
+
+    /// Sends values to workers (spread over them) and gives one future per value.
+    pub fn scatter<T>(&self, values: Vec<T>) -> crate::Result<Vec<Future<T>>>
+    where
+        T: Serialize + Send + Sync + 'static,
+    {
+        let workers = self
+            .inner
+            .shared
+            .cluster
+            .read()
+            .expect("cluster lock")
+            .workers
+            .clone();
+        if workers.is_empty() {
+            return Err(crate::Error::NoWorkers);
+        }
+        let mut per_worker: Vec<Vec<(TaskKey, crate::function::EncodedValue)>> =
+            vec![Vec::new(); workers.len()];
+        let mut placed = Vec::with_capacity(values.len());
+        for (i, value) in values.iter().enumerate() {
+            let encoded = encode_value(value)?;
+            let key = pure_key(
+                "scatter",
+                &crate::scheduler::TaskSpec::from(encoded.bytes.to_vec()),
+            );
+            let target = i % workers.len();
+            placed.push((key.clone(), target, encoded.clone()));
+            per_worker[target].push((key, encoded));
+        }
+        let mut sizes = Vec::new();
+        for (target, values) in per_worker.into_iter().enumerate() {
+            if values.is_empty() {
+                continue;
+            }
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            let addr = workers[target].addr;
+            self.inner.actor.do_send(Put {
+                addr,
+                values,
+                reply,
+            });
+            sizes.push(
+                answer
+                    .blocking_recv()
+                    .map_err(|_| crate::Error::ConnectionLost {
+                        reason: "the executor stopped".into(),
+                    })??,
+            );
+        }
+        let mut futures = Vec::with_capacity(placed.len());
+        let mut scattered = Vec::new();
+        for (key, target, encoded) in placed {
+            let (future, _) = self.future_for::<T>(key.clone());
+            let worker = &workers[target];
+            let nbytes = encoded.len() as u64;
+            let inline = (encoded.len() <= INLINE_SCATTER_BYTES).then_some(encoded);
+            let holders = vec![worker.addr];
+            self.inner
+                .shared
+                .set_status(&key, super::KeyStatus::Finished { holders, inline });
+            scattered.push(ScatteredKey {
+                key,
+                worker: worker.id,
+                nbytes,
+            });
+            futures.push(future);
+        }
+        drop(sizes);
+        self.inner.ask(
+            ExecutorToScheduler::Scattered(scattered),
+            std::time::Duration::from_secs(60),
+        )?;
+        Ok(futures)
+    }
+
+    /// Sends one value to a worker and gives its future.
+    pub fn scatter_one<T>(&self, value: T) -> crate::Result<Future<T>>
+    where
+        T: Serialize + Send + Sync + 'static,
+    {
+        Ok(self.scatter(vec![value])?.pop().expect("one future"))
+    }
+
+    /// Waits for every future and brings their values here, in order.
+    pub fn gather<T: DeserializeOwned + 'static>(
+        &self,
+        futures: &[Future<T>],
+    ) -> crate::Result<Vec<T>> {
+        let states: Vec<Arc<super::state::KeyState>> =
+            futures.iter().map(|f| f.state().clone()).collect();
+        self.inner.wait_for(&states);
+        self.inner.fetch_values(&states)
+    }
+
+    /// Cancels these futures: the cluster forgets them unless someone else wants them, and
+    /// their `result` gives `Error::Cancelled`.
+    pub fn cancel<T>(&self, futures: &[Future<T>]) {
+        let keys: Vec<TaskKey> = futures.iter().map(|f| f.key().clone()).collect();
+        for key in &keys {
+            self.inner
+                .shared
+                .set_status(key, super::KeyStatus::Lost("cancelled".into()));
+        }
+        self.inner
+            .actor
+            .do_send(ToScheduler(ExecutorToScheduler::Cancel(keys)));
+    }
+}

@@ -1,0 +1,108 @@
+//! Messages between an executor (a user's process) and the scheduler.
+//!
+//! Pure data: no sockets here.
+
+use std::net::SocketAddr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::function::EncodedValue;
+use crate::ids::{TaskKey, WorkerId};
+use crate::scheduler::{FunctionId, NewTask, TaskFailure};
+
+/// What an executor tells the scheduler.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum ExecutorToScheduler {
+    /// New tasks, and the keys this executor holds futures for.
+    UpdateGraph {
+        /// Tasks not yet known to the executor's side.
+        tasks: Vec<NewTask>,
+        /// Keys the executor wants (holds futures for).
+        wanted: Vec<TaskKey>,
+    },
+    /// The executor holds new futures for existing keys.
+    Want(Vec<TaskKey>),
+    /// The executor dropped its last future for these keys.
+    Release(Vec<TaskKey>),
+    /// Cancel these keys for this executor.
+    Cancel(Vec<TaskKey>),
+    /// Values the executor placed on workers itself (a request: answered by `Ack`).
+    Scattered(Vec<ScatteredKey>),
+    /// Who is in the cluster (a request: answered by `Cluster`).
+    ClusterInfo,
+    /// Restart every worker through its nanny (a request: answered by `Ack`).
+    Restart,
+}
+
+/// One scattered value.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScatteredKey {
+    /// Its key.
+    pub key: TaskKey,
+    /// The worker holding it.
+    pub worker: WorkerId,
+    /// Its size.
+    pub nbytes: u64,
+}
+
+/// What the scheduler tells an executor.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum SchedulerToExecutor {
+    /// These keys are in memory.
+    InMemory(Vec<KeyInMemory>),
+    /// These keys erred.
+    Erred(Vec<(TaskKey, TaskFailure)>),
+    /// These keys are gone (cancelled, or scattered data lost with its worker).
+    Lost(Vec<(TaskKey, String)>),
+    /// The cluster as it is now (a reply to `ClusterInfo`, and pushed on membership changes).
+    Cluster(ClusterSnapshot),
+    /// A request was carried out.
+    Ack,
+    /// The cluster was restarted: every key is forgotten, every future is void.
+    Restarted,
+}
+
+/// A key that finished, with where to fetch it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KeyInMemory {
+    /// The key.
+    pub key: TaskKey,
+    /// Workers holding it.
+    pub holders: Vec<SocketAddr>,
+    /// The value itself when it is small.
+    pub inline: Option<EncodedValue>,
+}
+
+/// The cluster as the scheduler sees it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClusterSnapshot {
+    /// Every worker.
+    pub workers: Vec<WorkerView>,
+    /// Tasks the scheduler tracks.
+    pub tasks: u64,
+}
+
+/// One worker in a [`ClusterSnapshot`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerView {
+    /// The center's number for it.
+    pub id: WorkerId,
+    /// Its name.
+    pub name: String,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Task threads.
+    pub nthreads: u32,
+    /// Memory limit in bytes (0 = none).
+    pub memory_limit: u64,
+    /// Resident memory at its last heartbeat.
+    pub memory_used: u64,
+    /// Keys in its memory, as the worker last reported.
+    pub stored_keys: u32,
+    /// Keys in its memory, as the scheduler tracks them.
+    pub keys_in_memory: u64,
+    /// Tasks it is running or has queued.
+    pub processing: u64,
+    /// Functions it can run.
+    pub functions: Vec<FunctionId>,
+}

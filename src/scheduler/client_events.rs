@@ -1,0 +1,205 @@
+//! Events from clients (executors): graphs submitted, keys wanted and released, keys
+//! cancelled, data scattered, client gone. Each client's wants are tracked separately, so
+//! several clients share keys safely.
+//!
+//! No I/O: reports go to the outbox at the end of each event.
+
+use super::outbox::{Command, Outbox};
+use super::state::SchedulerState;
+use super::task::{TaskRecord, TaskState};
+use super::types::{NewTask, Priority};
+use crate::ids::{ClientId, Set, TaskKey, WorkerId};
+
+impl SchedulerState {
+    /// A client submitted tasks and holds futures for `wanted`.
+    ///
+    /// Tasks whose key is already known are not recomputed. Dependencies may name known
+    /// keys or keys of the same batch; a task naming an unknown key (or caught in a cycle)
+    /// errs, and so does what depends on it. Only what `wanted` needs is computed; tasks of
+    /// the batch nothing needs are forgotten. A wanted key that is unknown is reported lost.
+    pub fn on_update_graph(
+        &mut self,
+        client: ClientId,
+        tasks: Vec<NewTask>,
+        wanted: Vec<TaskKey>,
+        out: &mut dyn Outbox,
+    ) {
+        self.generation += 1;
+        let new_keys = self.insert_tasks(tasks);
+        for key in wanted {
+            self.add_want(client, key);
+        }
+        self.release_candidates.extend(new_keys);
+        self.end_event(out);
+    }
+
+    /// `client` now holds futures for `keys` (known keys only; unknown ones are reported
+    /// lost). Keys in memory or erred are reported at once.
+    pub fn on_client_wants(&mut self, client: ClientId, keys: Vec<TaskKey>, out: &mut dyn Outbox) {
+        for key in keys {
+            self.add_want(client, key);
+        }
+        self.end_event(out);
+    }
+
+    /// `client` dropped its last future for each of `keys`.
+    pub fn on_client_releases(
+        &mut self,
+        client: ClientId,
+        keys: Vec<TaskKey>,
+        out: &mut dyn Outbox,
+    ) {
+        for key in keys {
+            self.remove_want(client, &key);
+        }
+        self.end_event(out);
+    }
+
+    /// `client` disconnected: all its wants are dropped.
+    pub fn on_client_removed(&mut self, client: ClientId, out: &mut dyn Outbox) {
+        let mut keys: Vec<TaskKey> = self
+            .clients
+            .remove(&client)
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        keys.sort_unstable();
+        for key in keys {
+            self.unlink_wanter(client, &key);
+        }
+        self.end_event(out);
+    }
+
+    /// `client` cancels `keys`: its wants are dropped and it is told each is lost
+    /// ("cancelled"). If no other client wants a key, the dependents wanted by this client
+    /// alone are cancelled too, and what nothing needs any more is released.
+    pub fn on_cancel(&mut self, client: ClientId, keys: Vec<TaskKey>, out: &mut dyn Outbox) {
+        for key in keys {
+            let Some(task) = self.tasks.get(&key) else {
+                continue;
+            };
+            if !task.who_wants.contains(&client) {
+                continue;
+            }
+            if task.who_wants.len() > 1 {
+                self.cancel_want(client, &key);
+            } else {
+                self.cancel_with_dependents(client, &key);
+            }
+        }
+        self.end_event(out);
+    }
+
+    /// `client` put data on workers directly: `(key, worker, nbytes)`. The client wants
+    /// each key. Data has no lineage, so if all its holders die it is lost. A copy of a key
+    /// that is known with lineage and not in memory is not trusted and is released.
+    pub fn on_scattered(
+        &mut self,
+        client: ClientId,
+        keys: Vec<(TaskKey, WorkerId, u64)>,
+        out: &mut dyn Outbox,
+    ) {
+        for (key, worker, nbytes) in keys {
+            if !self.workers.contains_key(&worker) {
+                let reason = format!("scattered to unknown worker {worker}");
+                self.push_command(Command::Lost(client, key, reason));
+                continue;
+            }
+            self.accept_scattered(&key, worker, nbytes);
+            self.add_want(client, key);
+        }
+        self.end_event(out);
+    }
+
+    fn accept_scattered(&mut self, key: &TaskKey, worker: WorkerId, nbytes: u64) {
+        let revivable = match self
+            .tasks
+            .get(key)
+            .map(|task| (&task.state, task.run.is_none()))
+        {
+            None => {
+                let record = TaskRecord::new(None, Priority::default(), Vec::new());
+                self.tasks.insert(key.clone(), record);
+                true
+            }
+            Some((TaskState::Memory { .. }, _)) => {
+                self.add_replica(key, worker);
+                return;
+            }
+            Some((TaskState::Released | TaskState::Erred { .. }, no_lineage)) => no_lineage,
+            Some(_) => false,
+        };
+        if revivable {
+            self.task_mut(key).nbytes = nbytes;
+            self.set_state(
+                key,
+                TaskState::Memory {
+                    who_has: vec![worker],
+                },
+            );
+            self.report_to_wanters(key);
+        } else {
+            self.push_command(Command::Release(worker, key.clone()));
+        }
+    }
+
+    /// Records that `client` wants `key`; reports final states at once and brings a
+    /// released key back.
+    pub(super) fn add_want(&mut self, client: ClientId, key: TaskKey) {
+        let Some(task) = self.tasks.get_mut(&key) else {
+            self.push_command(Command::Lost(client, key, "unknown key".to_string()));
+            return;
+        };
+        if task.who_wants.contains(&client) {
+            return;
+        }
+        task.who_wants.push(client);
+        self.clients.entry(client).or_default().insert(key.clone());
+        self.report_to(client, &key);
+        self.revive(&key);
+    }
+
+    fn remove_want(&mut self, client: ClientId, key: &TaskKey) {
+        if let Some(wants) = self.clients.get_mut(&client) {
+            wants.remove(key);
+            if wants.is_empty() {
+                self.clients.remove(&client);
+            }
+        }
+        self.unlink_wanter(client, key);
+    }
+
+    /// Drops `client` from `key`'s wanters (the client's own set is already updated).
+    fn unlink_wanter(&mut self, client: ClientId, key: &TaskKey) {
+        if let Some(task) = self.tasks.get_mut(key) {
+            task.who_wants.retain(|wanter| *wanter != client);
+            self.release_candidates.push(key.clone());
+        }
+    }
+
+    fn cancel_want(&mut self, client: ClientId, key: &TaskKey) {
+        self.remove_want(client, key);
+        let reason = "cancelled".to_string();
+        self.push_command(Command::Lost(client, key.clone(), reason));
+    }
+
+    /// Cancels `root` for `client` and walks its dependents: those wanted by this client
+    /// alone are cancelled too; one another client wants stops the walk.
+    fn cancel_with_dependents(&mut self, client: ClientId, root: &TaskKey) {
+        let mut seen = Set::default();
+        let mut stack = vec![root.clone()];
+        while let Some(key) = stack.pop() {
+            if !seen.insert(key.clone()) {
+                continue;
+            }
+            let task = self.task(&key);
+            if task.who_wants.iter().any(|wanter| *wanter != client) {
+                continue;
+            }
+            stack.extend(task.dependents.iter().cloned());
+            if task.who_wants.contains(&client) {
+                self.cancel_want(client, &key);
+            }
+        }
+    }
+}

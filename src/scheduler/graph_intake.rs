@@ -1,0 +1,156 @@
+//! Taking in a submitted graph: skipping keys already known (computed once, shared by
+//! clients), ordering the batch so dependencies come first, and recording tasks that can
+//! never run (unknown dependency, dependency cycle) as erred without edges.
+//!
+//! No I/O; the graph is trusted only as far as the checks here go.
+
+use super::failure::TaskFailure;
+use super::state::SchedulerState;
+use super::task::{RunSpec, TaskRecord, TaskState};
+use super::types::{NewTask, Priority};
+use crate::ids::{Map, Set, TaskKey};
+
+impl SchedulerState {
+    /// Records the tasks of one `update_graph` call whose keys are new, all released (or
+    /// erred if they can never run). Returns the new keys.
+    pub(super) fn insert_tasks(&mut self, tasks: Vec<NewTask>) -> Vec<TaskKey> {
+        let batch = self.new_tasks_only(tasks);
+        let (order, mut failures) = self.order_batch(&batch);
+        let mut slots: Vec<Option<NewTask>> = batch.into_iter().map(Some).collect();
+        let mut keys = Vec::with_capacity(slots.len());
+        for (index, failure) in failures.iter_mut().enumerate() {
+            if let Some(failure) = failure.take() {
+                let task = slots[index].take().expect("task inserted twice");
+                keys.push(task.key.clone());
+                self.insert_erred(task, failure);
+            }
+        }
+        for index in order {
+            if let Some(task) = slots[index].take() {
+                keys.push(task.key.clone());
+                self.insert_released(task);
+            }
+        }
+        keys
+    }
+
+    /// The tasks whose keys are not known yet, first occurrence only, dependencies deduplicated.
+    fn new_tasks_only(&self, tasks: Vec<NewTask>) -> Vec<NewTask> {
+        let mut seen = Set::default();
+        let mut batch = Vec::with_capacity(tasks.len());
+        for mut task in tasks {
+            if self.tasks.contains_key(&task.key) || !seen.insert(task.key.clone()) {
+                continue;
+            }
+            dedup_keys(&mut task.deps);
+            batch.push(task);
+        }
+        batch
+    }
+
+    /// A dependency-first order of the batch (indexes) and, per task, the reason it can
+    /// never run: a dependency nobody knows, or a cycle within the batch (Kahn's algorithm:
+    /// what is never reached is on or behind a cycle).
+    fn order_batch(&self, batch: &[NewTask]) -> (Vec<usize>, Vec<Option<TaskFailure>>) {
+        let index: Map<&TaskKey, usize> = batch
+            .iter()
+            .enumerate()
+            .map(|(at, task)| (&task.key, at))
+            .collect();
+        let mut failures = self.unknown_dependencies(batch, &index);
+        let mut indegree = vec![0_usize; batch.len()];
+        let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); batch.len()];
+        for (at, task) in batch.iter().enumerate() {
+            if failures[at].is_some() {
+                continue;
+            }
+            for dep in &task.deps {
+                if let Some(&dep_at) = index.get(dep) {
+                    indegree[at] += 1;
+                    dependents[dep_at].push(at);
+                }
+            }
+        }
+        let mut ready: Vec<usize> = (0..batch.len()).filter(|at| indegree[*at] == 0).collect();
+        let mut order = Vec::with_capacity(batch.len());
+        while let Some(at) = ready.pop() {
+            order.push(at);
+            for &dependent in &dependents[at] {
+                indegree[dependent] -= 1;
+                if indegree[dependent] == 0 {
+                    ready.push(dependent);
+                }
+            }
+        }
+        for (at, task) in batch.iter().enumerate() {
+            if indegree[at] > 0 {
+                failures[at] = Some(TaskFailure::DependencyCycle {
+                    key: task.key.clone(),
+                });
+            }
+        }
+        (order, failures)
+    }
+
+    /// Per task, `UnknownDependency` if it names a key neither known nor in the batch.
+    fn unknown_dependencies(
+        &self,
+        batch: &[NewTask],
+        index: &Map<&TaskKey, usize>,
+    ) -> Vec<Option<TaskFailure>> {
+        let is_unknown =
+            |dep: &&TaskKey| !index.contains_key(dep) && !self.tasks.contains_key(*dep);
+        batch
+            .iter()
+            .map(|task| {
+                let dependency = task.deps.iter().find(is_unknown)?.clone();
+                let key = task.key.clone();
+                Some(TaskFailure::UnknownDependency { key, dependency })
+            })
+            .collect()
+    }
+
+    /// Records a task that can run, released, linked to its dependencies (all known).
+    fn insert_released(&mut self, task: NewTask) {
+        let priority = Priority {
+            generation: self.generation,
+            order: task.order,
+        };
+        for dep in &task.deps {
+            self.task_mut(dep).dependents.insert(task.key.clone());
+        }
+        let run = RunSpec {
+            function: task.function,
+            spec: task.spec,
+        };
+        let record = TaskRecord::new(Some(run), priority, task.deps);
+        self.tasks.insert(task.key, record);
+    }
+
+    /// Records a task that can never run as erred, with no dependencies, so that releasing
+    /// it forgets it.
+    fn insert_erred(&mut self, task: NewTask, failure: TaskFailure) {
+        let priority = Priority {
+            generation: self.generation,
+            order: task.order,
+        };
+        let run = RunSpec {
+            function: task.function,
+            spec: task.spec,
+        };
+        let mut record = TaskRecord::new(Some(run), priority, Vec::new());
+        record.state = TaskState::Erred {
+            failure: Box::new(failure),
+        };
+        self.tasks.insert(task.key, record);
+    }
+}
+
+/// Removes repeated keys, keeping the first occurrence of each.
+fn dedup_keys(keys: &mut Vec<TaskKey>) {
+    if keys.len() < 2 {
+        return;
+    }
+    let mut seen = Set::default();
+    keys.retain(|key| seen.insert(key.clone()));
+}

@@ -1,0 +1,103 @@
+//! Worker choice and load balancing: which worker with a free slot runs a ready task
+//! (fewest dependency bytes to move, then least occupied, then lowest id), and filling
+//! free slots from the queue, lowest priority first.
+//!
+//! Decisions only; the compute order goes to the command buffer. No I/O.
+
+use super::outbox::Command;
+use super::state::SchedulerState;
+use super::task::TaskState;
+use super::types::{ComputeTask, FunctionId};
+use super::worker::Occupancy;
+use crate::ids::{Map, TaskKey, WorkerId};
+
+impl SchedulerState {
+    /// Assigns queued tasks while some worker that can run one has a free slot.
+    ///
+    /// Afterwards every queued task's eligible workers are all saturated.
+    pub(super) fn assign_queued(&mut self) {
+        while !self.free_slots.is_empty() {
+            let Some(key) = self
+                .queue
+                .best(|function| self.first_free_worker_with(function).is_some())
+                .cloned()
+            else {
+                break;
+            };
+            let worker = self.choose_worker(&key).expect("eligible worker vanished");
+            self.start_processing(&key, worker);
+        }
+    }
+
+    /// The least occupied worker with a free slot that has `function`.
+    ///
+    /// Usually the first entry of the free-slot index; walks past workers lacking the
+    /// function, so the cost grows only with heterogeneous function sets.
+    pub(super) fn first_free_worker_with(&self, function: &FunctionId) -> Option<WorkerId> {
+        self.free_slots
+            .iter()
+            .map(|(_, worker)| *worker)
+            .find(|worker| self.workers[worker].functions.contains(function))
+    }
+
+    /// The best worker with a free slot for a ready task: the one holding the most bytes of
+    /// its dependencies (so the fewest move), then the least occupied, then the lowest id.
+    /// `None` if every eligible worker is saturated.
+    pub(super) fn choose_worker(&self, key: &TaskKey) -> Option<WorkerId> {
+        let task = self.task(key);
+        let function = task.function().expect("placing a task without function");
+        let fallback = self.first_free_worker_with(function)?;
+        if task.dependencies.is_empty() {
+            return Some(fallback);
+        }
+        let held = self.held_dependency_bytes(key, function);
+        let rank = |worker: WorkerId, bytes: u64| {
+            (
+                std::cmp::Reverse(bytes),
+                self.workers[&worker].occupancy(),
+                worker,
+            )
+        };
+        let mut best: (std::cmp::Reverse<u64>, Occupancy, WorkerId) = rank(fallback, 0);
+        for (worker, bytes) in held {
+            best = best.min(rank(worker, bytes));
+        }
+        Some(best.2)
+    }
+
+    /// For each eligible worker with a free slot holding some of `key`'s dependencies,
+    /// the bytes of them it holds.
+    fn held_dependency_bytes(&self, key: &TaskKey, function: &FunctionId) -> Map<WorkerId, u64> {
+        let mut held: Map<WorkerId, u64> = Map::default();
+        for dep in &self.task(key).dependencies {
+            let record = self.task(dep);
+            for worker in record.who_has() {
+                let holder = &self.workers[worker];
+                if !holder.is_saturated() && holder.functions.contains(function) {
+                    *held.entry(*worker).or_default() += record.nbytes;
+                }
+            }
+        }
+        held
+    }
+
+    /// Sends a queued task to `worker`, listing who holds each dependency.
+    fn start_processing(&mut self, key: &TaskKey, worker: WorkerId) {
+        self.set_state(key, TaskState::Processing { worker });
+        let task = self.task(key);
+        let run = task.run.as_ref().expect("processing task without lineage");
+        let deps = task
+            .dependencies
+            .iter()
+            .map(|dep| (dep.clone(), self.task(dep).who_has().to_vec()))
+            .collect();
+        let compute = ComputeTask {
+            key: key.clone(),
+            function: run.function.clone(),
+            spec: run.spec.clone(),
+            deps,
+            priority: task.priority,
+        };
+        self.push_command(Command::Compute(worker, compute));
+    }
+}

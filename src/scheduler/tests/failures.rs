@@ -1,0 +1,159 @@
+//! Errors: propagation to dependents naming the root, malformed graphs, KilledWorker,
+//! and stale events from workers.
+
+use super::*;
+
+#[test]
+fn an_error_propagates_to_dependents_naming_the_root() {
+    let mut sim = Sim::new();
+    sim.add_worker(WorkerBuilder::new(W1));
+    let tasks = vec![
+        TaskBuilder::new("a"),
+        TaskBuilder::new("b").deps(&["a"]),
+        TaskBuilder::new("c").deps(&["b"]),
+    ];
+    sim.submit(C1, tasks, &["c"]);
+    sim.submit(C2, vec![TaskBuilder::new("d").deps(&["b"])], &["d"]);
+    sim.wants(C2, &["a"]);
+    let sent = sim.fail(W1, "a", "boom");
+    let root = failed(W1, "a", "boom");
+    let mut told = reports(&sent);
+    told.sort_by_key(|sent| format!("{sent:?}"));
+    assert_eq!(
+        told,
+        vec![
+            Sent::Erred(C1, key("c"), root.for_dependent(key("c"))),
+            Sent::Erred(C2, key("a"), root.clone()),
+            Sent::Erred(C2, key("d"), root.for_dependent(key("d"))),
+        ]
+    );
+    let Some(TaskState::Erred { failure }) = sim.state.task_state(&key("c")) else {
+        panic!()
+    };
+    let TaskFailure::DependencyFailed { root_key, .. } = failure.as_ref() else {
+        panic!()
+    };
+    assert_eq!(root_key, &key("a"));
+    assert_eq!(sim.state_of("b"), "erred");
+    // Wanting an erred key reports it at once.
+    assert_eq!(
+        sim.wants(C1, &["b"]),
+        vec![Sent::Erred(C1, key("b"), root.for_dependent(key("b")))]
+    );
+    sim.releases(C1, &["c", "b"]);
+    sim.releases(C2, &["d", "a"]);
+    assert_eq!(sim.state.task_count(), 0);
+}
+
+#[test]
+fn an_unknown_dependency_errs_the_task_and_its_dependents() {
+    let mut sim = Sim::new();
+    sim.add_worker(WorkerBuilder::new(W1));
+    let tasks = vec![
+        TaskBuilder::new("b").deps(&["nope"]),
+        TaskBuilder::new("c").deps(&["b"]),
+    ];
+    let sent = sim.submit(C1, tasks, &["c"]);
+    let unknown = TaskFailure::UnknownDependency {
+        key: key("b"),
+        dependency: key("nope"),
+    };
+    assert_eq!(
+        sent,
+        vec![Sent::Erred(C1, key("c"), unknown.for_dependent(key("c")))]
+    );
+    sim.releases(C1, &["c"]);
+    assert_eq!(sim.state.task_count(), 0);
+}
+
+#[test]
+fn a_cycle_errs_without_looping_and_is_forgotten() {
+    let mut sim = Sim::new();
+    sim.add_worker(WorkerBuilder::new(W1));
+    let tasks = vec![
+        TaskBuilder::new("a").deps(&["b"]),
+        TaskBuilder::new("b").deps(&["a"]),
+        TaskBuilder::new("self").deps(&["self"]),
+        TaskBuilder::new("c").deps(&["a"]),
+        TaskBuilder::new("ok"),
+    ];
+    let sent = sim.submit(C1, tasks, &["c", "self", "ok"]);
+    assert_eq!(computes(&sent), pairs(&[(W1, "ok")]));
+    assert_eq!(
+        reports(&sent),
+        vec![
+            Sent::Erred(C1, key("c"), TaskFailure::DependencyCycle { key: key("c") }),
+            Sent::Erred(
+                C1,
+                key("self"),
+                TaskFailure::DependencyCycle { key: key("self") }
+            ),
+        ]
+    );
+    sim.releases(C1, &["c", "self", "ok"]);
+    assert_eq!(sim.state.task_count(), 0);
+}
+
+#[test]
+fn a_task_that_kills_workers_errs_with_killed_worker() {
+    let config = SchedulerConfig {
+        allowed_failures: 1,
+        ..Default::default()
+    };
+    let mut sim = Sim::with_config(config);
+    sim.add_worker(WorkerBuilder::new(W1));
+    sim.submit(
+        C1,
+        vec![
+            TaskBuilder::new("bomb"),
+            TaskBuilder::new("after").deps(&["bomb"]),
+        ],
+        &["after"],
+    );
+    sim.add_worker(WorkerBuilder::new(W2));
+    let sent = sim.remove_worker(W1);
+    assert_eq!(computes(&sent), pairs(&[(W2, "bomb")]));
+    assert_eq!(sim.state.suspicious(&key("bomb")), 1);
+    sim.add_worker(WorkerBuilder::new(W3));
+    let sent = sim.remove_worker(W2);
+    let killed = TaskFailure::KilledWorker {
+        key: key("bomb"),
+        attempts: 2,
+        last_worker: W2,
+    };
+    assert_eq!(
+        sent,
+        vec![Sent::Erred(
+            C1,
+            key("after"),
+            killed.for_dependent(key("after"))
+        )]
+    );
+    assert_eq!(sim.state_of("bomb"), "erred");
+    assert_eq!(sim.state.processing_count(W3), Some(0));
+}
+
+#[test]
+fn stale_worker_reports_are_ignored_or_released() {
+    let mut sim = Sim::new();
+    sim.add_worker(WorkerBuilder::new(W1));
+    sim.add_worker(WorkerBuilder::new(W2));
+    sim.submit(C1, vec![TaskBuilder::new("a")], &["a"]);
+    assert_eq!(sim.runner("a"), Some(W1));
+    assert!(sim.fail(W2, "a", "not yours").is_empty());
+    assert_eq!(
+        sim.finish(W2, "a", 1),
+        vec![Sent::Release(W2, keys(&["a"]))]
+    );
+    assert_eq!(
+        sim.finish(W1, "zzz", 1),
+        vec![Sent::Release(W1, keys(&["zzz"]))]
+    );
+    assert!(sim.finish(WorkerId(99), "a", 1).is_empty());
+    assert_eq!(sim.finish(W1, "a", 1), vec![Sent::InMemory(C1, key("a"))]);
+    // A second copy of a key in memory is a replica.
+    assert!(sim.finish(W2, "a", 1).is_empty());
+    assert_eq!(sim.state.who_has(&key("a")), &[W1, W2]);
+    let sent = sim.releases(C1, &["a"]);
+    assert_eq!(releases(&sent), pairs(&[(W1, "a"), (W2, "a")]));
+}

@@ -1,0 +1,336 @@
+//! Scenario tests of the scheduler state machine: builders for workers and tasks, a
+//! recording outbox that round-trips what travels through serde (bincode), and a harness
+//! that checks every invariant after each step.
+
+mod failures;
+mod placement;
+mod random_walk;
+mod recovery;
+mod refcounts;
+mod scale;
+
+use crate::ids::{ClientId, TaskKey, WorkerId};
+use crate::scheduler::{
+    ComputeTask, FunctionId, NewTask, Outbox, SchedulerConfig, SchedulerState, TaskFailure,
+    TaskState,
+};
+
+/// The function most tests use.
+pub(super) fn func() -> FunctionId {
+    FunctionId::new("f", 42)
+}
+
+pub(super) fn key(name: &str) -> TaskKey {
+    TaskKey::new(name)
+}
+
+pub(super) const C1: ClientId = ClientId(1);
+pub(super) const C2: ClientId = ClientId(2);
+pub(super) const W1: WorkerId = WorkerId(1);
+pub(super) const W2: WorkerId = WorkerId(2);
+pub(super) const W3: WorkerId = WorkerId(3);
+
+/// One command as the scheduler sent it.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) enum Sent {
+    Compute(WorkerId, ComputeTask),
+    Release(WorkerId, Vec<TaskKey>),
+    InMemory(ClientId, TaskKey),
+    Erred(ClientId, TaskKey, TaskFailure),
+    Lost(ClientId, TaskKey, String),
+}
+
+/// Records commands; what travels on the wire is round-tripped through bincode first.
+#[derive(Default)]
+pub(super) struct RecordingOutbox {
+    pub(super) sent: Vec<Sent>,
+    pub(super) round_trip: bool,
+}
+
+fn round_trip<T>(value: T) -> T
+where
+    T: serde::Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
+{
+    let config = bincode::config::standard();
+    let bytes = bincode::serde::encode_to_vec(&value, config).expect("encode");
+    let (decoded, read): (T, usize) =
+        bincode::serde::decode_from_slice(&bytes, config).expect("decode");
+    assert_eq!(read, bytes.len());
+    assert_eq!(decoded, value);
+    decoded
+}
+
+impl RecordingOutbox {
+    fn wire<T>(&self, value: T) -> T
+    where
+        T: serde::Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
+    {
+        if self.round_trip {
+            round_trip(value)
+        } else {
+            value
+        }
+    }
+}
+
+impl Outbox for RecordingOutbox {
+    fn compute(&mut self, worker: WorkerId, task: ComputeTask) {
+        let task = self.wire(task);
+        self.sent.push(Sent::Compute(worker, task));
+    }
+    fn release_data(&mut self, worker: WorkerId, keys: Vec<TaskKey>) {
+        let keys = self.wire(keys);
+        self.sent.push(Sent::Release(worker, keys));
+    }
+    fn key_in_memory(&mut self, client: ClientId, key: TaskKey) {
+        self.sent.push(Sent::InMemory(client, key));
+    }
+    fn key_erred(&mut self, client: ClientId, key: TaskKey, failure: TaskFailure) {
+        let failure = self.wire(failure);
+        self.sent.push(Sent::Erred(client, key, failure));
+    }
+    fn key_lost(&mut self, client: ClientId, key: TaskKey, reason: String) {
+        self.sent.push(Sent::Lost(client, key, reason));
+    }
+}
+
+/// Builds a worker for [`Sim::add_worker`].
+pub(super) struct WorkerBuilder {
+    id: WorkerId,
+    nthreads: u32,
+    functions: Vec<FunctionId>,
+}
+
+impl WorkerBuilder {
+    /// A one-thread worker with [`func`].
+    pub(super) fn new(id: WorkerId) -> Self {
+        WorkerBuilder {
+            id,
+            nthreads: 1,
+            functions: vec![func()],
+        }
+    }
+    pub(super) fn threads(mut self, nthreads: u32) -> Self {
+        self.nthreads = nthreads;
+        self
+    }
+    pub(super) fn functions(mut self, functions: Vec<FunctionId>) -> Self {
+        self.functions = functions;
+        self
+    }
+}
+
+/// Builds a task for [`Sim::submit`].
+pub(super) struct TaskBuilder {
+    task: NewTask,
+}
+
+impl TaskBuilder {
+    /// A task running [`func`] with no dependencies and order 0.
+    pub(super) fn new(name: &str) -> Self {
+        let task = NewTask {
+            key: key(name),
+            function: func(),
+            spec: name.as_bytes().into(),
+            deps: Vec::new(),
+            order: 0,
+        };
+        TaskBuilder { task }
+    }
+    pub(super) fn deps(mut self, deps: &[&str]) -> Self {
+        self.task.deps = deps.iter().map(|dep| key(dep)).collect();
+        self
+    }
+    pub(super) fn order(mut self, order: i64) -> Self {
+        self.task.order = order;
+        self
+    }
+    pub(super) fn function(mut self, function: FunctionId) -> Self {
+        self.task.function = function;
+        self
+    }
+    pub(super) fn build(self) -> NewTask {
+        self.task
+    }
+}
+
+/// The scheduler plus a recording outbox; every step is followed by `sanity_check`.
+pub(super) struct Sim {
+    pub(super) state: SchedulerState,
+    out: RecordingOutbox,
+}
+
+impl Sim {
+    pub(super) fn new() -> Self {
+        Sim::with_config(SchedulerConfig::default())
+    }
+
+    pub(super) fn with_config(config: SchedulerConfig) -> Self {
+        let out = RecordingOutbox {
+            sent: Vec::new(),
+            round_trip: true,
+        };
+        Sim {
+            state: SchedulerState::new(config),
+            out,
+        }
+    }
+
+    /// Runs one event, checks invariants, returns what it sent.
+    pub(super) fn step(
+        &mut self,
+        event: impl FnOnce(&mut SchedulerState, &mut dyn Outbox),
+    ) -> Vec<Sent> {
+        event(&mut self.state, &mut self.out);
+        self.state.sanity_check();
+        std::mem::take(&mut self.out.sent)
+    }
+
+    pub(super) fn add_worker(&mut self, worker: WorkerBuilder) -> Vec<Sent> {
+        self.step(|s, out| s.on_worker_added(worker.id, worker.nthreads, worker.functions, out))
+    }
+
+    pub(super) fn remove_worker(&mut self, worker: WorkerId) -> Vec<Sent> {
+        self.step(|s, out| s.on_worker_removed(worker, out))
+    }
+
+    pub(super) fn submit(
+        &mut self,
+        client: ClientId,
+        tasks: Vec<TaskBuilder>,
+        wanted: &[&str],
+    ) -> Vec<Sent> {
+        let tasks = tasks.into_iter().map(TaskBuilder::build).collect();
+        let wanted = keys(wanted);
+        self.step(|s, out| s.on_update_graph(client, tasks, wanted, out))
+    }
+
+    pub(super) fn finish(&mut self, worker: WorkerId, name: &str, nbytes: u64) -> Vec<Sent> {
+        self.step(|s, out| s.on_task_finished(worker, key(name), nbytes, out))
+    }
+
+    pub(super) fn fail(&mut self, worker: WorkerId, name: &str, message: &str) -> Vec<Sent> {
+        let failure = failed(worker, name, message);
+        self.step(|s, out| s.on_task_erred(worker, key(name), failure, out))
+    }
+
+    pub(super) fn wants(&mut self, client: ClientId, names: &[&str]) -> Vec<Sent> {
+        let names = keys(names);
+        self.step(|s, out| s.on_client_wants(client, names, out))
+    }
+
+    pub(super) fn releases(&mut self, client: ClientId, names: &[&str]) -> Vec<Sent> {
+        let names = keys(names);
+        self.step(|s, out| s.on_client_releases(client, names, out))
+    }
+
+    pub(super) fn cancel(&mut self, client: ClientId, names: &[&str]) -> Vec<Sent> {
+        let names = keys(names);
+        self.step(|s, out| s.on_cancel(client, names, out))
+    }
+
+    pub(super) fn scatter(
+        &mut self,
+        client: ClientId,
+        name: &str,
+        worker: WorkerId,
+        nbytes: u64,
+    ) -> Vec<Sent> {
+        self.step(|s, out| s.on_scattered(client, vec![(key(name), worker, nbytes)], out))
+    }
+
+    /// The state's name of `name`, or "forgotten".
+    pub(super) fn state_of(&self, name: &str) -> &'static str {
+        self.state
+            .task_state(&key(name))
+            .map_or("forgotten", TaskState::name)
+    }
+
+    /// Where `name` is processing, if it is.
+    pub(super) fn runner(&self, name: &str) -> Option<WorkerId> {
+        match self.state.task_state(&key(name)) {
+            Some(TaskState::Processing { worker }) => Some(*worker),
+            _ => None,
+        }
+    }
+
+    /// Runs every processing task to memory (`nbytes` each) until nothing is processing.
+    pub(super) fn run_all(&mut self, nbytes: u64) -> Vec<Sent> {
+        let mut sent = Vec::new();
+        loop {
+            let mut running: Vec<(WorkerId, TaskKey)> = self
+                .processing()
+                .into_iter()
+                .map(|(key, worker)| (worker, key))
+                .collect();
+            if running.is_empty() {
+                return sent;
+            }
+            running.sort();
+            for (worker, key) in running {
+                sent.extend(self.step(|s, out| s.on_task_finished(worker, key, nbytes, out)));
+            }
+        }
+    }
+
+    pub(super) fn processing(&self) -> Vec<(TaskKey, WorkerId)> {
+        self.state
+            .tasks
+            .iter()
+            .filter_map(|(key, task)| match task.state {
+                TaskState::Processing { worker } => Some((key.clone(), worker)),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+pub(super) fn keys(names: &[&str]) -> Vec<TaskKey> {
+    names.iter().map(|name| key(name)).collect()
+}
+
+pub(super) fn failed(worker: WorkerId, name: &str, message: &str) -> TaskFailure {
+    TaskFailure::Failed {
+        function: func(),
+        key: key(name),
+        worker,
+        message: message.to_string(),
+    }
+}
+
+/// The compute orders in `sent`, as (worker, key).
+pub(super) fn computes(sent: &[Sent]) -> Vec<(WorkerId, TaskKey)> {
+    sent.iter()
+        .filter_map(|sent| match sent {
+            Sent::Compute(worker, task) => Some((*worker, task.key.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The released (worker, key) pairs in `sent`, sorted.
+pub(super) fn releases(sent: &[Sent]) -> Vec<(WorkerId, TaskKey)> {
+    let mut pairs: Vec<_> = sent
+        .iter()
+        .flat_map(|sent| match sent {
+            Sent::Release(worker, keys) => keys.iter().map(|key| (*worker, key.clone())).collect(),
+            _ => Vec::new(),
+        })
+        .collect();
+    pairs.sort();
+    pairs
+}
+
+/// The client reports in `sent` (everything but worker commands).
+pub(super) fn reports(sent: &[Sent]) -> Vec<Sent> {
+    sent.iter()
+        .filter(|sent| !matches!(sent, Sent::Compute(..) | Sent::Release(..)))
+        .cloned()
+        .collect()
+}
+
+pub(super) fn pairs(list: &[(WorkerId, &str)]) -> Vec<(WorkerId, TaskKey)> {
+    list.iter()
+        .map(|(worker, name)| (*worker, key(name)))
+        .collect()
+}

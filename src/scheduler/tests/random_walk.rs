@@ -1,0 +1,237 @@
+//! Seeded random event sequences (workers joining and dying, graphs, results, errors,
+//! wants, releases, cancels, scatters, missing dependencies), with every invariant checked
+//! after each step and nothing left once all clients are gone.
+
+use super::*;
+
+/// A small deterministic generator (SplitMix64), so failures replay from the seed.
+struct Dice(u64);
+
+impl Dice {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    fn pick<T: Clone>(&mut self, items: &[T]) -> Option<T> {
+        (!items.is_empty()).then(|| items[self.below(items.len())].clone())
+    }
+}
+
+struct Walk {
+    sim: Sim,
+    dice: Dice,
+    next_worker: u32,
+    next_key: usize,
+}
+
+impl Walk {
+    fn workers(&self) -> Vec<WorkerId> {
+        let mut workers: Vec<WorkerId> = self.sim.state.workers.keys().copied().collect();
+        workers.sort();
+        workers
+    }
+
+    fn known_keys(&self) -> Vec<TaskKey> {
+        let mut keys: Vec<TaskKey> = self.sim.state.tasks.keys().cloned().collect();
+        keys.sort();
+        keys
+    }
+
+    fn running(&self) -> Vec<(WorkerId, TaskKey)> {
+        let mut running: Vec<_> = self
+            .sim
+            .processing()
+            .into_iter()
+            .map(|(key, worker)| (worker, key))
+            .collect();
+        running.sort();
+        running
+    }
+
+    fn client(&mut self) -> ClientId {
+        ClientId(1 + self.dice.below(3) as u32)
+    }
+
+    fn add_worker(&mut self) {
+        self.next_worker += 1;
+        let functions = match self.dice.below(4) {
+            0 => vec![FunctionId::new("g", 1)],
+            1 => vec![func(), FunctionId::new("g", 1)],
+            _ => vec![func()],
+        };
+        let threads = 1 + self.dice.below(3) as u32;
+        let worker = WorkerBuilder::new(WorkerId(self.next_worker)).threads(threads);
+        self.sim.add_worker(worker.functions(functions));
+    }
+
+    fn submit(&mut self) {
+        let known = self.known_keys();
+        let mut names: Vec<String> = Vec::new();
+        let mut tasks = Vec::new();
+        for _ in 0..1 + self.dice.below(6) {
+            self.next_key += 1;
+            let name = format!("k{}", self.next_key);
+            let mut deps: Vec<String> = Vec::new();
+            for _ in 0..self.dice.below(3) {
+                let local = self.dice.pick(&names);
+                let old = self.dice.pick(&known).map(|key| key.to_string());
+                deps.extend(if self.dice.below(2) == 0 { local } else { old });
+            }
+            if self.dice.below(40) == 0 {
+                deps.push("missing".to_string());
+            }
+            let function = if self.dice.below(8) == 0 {
+                FunctionId::new("g", 1)
+            } else {
+                func()
+            };
+            let refs: Vec<&str> = deps.iter().map(String::as_str).collect();
+            let order = self.dice.below(10) as i64;
+            tasks.push(
+                TaskBuilder::new(&name)
+                    .deps(&refs)
+                    .function(function)
+                    .order(order),
+            );
+            names.push(name);
+        }
+        let wanted: Vec<&str> = names
+            .iter()
+            .filter(|_| self.dice.below(2) == 0)
+            .map(String::as_str)
+            .collect();
+        let wanted = if wanted.is_empty() {
+            vec![names[names.len() - 1].as_str()]
+        } else {
+            wanted
+        };
+        let client = self.client();
+        self.sim.submit(client, tasks, &wanted);
+    }
+
+    fn finish_or_fail(&mut self) {
+        let Some((worker, key)) = self.dice.pick(&self.running()) else {
+            return;
+        };
+        let nbytes = self.dice.below(1000) as u64;
+        if self.dice.below(10) == 0 {
+            self.sim.fail(worker, key.as_str(), "boom");
+        } else {
+            self.sim
+                .step(|s, out| s.on_task_finished(worker, key, nbytes, out));
+        }
+    }
+
+    fn missing_dependency(&mut self) {
+        let Some((worker, key)) = self.dice.pick(&self.running()) else {
+            return;
+        };
+        let deps = self.sim.state.tasks[&key].dependencies.clone();
+        let Some(dep) = self.dice.pick(&deps) else {
+            return;
+        };
+        let Some(holder) = self.dice.pick(self.sim.state.who_has(&dep)) else {
+            return;
+        };
+        self.sim
+            .step(|s, out| s.on_missing_dependency(worker, key, dep, holder, out));
+    }
+
+    fn client_event(&mut self) {
+        let client = self.client();
+        let Some(key) = self.dice.pick(&self.known_keys()) else {
+            return;
+        };
+        let name = key.as_str();
+        match self.dice.below(4) {
+            0 => self.sim.wants(client, &[name]),
+            1 => self.sim.releases(client, &[name]),
+            2 => self.sim.cancel(client, &[name]),
+            _ => self.sim.step(|s, out| s.on_client_removed(client, out)),
+        };
+    }
+
+    fn scatter(&mut self) {
+        let Some(worker) = self.dice.pick(&self.workers()) else {
+            return;
+        };
+        self.next_key += 1;
+        let name = format!("data{}", self.next_key);
+        let client = self.client();
+        self.sim.scatter(client, &name, worker, 50);
+    }
+
+    /// With a worker able to run everything, runs until nothing is processing: every
+    /// wanted key must then be in memory or erred, and nothing left half-way.
+    fn drain_to_completion(&mut self, seed: u64) {
+        self.next_worker += 1;
+        let all = vec![func(), FunctionId::new("g", 1)];
+        self.sim
+            .add_worker(WorkerBuilder::new(WorkerId(self.next_worker)).functions(all));
+        self.sim.run_all(8);
+        for (key, task) in &self.sim.state.tasks {
+            let state = task.state.name();
+            assert!(
+                !task.state.is_active(),
+                "seed {seed}: {key} stuck in {state}"
+            );
+            if !task.who_wants.is_empty() {
+                assert!(
+                    matches!(state, "memory" | "erred"),
+                    "seed {seed}: wanted {key} is {state}"
+                );
+            }
+        }
+    }
+
+    fn step(&mut self) {
+        match self.dice.below(20) {
+            0 | 1 => self.add_worker(),
+            2 => {
+                if let Some(worker) = self.dice.pick(&self.workers()) {
+                    self.sim.remove_worker(worker);
+                }
+            }
+            3..=5 => self.submit(),
+            6..=12 => self.finish_or_fail(),
+            13 => self.missing_dependency(),
+            14..=17 => self.client_event(),
+            _ => self.scatter(),
+        }
+    }
+}
+
+#[test]
+fn random_event_sequences_keep_every_invariant() {
+    for seed in 0..150 {
+        let config = SchedulerConfig {
+            allowed_failures: 1,
+            ..Default::default()
+        };
+        let sim = Sim::with_config(config);
+        let mut walk = Walk {
+            sim,
+            dice: Dice(seed),
+            next_worker: 0,
+            next_key: 0,
+        };
+        for _ in 0..250 {
+            walk.step();
+        }
+        walk.drain_to_completion(seed);
+        for client in 1..=3 {
+            walk.sim
+                .step(|s, out| s.on_client_removed(ClientId(client), out));
+        }
+        assert_eq!(walk.sim.state.task_count(), 0, "seed {seed}: records left");
+        assert_eq!(walk.sim.state.keys_in_memory(), 0, "seed {seed}: data left");
+    }
+}

@@ -1,0 +1,259 @@
+//! Events from workers and about workers: joined, lost, task finished, task erred, and a
+//! dependency that could not be fetched from a peer; with the recovery of keys whose last
+//! copy was lost.
+//!
+//! No I/O: commands go to the outbox at the end of each event.
+
+use super::failure::TaskFailure;
+use super::outbox::{Command, Outbox};
+use super::state::SchedulerState;
+use super::task::TaskState;
+use super::types::FunctionId;
+use super::worker::WorkerRecord;
+use crate::ids::{TaskKey, WorkerId};
+
+impl SchedulerState {
+    /// A worker joined with `nthreads` threads (at least 1 is assumed) and these functions.
+    /// Tasks waiting for any worker are placed (or err if it lacks their function).
+    /// A worker id already known is treated as that worker leaving and joining again.
+    pub fn on_worker_added(
+        &mut self,
+        worker: WorkerId,
+        nthreads: u32,
+        functions: Vec<FunctionId>,
+        out: &mut dyn Outbox,
+    ) {
+        if self.workers.contains_key(&worker) {
+            self.drop_worker(worker);
+        }
+        let nthreads = nthreads.max(1);
+        let record = WorkerRecord {
+            id: worker,
+            nthreads,
+            functions: functions.into_iter().collect(),
+            processing: Default::default(),
+            has_what: Default::default(),
+            saturation: self.config.saturation(nthreads),
+        };
+        for function in &record.functions {
+            *self.function_workers.entry(function.clone()).or_default() += 1;
+        }
+        self.free_slots.insert(record.free_slot_entry());
+        self.workers.insert(worker, record);
+        let mut parked: Vec<TaskKey> = self.no_worker.iter().cloned().collect();
+        parked.sort_unstable_by_key(|key| (self.task(key).priority, key.clone()));
+        for key in parked {
+            self.mark_ready(&key);
+        }
+        self.end_event(out);
+    }
+
+    /// A worker is gone (connection lost or timed out). Its running tasks go back to
+    /// waiting (or err with `KilledWorker` once too many workers died running them); keys
+    /// only it held are recomputed from lineage if still needed, or reported lost if they
+    /// were scattered data.
+    pub fn on_worker_removed(&mut self, worker: WorkerId, out: &mut dyn Outbox) {
+        self.drop_worker(worker);
+        self.end_event(out);
+    }
+
+    fn drop_worker(&mut self, worker: WorkerId) {
+        let Some(record) = self.remove_worker_record(worker) else {
+            return;
+        };
+        let mut held: Vec<TaskKey> = record.has_what.into_iter().collect();
+        held.sort_unstable();
+        let lost: Vec<TaskKey> = held
+            .into_iter()
+            .filter(|key| self.remove_replica(key, worker))
+            .collect();
+        self.fail_lost_data(&lost, Some(worker));
+        let mut running: Vec<TaskKey> = record.processing.into_iter().collect();
+        running.sort_unstable();
+        for key in running {
+            if self.task(&key).state == (TaskState::Processing { worker }) {
+                self.worker_died_running(&key, worker);
+            }
+        }
+        self.recompute_lost(&lost);
+        self.requeue_after_worker_loss();
+    }
+
+    /// Takes the worker out of every index; `None` if it was not connected.
+    fn remove_worker_record(&mut self, worker: WorkerId) -> Option<WorkerRecord> {
+        let record = self.workers.remove(&worker)?;
+        self.free_slots.remove(&record.free_slot_entry());
+        for function in &record.functions {
+            let count = self
+                .function_workers
+                .get_mut(function)
+                .expect("function count");
+            *count -= 1;
+            if *count == 0 {
+                self.function_workers.remove(function);
+            }
+        }
+        Some(record)
+    }
+
+    /// `key` was running on `worker`, which died: try again elsewhere, or give up.
+    fn worker_died_running(&mut self, key: &TaskKey, worker: WorkerId) {
+        let task = self.task_mut(key);
+        task.suspicious += 1;
+        let attempts = task.suspicious;
+        if attempts > self.config.allowed_failures {
+            let failure = TaskFailure::KilledWorker {
+                key: key.clone(),
+                attempts,
+                last_worker: worker,
+            };
+            self.fail(key, failure);
+        } else {
+            self.reset_to_waiting(key, false);
+        }
+    }
+
+    /// After a worker left: with no worker at all, queued tasks wait for one; tasks whose
+    /// function no remaining worker has err.
+    fn requeue_after_worker_loss(&mut self) {
+        let stranded: Vec<FunctionId> = self
+            .queue
+            .functions()
+            .filter(|function| !self.function_workers.contains_key(*function))
+            .cloned()
+            .collect();
+        for function in stranded {
+            let keys: Vec<TaskKey> = self
+                .queue
+                .tasks_of(&function)
+                .map(|(_, key)| key.clone())
+                .collect();
+            for key in keys {
+                self.set_state(&key, TaskState::Waiting { waiting_on: 0 });
+                self.mark_ready(&key);
+            }
+        }
+    }
+
+    /// Scattered data among `lost` (no lineage) can never come back: it errs with
+    /// `DataLost`, its wanters are told it is lost and its dependents err.
+    fn fail_lost_data(&mut self, lost: &[TaskKey], worker: Option<WorkerId>) {
+        for key in lost {
+            if self.task(key).run.is_none() {
+                let failure = TaskFailure::DataLost {
+                    key: key.clone(),
+                    worker,
+                };
+                self.fail(key, failure);
+            }
+        }
+    }
+
+    /// Computed keys among `lost` (now released): their active dependents wait for them
+    /// again (cancelled where running), and they are recomputed if still needed.
+    fn recompute_lost(&mut self, lost: &[TaskKey]) {
+        for key in lost {
+            let dependents: Vec<TaskKey> = self
+                .task(key)
+                .dependents
+                .iter()
+                .filter(|dependent| self.task(dependent).state.is_active())
+                .cloned()
+                .collect();
+            for dependent in dependents {
+                if self.task(&dependent).state.is_active() {
+                    self.reset_to_waiting(&dependent, true);
+                }
+            }
+        }
+        for key in lost {
+            if self.task(key).is_needed() {
+                self.revive(key);
+            }
+            self.release_candidates.push(key.clone());
+        }
+    }
+
+    /// `worker` computed `key`, whose value takes `nbytes`. A result the scheduler did not
+    /// ask `worker` for is kept as a replica if the key is in memory, else released there.
+    pub fn on_task_finished(
+        &mut self,
+        worker: WorkerId,
+        key: TaskKey,
+        nbytes: u64,
+        out: &mut dyn Outbox,
+    ) {
+        if self.workers.contains_key(&worker) {
+            match self.tasks.get(&key).map(|task| &task.state) {
+                Some(TaskState::Processing { worker: runner }) if *runner == worker => {
+                    self.task_finished(&key, worker, nbytes);
+                }
+                Some(TaskState::Memory { .. }) => self.add_replica(&key, worker),
+                _ => self.push_command(Command::Release(worker, key)),
+            }
+        }
+        self.end_event(out);
+    }
+
+    /// Running `key` on `worker` failed. Ignored unless `worker` was running it.
+    pub fn on_task_erred(
+        &mut self,
+        worker: WorkerId,
+        key: TaskKey,
+        failure: TaskFailure,
+        out: &mut dyn Outbox,
+    ) {
+        let running = matches!(
+            self.tasks.get(&key).map(|task| &task.state),
+            Some(TaskState::Processing { worker: runner }) if *runner == worker
+        );
+        if running {
+            self.fail(&key, failure);
+        }
+        self.end_event(out);
+    }
+
+    /// `worker` could not fetch `dep` from `holder` to run `key`, and has dropped `key`.
+    ///
+    /// `holder` no longer counts as holding `dep` (and is told to delete any copy, so its
+    /// memory matches the scheduler's view). `key` goes back to waiting and is placed
+    /// again; if `dep` has no holder left it is recomputed, or reported lost if scattered.
+    pub fn on_missing_dependency(
+        &mut self,
+        worker: WorkerId,
+        key: TaskKey,
+        dep: TaskKey,
+        holder: WorkerId,
+        out: &mut dyn Outbox,
+    ) {
+        let running = matches!(
+            self.tasks.get(&key).map(|task| &task.state),
+            Some(TaskState::Processing { worker: runner }) if *runner == worker
+        );
+        if running {
+            self.reset_to_waiting(&key, false);
+        }
+        let lost = self.forget_replica(&dep, holder);
+        self.fail_lost_data(&lost, Some(holder));
+        self.recompute_lost(&lost);
+        self.end_event(out);
+    }
+
+    /// Drops `holder` as a holder of `key` (if it was one) and tells it to delete its copy.
+    /// Returns `[key]` if that was the last copy.
+    fn forget_replica(&mut self, key: &TaskKey, holder: WorkerId) -> Vec<TaskKey> {
+        let held = self
+            .tasks
+            .get(key)
+            .is_some_and(|task| task.who_has().contains(&holder));
+        if !held {
+            return Vec::new();
+        }
+        self.push_command(Command::Release(holder, key.clone()));
+        if self.remove_replica(key, holder) {
+            vec![key.clone()]
+        } else {
+            Vec::new()
+        }
+    }
+}

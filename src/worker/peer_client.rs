@@ -1,0 +1,128 @@
+//! Fetching and placing values on a worker as a peer (used by workers for task inputs and by
+//! executors for gather and scatter): connect, ask, and turn frames back into values.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::function::EncodedValue;
+use crate::ids::TaskKey;
+use crate::messages::peer_link::{join_value, split_value, PeerToWorker, WorkerToPeer};
+use crate::messages::{Hello, Role};
+use crate::remote::{
+    connect::connect_once, ConnectOptions, Remote, RemoteError, Session, SessionEvent,
+};
+
+/// A connection to a worker's peer port.
+pub type PeerLink = Remote<PeerToWorker, WorkerToPeer>;
+
+/// How long a data request may take before the holder is considered unreachable.
+pub const DATA_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Why values could not be fetched or placed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum PeerError {
+    /// Could not connect to the holder.
+    #[error("could not connect to {addr}: {reason}")]
+    Connect {
+        /// The holder.
+        addr: SocketAddr,
+        /// Why.
+        reason: String,
+    },
+    /// The request failed on an established connection.
+    #[error("request to {addr} failed: {source}")]
+    Request {
+        /// The holder.
+        addr: SocketAddr,
+        /// Why.
+        source: RemoteError,
+    },
+    /// The holder answered something else than asked.
+    #[error("{addr} answered with an unexpected message")]
+    Protocol {
+        /// The holder.
+        addr: SocketAddr,
+    },
+}
+
+/// Connects to the worker at `addr` as a peer; the session reports to `owner`.
+pub async fn connect_peer(
+    addr: SocketAddr,
+    name: String,
+    owner: actix::Recipient<SessionEvent<WorkerToPeer>>,
+    options: &ConnectOptions,
+) -> Result<PeerLink, PeerError> {
+    let hello = Hello {
+        role: Role::Peer,
+        name,
+        listen_addr: None,
+        nthreads: 0,
+        memory_limit: 0,
+        pid: std::process::id(),
+        functions: Vec::new(),
+    };
+    let connected = connect_once(&addr.to_string(), &hello, options)
+        .await
+        .map_err(|e| PeerError::Connect {
+            addr,
+            reason: e.to_string(),
+        })?;
+    let (id, session) = Session::start(connected.stream, owner, options.limits, None);
+    Ok(Remote::new(id, session))
+}
+
+/// What a holder sent back for a `GetData`.
+#[derive(Debug, Default)]
+pub struct Fetched {
+    /// Values found.
+    pub values: Vec<(TaskKey, EncodedValue)>,
+    /// Keys the holder does not have.
+    pub missing: Vec<TaskKey>,
+}
+
+/// Asks `link` (connected to `addr`) for the values of `keys`.
+pub async fn get_data(
+    link: &PeerLink,
+    addr: SocketAddr,
+    keys: Vec<TaskKey>,
+) -> Result<Fetched, PeerError> {
+    let reply = link
+        .ask(PeerToWorker::GetData(keys), DATA_TIMEOUT)
+        .await
+        .map_err(|source| PeerError::Request { addr, source })?;
+    let WorkerToPeer::Data { found, missing } = reply.body else {
+        return Err(PeerError::Protocol { addr });
+    };
+    if found.len() != reply.frames.len() {
+        return Err(PeerError::Protocol { addr });
+    }
+    let values = found
+        .into_iter()
+        .zip(reply.frames)
+        .map(|((key, meta), bytes)| (key, join_value(meta, bytes)))
+        .collect();
+    Ok(Fetched { values, missing })
+}
+
+/// Places values on the worker behind `link`; returns their sizes.
+pub async fn put_data(
+    link: &PeerLink,
+    addr: SocketAddr,
+    values: Vec<(TaskKey, EncodedValue)>,
+) -> Result<Vec<u64>, PeerError> {
+    let (metas, frames): (Vec<_>, Vec<_>) = values
+        .into_iter()
+        .map(|(key, value)| {
+            let (meta, bytes) = split_value(value);
+            ((key, meta), bytes)
+        })
+        .unzip();
+    let reply = link
+        .ask_with_frames(PeerToWorker::PutData(metas), frames, DATA_TIMEOUT)
+        .await
+        .map_err(|source| PeerError::Request { addr, source })?;
+    match reply.body {
+        WorkerToPeer::Stored(sizes) => Ok(sizes),
+        WorkerToPeer::Data { .. } => Err(PeerError::Protocol { addr }),
+    }
+}

@@ -1,0 +1,112 @@
+//! The worker's peer port: other workers and executors fetch values (`GetData`) and place
+//! values (`PutData`) here. Values leave as raw frames; objects are encoded on the way out.
+
+use actix::prelude::*;
+use tracing::{debug, warn};
+
+use super::actor::{Worker, LOG_TARGET};
+use crate::function::Stored;
+use crate::messages::peer_link::{join_value, split_value, PeerToWorker, WorkerToPeer};
+use crate::messages::HelloReply;
+use crate::remote::handshake::reply_envelope;
+use crate::remote::{Arrival, Incoming, Remote, Session, SessionEvent, SessionId};
+
+/// A peer finished its handshake with this worker.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct AdmitPeer(pub Arrival);
+
+impl Worker {
+    fn serve_get(&self, session: SessionId, tag: u64, keys: Vec<crate::ids::TaskKey>) {
+        let Some(link) = self.peer_sessions.get(&session) else {
+            return;
+        };
+        let (mut found, mut frames, mut missing) = (Vec::new(), Vec::new(), Vec::new());
+        for key in keys {
+            let encoded = self.store.get(&key).map(Stored::encode);
+            match encoded {
+                Some(Ok(value)) => {
+                    let (meta, bytes) = split_value(value);
+                    found.push((key, meta));
+                    frames.push(bytes);
+                }
+                Some(Err(e)) => {
+                    warn!(target: LOG_TARGET, %key, "could not encode a value for a peer: {e}");
+                    missing.push(key);
+                }
+                None => missing.push(key),
+            }
+        }
+        link.reply_with_frames(tag, WorkerToPeer::Data { found, missing }, frames);
+    }
+
+    fn serve_put(&mut self, session: SessionId, incoming: Incoming<PeerToWorker>) {
+        let (PeerToWorker::PutData(metas), Some(tag)) = (incoming.body, incoming.reply_tag) else {
+            return;
+        };
+        let mut sizes = Vec::with_capacity(metas.len());
+        for ((key, meta), bytes) in metas.into_iter().zip(incoming.frames) {
+            let value = join_value(meta, bytes);
+            let nbytes = value.len() as u64;
+            self.store
+                .insert(key, Stored::Encoded(std::sync::Arc::new(value)), nbytes);
+            sizes.push(nbytes);
+        }
+        if let Some(link) = self.peer_sessions.get(&session) {
+            link.reply(tag, WorkerToPeer::Stored(sizes));
+        }
+    }
+}
+
+impl Handler<AdmitPeer> for Worker {
+    type Result = ();
+
+    fn handle(&mut self, AdmitPeer(arrival): AdmitPeer, ctx: &mut Context<Self>) {
+        let greeting = reply_envelope(&HelloReply::Welcome {
+            id: 0,
+            server_name: self.name(),
+        });
+        let limits = self.config.limits;
+        let (session, addr) = Session::start(
+            arrival.stream,
+            ctx.address().recipient(),
+            limits,
+            Some(greeting),
+        );
+        debug!(target: LOG_TARGET, peer = %arrival.peer, "peer {} connected", arrival.hello.name);
+        self.peer_sessions
+            .insert(session, Remote::new(session, addr));
+    }
+}
+
+impl Handler<SessionEvent<PeerToWorker>> for Worker {
+    type Result = ();
+
+    fn handle(&mut self, event: SessionEvent<PeerToWorker>, _ctx: &mut Context<Self>) {
+        match event {
+            SessionEvent::Received { session, incoming } => {
+                match (&incoming.body, incoming.reply_tag) {
+                    (PeerToWorker::GetData(keys), Some(tag)) => {
+                        self.serve_get(session, tag, keys.clone())
+                    }
+                    (PeerToWorker::PutData(_), _) => self.serve_put(session, incoming),
+                    (PeerToWorker::GetData(_), None) => {}
+                }
+            }
+            SessionEvent::Closed { session, .. } => {
+                self.peer_sessions.remove(&session);
+            }
+        }
+    }
+}
+
+impl Handler<SessionEvent<WorkerToPeer>> for Worker {
+    type Result = ();
+
+    fn handle(&mut self, event: SessionEvent<WorkerToPeer>, _ctx: &mut Context<Self>) {
+        if let SessionEvent::Closed { session, .. } = event {
+            self.peer_links
+                .retain(|_, link| link.session_id() != session);
+        }
+    }
+}
