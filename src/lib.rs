@@ -15,6 +15,7 @@ mod error;
 pub mod executor;
 pub mod function;
 pub mod ids;
+pub mod local;
 pub mod messages;
 pub mod nanny;
 pub mod remote;
@@ -24,3 +25,4 @@ pub mod worker;
 
 pub use error::{Error, Result};
 pub use executor::{as_completed, wait, Executor, Future};
+pub use local::LocalCluster;

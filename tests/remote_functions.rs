@@ -109,8 +109,8 @@ fn erased_calls_report_bad_arguments_and_errs() {
 
 #[test]
 fn bind_appends_trailing_arguments() {
-    let has_python = contains_word.bind(("python",)).unwrap();
-    let bound = has_python.bound_args();
+    let has_python = contains_word.bind(("python",));
+    let bound = has_python.bound_args().unwrap();
     assert_eq!(bound.len(), 1);
     assert!(matches!(&bound[0], ArgSpec::Value(v) if &*v.type_name == "alloc::string::String"));
     assert_eq!(has_python.function_id(), contains_word.function_id());

@@ -148,6 +148,18 @@ fn expand(args: RemoteArgs, function: ItemFn) -> syn::Result<TokenStream2> {
         }
 
         impl #name {
+            /// Binds the trailing arguments (values or futures); the result takes the rest
+            /// and is itself submittable.
+            #[allow(dead_code)]
+            pub fn bind<B, X>(&self, args: X) -> ::taskforce::function::Bound<Self, B>
+            where
+                <Self as ::taskforce::function::RemoteFunction>::Args:
+                    ::taskforce::function::SplitTail<B>,
+                X: ::taskforce::function::IntoArgs<B>,
+            {
+                ::taskforce::function::RemoteFunction::bind(self, args)
+            }
+
             #[doc(hidden)]
             fn __taskforce_signature() -> u64 {
                 ::taskforce::function::__private::signature_hash(

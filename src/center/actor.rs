@@ -184,6 +184,7 @@ impl Center {
                     id,
                     memory_used: beat.memory_bytes,
                     stored_keys: beat.stored_keys,
+                    peer_bytes_in: beat.peer_bytes_in,
                 });
             }
             WorkerToCenter::TaskEvents(events) => {

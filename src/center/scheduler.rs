@@ -35,6 +35,7 @@ struct WorkerEntry {
     memory_limit: u64,
     memory_used: u64,
     stored_keys: u32,
+    peer_bytes_in: u64,
     functions: Vec<FunctionId>,
     link: WorkerLink,
 }
@@ -90,6 +91,8 @@ pub struct WorkerLoad {
     pub memory_used: u64,
     /// Keys in its store.
     pub stored_keys: u32,
+    /// Bytes it received from peers.
+    pub peer_bytes_in: u64,
 }
 
 /// Task outcomes from a worker.
@@ -155,6 +158,7 @@ impl Scheduler {
                 stored_keys: w.stored_keys,
                 keys_in_memory: self.state.has_what(id).len() as u64,
                 processing: self.state.processing_count(id).unwrap_or(0) as u64,
+                peer_bytes_in: w.peer_bytes_in,
                 functions: w.functions.clone(),
             })
             .collect();
@@ -399,6 +403,7 @@ impl Handler<WorkerJoined> for Scheduler {
                 memory_limit: msg.memory_limit,
                 memory_used: 0,
                 stored_keys: 0,
+                peer_bytes_in: 0,
                 functions: msg.functions,
                 link: msg.link,
             },
@@ -439,6 +444,7 @@ impl Handler<WorkerLoad> for Scheduler {
         if let Some(worker) = self.workers.get_mut(&msg.id) {
             worker.memory_used = msg.memory_used;
             worker.stored_keys = msg.stored_keys;
+            worker.peer_bytes_in = msg.peer_bytes_in;
         }
     }
 }

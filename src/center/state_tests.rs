@@ -29,6 +29,7 @@ fn beat() -> HeartbeatMsg {
         memory_bytes: 10,
         executing: 1,
         stored_keys: 0,
+        peer_bytes_in: 0,
     }
 }
 

@@ -22,6 +22,8 @@ pub(crate) struct Inner {
     pub(crate) center: String,
     order: AtomicI64,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// The embedded cluster this executor started, stopped after the executor closes.
+    pub(crate) local_cluster: Mutex<Option<crate::LocalCluster>>,
 }
 
 /// What must happen to bring some keys' values home.
@@ -45,6 +47,7 @@ impl Inner {
             center,
             order: AtomicI64::new(0),
             thread: Mutex::new(Some(thread)),
+            local_cluster: Mutex::new(None),
         }
     }
 
@@ -169,5 +172,6 @@ impl Drop for Inner {
                 let _ = thread.join();
             }
         }
+        drop(self.local_cluster.lock().ok().and_then(|mut c| c.take()));
     }
 }

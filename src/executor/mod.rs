@@ -73,6 +73,27 @@ impl Executor {
         Self::connect_with(addr, options)
     }
 
+    /// Starts an embedded cluster on this machine (a center in this process, one worker
+    /// process per core up to 4, each re-running this executable) and connects to it. The
+    /// cluster stops when the executor and its futures are dropped.
+    ///
+    /// ```no_run
+    /// let executor = taskforce::Executor::local()?;
+    /// # Ok::<(), taskforce::Error>(())
+    /// ```
+    pub fn local() -> crate::Result<Executor> {
+        Self::local_with(crate::LocalCluster::builder())
+    }
+
+    /// Like [`Executor::local`] with explicit settings.
+    pub fn local_with(builder: crate::local::LocalClusterBuilder) -> crate::Result<Executor> {
+        crate::local::serve_if_local_worker();
+        let cluster = builder.start()?;
+        let executor = cluster.executor()?;
+        *executor.inner.local_cluster.lock().expect("cluster lock") = Some(cluster);
+        Ok(executor)
+    }
+
     /// Connects with explicit connection options.
     pub fn connect_with(addr: &str, options: ConnectOptions) -> crate::Result<Executor> {
         let shared = Arc::new(SharedState::default());

@@ -88,7 +88,7 @@ impl Executor {
         pure: bool,
     ) -> crate::Result<NewTask> {
         self.check_function(f.function_id())?;
-        args.extend(f.bound_args());
+        args.extend(f.bound_args()?);
         let body = TaskBody {
             function: f.function_id().clone(),
             args,

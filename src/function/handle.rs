@@ -27,9 +27,10 @@ pub trait RemoteFunction: Clone + Send + Sync + 'static {
     /// A short name for keys and logs (the function's own name).
     fn short_name(&self) -> &'static str;
 
-    /// Arguments already bound by [`RemoteFunction::bind`], appended after the call's own.
-    fn bound_args(&self) -> Vec<ArgSpec> {
-        Vec::new()
+    /// Arguments already bound by [`RemoteFunction::bind`], appended after the call's own
+    /// (an error if a bound value could not be encoded).
+    fn bound_args(&self) -> Result<Vec<ArgSpec>, CodecError> {
+        Ok(Vec::new())
     }
 
     /// Binds the trailing arguments (values or futures); the result takes the rest.
@@ -38,23 +39,23 @@ pub trait RemoteFunction: Clone + Send + Sync + 'static {
     /// let has_word = contains_word.bind((word.clone(),));   // fn(&str, &str) -> bool
     /// executor.submit(has_word, ("a line",))?;
     /// ```
-    fn bind<B, X>(&self, args: X) -> Result<Bound<Self, B>, CodecError>
+    fn bind<B, X>(&self, args: X) -> Bound<Self, B>
     where
         Self::Args: SplitTail<B>,
         X: IntoArgs<B>,
     {
-        Ok(Bound {
+        Bound {
             inner: self.clone(),
-            bound: Arc::new(args.into_specs()?),
+            bound: args.into_specs().map(Arc::new),
             _args: PhantomData,
-        })
+        }
     }
 }
 
 /// A remote function with its trailing arguments bound.
 pub struct Bound<F, B> {
     inner: F,
-    bound: Arc<Vec<ArgSpec>>,
+    bound: Result<Arc<Vec<ArgSpec>>, CodecError>,
     _args: PhantomData<fn() -> B>,
 }
 
@@ -85,10 +86,10 @@ where
         self.inner.short_name()
     }
 
-    fn bound_args(&self) -> Vec<ArgSpec> {
-        let mut all = self.bound.as_ref().clone();
-        all.extend(self.inner.bound_args());
-        all
+    fn bound_args(&self) -> Result<Vec<ArgSpec>, CodecError> {
+        let mut all = self.bound.clone()?.as_ref().clone();
+        all.extend(self.inner.bound_args()?);
+        Ok(all)
     }
 }
 

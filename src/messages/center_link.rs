@@ -61,6 +61,8 @@ pub struct HeartbeatMsg {
     pub executing: u32,
     /// Keys held in the worker's memory.
     pub stored_keys: u32,
+    /// Bytes of values received from peers since the worker started.
+    pub peer_bytes_in: u64,
 }
 
 /// A worker's notice that it is leaving.

@@ -19,23 +19,23 @@ pub const MAX_DECODE_BYTES: usize = 1 << 32;
 /// Encoding or decoding failed.
 ///
 /// Retrying does not help: the bytes or the value are wrong for the expected type.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum CodecError {
     /// The value could not be encoded (a serde `Serialize` impl returned an error).
-    #[error("could not encode {type_name}: {source}")]
+    #[error("could not encode {type_name}: {message}")]
     Encode {
         /// The Rust type being encoded.
         type_name: &'static str,
-        /// The encoder's error.
-        source: bincode::error::EncodeError,
+        /// The encoder's message.
+        message: String,
     },
     /// The bytes do not decode as the expected type.
-    #[error("could not decode {type_name}: {source}")]
+    #[error("could not decode {type_name}: {message}")]
     Decode {
         /// The Rust type expected.
         type_name: &'static str,
-        /// The decoder's error.
-        source: bincode::error::DecodeError,
+        /// The decoder's message.
+        message: String,
     },
     /// The bytes decoded but left bytes over, so they were not written as this type.
     #[error("could not decode {type_name}: {extra} trailing bytes")]
@@ -52,7 +52,7 @@ pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, CodecError> {
     bincode::serde::encode_to_vec(value, config::<MAX_DECODE_BYTES>()).map_err(|source| {
         CodecError::Encode {
             type_name: std::any::type_name::<T>(),
-            source,
+            message: source.to_string(),
         }
     })
 }
@@ -66,7 +66,7 @@ pub fn encode_into<T: Serialize + ?Sized>(
         .map(|_| ())
         .map_err(|source| CodecError::Encode {
             type_name: std::any::type_name::<T>(),
-            source,
+            message: source.to_string(),
         })
 }
 
@@ -90,7 +90,10 @@ impl bincode::enc::write::Writer for &mut ByteCounter {
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
     let type_name = std::any::type_name::<T>();
     let (value, used) = bincode::serde::decode_from_slice(bytes, config::<MAX_DECODE_BYTES>())
-        .map_err(|source| CodecError::Decode { type_name, source })?;
+        .map_err(|source| CodecError::Decode {
+            type_name,
+            message: source.to_string(),
+        })?;
     if used != bytes.len() {
         return Err(CodecError::TrailingBytes {
             type_name,

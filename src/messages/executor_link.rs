@@ -103,6 +103,8 @@ pub struct WorkerView {
     pub keys_in_memory: u64,
     /// Tasks it is running or has queued.
     pub processing: u64,
+    /// Bytes of values it received from other workers.
+    pub peer_bytes_in: u64,
     /// Functions it can run.
     pub functions: Vec<FunctionId>,
 }

@@ -10,7 +10,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use tracing::{error, info, warn};
 
-use super::{NannyConfig, RestartBudget, NANNY_PID_ENV};
+use super::{NannyConfig, RestartBudget, PARENT_PID_ENV};
 use crate::messages::nanny_link::{
     CenterToNanny, GaveUpMsg, NannyToCenter, WorkerExitedMsg, WorkerStartedMsg,
 };
@@ -65,7 +65,7 @@ impl Nanny {
             .arg(&self.config.center)
             .args(&self.config.worker_args)
             .arg("--no-nanny")
-            .env(NANNY_PID_ENV, std::process::id().to_string())
+            .env(PARENT_PID_ENV, std::process::id().to_string())
             .stdin(Stdio::null())
             .kill_on_drop(true);
         let mut child = match command.spawn() {

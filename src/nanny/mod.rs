@@ -16,8 +16,9 @@ pub use budget::RestartBudget;
 
 use crate::remote::ConnectOptions;
 
-/// Environment variable by which a worker learns the pid of the nanny that started it.
-pub const NANNY_PID_ENV: &str = "TASKFORCE_NANNY_PID";
+/// Environment variable by which a worker (or nanny) learns the pid of the process that
+/// started it, so it can exit when that process dies.
+pub const PARENT_PID_ENV: &str = "TASKFORCE_PARENT_PID";
 
 /// How a nanny runs.
 #[derive(Clone, Debug)]
@@ -59,6 +60,7 @@ impl NannyConfig {
 /// Runs a nanny until it is told to stop or its budget is spent. Returns the exit code.
 pub fn serve(config: NannyConfig) -> crate::Result<i32> {
     use actix::Actor;
+    die_with_parent();
     let system = actix::System::new();
     system.block_on(async move {
         let nanny = Nanny::new(config).start();
@@ -70,20 +72,20 @@ pub fn serve(config: NannyConfig) -> crate::Result<i32> {
     Ok(system.run_with_code()?)
 }
 
-/// In a worker started by a nanny: ask the kernel to send SIGTERM when the nanny dies, so no
-/// worker outlives its nanny. Does nothing for a worker started directly.
-pub fn die_with_nanny() {
-    let Some(nanny_pid) = std::env::var(NANNY_PID_ENV)
+/// In a process started by a nanny or a local cluster: ask the kernel to send SIGTERM when
+/// that parent dies, so no worker outlives it. Does nothing for a process started directly.
+pub fn die_with_parent() {
+    let Some(nanny_pid) = std::env::var(PARENT_PID_ENV)
         .ok()
         .and_then(|pid| pid.parse::<i32>().ok())
     else {
         return;
     };
     if let Err(e) = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM) {
-        warn!("could not tie this worker's life to its nanny: {e}");
+        warn!("could not tie this process's life to its parent's: {e}");
     }
     if nix::unistd::getppid().as_raw() != nanny_pid {
-        warn!("the nanny (pid {nanny_pid}) is already gone; exiting");
+        warn!("the parent process (pid {nanny_pid}) is already gone; exiting");
         std::process::exit(1);
     }
 }

@@ -45,6 +45,7 @@ pub struct Worker {
     pub(super) peer_sessions: Map<SessionId, Remote<WorkerToPeer, PeerToWorker>>,
     pub(super) events: Vec<TaskEvent>,
     pub(super) flush_scheduled: bool,
+    pub(super) peer_bytes_in: u64,
 }
 
 /// Asks the worker to leave the cluster and stop its process.
@@ -73,6 +74,7 @@ impl Worker {
             peer_sessions: Map::default(),
             events: Vec::new(),
             flush_scheduled: false,
+            peer_bytes_in: 0,
         }
     }
 
@@ -151,6 +153,7 @@ impl Worker {
                 memory_bytes,
                 executing: self.tasks.running_count() as u32,
                 stored_keys: self.store.len() as u32,
+                peer_bytes_in: self.peer_bytes_in,
             }));
         }
     }

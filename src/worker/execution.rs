@@ -187,6 +187,7 @@ impl Worker {
     fn on_fetched(&mut self, holder: WorkerId, fetched: Fetched, ctx: &mut Context<Self>) {
         for (key, value) in fetched.values {
             let nbytes = value.len() as u64;
+            self.peer_bytes_in += nbytes;
             self.store
                 .insert(key.clone(), Stored::Encoded(Arc::new(value)), nbytes);
             for (task, waiting) in self.tasks.input_arrived(&key) {

@@ -67,7 +67,7 @@ pub async fn start(config: WorkerConfig) -> crate::Result<WorkerHandle> {
 /// Runs a worker until it is told to stop (SIGINT/SIGTERM, or the center asks).
 /// Returns the process exit code.
 pub fn serve(config: WorkerConfig) -> crate::Result<i32> {
-    crate::nanny::die_with_nanny();
+    crate::nanny::die_with_parent();
     let system = actix::System::new();
     let handle = system.block_on(start(config))?;
     system.block_on(async move {

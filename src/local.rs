@@ -1,0 +1,229 @@
+//! An embedded cluster on this machine: a center on a thread of this process and workers as
+//! child processes of this same executable (`<exe> worker ADDR --no-nanny …`).
+//!
+//! No process outlives the cluster: workers are stopped when it is dropped, the kernel sends
+//! them SIGTERM if this process dies (and they exit by themselves if the center goes away).
+//! A worker child that runs the user's `main` again and reaches `Executor::local()` serves as
+//! the worker instead of starting another cluster.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tracing::{info, warn};
+
+use crate::center::{self, CenterConfig};
+use crate::executor::Executor;
+use crate::worker::config::{default_nthreads, total_memory};
+
+/// Set in the environment of worker processes started by a local cluster.
+pub const LOCAL_WORKER_ENV: &str = "TASKFORCE_LOCAL_WORKER";
+
+/// How long a local cluster waits for its workers to register.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Settings of a [`LocalCluster`].
+#[derive(Clone, Debug)]
+pub struct LocalClusterBuilder {
+    workers: usize,
+    threads_per_worker: u32,
+    memory_limit: u64,
+    program: Option<std::path::PathBuf>,
+    log_level: String,
+}
+
+impl Default for LocalClusterBuilder {
+    fn default() -> Self {
+        let cores = default_nthreads().max(1) as usize;
+        LocalClusterBuilder {
+            workers: cores.min(4),
+            threads_per_worker: 1,
+            memory_limit: total_memory() / cores.min(4).max(1) as u64,
+            program: None,
+            log_level: "warn".into(),
+        }
+    }
+}
+
+impl LocalClusterBuilder {
+    /// Number of worker processes (default: cores, at most 4).
+    pub fn workers(mut self, n: usize) -> Self {
+        self.workers = n.max(1);
+        self
+    }
+
+    /// Task threads per worker (default 1).
+    pub fn threads_per_worker(mut self, n: u32) -> Self {
+        self.threads_per_worker = n.max(1);
+        self
+    }
+
+    /// Memory limit per worker in bytes (default: total memory / workers).
+    pub fn memory_limit(mut self, bytes: u64) -> Self {
+        self.memory_limit = bytes;
+        self
+    }
+
+    /// Log level of the worker processes (default `warn`; `RUST_LOG` overrides it).
+    pub fn log_level(mut self, level: impl Into<String>) -> Self {
+        self.log_level = level.into();
+        self
+    }
+
+    /// The executable to start workers from (default: this one).
+    pub fn program(mut self, program: impl Into<std::path::PathBuf>) -> Self {
+        self.program = Some(program.into());
+        self
+    }
+
+    /// Starts the center and the workers and waits until every worker has registered.
+    pub fn start(self) -> crate::Result<LocalCluster> {
+        serve_if_local_worker();
+        let program = match self.program.clone() {
+            Some(program) => program,
+            None => std::env::current_exe()?,
+        };
+        let (center_thread, addr, system) = start_center_thread()?;
+        let mut cluster = LocalCluster {
+            addr,
+            system: Some(system),
+            center_thread: Some(center_thread),
+            workers: Vec::new(),
+        };
+        for index in 0..self.workers {
+            let child = self.spawn_worker(&program, addr, index)?;
+            cluster.workers.push(child);
+        }
+        let executor = Executor::connect(&addr.to_string())?;
+        executor.wait_for_workers(self.workers, STARTUP_TIMEOUT)?;
+        info!(workers = self.workers, "Local cluster ready at {addr}");
+        Ok(cluster)
+    }
+
+    fn spawn_worker(
+        &self,
+        program: &std::path::Path,
+        center: SocketAddr,
+        index: usize,
+    ) -> crate::Result<std::process::Child> {
+        let mut command = std::process::Command::new(program);
+        command
+            .arg("worker")
+            .arg(center.to_string())
+            .args(["--host", "127.0.0.1", "--death-timeout", "10s"])
+            .arg(format!("--nthreads={}", self.threads_per_worker))
+            .arg(format!("--memory-limit={}", self.memory_limit))
+            .arg(format!("--name=local-{index}"))
+            .arg(format!("--log-level={}", self.log_level))
+            .env(LOCAL_WORKER_ENV, "1")
+            .env(crate::nanny::PARENT_PID_ENV, std::process::id().to_string())
+            .stdin(Stdio::null());
+        command.spawn().map_err(|source| crate::Error::Spawn {
+            program: program.display().to_string(),
+            source,
+        })
+    }
+}
+
+/// A center and worker processes on this machine, stopped when dropped.
+pub struct LocalCluster {
+    addr: SocketAddr,
+    system: Option<actix::System>,
+    center_thread: Option<std::thread::JoinHandle<()>>,
+    workers: Vec<std::process::Child>,
+}
+
+impl LocalCluster {
+    /// Settings for a new local cluster.
+    pub fn builder() -> LocalClusterBuilder {
+        LocalClusterBuilder::default()
+    }
+
+    /// The center's address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Process ids of the worker processes (their nannies).
+    pub fn worker_pids(&self) -> Vec<u32> {
+        self.workers.iter().map(std::process::Child::id).collect()
+    }
+
+    /// A new executor connected to this cluster.
+    pub fn executor(&self) -> crate::Result<Executor> {
+        Executor::connect(&self.addr.to_string())
+    }
+}
+
+impl Drop for LocalCluster {
+    fn drop(&mut self) {
+        for child in &self.workers {
+            let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        for child in &mut self.workers {
+            while matches!(child.try_wait(), Ok(None)) && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            if matches!(child.try_wait(), Ok(None)) {
+                warn!(pid = child.id(), "local worker ignored SIGTERM; killing it");
+                let _ = child.kill();
+            }
+            let _ = child.wait();
+        }
+        if let Some(system) = self.system.take() {
+            system.stop();
+        }
+        if let Some(thread) = self.center_thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+type CenterThread = (std::thread::JoinHandle<()>, SocketAddr, actix::System);
+
+fn start_center_thread() -> crate::Result<CenterThread> {
+    let (started, startup) = std::sync::mpsc::channel();
+    let thread = std::thread::Builder::new()
+        .name("taskforce-center".into())
+        .spawn(move || {
+            let system = actix::System::new();
+            let config = CenterConfig {
+                host: Ipv4Addr::LOCALHOST.into(),
+                port: 0,
+                ..CenterConfig::default()
+            };
+            let handle = system.block_on(center::start(config));
+            let ok = handle.is_ok();
+            let _ = started.send(handle.map(|h| (h.addr, actix::System::current())));
+            if ok {
+                let _ = system.run();
+            }
+        })?;
+    match startup.recv() {
+        Ok(Ok((addr, system))) => Ok((thread, addr, system)),
+        Ok(Err(e)) => Err(crate::Error::Bind(e)),
+        Err(_) => Err(crate::Error::ConnectionLost {
+            reason: "the local center's thread stopped while starting".into(),
+        }),
+    }
+}
+
+/// In a process started as a local cluster's worker: serve as that worker and exit. Does
+/// nothing anywhere else. Called by `Executor::local()` and `LocalCluster::start`, so a
+/// program that re-runs its own `main` in its workers needs no dispatch of its own.
+pub fn serve_if_local_worker() {
+    if std::env::var_os(LOCAL_WORKER_ENV).is_some()
+        && std::env::args().nth(1).as_deref() == Some("worker")
+    {
+        let code = match crate::cli::main() {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("taskforce worker: {e}");
+                1
+            }
+        };
+        std::process::exit(code);
+    }
+}

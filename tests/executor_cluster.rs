@@ -1,0 +1,338 @@
+//! The executor against a real local cluster: a center on a thread and worker processes
+//! re-running this test binary (so they carry the `#[remote]` functions defined here).
+//!
+//! A custom test main (libtest-mimic) lets the same binary serve as a worker.
+
+use std::time::{Duration, Instant};
+
+use libtest_mimic::{Arguments, Failed, Trial};
+use taskforce::{as_completed, remote, wait, Error, Executor, LocalCluster};
+
+#[remote]
+fn inc(x: i64) -> i64 {
+    x + 1
+}
+
+#[remote]
+fn add(x: i64, y: i64) -> i64 {
+    x + y
+}
+
+#[remote]
+fn sum_all(xs: Vec<i64>) -> i64 {
+    xs.iter().sum()
+}
+
+#[remote]
+fn panics_at_three(x: i64) -> i64 {
+    if x == 3 {
+        panic!("boom at {x}");
+    }
+    x
+}
+
+#[remote]
+fn parse(text: &str) -> Result<i64, std::num::ParseIntError> {
+    text.parse()
+}
+
+#[remote]
+fn make_array(seed: u64, len: usize) -> Vec<f64> {
+    (0..len)
+        .map(|i| ((i as u64 * 31 + seed) % 1000) as f64)
+        .collect()
+}
+
+#[remote]
+fn add_arrays(x: &[f64], y: &[f64]) -> Vec<f64> {
+    x.iter().zip(y).map(|(a, b)| a + b).collect()
+}
+
+#[remote]
+fn sum_f64(x: &[f64]) -> f64 {
+    x.iter().sum()
+}
+
+#[remote]
+fn sleep_ms(ms: u64) -> u64 {
+    std::thread::sleep(Duration::from_millis(ms));
+    ms
+}
+
+fn cluster(workers: usize) -> LocalCluster {
+    LocalCluster::builder()
+        .workers(workers)
+        .threads_per_worker(1)
+        .start()
+        .expect("local cluster starts")
+}
+
+fn check(condition: bool, what: &str) -> Result<(), Failed> {
+    if condition {
+        Ok(())
+    } else {
+        Err(what.into())
+    }
+}
+
+fn futures_as_arguments() -> Result<(), Failed> {
+    let cluster = cluster(2);
+    let executor = cluster.executor()?;
+    let a = executor.submit(inc, (1,))?;
+    let b = executor.submit(inc, (100,))?;
+    let c = executor.submit(add, (&a, &b))?;
+    assert_eq!(c.result()?, 103);
+    assert_eq!(a.result()?, 2);
+    let again = executor.submit(inc, (1,))?;
+    assert_eq!(again.key(), a.key(), "same call, same key");
+    let debug = format!("{c:?}");
+    check(
+        debug.starts_with("<Future: status: finished, key: add-"),
+        &debug,
+    )
+}
+
+fn map_then_sum_and_gather() -> Result<(), Failed> {
+    let cluster = cluster(2);
+    let executor = cluster.executor()?;
+    let xs = executor.map(inc, 0..1000_i64)?;
+    let total = executor.submit(sum_all, (&xs,))?;
+    assert_eq!(total.result()?, (1..=1000).sum::<i64>());
+    let back = executor.gather(&xs)?;
+    assert_eq!(back, (1..=1000).collect::<Vec<i64>>());
+    wait(&xs)?;
+    let mut seen = 0;
+    for future in as_completed(xs) {
+        future.result()?;
+        seen += 1;
+    }
+    assert_eq!(seen, 1000);
+    Ok(())
+}
+
+fn scatter_then_use() -> Result<(), Failed> {
+    let cluster = cluster(2);
+    let executor = cluster.executor()?;
+    let data = executor.scatter(vec![1_i64, 2, 3])?;
+    let incremented = executor.map(inc, data.iter())?;
+    assert_eq!(executor.gather(&incremented)?, vec![2, 3, 4]);
+    let big = executor.scatter_one(vec![0.5_f64; 100_000])?;
+    let sum = executor.submit(sum_f64, (&big,))?;
+    assert_eq!(sum.result()?, 50_000.0);
+    Ok(())
+}
+
+fn tree_reduction_moves_data_between_workers() -> Result<(), Failed> {
+    let cluster = cluster(2);
+    let executor = cluster.executor()?;
+    let len = 1_000_000;
+    let mut layer = executor.map(make_array.bind((len,)), 0..16_u64)?;
+    while layer.len() > 1 {
+        layer = layer
+            .chunks(2)
+            .map(|pair| executor.submit(add_arrays, (&pair[0], &pair[1])))
+            .collect::<taskforce::Result<Vec<_>>>()?;
+    }
+    let sum = executor.submit(sum_f64, (&layer[0],))?.result()?;
+    let expected: f64 = (0..16_u64)
+        .map(|seed| {
+            (0..len)
+                .map(|i| ((i as u64 * 31 + seed) % 1000) as f64)
+                .sum::<f64>()
+        })
+        .sum();
+    assert_eq!(sum, expected);
+    let moved = wait_for_cluster(&executor, |c| {
+        c.workers.iter().map(|w| w.peer_bytes_in).sum::<u64>() >= 8_000_000
+    })?;
+    let bytes: u64 = moved.workers.iter().map(|w| w.peer_bytes_in).sum();
+    eprintln!("tree reduction: {bytes} bytes moved worker to worker");
+    Ok(())
+}
+
+fn panic_errs_only_its_future() -> Result<(), Failed> {
+    let cluster = cluster(2);
+    let executor = cluster.executor()?;
+    let futures = executor.map(panics_at_three, 0..6_i64)?;
+    wait(&futures)?;
+    for (i, future) in futures.iter().enumerate() {
+        match (i, future.result()) {
+            (
+                3,
+                Err(Error::Panicked {
+                    message, function, ..
+                }),
+            ) => {
+                check(message == "boom at 3", &message)?;
+                check(function.ends_with("panics_at_three"), &function)?;
+            }
+            (3, other) => return Err(format!("expected a panic, got {other:?}").into()),
+            (i, result) => assert_eq!(result?, i as i64),
+        }
+    }
+    let shown = futures[3].result().unwrap_err().to_string();
+    check(
+        shown.contains("boom at 3") && shown.contains("panicked"),
+        &shown,
+    )?;
+    let dependent = executor.submit(add, (&futures[3], 1))?;
+    match dependent.result() {
+        Err(Error::DependencyFailed { root_key, .. }) => {
+            check(&root_key == futures[3].key(), "root")?
+        }
+        other => return Err(format!("expected DependencyFailed, got {other:?}").into()),
+    }
+    assert_eq!(
+        executor.submit(inc, (41,))?.result()?,
+        42,
+        "workers keep running"
+    );
+    Ok(())
+}
+
+fn err_comes_home_as_failed() -> Result<(), Failed> {
+    let cluster = cluster(1);
+    let executor = cluster.executor()?;
+    assert_eq!(executor.submit(parse, ("42",))?.result()?, 42);
+    match executor.submit(parse, ("forty-two",))?.result() {
+        Err(Error::Failed { message, .. }) => check(message.contains("invalid digit"), &message),
+        other => Err(format!("expected Failed, got {other:?}").into()),
+    }
+}
+
+fn unknown_function_fails_at_submit() -> Result<(), Failed> {
+    let cluster = LocalCluster::builder()
+        .workers(1)
+        .program(env!("CARGO_BIN_EXE_taskforce"))
+        .start()?;
+    let executor = cluster.executor()?;
+    match executor.submit(inc, (1,)) {
+        Err(Error::UnknownFunction { function, hint }) => {
+            check(function.ends_with("::inc"), &function)?;
+            check(hint.contains("worker"), &hint)
+        }
+        other => Err(format!("expected UnknownFunction, got {other:?}").into()),
+    }
+}
+
+fn dropped_futures_leave_no_keys() -> Result<(), Failed> {
+    let cluster = cluster(2);
+    let executor = cluster.executor()?;
+    {
+        let xs = executor.map(inc, 0..200_i64)?;
+        let total = executor.submit(sum_all, (&xs,))?;
+        let arrays = executor.map(make_array.bind((10_000_usize,)), 0..4_u64)?;
+        let sum = executor.submit(add_arrays, (&arrays[0], &arrays[1]))?;
+        sum.result()?;
+        total.result()?;
+        let info = executor.cluster_info()?;
+        check(
+            info.workers.iter().map(|w| w.keys_in_memory).sum::<u64>() > 0,
+            "keys while held",
+        )?;
+    }
+    wait_for_cluster(&executor, |c| {
+        c.tasks == 0
+            && c.workers
+                .iter()
+                .all(|w| w.keys_in_memory == 0 && w.stored_keys == 0)
+    })?;
+    Ok(())
+}
+
+fn cancel_and_impure() -> Result<(), Failed> {
+    let cluster = cluster(1);
+    let executor = cluster.executor()?;
+    let slow = executor.submit(sleep_ms, (2_000,))?;
+    let waiting = executor.submit_impure(sleep_ms, (1,))?;
+    let other = executor.submit_impure(sleep_ms, (1,))?;
+    check(waiting.key() != other.key(), "impure calls get fresh keys")?;
+    executor.cancel(std::slice::from_ref(&slow));
+    match slow.result() {
+        Err(Error::Cancelled { .. }) => {}
+        other => return Err(format!("expected Cancelled, got {other:?}").into()),
+    }
+    assert_eq!(waiting.result()?, 1);
+    Ok(())
+}
+
+fn futures_can_be_awaited() -> Result<(), Failed> {
+    let cluster = cluster(1);
+    let executor = cluster.executor()?;
+    let future = executor.submit(inc, (9,))?;
+    let value = actix_rt::System::new().block_on(async move { future.await })?;
+    assert_eq!(value, 10);
+    Ok(())
+}
+
+fn restart_forgets_everything_and_keeps_serving() -> Result<(), Failed> {
+    let cluster = cluster(2);
+    let executor = cluster.executor()?;
+    let before = executor.cluster_info()?;
+    let a = executor.submit(inc, (1,))?;
+    assert_eq!(a.result()?, 2);
+    executor.restart()?;
+    match a.result() {
+        Err(Error::Cancelled {
+            reason: Some(reason),
+            ..
+        }) => check(reason.contains("restarted"), &reason)?,
+        other => return Err(format!("expected a cancelled future, got {other:?}").into()),
+    }
+    let after = executor.wait_for_workers(2, Duration::from_secs(30))?;
+    let old: Vec<_> = before.workers.iter().map(|w| w.id).collect();
+    check(
+        after.workers.iter().all(|w| !old.contains(&w.id)),
+        "fresh workers",
+    )?;
+    assert_eq!(executor.submit(inc, (2,))?.result()?, 3);
+    Ok(())
+}
+
+fn wait_for_cluster(
+    executor: &Executor,
+    condition: impl Fn(&taskforce::messages::executor_link::ClusterSnapshot) -> bool,
+) -> Result<taskforce::messages::executor_link::ClusterSnapshot, Failed> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let info = executor.cluster_info()?;
+        if condition(&info) {
+            return Ok(info);
+        }
+        if Instant::now() > deadline {
+            return Err(format!("cluster never reached the condition: {info:#?}").into());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn main() {
+    taskforce::local::serve_if_local_worker();
+    let args = Arguments::from_args();
+    let tests = vec![
+        Trial::test("futures_as_arguments", futures_as_arguments),
+        Trial::test("map_then_sum_and_gather", map_then_sum_and_gather),
+        Trial::test("scatter_then_use", scatter_then_use),
+        Trial::test(
+            "tree_reduction_moves_data_between_workers",
+            tree_reduction_moves_data_between_workers,
+        ),
+        Trial::test("panic_errs_only_its_future", panic_errs_only_its_future),
+        Trial::test("err_comes_home_as_failed", err_comes_home_as_failed),
+        Trial::test(
+            "unknown_function_fails_at_submit",
+            unknown_function_fails_at_submit,
+        ),
+        Trial::test(
+            "dropped_futures_leave_no_keys",
+            dropped_futures_leave_no_keys,
+        ),
+        Trial::test("cancel_and_impure", cancel_and_impure),
+        Trial::test("futures_can_be_awaited", futures_can_be_awaited),
+        Trial::test(
+            "restart_forgets_everything_and_keeps_serving",
+            restart_forgets_everything_and_keeps_serving,
+        ),
+    ];
+    libtest_mimic::run(&args, tests).exit();
+}
