@@ -179,9 +179,22 @@ impl Handler<ReleaseKey> for ExecutorActor {
 
     fn handle(&mut self, ReleaseKey(key): ReleaseKey, ctx: &mut Context<Self>) {
         if self.releases.is_empty() {
-            ctx.run_later(Duration::ZERO, |actor, _| actor.flush_releases());
+            ctx.notify(FlushReleases);
         }
         self.releases.push(key);
+    }
+}
+
+/// Sends the releases gathered during this turn of the actor.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct FlushReleases;
+
+impl Handler<FlushReleases> for ExecutorActor {
+    type Result = ();
+
+    fn handle(&mut self, _: FlushReleases, _ctx: &mut Context<Self>) {
+        self.flush_releases();
     }
 }
 

@@ -65,8 +65,13 @@ impl Inner {
 
     /// Blocks until every one of `states` is done.
     pub(crate) fn wait_for(&self, states: &[Arc<KeyState>]) {
-        self.shared
-            .wait_until(|| states.iter().all(|s| s.status().is_done()));
+        let mut done = 0;
+        self.shared.wait_until(|| {
+            while done < states.len() && states[done].status().is_done() {
+                done += 1;
+            }
+            done == states.len()
+        });
     }
 
     fn plan(&self, states: &[Arc<KeyState>]) -> crate::Result<GatherPlan> {

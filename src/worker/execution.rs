@@ -4,7 +4,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix::prelude::*;
 use tracing::warn;
@@ -271,7 +270,7 @@ impl Worker {
         }
         if !self.flush_scheduled {
             self.flush_scheduled = true;
-            ctx.run_later(Duration::ZERO, |worker, _| worker.flush_events());
+            ctx.notify(FlushEvents);
         }
     }
 
@@ -285,6 +284,20 @@ impl Worker {
             Some(center) => center.tell(WorkerToCenter::TaskEvents(events)),
             None => warn!(target: LOG_TARGET, dropped = events.len(), "no center to report to"),
         }
+    }
+}
+
+/// Sends the reports gathered during this turn of the actor (queued behind the messages
+/// already waiting, so one frame carries the outcomes of a burst of tasks).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(super) struct FlushEvents;
+
+impl Handler<FlushEvents> for Worker {
+    type Result = ();
+
+    fn handle(&mut self, _: FlushEvents, _ctx: &mut Context<Self>) {
+        self.flush_events();
     }
 }
 

@@ -162,7 +162,7 @@ pub(super) struct Sim {
 
 impl Sim {
     pub(super) fn new() -> Self {
-        Sim::with_config(SchedulerConfig::default())
+        Sim::with_config(test_config())
     }
 
     pub(super) fn with_config(config: SchedulerConfig) -> Self {
@@ -333,4 +333,14 @@ pub(super) fn pairs(list: &[(WorkerId, &str)]) -> Vec<(WorkerId, TaskKey)> {
     list.iter()
         .map(|(worker, name)| (*worker, key(name)))
         .collect()
+}
+
+/// The configuration the scenarios are written against: 2 tasks per thread plus 2 per worker,
+/// 3 allowed failures (independent of the product's defaults, which are tuned by benchmark).
+pub(super) fn test_config() -> SchedulerConfig {
+    SchedulerConfig {
+        tasks_per_thread: 2,
+        extra_tasks_per_worker: 2,
+        allowed_failures: 3,
+    }
 }

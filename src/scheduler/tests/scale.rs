@@ -8,7 +8,7 @@ use super::*;
 #[test]
 fn hundred_thousand_independent_tasks_run_and_release() {
     const N: usize = 100_000;
-    let mut state = SchedulerState::new(SchedulerConfig::default());
+    let mut state = SchedulerState::new(test_config());
     let mut out = RecordingOutbox::default();
     state.on_worker_added(W1, 2, vec![func()], &mut out);
     state.on_worker_added(W2, 2, vec![func()], &mut out);

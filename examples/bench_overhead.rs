@@ -1,0 +1,71 @@
+//! Scheduling overhead through the whole stack on a local cluster of 2 single-thread workers
+//! (as dask's `bench_overhead.py`): submit→result roundtrip latency, and the throughput of
+//! independent trivial tasks.
+//!
+//! `cargo run --release --example bench_overhead [-- --tasks 50000 --roundtrips 300]`
+
+use std::time::{Duration, Instant};
+
+use taskforce::{remote, LocalCluster};
+
+#[remote]
+fn inc(x: i64) -> i64 {
+    x + 1
+}
+
+fn arg(name: &str, default: usize) -> usize {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn main() -> taskforce::Result<()> {
+    taskforce::local::serve_if_local_worker();
+    let tasks = arg("--tasks", 50_000);
+    let roundtrips = arg("--roundtrips", 300);
+    let cluster = LocalCluster::builder()
+        .workers(2)
+        .threads_per_worker(1)
+        .start()?;
+    let executor = cluster.executor()?;
+
+    for i in 0..50 {
+        executor.submit_impure(inc, (i,))?.result()?;
+    }
+    let mut latencies = Vec::with_capacity(roundtrips);
+    for i in 0..roundtrips {
+        let started = Instant::now();
+        executor.submit_impure(inc, (i as i64,))?.result()?;
+        latencies.push(started.elapsed());
+    }
+    latencies.sort();
+    let median = percentile(&latencies, 0.5);
+    let p99 = percentile(&latencies, 0.99);
+    println!(
+        "{{\"bench\": \"roundtrip\", \"system\": \"taskforce\", \"n\": {roundtrips}, \"median_us\": {:.1}, \"p99_us\": {:.1}}}",
+        median.as_secs_f64() * 1e6,
+        p99.as_secs_f64() * 1e6
+    );
+
+    for round in 0..3 {
+        let started = Instant::now();
+        let futures = executor.map_impure(inc, 0..tasks as i64)?;
+        taskforce::wait(&futures)?;
+        let elapsed = started.elapsed();
+        let ok = futures.iter().all(|f| f.status() == "finished");
+        drop(futures);
+        println!(
+            "{{\"bench\": \"independent_tasks\", \"system\": \"taskforce\", \"round\": {round}, \"n\": {tasks}, \"seconds\": {:.3}, \"tasks_per_s\": {:.0}, \"all_finished\": {ok}}}",
+            elapsed.as_secs_f64(),
+            tasks as f64 / elapsed.as_secs_f64()
+        );
+    }
+    Ok(())
+}
