@@ -68,6 +68,8 @@ pub trait Value: Any + Send + Sync {
     fn type_name(&self) -> &'static str;
     /// For downcasting to the concrete type.
     fn as_any(&self) -> &dyn Any;
+    /// For taking the concrete type out of a shared value.
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
 }
 
 impl<T: Serialize + Send + Sync + 'static> Value for T {
@@ -84,6 +86,10 @@ impl<T: Serialize + Send + Sync + 'static> Value for T {
     }
 
     fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
         self
     }
 }
