@@ -1,0 +1,87 @@
+//! The seed walkthroughs on an embedded local cluster: futures, a map and a sum, the binary
+//! tree reduction of arrays that stay on the workers.
+//!
+//! `cargo run --release --example quickstart`
+
+use std::time::Instant;
+
+use taskforce::{remote, Executor};
+
+#[remote]
+fn inc(x: i64) -> i64 {
+    x + 1
+}
+
+#[remote]
+fn add(x: i64, y: i64) -> i64 {
+    x + y
+}
+
+#[remote]
+fn sum_all(xs: Vec<i64>) -> i64 {
+    xs.iter().sum()
+}
+
+/// A deterministic "random" array: the same seed gives the same numbers on any worker.
+#[remote]
+fn random_array(seed: u64, len: usize) -> Vec<f64> {
+    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1_u64 << 53) as f64
+        })
+        .collect()
+}
+
+#[remote]
+fn add_arrays(x: &[f64], y: &[f64]) -> Vec<f64> {
+    x.iter().zip(y).map(|(a, b)| a + b).collect()
+}
+
+#[remote]
+fn array_sum(x: &[f64]) -> f64 {
+    x.iter().sum()
+}
+
+fn main() -> taskforce::Result<()> {
+    let started = Instant::now();
+    let executor = Executor::local()?;
+    let info = executor.cluster_info()?;
+    println!(
+        "local cluster: {} workers ready in {:.2?}",
+        info.workers.len(),
+        started.elapsed()
+    );
+
+    let step = Instant::now();
+    let a = executor.submit(inc, (1,))?;
+    let b = executor.submit(inc, (100,))?;
+    let c = executor.submit(add, (&a, &b))?;
+    println!("inc(1) + inc(100) = {} ({:.2?})", c.result()?, step.elapsed());
+
+    let step = Instant::now();
+    let xs = executor.map(inc, 0..1000)?;
+    let total = executor.submit(sum_all, (&xs,))?;
+    println!("sum(map(inc, 0..1000)) = {} ({:.2?})", total.result()?, step.elapsed());
+
+    let step = Instant::now();
+    let mut layer = executor.map(random_array.bind((1_000_000,)), 0..16_u64)?;
+    while layer.len() > 1 {
+        layer = layer
+            .chunks(2)
+            .map(|pair| executor.submit(add_arrays, (&pair[0], &pair[1])))
+            .collect::<taskforce::Result<Vec<_>>>()?;
+    }
+    let tree_total = executor.submit(array_sum, (&layer[0],))?.result()?;
+    println!(
+        "tree reduction of 16 arrays of 1e6 random numbers: sum = {tree_total:.1} (expected about 8.0e6) ({:.2?})",
+        step.elapsed()
+    );
+
+    drop((a, b, c, xs, total, layer));
+    println!("done in {:.2?}", started.elapsed());
+    Ok(())
+}
