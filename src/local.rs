@@ -38,7 +38,7 @@ impl Default for LocalClusterBuilder {
         LocalClusterBuilder {
             workers: cores.min(4),
             threads_per_worker: 1,
-            memory_limit: total_memory() / cores.min(4).max(1) as u64,
+            memory_limit: total_memory() / cores.clamp(1, 4) as u64,
             program: None,
             log_level: "warn".into(),
         }

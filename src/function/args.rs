@@ -219,7 +219,7 @@ mod tests {
 
     #[test]
     fn probe_finds_vec_parameters_only() {
-        assert!((&ListProbe::<Vec<i64>>::new()).list_builder().is_some());
+        assert!(ListProbe::<Vec<i64>>::new().list_builder().is_some());
         assert!((&ListProbe::<i64>::new()).list_builder().is_none());
     }
 
@@ -244,7 +244,7 @@ mod tests {
         let encoded = Stored::Encoded(Arc::new(encode_value(&2_i64).unwrap()));
         let slots = [ArgSlot::List(vec![object(1_i64), encoded])];
         let reader = ArgReader::new(&slots);
-        let builder = (&ListProbe::<Vec<i64>>::new()).list_builder();
+        let builder = ListProbe::<Vec<i64>>::new().list_builder();
         assert_eq!(*reader.get::<Vec<i64>>(0, builder).unwrap(), vec![1, 2]);
         assert!(reader.get::<i64>(0, None).is_err());
     }

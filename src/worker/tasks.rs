@@ -191,7 +191,7 @@ mod tests {
                 args: vec![],
             },
             invoke: noop,
-            missing: missing.iter().map(|k| TaskKey::new(k)).collect(),
+            missing: missing.iter().map(TaskKey::new).collect(),
         }
     }
 
