@@ -19,7 +19,9 @@ fn start_center() -> std::net::SocketAddr {
             port: 0,
             ..CenterConfig::default()
         };
-        let handle = system.block_on(center::start(config)).expect("center starts");
+        let handle = system
+            .block_on(center::start(config))
+            .expect("center starts");
         started.send(handle.addr).expect("bench waits");
         system.run().expect("center runs");
     });

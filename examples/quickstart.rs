@@ -60,12 +60,20 @@ fn main() -> taskforce::Result<()> {
     let a = executor.submit(inc, (1,))?;
     let b = executor.submit(inc, (100,))?;
     let c = executor.submit(add, (&a, &b))?;
-    println!("inc(1) + inc(100) = {} ({:.2?})", c.result()?, step.elapsed());
+    println!(
+        "inc(1) + inc(100) = {} ({:.2?})",
+        c.result()?,
+        step.elapsed()
+    );
 
     let step = Instant::now();
     let xs = executor.map(inc, 0..1000)?;
     let total = executor.submit(sum_all, (&xs,))?;
-    println!("sum(map(inc, 0..1000)) = {} ({:.2?})", total.result()?, step.elapsed());
+    println!(
+        "sum(map(inc, 0..1000)) = {} ({:.2?})",
+        total.result()?,
+        step.elapsed()
+    );
 
     let step = Instant::now();
     let mut layer = executor.map(random_array.bind((1_000_000,)), 0..16_u64)?;

@@ -306,7 +306,111 @@ fn wait_for_cluster(
     }
 }
 
+/// API.md §2 as a user writes it, against `myprog center` and two `myprog worker` processes
+/// started from the command line (this test binary is `myprog`: its `main` hands those
+/// subcommands to `taskforce::cli::main()`).
+fn api_program_against_command_line_cluster() -> Result<(), Failed> {
+    let exe = std::env::current_exe()?;
+    let mut center = Process::start(&exe, &["center", "--host", "127.0.0.1", "--port", "0"])?;
+    let addr = center.wait_for_line("Start center at ")?;
+    let addr = addr
+        .rsplit(" at ")
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    let mut workers = Vec::new();
+    for _ in 0..2 {
+        let mut worker = Process::start(
+            &exe,
+            &["worker", &addr, "--host", "127.0.0.1", "--nthreads", "1"],
+        )?;
+        worker.wait_for_line("Registered with center at")?;
+        workers.push(worker);
+    }
+    let executor = Executor::connect(&addr)?;
+    let a = executor.submit(inc, (1,))?;
+    let b = executor.submit(inc, (100,))?;
+    let c = executor.submit(add, (&a, &b))?;
+    assert_eq!(c.result()?, 103);
+    let xs = executor.map(inc, 0..1000)?;
+    let total = executor.submit(sum_all, (&xs,))?;
+    assert_eq!(total.result()?, 500_500);
+    let data = executor.scatter(vec![1_i64, 2, 3])?;
+    assert_eq!(executor.gather(&data)?, vec![1, 2, 3]);
+    let back: Vec<i64> = executor.gather(&xs)?;
+    assert_eq!(back.len(), 1000);
+    wait(&xs)?;
+    for fut in as_completed(xs) {
+        fut.result()?;
+    }
+    executor.restart()?;
+    assert_eq!(executor.submit(inc, (5,))?.result()?, 6);
+    Ok(())
+}
+
+/// A child process whose stderr is read line by line; killed on drop.
+struct Process {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Process {
+    fn start(exe: &std::path::Path, args: &[&str]) -> std::io::Result<Process> {
+        let mut child = std::process::Command::new(exe)
+            .args(args)
+            .env("RUST_LOG", "info")
+            .stderr(std::process::Stdio::piped())
+            .spawn()?;
+        let stderr = child.stderr.take().expect("piped");
+        let (send, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                eprintln!("{line}");
+                let _ = send.send(line);
+            }
+        });
+        Ok(Process { child, lines })
+    }
+
+    fn wait_for_line(&mut self, needle: &str) -> Result<String, Failed> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return Ok(line),
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        Err(format!("no line containing {needle:?} within 30 s").into())
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn main() {
+    if matches!(
+        std::env::args().nth(1).as_deref(),
+        Some("center" | "worker")
+    ) {
+        taskforce::cli::main().expect("taskforce role");
+        return;
+    }
     taskforce::local::serve_if_local_worker();
     let args = Arguments::from_args();
     let tests = vec![
@@ -332,6 +436,10 @@ fn main() {
         Trial::test(
             "restart_forgets_everything_and_keeps_serving",
             restart_forgets_everything_and_keeps_serving,
+        ),
+        Trial::test(
+            "api_program_against_command_line_cluster",
+            api_program_against_command_line_cluster,
         ),
     ];
     libtest_mimic::run(&args, tests).exit();

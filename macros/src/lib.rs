@@ -36,13 +36,15 @@ impl Parse for RemoteArgs {
 
 /// Makes a free function callable on a taskforce cluster.
 ///
-/// ```ignore
+/// ```text
 /// #[taskforce::remote]
 /// fn inc(x: i64) -> i64 { x + 1 }
 ///
 /// let fut = executor.submit(inc, (1,))?;   // runs on a worker
 /// assert_eq!(inc(1), 2);                   // still a local function
 /// ```
+/// (Compiled examples live in the `taskforce` crate's docs and tests: this crate can't
+/// depend on it.)
 ///
 /// Arguments and result must be serde types (`Clone` for arguments); `&str`, `&[T]` and
 /// `&T` parameters travel as `String`, `Vec<T>` and `T`. A function returning

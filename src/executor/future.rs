@@ -26,10 +26,16 @@ impl Drop for FutureHandle {
 
 /// A value being computed, or computed, on the cluster.
 ///
-/// ```ignore
+/// ```no_run
+/// # use taskforce::{remote, Executor};
+/// # #[remote] fn inc(x: i64) -> i64 { x + 1 }
+/// # #[remote] fn add(x: i64, y: i64) -> i64 { x + y }
+/// # fn main() -> taskforce::Result<()> {
+/// # let executor = Executor::connect("127.0.0.1:8787")?;
 /// let a = executor.submit(inc, (1,))?;      // Future<i64>
 /// let b = executor.submit(add, (&a, 10))?;  // a future as an argument: no data comes home
 /// assert_eq!(b.result()?, 12);
+/// # Ok(()) }
 /// ```
 pub struct Future<T> {
     pub(crate) handle: Arc<FutureHandle>,

@@ -24,9 +24,15 @@ impl Executor {
     /// `&Vec<Future<T>>` standing for a `Vec<T>`. The same call gives the same key and is
     /// computed once.
     ///
-    /// ```ignore
+    /// ```no_run
+    /// # use taskforce::{remote, Executor};
+    /// # #[remote] fn inc(x: i64) -> i64 { x + 1 }
+    /// # #[remote] fn add(x: i64, y: i64) -> i64 { x + y }
+    /// # fn main() -> taskforce::Result<()> {
+    /// # let executor = Executor::connect("127.0.0.1:8787")?;
     /// let a = executor.submit(inc, (1,))?;
     /// let c = executor.submit(add, (&a, 100))?;
+    /// # Ok(()) }
     /// ```
     pub fn submit<F, A>(&self, f: F, args: A) -> crate::Result<Future<F::Output>>
     where

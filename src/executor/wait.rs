@@ -18,10 +18,17 @@ pub fn wait<T>(futures: &[Future<T>]) -> crate::Result<()> {
 
 /// Yields the futures in the order they finish.
 ///
-/// ```ignore
+/// ```no_run
+/// # use taskforce::{remote, Executor};
+/// # #[remote] fn inc(x: i64) -> i64 { x + 1 }
+/// # #[remote] fn add(x: i64, y: i64) -> i64 { x + y }
+/// # fn main() -> taskforce::Result<()> {
+/// # let executor = Executor::connect("127.0.0.1:8787")?;
+/// let futures = executor.map(inc, 0..10)?;
 /// for future in taskforce::as_completed(futures) {
 ///     println!("{}", future.result()?);
 /// }
+/// # Ok(()) }
 /// ```
 pub fn as_completed<T>(futures: impl IntoIterator<Item = Future<T>>) -> AsCompleted<T> {
     AsCompleted {

@@ -35,9 +35,16 @@ pub trait RemoteFunction: Clone + Send + Sync + 'static {
 
     /// Binds the trailing arguments (values or futures); the result takes the rest.
     ///
-    /// ```ignore
-    /// let has_word = contains_word.bind((word.clone(),));   // fn(&str, &str) -> bool
-    /// executor.submit(has_word, ("a line",))?;
+    /// ```no_run
+    /// # use taskforce::{remote, Executor};
+    /// #[remote]
+    /// fn contains_word(line: &str, word: &str) -> bool { line.contains(word) }
+    /// # fn main() -> taskforce::Result<()> {
+    /// # let executor = Executor::connect("127.0.0.1:8787")?;
+    /// let word = String::from("python");
+    /// let has_word = contains_word.bind((word.clone(),));   // takes the line only
+    /// let found = executor.submit(has_word, ("a line about python",))?;
+    /// # Ok(()) }
     /// ```
     fn bind<B, X>(&self, args: X) -> Bound<Self, B>
     where
