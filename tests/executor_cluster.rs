@@ -289,6 +289,49 @@ fn restart_forgets_everything_and_keeps_serving() -> Result<(), Failed> {
     Ok(())
 }
 
+/// A worker killed with SIGKILL: what it held is recomputed from lineage on the others, and
+/// its nanny brings a new worker.
+fn lost_worker_data_is_recomputed() -> Result<(), Failed> {
+    let cluster = cluster(2);
+    let executor = cluster.executor()?;
+    let arrays = executor.map(make_array.bind((1000_usize,)), 0..8_u64)?;
+    let sums: Vec<_> = arrays
+        .iter()
+        .map(|a| executor.submit(sum_f64, (a,)))
+        .collect::<taskforce::Result<_>>()?;
+    let before: Vec<f64> = executor.gather(&sums)?;
+    let info = executor.cluster_info()?;
+    let victim = info
+        .workers
+        .iter()
+        .find(|w| w.keys_in_memory > 0)
+        .ok_or("no worker holds anything")?;
+    let pid = nix::unistd::Pid::from_raw(victim.pid as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL)?;
+    let victim_id = victim.id;
+    wait_for_cluster(&executor, |c| c.workers.iter().all(|w| w.id != victim_id))?;
+    let again: Vec<_> = arrays
+        .iter()
+        .map(|a| executor.submit(sum_f64, (a,)))
+        .collect::<taskforce::Result<_>>()?;
+    assert_eq!(executor.gather(&again)?, before);
+    assert_eq!(executor.gather(&arrays)?.len(), 8);
+    wait_for_cluster(&executor, |c| c.workers.len() == 2)?;
+    Ok(())
+}
+
+/// The center goes away: pending futures fail with `ConnectionLost`, not a hang.
+fn losing_the_center_is_connection_lost() -> Result<(), Failed> {
+    let cluster = cluster(1);
+    let executor = cluster.executor()?;
+    let slow = executor.submit(sleep_ms, (60_000,))?;
+    drop(cluster);
+    match slow.result() {
+        Err(Error::ConnectionLost { .. }) => Ok(()),
+        other => Err(format!("expected ConnectionLost, got {other:?}").into()),
+    }
+}
+
 fn wait_for_cluster(
     executor: &Executor,
     condition: impl Fn(&taskforce::messages::executor_link::ClusterSnapshot) -> bool,
@@ -440,6 +483,14 @@ fn main() {
         Trial::test(
             "api_program_against_command_line_cluster",
             api_program_against_command_line_cluster,
+        ),
+        Trial::test(
+            "lost_worker_data_is_recomputed",
+            lost_worker_data_is_recomputed,
+        ),
+        Trial::test(
+            "losing_the_center_is_connection_lost",
+            losing_the_center_is_connection_lost,
         ),
     ];
     libtest_mimic::run(&args, tests).exit();

@@ -120,6 +120,7 @@ impl Center {
             id,
             name: hello.name.clone(),
             addr: listen_addr,
+            pid: hello.pid,
             nthreads: hello.nthreads,
             memory_limit: hello.memory_limit,
             functions: hello.functions.clone(),
@@ -185,6 +186,8 @@ impl Center {
                     memory_used: beat.memory_bytes,
                     stored_keys: beat.stored_keys,
                     peer_bytes_in: beat.peer_bytes_in,
+                    stored_bytes: beat.stored_bytes,
+                    peak_stored_bytes: beat.peak_stored_bytes,
                 });
             }
             WorkerToCenter::TaskEvents(events) => {

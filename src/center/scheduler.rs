@@ -31,11 +31,14 @@ type ExecutorLink = Remote<SchedulerToExecutor, ExecutorToScheduler>;
 struct WorkerEntry {
     name: String,
     addr: SocketAddr,
+    pid: u32,
     nthreads: u32,
     memory_limit: u64,
     memory_used: u64,
     stored_keys: u32,
     peer_bytes_in: u64,
+    stored_bytes: u64,
+    peak_stored_bytes: u64,
     functions: Vec<FunctionId>,
     link: WorkerLink,
 }
@@ -66,6 +69,8 @@ pub struct WorkerJoined {
     pub name: String,
     /// Where it listens.
     pub addr: SocketAddr,
+    /// Its process id.
+    pub pid: u32,
     /// Task threads.
     pub nthreads: u32,
     /// Memory limit.
@@ -93,6 +98,10 @@ pub struct WorkerLoad {
     pub stored_keys: u32,
     /// Bytes it received from peers.
     pub peer_bytes_in: u64,
+    /// Bytes of values it holds.
+    pub stored_bytes: u64,
+    /// The most bytes of values it held at once.
+    pub peak_stored_bytes: u64,
 }
 
 /// Task outcomes from a worker.
@@ -152,6 +161,7 @@ impl Scheduler {
                 id,
                 name: w.name.clone(),
                 addr: w.addr,
+                pid: w.pid,
                 nthreads: w.nthreads,
                 memory_limit: w.memory_limit,
                 memory_used: w.memory_used,
@@ -159,6 +169,8 @@ impl Scheduler {
                 keys_in_memory: self.state.has_what(id).len() as u64,
                 processing: self.state.processing_count(id).unwrap_or(0) as u64,
                 peer_bytes_in: w.peer_bytes_in,
+                stored_bytes: w.stored_bytes,
+                peak_stored_bytes: w.peak_stored_bytes,
                 functions: w.functions.clone(),
             })
             .collect();
@@ -399,11 +411,14 @@ impl Handler<WorkerJoined> for Scheduler {
             WorkerEntry {
                 name: msg.name,
                 addr: msg.addr,
+                pid: msg.pid,
                 nthreads: msg.nthreads,
                 memory_limit: msg.memory_limit,
                 memory_used: 0,
                 stored_keys: 0,
                 peer_bytes_in: 0,
+                stored_bytes: 0,
+                peak_stored_bytes: 0,
                 functions: msg.functions,
                 link: msg.link,
             },
@@ -445,6 +460,8 @@ impl Handler<WorkerLoad> for Scheduler {
             worker.memory_used = msg.memory_used;
             worker.stored_keys = msg.stored_keys;
             worker.peer_bytes_in = msg.peer_bytes_in;
+            worker.stored_bytes = msg.stored_bytes;
+            worker.peak_stored_bytes = msg.peak_stored_bytes;
         }
     }
 }

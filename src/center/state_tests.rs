@@ -30,6 +30,8 @@ fn beat() -> HeartbeatMsg {
         executing: 1,
         stored_keys: 0,
         peer_bytes_in: 0,
+        stored_bytes: 0,
+        peak_stored_bytes: 0,
     }
 }
 

@@ -293,7 +293,7 @@ impl Handler<SessionEvent<SchedulerToExecutor>> for ExecutorActor {
                 if self.scheduler.take().is_some() {
                     warn!(target: LOG_TARGET, "Lost the scheduler: {reason}");
                     self.shared.set_all(
-                        KeyStatus::Lost(format!("lost the scheduler: {reason}")),
+                        KeyStatus::Disconnected(format!("lost the scheduler: {reason}")),
                         false,
                     );
                     self.lost = Some(reason);

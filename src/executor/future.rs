@@ -166,6 +166,9 @@ pub(crate) fn status_error(key: &TaskKey, status: &KeyStatus) -> Option<crate::E
             key: key.clone(),
             reason: Some(reason.clone()),
         }),
+        KeyStatus::Disconnected(reason) => Some(crate::Error::ConnectionLost {
+            reason: reason.clone(),
+        }),
         KeyStatus::Pending | KeyStatus::Finished { .. } => None,
     }
 }

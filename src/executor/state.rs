@@ -30,6 +30,8 @@ pub enum KeyStatus {
     Erred(TaskFailure),
     /// It is gone: cancelled, lost with its worker, or forgotten by a restart.
     Lost(String),
+    /// The connection to the scheduler was lost before the key finished.
+    Disconnected(String),
 }
 
 impl KeyStatus {
@@ -45,6 +47,7 @@ impl KeyStatus {
             KeyStatus::Finished { .. } => "finished",
             KeyStatus::Erred(_) => "error",
             KeyStatus::Lost(_) => "lost",
+            KeyStatus::Disconnected(_) => "lost",
         }
     }
 }

@@ -63,6 +63,10 @@ pub struct HeartbeatMsg {
     pub stored_keys: u32,
     /// Bytes of values received from peers since the worker started.
     pub peer_bytes_in: u64,
+    /// Bytes of values held now (as they would travel).
+    pub stored_bytes: u64,
+    /// The most bytes of values held at once since the worker started.
+    pub peak_stored_bytes: u64,
 }
 
 /// A worker's notice that it is leaving.

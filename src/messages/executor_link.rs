@@ -91,6 +91,8 @@ pub struct WorkerView {
     pub name: String,
     /// Where it listens.
     pub addr: SocketAddr,
+    /// Its process id.
+    pub pid: u32,
     /// Task threads.
     pub nthreads: u32,
     /// Memory limit in bytes (0 = none).
@@ -105,6 +107,10 @@ pub struct WorkerView {
     pub processing: u64,
     /// Bytes of values it received from other workers.
     pub peer_bytes_in: u64,
+    /// Bytes of values it holds, as it last reported.
+    pub stored_bytes: u64,
+    /// The most bytes of values it held at once, as it last reported.
+    pub peak_stored_bytes: u64,
     /// Functions it can run.
     pub functions: Vec<FunctionId>,
 }

@@ -154,6 +154,8 @@ impl Worker {
                 executing: self.tasks.running_count() as u32,
                 stored_keys: self.store.len() as u32,
                 peer_bytes_in: self.peer_bytes_in,
+                stored_bytes: self.store.nbytes(),
+                peak_stored_bytes: self.store.peak_nbytes(),
             }));
         }
     }

@@ -8,6 +8,7 @@ use crate::ids::{Map, TaskKey};
 pub struct DataStore {
     values: Map<TaskKey, (Stored, u64)>,
     nbytes: u64,
+    peak_nbytes: u64,
 }
 
 impl DataStore {
@@ -17,6 +18,7 @@ impl DataStore {
         if let Some((_, old)) = self.values.insert(key, (value, nbytes)) {
             self.nbytes -= old;
         }
+        self.peak_nbytes = self.peak_nbytes.max(self.nbytes);
     }
 
     /// Drops `key`; returns whether it was held.
@@ -58,5 +60,10 @@ impl DataStore {
     /// Bytes held (as they would travel).
     pub fn nbytes(&self) -> u64 {
         self.nbytes
+    }
+
+    /// The most bytes held at once.
+    pub fn peak_nbytes(&self) -> u64 {
+        self.peak_nbytes
     }
 }
