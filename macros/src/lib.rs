@@ -9,7 +9,7 @@ use proc_macro2::{Span, TokenStream as TokenStream2};
 use quote::{format_ident, quote};
 use syn::parse::{Parse, ParseStream};
 use syn::{
-    parse_macro_input, FnArg, GenericArgument, ItemFn, LitStr, Pat, PathArguments, ReturnType,
+    parse_macro_input, FnArg, GenericArgument, ItemFn, LitStr, PathArguments, ReturnType,
     Token, Type,
 };
 
@@ -227,10 +227,7 @@ fn param(index: usize, input: &FnArg) -> syn::Result<Param> {
             "#[remote] goes on free functions, not methods: state travels as arguments",
         ));
     };
-    let ident = match &*typed.pat {
-        Pat::Ident(pat) => format_ident!("arg_{}_{}", index, pat.ident),
-        _ => format_ident!("arg_{}", index),
-    };
+    let ident = format_ident!("__tf_arg_{}", index);
     let (owned, borrowed) = match &*typed.ty {
         Type::Reference(reference) => {
             if reference.mutability.is_some() {

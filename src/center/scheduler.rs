@@ -19,7 +19,7 @@ use crate::messages::{FrameLimits, HelloReply};
 use crate::remote::handshake::reply_envelope;
 use crate::remote::{Arrival, Remote, Session, SessionEvent, SessionId};
 use crate::scheduler::{
-    ClientReport, ComputeTask, FunctionId, OutboxBatch, SchedulerConfig, SchedulerState,
+    ClientReport, ComputeTask, FunctionId, OutboxBatch, SchedulerConfig, SchedulerState, TaskState,
     WorkerCommand,
 };
 
@@ -268,6 +268,25 @@ impl Scheduler {
         }
     }
 
+    /// Tells the clients that want them that these keys (held by a lost worker) are no longer
+    /// in memory, so their futures wait for the recomputed values.
+    fn tell_recomputing(&self, held: Vec<TaskKey>) {
+        let mut by_client: Map<ClientId, Vec<TaskKey>> = Map::default();
+        for key in held {
+            if matches!(self.state.task_state(&key), Some(TaskState::Memory { .. })) {
+                continue;
+            }
+            for client in self.state.who_wants(&key) {
+                by_client.entry(*client).or_default().push(key.clone());
+            }
+        }
+        for (client, keys) in by_client {
+            if let Some(link) = self.clients.get(&client) {
+                link.tell(SchedulerToExecutor::Recomputing(keys));
+            }
+        }
+    }
+
     fn on_task_event(&mut self, worker: WorkerId, event: TaskEvent) {
         match event {
             TaskEvent::Finished {
@@ -446,7 +465,9 @@ impl Handler<WorkerLeft> for Scheduler {
         if self.workers.remove(&id).is_none() {
             return;
         }
+        let held = self.state.has_what(id);
         self.state.on_worker_removed(id, &mut self.batch);
+        self.tell_recomputing(held);
         self.flush();
         self.broadcast_cluster();
     }

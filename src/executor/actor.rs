@@ -128,6 +128,11 @@ impl ExecutorActor {
                     shared.set_status(&key, KeyStatus::Lost(reason));
                 }
             }
+            SchedulerToExecutor::Recomputing(keys) => {
+                for key in keys {
+                    shared.set_status(&key, KeyStatus::Pending);
+                }
+            }
             SchedulerToExecutor::Cluster(snapshot) => {
                 *shared.cluster.write().expect("cluster lock") = snapshot;
             }

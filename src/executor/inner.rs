@@ -15,6 +15,11 @@ use super::state::{KeyState, KeyStatus, SharedState};
 use crate::function::{decode_value, EncodedValue};
 use crate::ids::{ClientId, Map, TaskKey};
 
+/// How often a gather is retried after a holder failed.
+const GATHER_RETRIES: u32 = 3;
+/// How long a retry waits for news of the failed keys.
+const RETRY_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 pub(crate) struct Inner {
     pub(crate) shared: Arc<SharedState>,
     pub(crate) actor: Addr<ExecutorActor>,
@@ -126,12 +131,37 @@ impl Inner {
             .collect()
     }
 
-    /// Brings the values of done keys home (blocking), in the order given.
+    /// Brings the values of done keys home (blocking), in the order given. A holder that
+    /// fails (a worker just lost) is retried once the scheduler says where the value is now.
     pub(crate) fn fetch_values<T: DeserializeOwned + 'static>(
         &self,
         states: &[Arc<KeyState>],
     ) -> crate::Result<Vec<T>> {
-        let mut plan = self.plan(states)?;
+        let mut attempt = 0;
+        loop {
+            let versions: Vec<u64> = states.iter().map(|s| s.version()).collect();
+            let plan = self.plan(states)?;
+            match self.try_fetch(states, plan) {
+                Err(crate::Error::ConnectionLost { .. }) if attempt < GATHER_RETRIES => {
+                    attempt += 1;
+                    let changed = self.shared.wait_until_for(RETRY_WAIT, || {
+                        states.iter().zip(&versions).any(|(s, v)| s.version() != *v)
+                    });
+                    if !changed {
+                        return self.try_fetch(states, self.plan(states)?);
+                    }
+                    self.wait_for(states);
+                }
+                result => return result,
+            }
+        }
+    }
+
+    fn try_fetch<T: DeserializeOwned + 'static>(
+        &self,
+        states: &[Arc<KeyState>],
+        mut plan: GatherPlan,
+    ) -> crate::Result<Vec<T>> {
         if !plan.requests.is_empty() {
             let (reply, answer) = tokio::sync::oneshot::channel::<Gathered>();
             self.actor.do_send(Gather {

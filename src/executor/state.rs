@@ -60,6 +60,7 @@ pub struct KeyState {
     status: Mutex<KeyStatus>,
     wakers: Mutex<Vec<Waker>>,
     handles: AtomicUsize,
+    version: std::sync::atomic::AtomicU64,
 }
 
 impl KeyState {
@@ -69,12 +70,18 @@ impl KeyState {
             status: Mutex::new(KeyStatus::Pending),
             wakers: Mutex::new(Vec::new()),
             handles: AtomicUsize::new(1),
+            version: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
     /// The current status.
     pub fn status(&self) -> KeyStatus {
         self.status.lock().expect("status lock").clone()
+    }
+
+    /// How many times the status changed.
+    pub fn version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
     }
 
     /// Registers `waker` to be woken at the next change; returns the status now.
@@ -135,6 +142,7 @@ impl SharedState {
 
     fn update(&self, state: &KeyState, status: KeyStatus) {
         *state.status.lock().expect("status lock") = status;
+        state.version.fetch_add(1, Ordering::AcqRel);
         for waker in state.wakers.lock().expect("wakers lock").drain(..) {
             waker.wake();
         }
@@ -158,5 +166,26 @@ impl SharedState {
         while !done() {
             changes = self.changed.wait(changes).expect("changes lock");
         }
+    }
+
+    /// Like [`Self::wait_until`], giving up after `timeout`; returns whether `done()` held.
+    pub fn wait_until_for(
+        &self,
+        timeout: std::time::Duration,
+        mut done: impl FnMut() -> bool,
+    ) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        let mut changes = self.changes.lock().expect("changes lock");
+        while !done() {
+            let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) else {
+                return false;
+            };
+            changes = self
+                .changed
+                .wait_timeout(changes, left)
+                .expect("changes lock")
+                .0;
+        }
+        true
     }
 }

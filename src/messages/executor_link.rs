@@ -54,6 +54,8 @@ pub enum SchedulerToExecutor {
     Erred(Vec<(TaskKey, TaskFailure)>),
     /// These keys are gone (cancelled, or scattered data lost with its worker).
     Lost(Vec<(TaskKey, String)>),
+    /// These keys left memory with a lost worker and are being computed again.
+    Recomputing(Vec<TaskKey>),
     /// The cluster as it is now (a reply to `ClusterInfo`, and pushed on membership changes).
     Cluster(ClusterSnapshot),
     /// A request was carried out.
