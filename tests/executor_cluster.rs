@@ -332,6 +332,85 @@ fn losing_the_center_is_connection_lost() -> Result<(), Failed> {
     }
 }
 
+fn process_alive(pid: u32) -> bool {
+    // A zombie (exited, not yet reaped) counts as gone.
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z'),
+        Err(_) => false,
+    }
+}
+
+fn wait_until_gone(pids: &[u32]) -> Result<(), Failed> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while pids.iter().any(|&pid| process_alive(pid)) {
+        if Instant::now() > deadline {
+            let alive: Vec<_> = pids.iter().filter(|&&p| process_alive(p)).collect();
+            return Err(format!("processes still running: {alive:?}").into());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(())
+}
+
+/// Every process of a local cluster (nannies and workers) is gone once it is dropped.
+fn local_cluster_leaves_no_process_after_drop() -> Result<(), Failed> {
+    let cluster = cluster(2);
+    let executor = cluster.executor()?;
+    let mut pids = cluster.worker_pids();
+    pids.extend(executor.cluster_info()?.workers.iter().map(|w| w.pid));
+    check(
+        pids.iter().all(|&p| process_alive(p)),
+        "all running before the drop",
+    )?;
+    drop(executor);
+    drop(cluster);
+    wait_until_gone(&pids)
+}
+
+/// A program that panics while its `Executor::local()` runs leaves no process behind.
+fn local_cluster_leaves_no_process_after_a_panic() -> Result<(), Failed> {
+    let exe = std::env::current_exe()?;
+    let output = std::process::Command::new(exe)
+        .arg("local-then-panic")
+        .stderr(std::process::Stdio::null())
+        .output()?;
+    check(!output.status.success(), "the parent panicked")?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let pids: Vec<u32> = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("pids "))
+        .ok_or("the parent printed no pids")?
+        .split(',')
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    check(
+        pids.len() == 4,
+        &format!("2 nannies and 2 workers: {pids:?}"),
+    )?;
+    wait_until_gone(&pids)
+}
+
+/// Run as a child by the test above: start a local cluster, print its pids, panic.
+fn local_then_panic() {
+    let executor = Executor::local_with(LocalCluster::builder().workers(2)).expect("local cluster");
+    let mut pids: Vec<u32> = executor
+        .cluster_info()
+        .expect("info")
+        .workers
+        .iter()
+        .map(|w| w.pid)
+        .collect();
+    pids.extend(executor.local_worker_pids());
+    let list: Vec<String> = pids.iter().map(u32::to_string).collect();
+    println!("pids {}", list.join(","));
+    panic!("the user's program panics with a local cluster running");
+}
+
 fn wait_for_cluster(
     executor: &Executor,
     condition: impl Fn(&taskforce::messages::executor_link::ClusterSnapshot) -> bool,
@@ -447,6 +526,9 @@ impl Drop for Process {
 }
 
 fn main() {
+    if std::env::args().nth(1).as_deref() == Some("local-then-panic") {
+        local_then_panic();
+    }
     if matches!(
         std::env::args().nth(1).as_deref(),
         Some("center" | "worker")
@@ -491,6 +573,14 @@ fn main() {
         Trial::test(
             "losing_the_center_is_connection_lost",
             losing_the_center_is_connection_lost,
+        ),
+        Trial::test(
+            "local_cluster_leaves_no_process_after_drop",
+            local_cluster_leaves_no_process_after_drop,
+        ),
+        Trial::test(
+            "local_cluster_leaves_no_process_after_a_panic",
+            local_cluster_leaves_no_process_after_a_panic,
         ),
     ];
     libtest_mimic::run(&args, tests).exit();

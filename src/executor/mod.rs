@@ -94,6 +94,16 @@ impl Executor {
         Ok(executor)
     }
 
+    /// Process ids of the worker processes (nannies) of the embedded cluster this executor
+    /// started, if it started one.
+    pub fn local_worker_pids(&self) -> Vec<u32> {
+        let cluster = self.inner.local_cluster.lock().expect("cluster lock");
+        cluster
+            .as_ref()
+            .map(crate::LocalCluster::worker_pids)
+            .unwrap_or_default()
+    }
+
     /// Connects with explicit connection options.
     pub fn connect_with(addr: &str, options: ConnectOptions) -> crate::Result<Executor> {
         let shared = Arc::new(SharedState::default());
