@@ -143,6 +143,19 @@ pub enum Error {
     /// The cluster has no worker to place data on.
     #[error("the cluster has no workers")]
     NoWorkers,
+    /// A task graph can't run as given (missing key, cycle, unknown output). Retrying won't
+    /// help.
+    #[error(transparent)]
+    Graph(crate::graph::GraphError),
+}
+
+impl From<crate::graph::GraphError> for Error {
+    fn from(error: crate::graph::GraphError) -> Self {
+        match error {
+            crate::graph::GraphError::Codec { source, .. } => Error::Codec(source),
+            other => Error::Graph(other),
+        }
+    }
 }
 
 fn reason_suffix(reason: &Option<String>) -> String {

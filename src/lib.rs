@@ -11,18 +11,24 @@ pub use taskforce_macros::remote;
 
 pub mod center;
 pub mod cli;
+pub mod delayed;
 mod error;
 pub mod executor;
 pub mod function;
+pub mod graph;
 pub mod ids;
 pub mod local;
 pub mod messages;
 pub mod nanny;
 pub mod remote;
+pub mod runner;
 pub mod scheduler;
 pub mod signals;
+pub mod threaded;
 pub mod worker;
 
+pub use delayed::{delayed, Delayed};
 pub use error::{Error, Result};
 pub use executor::{as_completed, wait, Executor, Future};
 pub use local::LocalCluster;
+pub use runner::Runner;

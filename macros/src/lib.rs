@@ -9,8 +9,8 @@ use proc_macro2::{Span, TokenStream as TokenStream2};
 use quote::{format_ident, quote};
 use syn::parse::{Parse, ParseStream};
 use syn::{
-    parse_macro_input, FnArg, GenericArgument, ItemFn, LitStr, PathArguments, ReturnType,
-    Token, Type,
+    parse_macro_input, FnArg, GenericArgument, ItemFn, LitStr, PathArguments, ReturnType, Token,
+    Type,
 };
 
 /// `#[remote]` or `#[remote(name = "stable.name")]`.

@@ -111,19 +111,32 @@ impl Inner {
         })
     }
 
-    fn decode_all<T: DeserializeOwned + 'static>(
+    fn in_order(
         states: &[Arc<KeyState>],
         values: Map<TaskKey, EncodedValue>,
-    ) -> crate::Result<Vec<T>> {
+    ) -> crate::Result<Vec<EncodedValue>> {
         states
             .iter()
             .map(|state| {
-                let value = values
+                values
                     .get(&state.key)
+                    .cloned()
                     .ok_or_else(|| crate::Error::ConnectionLost {
                         reason: format!("the value of {} did not arrive", state.key),
-                    })?;
-                decode_value::<T>(value).map_err(|source| crate::Error::Value {
+                    })
+            })
+            .collect()
+    }
+
+    fn decode_all<T: DeserializeOwned + 'static>(
+        states: &[Arc<KeyState>],
+        values: Vec<EncodedValue>,
+    ) -> crate::Result<Vec<T>> {
+        states
+            .iter()
+            .zip(values)
+            .map(|(state, value)| {
+                decode_value::<T>(&value).map_err(|source| crate::Error::Value {
                     key: state.key.clone(),
                     source,
                 })
@@ -137,6 +150,14 @@ impl Inner {
         &self,
         states: &[Arc<KeyState>],
     ) -> crate::Result<Vec<T>> {
+        Self::decode_all(states, self.fetch_encoded(states)?)
+    }
+
+    /// Brings the values of done keys home (blocking), undecoded, in the order given.
+    pub(crate) fn fetch_encoded(
+        &self,
+        states: &[Arc<KeyState>],
+    ) -> crate::Result<Vec<EncodedValue>> {
         let mut attempt = 0;
         loop {
             let versions: Vec<u64> = states.iter().map(|s| s.version()).collect();
@@ -157,11 +178,11 @@ impl Inner {
         }
     }
 
-    fn try_fetch<T: DeserializeOwned + 'static>(
+    fn try_fetch(
         &self,
         states: &[Arc<KeyState>],
         mut plan: GatherPlan,
-    ) -> crate::Result<Vec<T>> {
+    ) -> crate::Result<Vec<EncodedValue>> {
         if !plan.requests.is_empty() {
             let (reply, answer) = tokio::sync::oneshot::channel::<Gathered>();
             self.actor.do_send(Gather {
@@ -171,7 +192,7 @@ impl Inner {
             plan.ready
                 .extend(answer.blocking_recv().unwrap_or_else(|_| Err(stopped()))?);
         }
-        Self::decode_all(states, plan.ready)
+        Self::in_order(states, plan.ready)
     }
 
     /// Brings the values of done keys home without blocking the thread.
@@ -189,7 +210,7 @@ impl Inner {
             plan.ready
                 .extend(answer.await.unwrap_or_else(|_| Err(stopped()))?);
         }
-        Self::decode_all(&states, plan.ready)
+        Self::decode_all(&states, Self::in_order(&states, plan.ready)?)
     }
 }
 

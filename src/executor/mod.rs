@@ -6,6 +6,7 @@
 
 mod actor;
 mod future;
+mod graphs;
 mod inner;
 mod state;
 mod submit;

@@ -121,6 +121,11 @@ impl SharedState {
         }
     }
 
+    /// Whether this executor holds a future for `key`.
+    pub fn holds(&self, key: &TaskKey) -> bool {
+        self.keys.contains_key(key)
+    }
+
     /// Drops a handle on `key`; returns true if it was the last (the key is forgotten here).
     pub fn release(&self, key: &TaskKey) -> bool {
         if let Entry::Occupied(entry) = self.keys.entry(key.clone()) {

@@ -114,7 +114,7 @@ impl Executor {
     }
 
     /// Fails fast when workers are connected but none can run `function`.
-    fn check_function(&self, function: &FunctionId) -> crate::Result<()> {
+    pub(crate) fn check_function(&self, function: &FunctionId) -> crate::Result<()> {
         let cluster = self.inner.shared.cluster.read().expect("cluster lock");
         if cluster.workers.is_empty() {
             return Ok(());

@@ -1,0 +1,359 @@
+//! `taskforce::delayed`: build task graphs lazily from ordinary-looking calls, as
+//! `dask.delayed` (once `dask.imperative.do`) does.
+//!
+//! ```no_run
+//! use taskforce::{delayed, remote, threaded::Threaded};
+//! #[remote] fn inc(x: i64) -> i64 { x + 1 }
+//! #[remote] fn add(x: i64, y: i64) -> i64 { x + y }
+//! let a = delayed(inc, (1,));         // Delayed<i64>: nothing runs yet
+//! let c = delayed(add, (&a, &a));     // a Delayed is an argument like a Future
+//! assert_eq!(c.compute(&Threaded::default())?, 4);
+//! # Ok::<(), taskforce::Error>(())
+//! ```
+//!
+//! Builds graphs only: it never touches actors or sockets.
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::function::task::{fresh_key, pure_key};
+use crate::function::{encode_value, ArgSpec, RemoteFunction};
+use crate::graph::{Graph, GraphTask};
+use crate::ids::{Set, TaskKey};
+use crate::messages::CodecError;
+use crate::runner::Runner;
+
+/// One lazy call and the calls it reads.
+#[derive(Debug)]
+pub struct Node {
+    key: TaskKey,
+    task: GraphTask,
+    inputs: Vec<Arc<Node>>,
+}
+
+/// A value that will come from a lazy call; nothing runs until `compute` or `persist`.
+pub struct Delayed<T> {
+    node: Arc<Node>,
+    _value: PhantomData<fn() -> T>,
+}
+
+impl<T> Clone for Delayed<T> {
+    fn clone(&self) -> Self {
+        Delayed {
+            node: self.node.clone(),
+            _value: PhantomData,
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for Delayed<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Delayed({})", self.node.key)
+    }
+}
+
+/// Calls `f` lazily on `args` (values, `&Delayed`, `&Future`, or `&Vec` of either).
+/// The key is deterministic: the same call on the same arguments is the same task.
+pub fn delayed<F, A>(f: F, args: A) -> Delayed<F::Output>
+where
+    F: RemoteFunction,
+    A: IntoDelayedArgs<F::Args>,
+{
+    let (task, inputs) = match args.into_delayed_args() {
+        Ok((specs, inputs)) => (GraphTask::from_specs(&f, specs), inputs),
+        Err(error) => (
+            GraphTask::from_specs(&f, Vec::new()).with_error(error),
+            Vec::new(),
+        ),
+    };
+    let key = match task.to_body().and_then(|body| body.to_spec()) {
+        Ok(spec) => pure_key(f.short_name(), &spec),
+        Err(_) => fresh_key(f.short_name()),
+    };
+    Delayed {
+        node: Arc::new(Node { key, task, inputs }),
+        _value: PhantomData,
+    }
+}
+
+impl<T> Delayed<T> {
+    /// The key its value will have.
+    pub fn key(&self) -> &TaskKey {
+        &self.node.key
+    }
+
+    /// The graph of this call and everything it reads.
+    pub fn graph(&self) -> Graph {
+        let mut graph = Graph::new();
+        let mut seen: Set<TaskKey> = Set::default();
+        let mut stack = vec![self.node.clone()];
+        while let Some(node) = stack.pop() {
+            if !seen.insert(node.key.clone()) {
+                continue;
+            }
+            graph.insert(node.key.clone(), node.task.clone());
+            stack.extend(node.inputs.iter().cloned());
+        }
+        graph
+    }
+}
+
+impl<T: DeserializeOwned + Clone + Send + Sync + 'static> Delayed<T> {
+    /// Runs the graph on `runner` (an `Executor` or `threaded::Threaded`) and returns the value.
+    pub fn compute<R: Runner>(&self, runner: &R) -> crate::Result<T> {
+        runner.get(&self.graph(), self.key().clone())
+    }
+
+    /// Starts the graph on the cluster and returns a future for the value, which stays there.
+    pub fn persist(&self, executor: &crate::Executor) -> crate::Result<crate::Future<T>> {
+        let mut futures = executor.submit_graph(&self.graph(), std::slice::from_ref(self.key()))?;
+        Ok(futures.pop().expect("one output"))
+    }
+}
+
+/// Something that stands for an argument of type `T` in a delayed call.
+pub trait DelayedArg<T> {
+    /// The argument as it travels; lazy inputs it reads go into `inputs`.
+    fn into_delayed_arg(self, inputs: &mut Vec<Arc<Node>>) -> Result<ArgSpec, CodecError>;
+}
+
+impl<T: Serialize + 'static> DelayedArg<T> for T {
+    fn into_delayed_arg(self, _: &mut Vec<Arc<Node>>) -> Result<ArgSpec, CodecError> {
+        encode_value(&self).map(ArgSpec::Value)
+    }
+}
+
+impl DelayedArg<String> for &str {
+    fn into_delayed_arg(self, _: &mut Vec<Arc<Node>>) -> Result<ArgSpec, CodecError> {
+        encode_value(&self.to_string()).map(ArgSpec::Value)
+    }
+}
+
+impl<T> DelayedArg<T> for &Delayed<T> {
+    fn into_delayed_arg(self, inputs: &mut Vec<Arc<Node>>) -> Result<ArgSpec, CodecError> {
+        inputs.push(self.node.clone());
+        Ok(ArgSpec::Key(self.node.key.clone()))
+    }
+}
+
+impl<T> DelayedArg<T> for Delayed<T> {
+    fn into_delayed_arg(self, inputs: &mut Vec<Arc<Node>>) -> Result<ArgSpec, CodecError> {
+        (&self).into_delayed_arg(inputs)
+    }
+}
+
+impl<T> DelayedArg<Vec<T>> for &[Delayed<T>] {
+    fn into_delayed_arg(self, inputs: &mut Vec<Arc<Node>>) -> Result<ArgSpec, CodecError> {
+        inputs.extend(self.iter().map(|d| d.node.clone()));
+        Ok(ArgSpec::Keys(
+            self.iter().map(|d| d.node.key.clone()).collect(),
+        ))
+    }
+}
+
+impl<T> DelayedArg<Vec<T>> for &Vec<Delayed<T>> {
+    fn into_delayed_arg(self, inputs: &mut Vec<Arc<Node>>) -> Result<ArgSpec, CodecError> {
+        self.as_slice().into_delayed_arg(inputs)
+    }
+}
+
+impl<T> DelayedArg<T> for &crate::Future<T> {
+    fn into_delayed_arg(self, _: &mut Vec<Arc<Node>>) -> Result<ArgSpec, CodecError> {
+        Ok(ArgSpec::Key(self.key().clone()))
+    }
+}
+
+impl<T> DelayedArg<Vec<T>> for &Vec<crate::Future<T>> {
+    fn into_delayed_arg(self, _: &mut Vec<Arc<Node>>) -> Result<ArgSpec, CodecError> {
+        Ok(ArgSpec::Keys(
+            self.iter().map(|f| f.key().clone()).collect(),
+        ))
+    }
+}
+
+/// A tuple of [`DelayedArg`]s standing for the parameter tuple `Args`.
+pub trait IntoDelayedArgs<Args> {
+    /// The arguments as they travel, and the lazy inputs they read.
+    fn into_delayed_args(self) -> Result<(Vec<ArgSpec>, Vec<Arc<Node>>), CodecError>;
+}
+
+impl IntoDelayedArgs<()> for () {
+    fn into_delayed_args(self) -> Result<(Vec<ArgSpec>, Vec<Arc<Node>>), CodecError> {
+        Ok((Vec::new(), Vec::new()))
+    }
+}
+
+impl<A0, X0: DelayedArg<A0>> IntoDelayedArgs<(A0,)> for (X0,) {
+    fn into_delayed_args(self) -> Result<(Vec<ArgSpec>, Vec<Arc<Node>>), CodecError> {
+        let mut specs = Vec::with_capacity(1);
+        let mut inputs = Vec::new();
+        specs.push(self.0.into_delayed_arg(&mut inputs)?);
+        Ok((specs, inputs))
+    }
+}
+
+impl<A0, A1, X0: DelayedArg<A0>, X1: DelayedArg<A1>> IntoDelayedArgs<(A0, A1)> for (X0, X1) {
+    fn into_delayed_args(self) -> Result<(Vec<ArgSpec>, Vec<Arc<Node>>), CodecError> {
+        let mut specs = Vec::with_capacity(2);
+        let mut inputs = Vec::new();
+        specs.push(self.0.into_delayed_arg(&mut inputs)?);
+        specs.push(self.1.into_delayed_arg(&mut inputs)?);
+        Ok((specs, inputs))
+    }
+}
+
+impl<A0, A1, A2, X0: DelayedArg<A0>, X1: DelayedArg<A1>, X2: DelayedArg<A2>>
+    IntoDelayedArgs<(A0, A1, A2)> for (X0, X1, X2)
+{
+    fn into_delayed_args(self) -> Result<(Vec<ArgSpec>, Vec<Arc<Node>>), CodecError> {
+        let mut specs = Vec::with_capacity(3);
+        let mut inputs = Vec::new();
+        specs.push(self.0.into_delayed_arg(&mut inputs)?);
+        specs.push(self.1.into_delayed_arg(&mut inputs)?);
+        specs.push(self.2.into_delayed_arg(&mut inputs)?);
+        Ok((specs, inputs))
+    }
+}
+
+impl<
+        A0,
+        A1,
+        A2,
+        A3,
+        X0: DelayedArg<A0>,
+        X1: DelayedArg<A1>,
+        X2: DelayedArg<A2>,
+        X3: DelayedArg<A3>,
+    > IntoDelayedArgs<(A0, A1, A2, A3)> for (X0, X1, X2, X3)
+{
+    fn into_delayed_args(self) -> Result<(Vec<ArgSpec>, Vec<Arc<Node>>), CodecError> {
+        let mut specs = Vec::with_capacity(4);
+        let mut inputs = Vec::new();
+        specs.push(self.0.into_delayed_arg(&mut inputs)?);
+        specs.push(self.1.into_delayed_arg(&mut inputs)?);
+        specs.push(self.2.into_delayed_arg(&mut inputs)?);
+        specs.push(self.3.into_delayed_arg(&mut inputs)?);
+        Ok((specs, inputs))
+    }
+}
+
+impl<
+        A0,
+        A1,
+        A2,
+        A3,
+        A4,
+        X0: DelayedArg<A0>,
+        X1: DelayedArg<A1>,
+        X2: DelayedArg<A2>,
+        X3: DelayedArg<A3>,
+        X4: DelayedArg<A4>,
+    > IntoDelayedArgs<(A0, A1, A2, A3, A4)> for (X0, X1, X2, X3, X4)
+{
+    fn into_delayed_args(self) -> Result<(Vec<ArgSpec>, Vec<Arc<Node>>), CodecError> {
+        let mut specs = Vec::with_capacity(5);
+        let mut inputs = Vec::new();
+        specs.push(self.0.into_delayed_arg(&mut inputs)?);
+        specs.push(self.1.into_delayed_arg(&mut inputs)?);
+        specs.push(self.2.into_delayed_arg(&mut inputs)?);
+        specs.push(self.3.into_delayed_arg(&mut inputs)?);
+        specs.push(self.4.into_delayed_arg(&mut inputs)?);
+        Ok((specs, inputs))
+    }
+}
+
+impl<
+        A0,
+        A1,
+        A2,
+        A3,
+        A4,
+        A5,
+        X0: DelayedArg<A0>,
+        X1: DelayedArg<A1>,
+        X2: DelayedArg<A2>,
+        X3: DelayedArg<A3>,
+        X4: DelayedArg<A4>,
+        X5: DelayedArg<A5>,
+    > IntoDelayedArgs<(A0, A1, A2, A3, A4, A5)> for (X0, X1, X2, X3, X4, X5)
+{
+    fn into_delayed_args(self) -> Result<(Vec<ArgSpec>, Vec<Arc<Node>>), CodecError> {
+        let mut specs = Vec::with_capacity(6);
+        let mut inputs = Vec::new();
+        specs.push(self.0.into_delayed_arg(&mut inputs)?);
+        specs.push(self.1.into_delayed_arg(&mut inputs)?);
+        specs.push(self.2.into_delayed_arg(&mut inputs)?);
+        specs.push(self.3.into_delayed_arg(&mut inputs)?);
+        specs.push(self.4.into_delayed_arg(&mut inputs)?);
+        specs.push(self.5.into_delayed_arg(&mut inputs)?);
+        Ok((specs, inputs))
+    }
+}
+
+impl<
+        A0,
+        A1,
+        A2,
+        A3,
+        A4,
+        A5,
+        A6,
+        X0: DelayedArg<A0>,
+        X1: DelayedArg<A1>,
+        X2: DelayedArg<A2>,
+        X3: DelayedArg<A3>,
+        X4: DelayedArg<A4>,
+        X5: DelayedArg<A5>,
+        X6: DelayedArg<A6>,
+    > IntoDelayedArgs<(A0, A1, A2, A3, A4, A5, A6)> for (X0, X1, X2, X3, X4, X5, X6)
+{
+    fn into_delayed_args(self) -> Result<(Vec<ArgSpec>, Vec<Arc<Node>>), CodecError> {
+        let mut specs = Vec::with_capacity(7);
+        let mut inputs = Vec::new();
+        specs.push(self.0.into_delayed_arg(&mut inputs)?);
+        specs.push(self.1.into_delayed_arg(&mut inputs)?);
+        specs.push(self.2.into_delayed_arg(&mut inputs)?);
+        specs.push(self.3.into_delayed_arg(&mut inputs)?);
+        specs.push(self.4.into_delayed_arg(&mut inputs)?);
+        specs.push(self.5.into_delayed_arg(&mut inputs)?);
+        specs.push(self.6.into_delayed_arg(&mut inputs)?);
+        Ok((specs, inputs))
+    }
+}
+
+impl<
+        A0,
+        A1,
+        A2,
+        A3,
+        A4,
+        A5,
+        A6,
+        A7,
+        X0: DelayedArg<A0>,
+        X1: DelayedArg<A1>,
+        X2: DelayedArg<A2>,
+        X3: DelayedArg<A3>,
+        X4: DelayedArg<A4>,
+        X5: DelayedArg<A5>,
+        X6: DelayedArg<A6>,
+        X7: DelayedArg<A7>,
+    > IntoDelayedArgs<(A0, A1, A2, A3, A4, A5, A6, A7)> for (X0, X1, X2, X3, X4, X5, X6, X7)
+{
+    fn into_delayed_args(self) -> Result<(Vec<ArgSpec>, Vec<Arc<Node>>), CodecError> {
+        let mut specs = Vec::with_capacity(8);
+        let mut inputs = Vec::new();
+        specs.push(self.0.into_delayed_arg(&mut inputs)?);
+        specs.push(self.1.into_delayed_arg(&mut inputs)?);
+        specs.push(self.2.into_delayed_arg(&mut inputs)?);
+        specs.push(self.3.into_delayed_arg(&mut inputs)?);
+        specs.push(self.4.into_delayed_arg(&mut inputs)?);
+        specs.push(self.5.into_delayed_arg(&mut inputs)?);
+        specs.push(self.6.into_delayed_arg(&mut inputs)?);
+        specs.push(self.7.into_delayed_arg(&mut inputs)?);
+        Ok((specs, inputs))
+    }
+}
