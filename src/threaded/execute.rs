@@ -237,6 +237,7 @@ impl<'p, 'i, 'g> RunState<'p, 'i, 'g> {
         let args = self.plan.task(task).args().iter().map(|arg| self.slot(arg));
         Job {
             key: self.plan.key(task).clone(),
+            priority: crate::scheduler::Priority::default(),
             invoke: self.plan.invoke[task as usize],
             args: args.collect(),
         }

@@ -15,7 +15,7 @@ use super::tasks::{plan_fetches, FetchPlan, WaitingTask};
 use crate::function::{lookup, ArgSlot, ArgSpec, Stored, TaskBody};
 use crate::ids::{Map, TaskKey, WorkerId};
 use crate::messages::center_link::{TaskEvent, WorkerToCenter};
-use crate::scheduler::{ComputeTask, TaskFailure};
+use crate::scheduler::{ComputeTask, Priority, TaskFailure};
 
 /// Values up to this size ride along with the "finished" report, so clients need not fetch.
 const INLINE_BYTES: u64 = 4096;
@@ -65,13 +65,14 @@ impl Worker {
             .filter(|dep| !self.store.contains(dep))
             .collect();
         if missing.is_empty() {
-            return self.start_task(key, body, invoke, ctx);
+            return self.start_task(key, task.priority, body, invoke, ctx);
         }
         let holders: Map<TaskKey, Vec<WorkerId>> = task.deps.into_iter().collect();
         let waiting = WaitingTask {
             body,
             invoke,
             missing,
+            priority: task.priority,
         };
         let to_fetch = self.tasks.wait_for_inputs(key, waiting, &holders);
         let (plans, unreachable) = plan_fetches(to_fetch, &self.peer_addrs);
@@ -115,6 +116,7 @@ impl Worker {
     fn start_task(
         &mut self,
         key: TaskKey,
+        priority: Priority,
         body: TaskBody,
         invoke: crate::function::registry::Invoke,
         ctx: &mut Context<Self>,
@@ -135,7 +137,12 @@ impl Worker {
             }
         }
         self.tasks.started(key.clone(), body.function);
-        self.pool().submit(Job { key, invoke, args });
+        self.pool().submit(Job {
+            key,
+            priority,
+            invoke,
+            args,
+        });
     }
 
     /// Turns an argument into what the function reads; `Err` names an input not held here.
@@ -190,7 +197,7 @@ impl Worker {
             self.store
                 .insert(key.clone(), Stored::Encoded(Arc::new(value)), nbytes);
             for (task, waiting) in self.tasks.input_arrived(&key) {
-                self.start_task(task, waiting.body, waiting.invoke, ctx);
+                self.start_task(task, waiting.priority, waiting.body, waiting.invoke, ctx);
             }
         }
         for dep in &fetched.missing {

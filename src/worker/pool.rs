@@ -1,19 +1,25 @@
-//! The worker's task threads: run a remote function on resolved arguments, catch a panic at
-//! the task boundary, and hand the outcome back to the worker actor.
+//! The worker's task threads: run the highest-priority queued task (lowest `Priority`, as the
+//! scheduler ordered the graph, so a branch finishes before the next starts), catch a panic
+//! at the task boundary, and hand the outcome back to the worker actor.
 
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
 
 use actix::prelude::*;
 
 use crate::function::registry::Invoke;
 use crate::function::{ArgReader, ArgSlot, CallError, Value};
 use crate::ids::TaskKey;
+use crate::scheduler::Priority;
 
 /// One task for a thread.
 pub struct Job {
     /// The task.
     pub key: TaskKey,
+    /// Where it stands in the scheduler's order (lower runs first).
+    pub priority: Priority,
     /// The function.
     pub invoke: Invoke,
     /// Its resolved arguments.
@@ -41,38 +47,85 @@ pub struct JobDone {
     pub outcome: JobOutcome,
 }
 
-/// A fixed set of threads running jobs in arrival order.
+/// A queued job, ordered so the heap pops the lowest priority, then the earliest arrival.
+struct Queued {
+    job: Job,
+    arrival: u64,
+}
+
+impl PartialEq for Queued {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Queued {}
+
+impl PartialOrd for Queued {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Queued {
+    fn cmp(&self, other: &Self) -> Ordering {
+        (other.job.priority, other.arrival).cmp(&(self.job.priority, self.arrival))
+    }
+}
+
+#[derive(Default)]
+struct Queue {
+    heap: Mutex<(BinaryHeap<Queued>, u64)>,
+    ready: Condvar,
+}
+
+/// A fixed set of threads running jobs by priority.
 pub struct TaskPool {
-    jobs: crossbeam_channel::Sender<Job>,
+    queue: Arc<Queue>,
 }
 
 impl TaskPool {
     /// Starts `nthreads` threads that report to `done`.
     pub fn start(nthreads: u32, done: Recipient<JobDone>) -> std::io::Result<Self> {
-        let (jobs, queue) = crossbeam_channel::unbounded::<Job>();
+        let queue = Arc::new(Queue::default());
         for index in 0..nthreads.max(1) {
             let queue = queue.clone();
             let done = done.clone();
             std::thread::Builder::new()
                 .name(format!("taskforce-task-{index}"))
-                .spawn(move || {
-                    for job in queue {
-                        let key = job.key.clone();
-                        done.do_send(JobDone {
-                            key,
-                            outcome: run(job),
-                        });
-                    }
+                .spawn(move || loop {
+                    let job = queue.next();
+                    let key = job.key.clone();
+                    let outcome = run(job);
+                    done.do_send(JobDone { key, outcome });
                 })?;
         }
-        Ok(TaskPool { jobs })
+        Ok(TaskPool { queue })
     }
 
     /// Queues a job.
     pub fn submit(&self, job: Job) {
-        self.jobs
-            .send(job)
-            .expect("task threads live as long as the pool");
+        let mut guard = self.queue.heap.lock().expect("task queue lock");
+        let (heap, arrivals) = &mut *guard;
+        *arrivals += 1;
+        heap.push(Queued {
+            job,
+            arrival: *arrivals,
+        });
+        drop(guard);
+        self.queue.ready.notify_one();
+    }
+}
+
+impl Queue {
+    fn next(&self) -> Job {
+        let mut guard = self.heap.lock().expect("task queue lock");
+        loop {
+            if let Some(queued) = guard.0.pop() {
+                return queued.job;
+            }
+            guard = self.ready.wait(guard).expect("task queue lock");
+        }
     }
 }
 

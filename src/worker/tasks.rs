@@ -19,6 +19,8 @@ pub struct WaitingTask {
     pub invoke: Invoke,
     /// Inputs not yet here.
     pub missing: Set<TaskKey>,
+    /// Where it stands in the scheduler's order.
+    pub priority: crate::scheduler::Priority,
 }
 
 /// A planned fetch: ask `holder` for `keys`.
@@ -192,6 +194,7 @@ mod tests {
             },
             invoke: noop,
             missing: missing.iter().map(TaskKey::new).collect(),
+            priority: Default::default(),
         }
     }
 
