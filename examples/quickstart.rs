@@ -1,11 +1,14 @@
 //! The seed walkthroughs on an embedded local cluster: futures, a map and a sum, the binary
-//! tree reduction of arrays that stay on the workers.
+//! tree reduction of arrays that stay on the workers, and the seed's sum of 1000 random
+//! arrays of 1e6 numbers as a hand-built task graph, as delayed calls, and on local threads.
 //!
 //! `cargo run --release --example quickstart`
 
 use std::time::Instant;
 
-use taskforce::{remote, Executor};
+use taskforce::graph::{key, task, Graph};
+use taskforce::threaded::Threaded;
+use taskforce::{delayed, remote, Executor};
 
 #[remote]
 fn inc(x: i64) -> i64 {
@@ -44,6 +47,23 @@ fn add_arrays(x: &[f64], y: &[f64]) -> Vec<f64> {
 #[remote]
 fn array_sum(x: &[f64]) -> f64 {
     x.iter().sum()
+}
+
+#[remote]
+fn sum_floats(xs: Vec<f64>) -> f64 {
+    xs.iter().sum()
+}
+
+/// The seed's graph: `('x', i)` random arrays, `('sum', i)` their sums, and `'total'`.
+fn seed_graph(chunks: u64, len: usize) -> Graph {
+    let mut dsk = Graph::new();
+    for i in 0..chunks {
+        dsk.insert(key!("x", i), task!(random_array, i, len));
+        dsk.insert(key!("sum", i), task!(array_sum, key!("x", i)));
+    }
+    let sums: Vec<_> = (0..chunks).map(|i| key!("sum", i)).collect();
+    dsk.insert("total", task!(sum_floats, sums));
+    dsk
 }
 
 fn main() -> taskforce::Result<()> {
@@ -86,6 +106,32 @@ fn main() -> taskforce::Result<()> {
     let tree_total = executor.submit(array_sum, (&layer[0],))?.result()?;
     println!(
         "tree reduction of 16 arrays of 1e6 random numbers: sum = {tree_total:.1} (expected about 8.0e6) ({:.2?})",
+        step.elapsed()
+    );
+
+    let step = Instant::now();
+    let dsk = seed_graph(1000, 1_000_000);
+    let graph_total: f64 = executor.get(&dsk, "total")?;
+    println!(
+        "graph of 1000 random arrays of 1e6 numbers, summed on the cluster: {graph_total:.1} (expected about 5.0e8) ({:.2?})",
+        step.elapsed()
+    );
+
+    let step = Instant::now();
+    let sums: Vec<_> = (0..100_u64)
+        .map(|i| delayed(array_sum, (&delayed(random_array, (i, 1_000_000_usize)),)))
+        .collect();
+    let delayed_total = delayed(sum_floats, (&sums,));
+    let on_cluster = delayed_total.compute(&executor)?;
+    println!(
+        "the same as delayed calls (first 100 arrays) on the cluster: {on_cluster:.1} ({:.2?})",
+        step.elapsed()
+    );
+    let step = Instant::now();
+    let on_threads = delayed_total.compute(&Threaded::default())?;
+    println!(
+        "... and on local threads, no cluster: {on_threads:.1} (equal: {}) ({:.2?})",
+        on_threads == on_cluster,
         step.elapsed()
     );
 
