@@ -107,10 +107,22 @@ impl<T: DeserializeOwned + Clone + Send + Sync + 'static> Delayed<T> {
         runner.get(&self.graph(), self.key().clone())
     }
 
-    /// Starts the graph on the cluster and returns a future for the value, which stays there.
+    /// Starts the graph on the cluster and returns a future for the value, which stays there
+    /// (the same as `executor.compute(&self)`).
     pub fn persist(&self, executor: &crate::Executor) -> crate::Result<crate::Future<T>> {
-        let mut futures = executor.submit_graph(&self.graph(), std::slice::from_ref(self.key()))?;
-        Ok(futures.pop().expect("one output"))
+        executor.compute(self)
+    }
+}
+
+impl<T> crate::runner::Lazy for Delayed<T> {
+    type Output = T;
+
+    fn to_graph(&self) -> Graph {
+        self.graph()
+    }
+
+    fn output_key(&self) -> TaskKey {
+        self.key().clone()
     }
 }
 

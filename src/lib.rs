@@ -29,6 +29,6 @@ pub mod worker;
 
 pub use delayed::{delayed, Delayed};
 pub use error::{Error, Result};
-pub use executor::{as_completed, wait, Executor, Future};
+pub use executor::{as_completed, progress, wait, Executor, Future};
 pub use local::LocalCluster;
-pub use runner::Runner;
+pub use runner::{Lazy, Runner};

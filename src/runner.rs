@@ -8,6 +8,17 @@ use crate::function::Stored;
 use crate::graph::{Graph, Keys};
 use crate::ids::TaskKey;
 
+/// A lazy value: a graph and the key of its output (a `Delayed`, later a collection's
+/// reduction). `Executor::compute` starts one and gives its future.
+pub trait Lazy {
+    /// The type of the value.
+    type Output;
+    /// The graph that computes it.
+    fn to_graph(&self) -> Graph;
+    /// The key of the value in that graph.
+    fn output_key(&self) -> TaskKey;
+}
+
 /// Runs task graphs.
 pub trait Runner {
     /// Runs what `outputs` need of `graph` and returns their values, in order.

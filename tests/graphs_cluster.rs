@@ -96,6 +96,8 @@ fn delayed_matches_the_graph_on_both_runners() -> Result<(), Failed> {
     assert_eq!(c.compute(&executor)?, 4);
     let kept = c.persist(&executor)?;
     assert_eq!(kept.result()?, 4);
+    let started = executor.compute(&delayed(add, (&c, 10)))?;
+    assert_eq!(started.result()?, 14);
     Ok(())
 }
 

@@ -92,6 +92,24 @@ impl Executor {
         Ok(futures)
     }
 
+    /// Starts a lazy value (a `Delayed`, later a collection) on the cluster and returns a
+    /// future for it without waiting; the value stays on the cluster while the future lives.
+    ///
+    /// ```no_run
+    /// # use taskforce::{delayed, remote, Executor};
+    /// # #[remote] fn inc(x: i64) -> i64 { x + 1 }
+    /// # let executor = Executor::connect("127.0.0.1:8787")?;
+    /// let lazy = delayed(inc, (1,));
+    /// let future = executor.compute(&lazy)?;
+    /// assert_eq!(future.result()?, 2);
+    /// # Ok::<(), taskforce::Error>(())
+    /// ```
+    pub fn compute<L: crate::runner::Lazy>(&self, lazy: &L) -> crate::Result<Future<L::Output>> {
+        let key = lazy.output_key();
+        let mut futures = self.submit_graph(&lazy.to_graph(), std::slice::from_ref(&key))?;
+        Ok(futures.pop().expect("one output"))
+    }
+
     /// Waits for the futures and brings their values here undecoded.
     pub(crate) fn gather_encoded<T>(
         &self,

@@ -123,8 +123,5 @@ impl Threaded {
     }
 }
 
-/// The crate error for a graph that can't run, as a cluster's scheduler reports the same
-/// faults (an unknown dependency, a cycle), encoding errors as [`Error::Codec`].
-
 #[cfg(test)]
 mod tests;

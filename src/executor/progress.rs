@@ -1,0 +1,56 @@
+//! `taskforce::progress`: a terminal progress bar over futures, drawn until all are done.
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::Future;
+
+/// Draws a progress bar on stderr until every future is done (finished, erred or lost), then
+/// returns how many finished without error. Task errors are not raised here; `result()` gives
+/// them.
+///
+/// ```no_run
+/// # use taskforce::{remote, Executor};
+/// # #[remote] fn inc(x: i64) -> i64 { x + 1 }
+/// # let executor = Executor::connect("127.0.0.1:8787")?;
+/// let futures = executor.map(inc, 0..10_000)?;
+/// taskforce::progress(&futures);
+/// # Ok::<(), taskforce::Error>(())
+/// ```
+pub fn progress<T>(futures: &[Future<T>]) -> usize {
+    let bar = ProgressBar::new(futures.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template("[{bar:40}] {pos}/{len} tasks {elapsed_precise} {msg}")
+            .expect("a valid template")
+            .progress_chars("#>-"),
+    );
+    let Some(first) = futures.first() else {
+        bar.finish();
+        return 0;
+    };
+    let executor = first.handle.executor.clone();
+    let mut done = 0;
+    let mut finished = 0;
+    while done < futures.len() {
+        executor
+            .shared
+            .wait_until_for(std::time::Duration::from_millis(100), || {
+                futures[done..].iter().any(Future::done)
+            });
+        let (now_done, now_finished) =
+            futures
+                .iter()
+                .fold((0, 0), |(d, f), future| match future.status() {
+                    "pending" => (d, f),
+                    "finished" => (d + 1, f + 1),
+                    _ => (d + 1, f),
+                });
+        done = now_done;
+        finished = now_finished;
+        bar.set_position(done as u64);
+        if done > finished {
+            bar.set_message(format!("({} failed)", done - finished));
+        }
+    }
+    bar.finish();
+    finished
+}
