@@ -2,7 +2,51 @@
 //!
 //! A center (with the scheduler) coordinates workers that run tasks and keep their results in
 //! memory; executors in user programs submit work and get futures back. Every role is an
-//! actix actor; actors in other processes are reached through [`remote`] proxies over TCP.
+//! actix actor; actors in other processes are reached through [`mod@remote`] proxies over TCP.
+//!
+//! ```no_run
+//! use taskforce::{remote, Executor};
+//!
+//! #[remote]
+//! fn inc(x: i64) -> i64 { x + 1 }
+//!
+//! #[remote]
+//! fn add(x: i64, y: i64) -> i64 { x + y }
+//!
+//! fn main() -> taskforce::Result<()> {
+//!     let executor = Executor::local()?;          // a center and workers on this machine
+//!     let a = executor.submit(inc, (1,))?;
+//!     let b = executor.submit(add, (&a, 10))?;   // a future as an argument
+//!     assert_eq!(b.result()?, 12);
+//!     Ok(())
+//! }
+//! ```
+//!
+//! - futures: [`Executor`] (`submit`, `map`, `scatter`, `gather`, `cancel`, `restart`),
+//!   [`Future`], [`wait`], [`as_completed`], [`progress`];
+//! - task graphs: [`graph`] (`Graph`, `key!`, `task!`), [`Executor::get`], [`threaded::get`]
+//!   for local threads, and [`delayed()`] for graphs built from calls; [`Runner`] is what
+//!   runs them;
+//! - clusters: `taskforce center` / `taskforce worker ADDR` ([`cli`]), or the embedded
+//!   [`LocalCluster`].
+//!
+//! # Serving your own functions
+//!
+//! Workers run functions their binary links. A program with its own `#[remote]` functions
+//! serves as its own worker by handing the `center`/`worker` subcommands to [`cli::main`];
+//! `Executor::local()` re-runs the current executable as its workers and needs nothing more.
+//!
+//! Integration tests do the same with a test binary of their own (`harness = false` in
+//! `Cargo.toml`, e.g. with `libtest-mimic`): call [`local::serve_if_local_worker`] first in
+//! `main`, so that when the test's [`LocalCluster`] re-runs the binary as a worker it serves
+//! instead of running the tests.
+//!
+//! ```no_run
+//! fn main() {
+//!     taskforce::local::serve_if_local_worker();   // a worker child: serves, then exits
+//!     // ... run the tests, which start `taskforce::LocalCluster`s
+//! }
+//! ```
 #![warn(missing_docs)]
 
 extern crate self as taskforce;

@@ -412,6 +412,28 @@ fn local_then_panic() {
     panic!("the user's program panics with a local cluster running");
 }
 
+/// Two executors on one cluster share keys: the same call is one task, and one executor
+/// dropping its future does not take the value from the other.
+fn two_executors_share_keys() -> Result<(), Failed> {
+    let cluster = cluster(2);
+    let first = cluster.executor()?;
+    let second = cluster.executor()?;
+    let mine = first.submit(make_array, (7_u64, 1000_usize))?;
+    let theirs = second.submit(make_array, (7_u64, 1000_usize))?;
+    check(mine.key() == theirs.key(), "the same call is the same key")?;
+    let total = second.submit(sum_f64, (&theirs,))?;
+    mine.result()?;
+    drop(mine);
+    drop(first);
+    assert_eq!(theirs.result()?.len(), 1000);
+    check(total.result()? > 0.0, "sum")?;
+    let info = second.cluster_info()?;
+    check(
+        info.tasks == 2,
+        &format!("two tasks tracked: {}", info.tasks),
+    )
+}
+
 fn wait_for_cluster(
     executor: &Executor,
     condition: impl Fn(&taskforce::messages::executor_link::ClusterSnapshot) -> bool,
@@ -583,6 +605,7 @@ fn main() {
             "local_cluster_leaves_no_process_after_a_panic",
             local_cluster_leaves_no_process_after_a_panic,
         ),
+        Trial::test("two_executors_share_keys", two_executors_share_keys),
     ];
     libtest_mimic::run(&args, tests).exit();
 }

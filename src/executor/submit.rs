@@ -13,7 +13,7 @@ use crate::error::serve_hint;
 use crate::function::task::{fresh_key, pure_key};
 use crate::function::{encode_value, Arg, IntoArgs, RemoteFunction, TaskBody};
 use crate::ids::TaskKey;
-use crate::messages::executor_link::{ExecutorToScheduler, ScatteredKey};
+use crate::messages::executor_link::{ClusterSnapshot, ExecutorToScheduler, ScatteredKey};
 use crate::scheduler::{FunctionId, NewTask};
 
 /// Values scattered up to this size stay known to the executor, so `result` needs no fetch.
@@ -116,31 +116,7 @@ impl Executor {
     /// Fails fast when workers are connected but none can run `function`.
     pub(crate) fn check_function(&self, function: &FunctionId) -> crate::Result<()> {
         let cluster = self.inner.shared.cluster.read().expect("cluster lock");
-        if cluster.workers.is_empty() {
-            return Ok(());
-        }
-        let mut theirs: Vec<u64> = Vec::new();
-        for worker in &cluster.workers {
-            for advertised in &worker.functions {
-                if advertised == function {
-                    return Ok(());
-                }
-                if advertised.name == function.name && !theirs.contains(&advertised.signature) {
-                    theirs.push(advertised.signature);
-                }
-            }
-        }
-        if theirs.is_empty() {
-            return Err(crate::Error::UnknownFunction {
-                function: function.name.to_string(),
-                hint: serve_hint(&function.name),
-            });
-        }
-        Err(crate::Error::SignatureMismatch {
-            function: function.name.to_string(),
-            ours: function.signature,
-            theirs,
-        })
+        check_function(&cluster, function)
     }
 
     /// Takes a future per task and sends the tasks this executor did not hold yet.
@@ -282,5 +258,98 @@ impl Executor {
         self.inner
             .actor
             .do_send(ToScheduler(ExecutorToScheduler::Cancel(keys)));
+    }
+}
+
+/// Whether the cluster can run `function`: yes when it has no workers yet (tasks wait for
+/// them) or some worker advertises exactly this name and signature.
+fn check_function(cluster: &ClusterSnapshot, function: &FunctionId) -> crate::Result<()> {
+    if cluster.workers.is_empty() {
+        return Ok(());
+    }
+    let mut theirs: Vec<u64> = Vec::new();
+    for advertised in cluster.workers.iter().flat_map(|w| &w.functions) {
+        if advertised == function {
+            return Ok(());
+        }
+        if advertised.name == function.name && !theirs.contains(&advertised.signature) {
+            theirs.push(advertised.signature);
+        }
+    }
+    if theirs.is_empty() {
+        return Err(crate::Error::UnknownFunction {
+            function: function.name.to_string(),
+            hint: serve_hint(&function.name),
+        });
+    }
+    Err(crate::Error::SignatureMismatch {
+        function: function.name.to_string(),
+        ours: function.signature,
+        theirs,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::WorkerId;
+    use crate::messages::executor_link::WorkerView;
+
+    fn cluster_with(functions: Vec<FunctionId>) -> ClusterSnapshot {
+        let worker = WorkerView {
+            id: WorkerId(1),
+            name: "w1".into(),
+            addr: "127.0.0.1:1".parse().unwrap(),
+            pid: 1,
+            nthreads: 1,
+            memory_limit: 0,
+            memory_used: 0,
+            stored_keys: 0,
+            keys_in_memory: 0,
+            processing: 0,
+            peer_bytes_in: 0,
+            stored_bytes: 0,
+            peak_stored_bytes: 0,
+            functions,
+        };
+        ClusterSnapshot {
+            workers: vec![worker],
+            tasks: 0,
+        }
+    }
+
+    #[test]
+    fn a_cluster_without_workers_accepts_anything() {
+        let empty = ClusterSnapshot::default();
+        assert!(check_function(&empty, &FunctionId::new("f", 1)).is_ok());
+    }
+
+    #[test]
+    fn an_exact_match_is_accepted() {
+        let cluster = cluster_with(vec![FunctionId::new("f", 1)]);
+        assert!(check_function(&cluster, &FunctionId::new("f", 1)).is_ok());
+    }
+
+    #[test]
+    fn same_name_other_signature_is_a_mismatch() {
+        let cluster = cluster_with(vec![FunctionId::new("f", 2)]);
+        match check_function(&cluster, &FunctionId::new("f", 1)) {
+            Err(crate::Error::SignatureMismatch {
+                ours: 1, theirs, ..
+            }) => assert_eq!(theirs, vec![2]),
+            other => panic!("expected a signature mismatch, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_unknown_name_says_how_to_serve_it() {
+        let cluster = cluster_with(vec![FunctionId::new("g", 1)]);
+        match check_function(&cluster, &FunctionId::new("f", 1)) {
+            Err(crate::Error::UnknownFunction { function, hint }) => {
+                assert_eq!(function, "f");
+                assert!(hint.contains("taskforce::cli::main()"), "{hint}");
+            }
+            other => panic!("expected an unknown function, got {other:?}"),
+        }
     }
 }

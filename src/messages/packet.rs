@@ -24,3 +24,35 @@ pub struct Packet<M> {
     /// The message itself.
     pub body: M,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::messages::center_link::{HeartbeatMsg, WorkerToCenter};
+    use crate::messages::codec;
+
+    #[test]
+    fn heartbeat_packet_golden_bytes() {
+        let packet = Packet {
+            tag: Tag::Ask(5),
+            body: WorkerToCenter::Heartbeat(HeartbeatMsg {
+                memory_bytes: 300,
+                executing: 2,
+                stored_keys: 7,
+                peer_bytes_in: 0,
+                stored_bytes: 1,
+                peak_stored_bytes: 251,
+            }),
+        };
+        let bytes = codec::encode(&packet).unwrap();
+        let golden: &[u8] = &[1, 5, 0, 251, 44, 1, 2, 7, 0, 1, 251, 251, 0];
+        assert_eq!(
+            bytes, golden,
+            "the wire format changed: bump PROTOCOL_VERSION"
+        );
+        assert_eq!(
+            codec::decode::<Packet<WorkerToCenter>>(&bytes).unwrap(),
+            packet
+        );
+    }
+}

@@ -113,9 +113,13 @@ impl Nanny {
             return self.give_up(pid, &status);
         }
         self.restarts += 1;
-        warn!(target: LOG_TARGET, pid, restarts_in_window = self.budget.used(), max = self.config.max_restarts,
-            "Worker process exited ({status}); restarting"
-        );
+        if requested {
+            info!(target: LOG_TARGET, pid, "Worker process exited ({status}) as asked; starting a fresh one");
+        } else {
+            warn!(target: LOG_TARGET, pid, restarts_in_window = self.budget.used(), max = self.config.max_restarts,
+                "Worker process exited ({status}); restarting"
+            );
+        }
         self.spawn_worker(ctx);
     }
 
