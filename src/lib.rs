@@ -42,10 +42,9 @@
 //! instead of running the tests.
 //!
 //! ```no_run
-//! fn main() {
-//!     taskforce::local::serve_if_local_worker();   // a worker child: serves, then exits
-//!     // ... run the tests, which start `taskforce::LocalCluster`s
-//! }
+//! // first thing in the test binary's `main`:
+//! taskforce::local::serve_if_local_worker();   // in a worker child: serves, then exits
+//! // ... then run the tests, which start `taskforce::LocalCluster`s
 //! ```
 #![warn(missing_docs)]
 
