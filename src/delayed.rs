@@ -198,174 +198,25 @@ impl IntoDelayedArgs<()> for () {
     }
 }
 
-impl<A0, X0: DelayedArg<A0>> IntoDelayedArgs<(A0,)> for (X0,) {
-    fn into_delayed_args(self) -> Result<(Vec<ArgSpec>, Vec<Arc<Node>>), CodecError> {
-        let mut specs = Vec::with_capacity(1);
-        let mut inputs = Vec::new();
-        specs.push(self.0.into_delayed_arg(&mut inputs)?);
-        Ok((specs, inputs))
-    }
+macro_rules! into_delayed_args_for_tuples {
+    ($(($($param:ident $arg:ident $index:tt),+))+) => {$(
+        impl<$($param,)+ $($arg: DelayedArg<$param>,)+> IntoDelayedArgs<($($param,)+)> for ($($arg,)+) {
+            fn into_delayed_args(self) -> Result<(Vec<ArgSpec>, Vec<Arc<Node>>), CodecError> {
+                let mut inputs = Vec::new();
+                let specs = vec![$(self.$index.into_delayed_arg(&mut inputs)?),+];
+                Ok((specs, inputs))
+            }
+        }
+    )+};
 }
 
-impl<A0, A1, X0: DelayedArg<A0>, X1: DelayedArg<A1>> IntoDelayedArgs<(A0, A1)> for (X0, X1) {
-    fn into_delayed_args(self) -> Result<(Vec<ArgSpec>, Vec<Arc<Node>>), CodecError> {
-        let mut specs = Vec::with_capacity(2);
-        let mut inputs = Vec::new();
-        specs.push(self.0.into_delayed_arg(&mut inputs)?);
-        specs.push(self.1.into_delayed_arg(&mut inputs)?);
-        Ok((specs, inputs))
-    }
-}
-
-impl<A0, A1, A2, X0: DelayedArg<A0>, X1: DelayedArg<A1>, X2: DelayedArg<A2>>
-    IntoDelayedArgs<(A0, A1, A2)> for (X0, X1, X2)
-{
-    fn into_delayed_args(self) -> Result<(Vec<ArgSpec>, Vec<Arc<Node>>), CodecError> {
-        let mut specs = Vec::with_capacity(3);
-        let mut inputs = Vec::new();
-        specs.push(self.0.into_delayed_arg(&mut inputs)?);
-        specs.push(self.1.into_delayed_arg(&mut inputs)?);
-        specs.push(self.2.into_delayed_arg(&mut inputs)?);
-        Ok((specs, inputs))
-    }
-}
-
-impl<
-        A0,
-        A1,
-        A2,
-        A3,
-        X0: DelayedArg<A0>,
-        X1: DelayedArg<A1>,
-        X2: DelayedArg<A2>,
-        X3: DelayedArg<A3>,
-    > IntoDelayedArgs<(A0, A1, A2, A3)> for (X0, X1, X2, X3)
-{
-    fn into_delayed_args(self) -> Result<(Vec<ArgSpec>, Vec<Arc<Node>>), CodecError> {
-        let mut specs = Vec::with_capacity(4);
-        let mut inputs = Vec::new();
-        specs.push(self.0.into_delayed_arg(&mut inputs)?);
-        specs.push(self.1.into_delayed_arg(&mut inputs)?);
-        specs.push(self.2.into_delayed_arg(&mut inputs)?);
-        specs.push(self.3.into_delayed_arg(&mut inputs)?);
-        Ok((specs, inputs))
-    }
-}
-
-impl<
-        A0,
-        A1,
-        A2,
-        A3,
-        A4,
-        X0: DelayedArg<A0>,
-        X1: DelayedArg<A1>,
-        X2: DelayedArg<A2>,
-        X3: DelayedArg<A3>,
-        X4: DelayedArg<A4>,
-    > IntoDelayedArgs<(A0, A1, A2, A3, A4)> for (X0, X1, X2, X3, X4)
-{
-    fn into_delayed_args(self) -> Result<(Vec<ArgSpec>, Vec<Arc<Node>>), CodecError> {
-        let mut specs = Vec::with_capacity(5);
-        let mut inputs = Vec::new();
-        specs.push(self.0.into_delayed_arg(&mut inputs)?);
-        specs.push(self.1.into_delayed_arg(&mut inputs)?);
-        specs.push(self.2.into_delayed_arg(&mut inputs)?);
-        specs.push(self.3.into_delayed_arg(&mut inputs)?);
-        specs.push(self.4.into_delayed_arg(&mut inputs)?);
-        Ok((specs, inputs))
-    }
-}
-
-impl<
-        A0,
-        A1,
-        A2,
-        A3,
-        A4,
-        A5,
-        X0: DelayedArg<A0>,
-        X1: DelayedArg<A1>,
-        X2: DelayedArg<A2>,
-        X3: DelayedArg<A3>,
-        X4: DelayedArg<A4>,
-        X5: DelayedArg<A5>,
-    > IntoDelayedArgs<(A0, A1, A2, A3, A4, A5)> for (X0, X1, X2, X3, X4, X5)
-{
-    fn into_delayed_args(self) -> Result<(Vec<ArgSpec>, Vec<Arc<Node>>), CodecError> {
-        let mut specs = Vec::with_capacity(6);
-        let mut inputs = Vec::new();
-        specs.push(self.0.into_delayed_arg(&mut inputs)?);
-        specs.push(self.1.into_delayed_arg(&mut inputs)?);
-        specs.push(self.2.into_delayed_arg(&mut inputs)?);
-        specs.push(self.3.into_delayed_arg(&mut inputs)?);
-        specs.push(self.4.into_delayed_arg(&mut inputs)?);
-        specs.push(self.5.into_delayed_arg(&mut inputs)?);
-        Ok((specs, inputs))
-    }
-}
-
-impl<
-        A0,
-        A1,
-        A2,
-        A3,
-        A4,
-        A5,
-        A6,
-        X0: DelayedArg<A0>,
-        X1: DelayedArg<A1>,
-        X2: DelayedArg<A2>,
-        X3: DelayedArg<A3>,
-        X4: DelayedArg<A4>,
-        X5: DelayedArg<A5>,
-        X6: DelayedArg<A6>,
-    > IntoDelayedArgs<(A0, A1, A2, A3, A4, A5, A6)> for (X0, X1, X2, X3, X4, X5, X6)
-{
-    fn into_delayed_args(self) -> Result<(Vec<ArgSpec>, Vec<Arc<Node>>), CodecError> {
-        let mut specs = Vec::with_capacity(7);
-        let mut inputs = Vec::new();
-        specs.push(self.0.into_delayed_arg(&mut inputs)?);
-        specs.push(self.1.into_delayed_arg(&mut inputs)?);
-        specs.push(self.2.into_delayed_arg(&mut inputs)?);
-        specs.push(self.3.into_delayed_arg(&mut inputs)?);
-        specs.push(self.4.into_delayed_arg(&mut inputs)?);
-        specs.push(self.5.into_delayed_arg(&mut inputs)?);
-        specs.push(self.6.into_delayed_arg(&mut inputs)?);
-        Ok((specs, inputs))
-    }
-}
-
-impl<
-        A0,
-        A1,
-        A2,
-        A3,
-        A4,
-        A5,
-        A6,
-        A7,
-        X0: DelayedArg<A0>,
-        X1: DelayedArg<A1>,
-        X2: DelayedArg<A2>,
-        X3: DelayedArg<A3>,
-        X4: DelayedArg<A4>,
-        X5: DelayedArg<A5>,
-        X6: DelayedArg<A6>,
-        X7: DelayedArg<A7>,
-    > IntoDelayedArgs<(A0, A1, A2, A3, A4, A5, A6, A7)> for (X0, X1, X2, X3, X4, X5, X6, X7)
-{
-    fn into_delayed_args(self) -> Result<(Vec<ArgSpec>, Vec<Arc<Node>>), CodecError> {
-        let mut specs = Vec::with_capacity(8);
-        let mut inputs = Vec::new();
-        specs.push(self.0.into_delayed_arg(&mut inputs)?);
-        specs.push(self.1.into_delayed_arg(&mut inputs)?);
-        specs.push(self.2.into_delayed_arg(&mut inputs)?);
-        specs.push(self.3.into_delayed_arg(&mut inputs)?);
-        specs.push(self.4.into_delayed_arg(&mut inputs)?);
-        specs.push(self.5.into_delayed_arg(&mut inputs)?);
-        specs.push(self.6.into_delayed_arg(&mut inputs)?);
-        specs.push(self.7.into_delayed_arg(&mut inputs)?);
-        Ok((specs, inputs))
-    }
+into_delayed_args_for_tuples! {
+    (A0 X0 0)
+    (A0 X0 0, A1 X1 1)
+    (A0 X0 0, A1 X1 1, A2 X2 2)
+    (A0 X0 0, A1 X1 1, A2 X2 2, A3 X3 3)
+    (A0 X0 0, A1 X1 1, A2 X2 2, A3 X3 3, A4 X4 4)
+    (A0 X0 0, A1 X1 1, A2 X2 2, A3 X3 3, A4 X4 4, A5 X5 5)
+    (A0 X0 0, A1 X1 1, A2 X2 2, A3 X3 3, A4 X4 4, A5 X5 5, A6 X6 6)
+    (A0 X0 0, A1 X1 1, A2 X2 2, A3 X3 3, A4 X4 4, A5 X5 5, A6 X6 6, A7 X7 7)
 }

@@ -137,299 +137,45 @@ impl IntoArgs<()> for () {
     }
 }
 
-impl<A0, X0: Arg<A0>> IntoArgs<(A0,)> for (X0,) {
-    fn into_specs(self) -> Result<Vec<ArgSpec>, CodecError> {
-        Ok(vec![self.0.into_spec()?])
-    }
+macro_rules! into_args_for_tuples {
+    ($(($($param:ident $arg:ident $index:tt),+))+) => {$(
+        impl<$($param,)+ $($arg: Arg<$param>,)+> IntoArgs<($($param,)+)> for ($($arg,)+) {
+            fn into_specs(self) -> Result<Vec<ArgSpec>, CodecError> {
+                Ok(vec![$(self.$index.into_spec()?),+])
+            }
+        }
+    )+};
 }
 
-impl<A0, A1, X0: Arg<A0>, X1: Arg<A1>> IntoArgs<(A0, A1)> for (X0, X1) {
-    fn into_specs(self) -> Result<Vec<ArgSpec>, CodecError> {
-        Ok(vec![self.0.into_spec()?, self.1.into_spec()?])
-    }
+into_args_for_tuples! {
+    (A0 X0 0)
+    (A0 X0 0, A1 X1 1)
+    (A0 X0 0, A1 X1 1, A2 X2 2)
+    (A0 X0 0, A1 X1 1, A2 X2 2, A3 X3 3)
+    (A0 X0 0, A1 X1 1, A2 X2 2, A3 X3 3, A4 X4 4)
+    (A0 X0 0, A1 X1 1, A2 X2 2, A3 X3 3, A4 X4 4, A5 X5 5)
+    (A0 X0 0, A1 X1 1, A2 X2 2, A3 X3 3, A4 X4 4, A5 X5 5, A6 X6 6)
+    (A0 X0 0, A1 X1 1, A2 X2 2, A3 X3 3, A4 X4 4, A5 X5 5, A6 X6 6, A7 X7 7)
 }
 
-impl<A0, A1, A2, X0: Arg<A0>, X1: Arg<A1>, X2: Arg<A2>> IntoArgs<(A0, A1, A2)> for (X0, X1, X2) {
-    fn into_specs(self) -> Result<Vec<ArgSpec>, CodecError> {
-        Ok(vec![
-            self.0.into_spec()?,
-            self.1.into_spec()?,
-            self.2.into_spec()?,
-        ])
-    }
+/// Implements [`SplitTail`] for every split of one parameter tuple: `[head] [tail]`.
+macro_rules! split_tails {
+    ([$($head:ident)*] []) => {};
+    ([$($head:ident)*] [$first:ident $($rest:ident)*]) => {
+        impl<$($head,)* $first, $($rest,)*> SplitTail<($first, $($rest,)*)>
+            for ($($head,)* $first, $($rest,)*)
+        {
+            type Head = ($($head,)*);
+        }
+        split_tails!([$($head)* $first] [$($rest)*]);
+    };
 }
 
-impl<A0, A1, A2, A3, X0: Arg<A0>, X1: Arg<A1>, X2: Arg<A2>, X3: Arg<A3>> IntoArgs<(A0, A1, A2, A3)>
-    for (X0, X1, X2, X3)
-{
-    fn into_specs(self) -> Result<Vec<ArgSpec>, CodecError> {
-        Ok(vec![
-            self.0.into_spec()?,
-            self.1.into_spec()?,
-            self.2.into_spec()?,
-            self.3.into_spec()?,
-        ])
-    }
-}
-
-impl<A0, A1, A2, A3, A4, X0: Arg<A0>, X1: Arg<A1>, X2: Arg<A2>, X3: Arg<A3>, X4: Arg<A4>>
-    IntoArgs<(A0, A1, A2, A3, A4)> for (X0, X1, X2, X3, X4)
-{
-    fn into_specs(self) -> Result<Vec<ArgSpec>, CodecError> {
-        Ok(vec![
-            self.0.into_spec()?,
-            self.1.into_spec()?,
-            self.2.into_spec()?,
-            self.3.into_spec()?,
-            self.4.into_spec()?,
-        ])
-    }
-}
-
-impl<
-        A0,
-        A1,
-        A2,
-        A3,
-        A4,
-        A5,
-        X0: Arg<A0>,
-        X1: Arg<A1>,
-        X2: Arg<A2>,
-        X3: Arg<A3>,
-        X4: Arg<A4>,
-        X5: Arg<A5>,
-    > IntoArgs<(A0, A1, A2, A3, A4, A5)> for (X0, X1, X2, X3, X4, X5)
-{
-    fn into_specs(self) -> Result<Vec<ArgSpec>, CodecError> {
-        Ok(vec![
-            self.0.into_spec()?,
-            self.1.into_spec()?,
-            self.2.into_spec()?,
-            self.3.into_spec()?,
-            self.4.into_spec()?,
-            self.5.into_spec()?,
-        ])
-    }
-}
-
-impl<
-        A0,
-        A1,
-        A2,
-        A3,
-        A4,
-        A5,
-        A6,
-        X0: Arg<A0>,
-        X1: Arg<A1>,
-        X2: Arg<A2>,
-        X3: Arg<A3>,
-        X4: Arg<A4>,
-        X5: Arg<A5>,
-        X6: Arg<A6>,
-    > IntoArgs<(A0, A1, A2, A3, A4, A5, A6)> for (X0, X1, X2, X3, X4, X5, X6)
-{
-    fn into_specs(self) -> Result<Vec<ArgSpec>, CodecError> {
-        Ok(vec![
-            self.0.into_spec()?,
-            self.1.into_spec()?,
-            self.2.into_spec()?,
-            self.3.into_spec()?,
-            self.4.into_spec()?,
-            self.5.into_spec()?,
-            self.6.into_spec()?,
-        ])
-    }
-}
-
-impl<
-        A0,
-        A1,
-        A2,
-        A3,
-        A4,
-        A5,
-        A6,
-        A7,
-        X0: Arg<A0>,
-        X1: Arg<A1>,
-        X2: Arg<A2>,
-        X3: Arg<A3>,
-        X4: Arg<A4>,
-        X5: Arg<A5>,
-        X6: Arg<A6>,
-        X7: Arg<A7>,
-    > IntoArgs<(A0, A1, A2, A3, A4, A5, A6, A7)> for (X0, X1, X2, X3, X4, X5, X6, X7)
-{
-    fn into_specs(self) -> Result<Vec<ArgSpec>, CodecError> {
-        Ok(vec![
-            self.0.into_spec()?,
-            self.1.into_spec()?,
-            self.2.into_spec()?,
-            self.3.into_spec()?,
-            self.4.into_spec()?,
-            self.5.into_spec()?,
-            self.6.into_spec()?,
-            self.7.into_spec()?,
-        ])
-    }
-}
-
-impl<A0> SplitTail<(A0,)> for (A0,) {
-    type Head = ();
-}
-
-impl<A0, A1> SplitTail<(A1,)> for (A0, A1) {
-    type Head = (A0,);
-}
-
-impl<A0, A1> SplitTail<(A0, A1)> for (A0, A1) {
-    type Head = ();
-}
-
-impl<A0, A1, A2> SplitTail<(A2,)> for (A0, A1, A2) {
-    type Head = (A0, A1);
-}
-
-impl<A0, A1, A2> SplitTail<(A1, A2)> for (A0, A1, A2) {
-    type Head = (A0,);
-}
-
-impl<A0, A1, A2> SplitTail<(A0, A1, A2)> for (A0, A1, A2) {
-    type Head = ();
-}
-
-impl<A0, A1, A2, A3> SplitTail<(A3,)> for (A0, A1, A2, A3) {
-    type Head = (A0, A1, A2);
-}
-
-impl<A0, A1, A2, A3> SplitTail<(A2, A3)> for (A0, A1, A2, A3) {
-    type Head = (A0, A1);
-}
-
-impl<A0, A1, A2, A3> SplitTail<(A1, A2, A3)> for (A0, A1, A2, A3) {
-    type Head = (A0,);
-}
-
-impl<A0, A1, A2, A3> SplitTail<(A0, A1, A2, A3)> for (A0, A1, A2, A3) {
-    type Head = ();
-}
-
-impl<A0, A1, A2, A3, A4> SplitTail<(A4,)> for (A0, A1, A2, A3, A4) {
-    type Head = (A0, A1, A2, A3);
-}
-
-impl<A0, A1, A2, A3, A4> SplitTail<(A3, A4)> for (A0, A1, A2, A3, A4) {
-    type Head = (A0, A1, A2);
-}
-
-impl<A0, A1, A2, A3, A4> SplitTail<(A2, A3, A4)> for (A0, A1, A2, A3, A4) {
-    type Head = (A0, A1);
-}
-
-impl<A0, A1, A2, A3, A4> SplitTail<(A1, A2, A3, A4)> for (A0, A1, A2, A3, A4) {
-    type Head = (A0,);
-}
-
-impl<A0, A1, A2, A3, A4> SplitTail<(A0, A1, A2, A3, A4)> for (A0, A1, A2, A3, A4) {
-    type Head = ();
-}
-
-impl<A0, A1, A2, A3, A4, A5> SplitTail<(A5,)> for (A0, A1, A2, A3, A4, A5) {
-    type Head = (A0, A1, A2, A3, A4);
-}
-
-impl<A0, A1, A2, A3, A4, A5> SplitTail<(A4, A5)> for (A0, A1, A2, A3, A4, A5) {
-    type Head = (A0, A1, A2, A3);
-}
-
-impl<A0, A1, A2, A3, A4, A5> SplitTail<(A3, A4, A5)> for (A0, A1, A2, A3, A4, A5) {
-    type Head = (A0, A1, A2);
-}
-
-impl<A0, A1, A2, A3, A4, A5> SplitTail<(A2, A3, A4, A5)> for (A0, A1, A2, A3, A4, A5) {
-    type Head = (A0, A1);
-}
-
-impl<A0, A1, A2, A3, A4, A5> SplitTail<(A1, A2, A3, A4, A5)> for (A0, A1, A2, A3, A4, A5) {
-    type Head = (A0,);
-}
-
-impl<A0, A1, A2, A3, A4, A5> SplitTail<(A0, A1, A2, A3, A4, A5)> for (A0, A1, A2, A3, A4, A5) {
-    type Head = ();
-}
-
-impl<A0, A1, A2, A3, A4, A5, A6> SplitTail<(A6,)> for (A0, A1, A2, A3, A4, A5, A6) {
-    type Head = (A0, A1, A2, A3, A4, A5);
-}
-
-impl<A0, A1, A2, A3, A4, A5, A6> SplitTail<(A5, A6)> for (A0, A1, A2, A3, A4, A5, A6) {
-    type Head = (A0, A1, A2, A3, A4);
-}
-
-impl<A0, A1, A2, A3, A4, A5, A6> SplitTail<(A4, A5, A6)> for (A0, A1, A2, A3, A4, A5, A6) {
-    type Head = (A0, A1, A2, A3);
-}
-
-impl<A0, A1, A2, A3, A4, A5, A6> SplitTail<(A3, A4, A5, A6)> for (A0, A1, A2, A3, A4, A5, A6) {
-    type Head = (A0, A1, A2);
-}
-
-impl<A0, A1, A2, A3, A4, A5, A6> SplitTail<(A2, A3, A4, A5, A6)> for (A0, A1, A2, A3, A4, A5, A6) {
-    type Head = (A0, A1);
-}
-
-impl<A0, A1, A2, A3, A4, A5, A6> SplitTail<(A1, A2, A3, A4, A5, A6)>
-    for (A0, A1, A2, A3, A4, A5, A6)
-{
-    type Head = (A0,);
-}
-
-impl<A0, A1, A2, A3, A4, A5, A6> SplitTail<(A0, A1, A2, A3, A4, A5, A6)>
-    for (A0, A1, A2, A3, A4, A5, A6)
-{
-    type Head = ();
-}
-
-impl<A0, A1, A2, A3, A4, A5, A6, A7> SplitTail<(A7,)> for (A0, A1, A2, A3, A4, A5, A6, A7) {
-    type Head = (A0, A1, A2, A3, A4, A5, A6);
-}
-
-impl<A0, A1, A2, A3, A4, A5, A6, A7> SplitTail<(A6, A7)> for (A0, A1, A2, A3, A4, A5, A6, A7) {
-    type Head = (A0, A1, A2, A3, A4, A5);
-}
-
-impl<A0, A1, A2, A3, A4, A5, A6, A7> SplitTail<(A5, A6, A7)> for (A0, A1, A2, A3, A4, A5, A6, A7) {
-    type Head = (A0, A1, A2, A3, A4);
-}
-
-impl<A0, A1, A2, A3, A4, A5, A6, A7> SplitTail<(A4, A5, A6, A7)>
-    for (A0, A1, A2, A3, A4, A5, A6, A7)
-{
-    type Head = (A0, A1, A2, A3);
-}
-
-impl<A0, A1, A2, A3, A4, A5, A6, A7> SplitTail<(A3, A4, A5, A6, A7)>
-    for (A0, A1, A2, A3, A4, A5, A6, A7)
-{
-    type Head = (A0, A1, A2);
-}
-
-impl<A0, A1, A2, A3, A4, A5, A6, A7> SplitTail<(A2, A3, A4, A5, A6, A7)>
-    for (A0, A1, A2, A3, A4, A5, A6, A7)
-{
-    type Head = (A0, A1);
-}
-
-impl<A0, A1, A2, A3, A4, A5, A6, A7> SplitTail<(A1, A2, A3, A4, A5, A6, A7)>
-    for (A0, A1, A2, A3, A4, A5, A6, A7)
-{
-    type Head = (A0,);
-}
-
-impl<A0, A1, A2, A3, A4, A5, A6, A7> SplitTail<(A0, A1, A2, A3, A4, A5, A6, A7)>
-    for (A0, A1, A2, A3, A4, A5, A6, A7)
-{
-    type Head = ();
-}
+split_tails!([][A0]);
+split_tails!([] [A0 A1]);
+split_tails!([] [A0 A1 A2]);
+split_tails!([] [A0 A1 A2 A3]);
+split_tails!([] [A0 A1 A2 A3 A4]);
+split_tails!([] [A0 A1 A2 A3 A4 A5]);
+split_tails!([] [A0 A1 A2 A3 A4 A5 A6]);
+split_tails!([] [A0 A1 A2 A3 A4 A5 A6 A7]);
