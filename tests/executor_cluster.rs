@@ -5,7 +5,10 @@
 
 use std::time::{Duration, Instant};
 
+mod support;
+
 use libtest_mimic::{Arguments, Failed, Trial};
+use support::{started_at, Proc};
 use taskforce::{as_completed, remote, wait, Error, Executor, LocalCluster};
 
 #[remote]
@@ -456,21 +459,17 @@ fn wait_for_cluster(
 /// subcommands to `taskforce::cli::main()`).
 fn api_program_against_command_line_cluster() -> Result<(), Failed> {
     let exe = std::env::current_exe()?;
-    let mut center = Process::start(&exe, &["center", "--host", "127.0.0.1", "--port", "0"])?;
-    let addr = center.wait_for_line("Start center at ")?;
-    let addr = addr
-        .rsplit(" at ")
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_string();
+    let center = Proc::start_program(
+        &exe,
+        "center",
+        &["center", "--host", "127.0.0.1", "--port", "0"],
+    );
+    let addr = started_at(&center.wait_for("Start center at "));
     let mut workers = Vec::new();
-    for _ in 0..2 {
-        let mut worker = Process::start(
-            &exe,
-            &["worker", &addr, "--host", "127.0.0.1", "--nthreads", "1"],
-        )?;
-        worker.wait_for_line("Registered with center at")?;
+    for name in ["w1", "w2"] {
+        let args = ["worker", &addr, "--host", "127.0.0.1", "--nthreads", "1"];
+        let worker = Proc::start_program(&exe, name, &args);
+        worker.wait_for("Registered with center at");
         workers.push(worker);
     }
     let executor = Executor::connect(&addr)?;
@@ -492,60 +491,6 @@ fn api_program_against_command_line_cluster() -> Result<(), Failed> {
     executor.restart()?;
     assert_eq!(executor.submit(inc, (5,))?.result()?, 6);
     Ok(())
-}
-
-/// A child process whose stderr is read line by line; killed on drop.
-struct Process {
-    child: std::process::Child,
-    lines: std::sync::mpsc::Receiver<String>,
-}
-
-impl Process {
-    fn start(exe: &std::path::Path, args: &[&str]) -> std::io::Result<Process> {
-        let mut child = std::process::Command::new(exe)
-            .args(args)
-            .env("RUST_LOG", "info")
-            .stderr(std::process::Stdio::piped())
-            .spawn()?;
-        let stderr = child.stderr.take().expect("piped");
-        let (send, lines) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            use std::io::BufRead;
-            for line in std::io::BufReader::new(stderr)
-                .lines()
-                .map_while(Result::ok)
-            {
-                eprintln!("{line}");
-                let _ = send.send(line);
-            }
-        });
-        Ok(Process { child, lines })
-    }
-
-    fn wait_for_line(&mut self, needle: &str) -> Result<String, Failed> {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            match self.lines.recv_timeout(left) {
-                Ok(line) if line.contains(needle) => return Ok(line),
-                Ok(_) => {}
-                Err(_) => break,
-            }
-        }
-        Err(format!("no line containing {needle:?} within 30 s").into())
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn main() {

@@ -34,7 +34,12 @@ pub struct Proc {
 impl Proc {
     /// Starts `taskforce ARGS` with logs at info level and no colour.
     pub fn start(name: &str, args: &[&str]) -> Proc {
-        let mut command = Command::new(taskforce_bin());
+        Self::start_program(std::path::Path::new(taskforce_bin()), name, args)
+    }
+
+    /// Starts `PROGRAM ARGS` (a binary that serves the taskforce CLI) the same way.
+    pub fn start_program(program: &std::path::Path, name: &str, args: &[&str]) -> Proc {
+        let mut command = Command::new(program);
         command
             .args(args)
             .env("RUST_LOG", "info")
