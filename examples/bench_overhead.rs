@@ -1,6 +1,6 @@
 //! Scheduling overhead through the whole stack on a local cluster of 2 single-thread workers
 //! (as dask's `bench_overhead.py`): submit→result roundtrip latency, and the throughput of
-//! independent trivial tasks (map, then gather every result).
+//! independent trivial tasks (map, then gather every result), and a chain of dependent tasks.
 //!
 //! `cargo run --release --example bench_overhead [-- --tasks 50000 --roundtrips 300]`
 
@@ -65,6 +65,22 @@ fn main() -> taskforce::Result<()> {
             "{{\"bench\": \"independent_tasks\", \"system\": \"taskforce\", \"round\": {round}, \"n\": {tasks}, \"seconds\": {:.3}, \"tasks_per_s\": {:.0}, \"all_correct\": {ok}}}",
             elapsed.as_secs_f64(),
             tasks as f64 / elapsed.as_secs_f64()
+        );
+    }
+    let chain = arg("--chain", 2000);
+    for round in 0..3 {
+        let started = Instant::now();
+        let mut x = executor.submit_impure(inc, (0,))?;
+        for _ in 1..chain {
+            x = executor.submit_impure(inc, (&x,))?;
+        }
+        let value = x.result()?;
+        let elapsed = started.elapsed();
+        println!(
+            "{{\"bench\": \"chain\", \"system\": \"taskforce\", \"round\": {round}, \"n\": {chain}, \"seconds\": {:.3}, \"us_per_task\": {:.1}, \"correct\": {}}}",
+            elapsed.as_secs_f64(),
+            elapsed.as_secs_f64() * 1e6 / chain as f64,
+            value == chain as i64
         );
     }
     Ok(())

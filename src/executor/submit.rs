@@ -173,10 +173,7 @@ impl Executor {
         let mut placed = Vec::with_capacity(values.len());
         for (i, value) in values.iter().enumerate() {
             let encoded = encode_value(value)?;
-            let key = pure_key(
-                "scatter",
-                &crate::scheduler::TaskSpec::from(encoded.bytes.to_vec()),
-            );
+            let key = scatter_key(&encoded);
             let target = i % workers.len();
             placed.push((key.clone(), target, encoded.clone()));
             per_worker[target].push((key, encoded));
@@ -261,6 +258,15 @@ impl Executor {
     }
 }
 
+/// The key of a scattered value: a hash of its type and bytes, so equal values share a key
+/// and values of different types never do.
+fn scatter_key(value: &crate::function::EncodedValue) -> TaskKey {
+    let mut identity = value.type_name.as_bytes().to_vec();
+    identity.push(0);
+    identity.extend_from_slice(&value.bytes);
+    pure_key("scatter", &crate::scheduler::TaskSpec::from(identity))
+}
+
 /// Whether the cluster can run `function`: yes when it has no workers yet (tasks wait for
 /// them) or some worker advertises exactly this name and signature.
 fn check_function(cluster: &ClusterSnapshot, function: &FunctionId) -> crate::Result<()> {
@@ -316,6 +322,18 @@ mod tests {
             workers: vec![worker],
             tasks: 0,
         }
+    }
+
+    #[test]
+    fn scattered_values_of_other_types_get_other_keys() {
+        let as_i64 = encode_value(&vec![1_i64]).unwrap();
+        let as_u64 = encode_value(&vec![1_u64]).unwrap();
+        assert_eq!(as_i64.bytes, as_u64.bytes);
+        assert_ne!(scatter_key(&as_i64), scatter_key(&as_u64));
+        assert_eq!(
+            scatter_key(&as_i64),
+            scatter_key(&encode_value(&vec![1_i64]).unwrap())
+        );
     }
 
     #[test]
