@@ -4,6 +4,7 @@
 //! it from the network. `taskforce center` runs [`serve`].
 
 pub mod actor;
+mod restart;
 pub mod scheduler;
 pub mod state;
 #[cfg(test)]

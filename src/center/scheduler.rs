@@ -23,40 +23,40 @@ use crate::scheduler::{
     WorkerCommand,
 };
 
-const LOG_TARGET: &str = "taskforce::scheduler";
+pub(super) const LOG_TARGET: &str = "taskforce::scheduler";
 
 type WorkerLink = Remote<CenterToWorker, WorkerToCenter>;
 type ExecutorLink = Remote<SchedulerToExecutor, ExecutorToScheduler>;
 
-struct WorkerEntry {
-    name: String,
-    addr: SocketAddr,
-    pid: u32,
-    nthreads: u32,
-    memory_limit: u64,
-    memory_used: u64,
-    stored_keys: u32,
-    peer_bytes_in: u64,
-    stored_bytes: u64,
-    peak_stored_bytes: u64,
-    functions: Vec<FunctionId>,
-    link: WorkerLink,
+pub(super) struct WorkerEntry {
+    pub(super) name: String,
+    pub(super) addr: SocketAddr,
+    pub(super) pid: u32,
+    pub(super) nthreads: u32,
+    pub(super) memory_limit: u64,
+    pub(super) memory_used: u64,
+    pub(super) stored_keys: u32,
+    pub(super) peer_bytes_in: u64,
+    pub(super) stored_bytes: u64,
+    pub(super) peak_stored_bytes: u64,
+    pub(super) functions: Vec<FunctionId>,
+    pub(super) link: WorkerLink,
 }
 
 /// The scheduler actor.
 pub struct Scheduler {
-    config: SchedulerConfig,
-    state: SchedulerState,
-    center: Option<Addr<super::Center>>,
-    restart: Option<PendingRestart>,
-    batch: OutboxBatch,
-    inline: Map<TaskKey, EncodedValue>,
-    workers: Map<WorkerId, WorkerEntry>,
-    clients: Map<ClientId, ExecutorLink>,
-    client_sessions: Map<SessionId, ClientId>,
-    next_client: u32,
-    limits: FrameLimits,
-    name: String,
+    pub(super) config: SchedulerConfig,
+    pub(super) state: SchedulerState,
+    pub(super) center: Option<Addr<super::Center>>,
+    pub(super) restart: Option<super::restart::PendingRestart>,
+    pub(super) batch: OutboxBatch,
+    pub(super) inline: Map<TaskKey, EncodedValue>,
+    pub(super) workers: Map<WorkerId, WorkerEntry>,
+    pub(super) clients: Map<ClientId, ExecutorLink>,
+    pub(super) client_sessions: Map<SessionId, ClientId>,
+    pub(super) next_client: u32,
+    pub(super) limits: FrameLimits,
+    pub(super) name: String,
 }
 
 /// A worker registered with the center.
@@ -119,16 +119,6 @@ pub struct WorkerTaskEvents {
 #[rtype(result = "()")]
 pub struct AttachCenter(pub Addr<super::Center>);
 
-/// A restart waiting for new workers before it is acknowledged.
-struct PendingRestart {
-    client: ClientId,
-    tag: Option<u64>,
-    awaited: usize,
-}
-
-/// How long a restart waits for nannies to bring workers back.
-const RESTART_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
-
 /// An executor finished its handshake.
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -189,7 +179,7 @@ impl Scheduler {
     }
 
     /// Sends what the state machine decided during the last event.
-    fn flush(&mut self) {
+    pub(super) fn flush(&mut self) {
         for (worker, commands) in self.batch.take_worker_commands() {
             self.send_to_worker(worker, commands);
         }
@@ -353,65 +343,6 @@ impl Scheduler {
         self.flush();
         if let (Some(tag), Some(link)) = (reply_tag, self.clients.get(&client)) {
             link.reply(tag, reply);
-        }
-    }
-
-    /// Forgets every task, clears every worker's memory, asks the nannies for fresh worker
-    /// processes, and answers `client` once they have joined (or after a timeout).
-    fn restart(&mut self, client: ClientId, tag: Option<u64>, ctx: &mut Context<Self>) {
-        info!(target: LOG_TARGET, %client, "Restarting the cluster");
-        for (&id, worker) in &self.workers {
-            worker
-                .link
-                .tell(CenterToWorker::Release(self.state.has_what(id)));
-        }
-        self.state = SchedulerState::new(self.config.clone());
-        let workers: Vec<(WorkerId, u32, Vec<FunctionId>)> = self
-            .workers
-            .iter()
-            .map(|(&id, w)| (id, w.nthreads, w.functions.clone()))
-            .collect();
-        for (id, nthreads, functions) in workers {
-            self.state
-                .on_worker_added(id, nthreads, functions, &mut self.batch);
-        }
-        self.flush();
-        for link in self.clients.values() {
-            link.tell(SchedulerToExecutor::Restarted);
-        }
-        let Some(center) = self.center.clone() else {
-            return self.finish_restart(client, tag);
-        };
-        let asked = async move { center.send(super::RestartWorkers).await.unwrap_or(0) };
-        ctx.spawn(asked.into_actor(self).map(move |awaited, scheduler, ctx| {
-            if awaited == 0 {
-                return scheduler.finish_restart(client, tag);
-            }
-            scheduler.restart = Some(PendingRestart { client, tag, awaited });
-            ctx.run_later(RESTART_TIMEOUT, |scheduler, _| {
-                if let Some(pending) = scheduler.restart.take() {
-                    warn!(target: LOG_TARGET, missing = pending.awaited, "Restart timed out waiting for workers");
-                    scheduler.finish_restart(pending.client, pending.tag);
-                }
-            });
-        }));
-    }
-
-    fn finish_restart(&self, client: ClientId, tag: Option<u64>) {
-        info!(target: LOG_TARGET, workers = self.workers.len(), "Restart complete");
-        if let (Some(tag), Some(link)) = (tag, self.clients.get(&client)) {
-            link.reply(tag, SchedulerToExecutor::Ack);
-        }
-    }
-
-    fn on_restarted_worker_joined(&mut self) {
-        let Some(pending) = &mut self.restart else {
-            return;
-        };
-        pending.awaited = pending.awaited.saturating_sub(1);
-        if pending.awaited == 0 {
-            let pending = self.restart.take().expect("pending restart");
-            self.finish_restart(pending.client, pending.tag);
         }
     }
 }
