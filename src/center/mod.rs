@@ -70,7 +70,13 @@ pub struct CenterHandle {
 pub async fn start(config: CenterConfig) -> std::io::Result<CenterHandle> {
     let listener = TcpListener::bind((config.host, config.port)).await?;
     let addr = listener.local_addr()?;
-    info!("Start center at {addr}");
+    match reachable_ip(addr.ip()) {
+        Some(ip) => info!(
+            "Start center at {} (listening on {addr})",
+            SocketAddr::new(ip, addr.port())
+        ),
+        None => info!("Start center at {addr}"),
+    }
     let limits = config.limits;
     let handshake_timeout = config.handshake_timeout;
     let scheduler = Scheduler::new(config.scheduler.clone(), limits, config.name.clone()).start();
@@ -85,6 +91,21 @@ pub async fn start(config: CenterConfig) -> std::io::Result<CenterHandle> {
         move |arrival| admit.do_send(actor::Admit(arrival)),
     ));
     Ok(CenterHandle { addr, actor })
+}
+
+/// When listening on every interface, the address other machines can reach: the first
+/// non-loopback IPv4 address of an interface that is up.
+fn reachable_ip(bound: IpAddr) -> Option<IpAddr> {
+    use nix::net::if_::InterfaceFlags;
+    if !bound.is_unspecified() {
+        return None;
+    }
+    nix::ifaddrs::getifaddrs().ok()?.find_map(|interface| {
+        let up = interface.flags.contains(InterfaceFlags::IFF_UP)
+            && !interface.flags.contains(InterfaceFlags::IFF_LOOPBACK);
+        let ip = interface.address?.as_sockaddr_in()?.ip();
+        up.then_some(IpAddr::V4(ip))
+    })
 }
 
 /// Runs a center until SIGINT or SIGTERM.

@@ -178,7 +178,7 @@ impl Executor {
             placed.push((key.clone(), target, encoded.clone()));
             per_worker[target].push((key, encoded));
         }
-        let mut sizes = Vec::new();
+        let mut answers = Vec::new();
         for (target, values) in per_worker.into_iter().enumerate() {
             if values.is_empty() {
                 continue;
@@ -190,13 +190,14 @@ impl Executor {
                 values,
                 reply,
             });
-            sizes.push(
-                answer
-                    .blocking_recv()
-                    .map_err(|_| crate::Error::ConnectionLost {
-                        reason: "the executor stopped".into(),
-                    })??,
-            );
+            answers.push(answer);
+        }
+        for answer in answers {
+            answer
+                .blocking_recv()
+                .map_err(|_| crate::Error::ConnectionLost {
+                    reason: "the executor stopped".into(),
+                })??;
         }
         let mut futures = Vec::with_capacity(placed.len());
         let mut scattered = Vec::new();
@@ -216,7 +217,6 @@ impl Executor {
             });
             futures.push(future);
         }
-        drop(sizes);
         self.inner.ask(
             ExecutorToScheduler::Scattered(scattered),
             std::time::Duration::from_secs(60),

@@ -152,7 +152,8 @@ pub fn field(line: &str, key: &str) -> String {
 
 /// The address after "Start center at " / "Start worker at ".
 pub fn started_at(line: &str) -> String {
-    line.rsplit(" at ").next().unwrap().trim().to_string()
+    let after = line.split(" at ").nth(1).expect("an address after ' at '");
+    after.split_whitespace().next().unwrap_or_default().to_string()
 }
 
 /// Starts a center on an ephemeral port of 127.0.0.1; returns it and its address.
