@@ -22,12 +22,15 @@ impl std::fmt::Display for Termination {
     }
 }
 
-/// Resolves when SIGINT or SIGTERM arrives.
-pub async fn termination() -> Termination {
-    let mut interrupt = signal(SignalKind::interrupt()).expect("SIGINT handler installs");
-    let mut terminate = signal(SignalKind::terminate()).expect("SIGTERM handler installs");
-    tokio::select! {
-        _ = interrupt.recv() => Termination::Interrupt,
-        _ = terminate.recv() => Termination::Terminate,
-    }
+/// Installs the SIGINT and SIGTERM handlers now (so a signal that arrives from here on is
+/// never the default, process-killing one) and returns a future that resolves when one comes.
+pub fn termination() -> std::io::Result<impl std::future::Future<Output = Termination>> {
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => Termination::Interrupt,
+            _ = terminate.recv() => Termination::Terminate,
+        }
+    })
 }

@@ -110,8 +110,9 @@ fn reachable_ip(bound: IpAddr) -> Option<IpAddr> {
 
 /// Runs a center until SIGINT or SIGTERM.
 pub async fn serve(config: CenterConfig) -> crate::Result<()> {
+    let stop = crate::signals::termination()?;
     let _center = start(config).await.map_err(crate::Error::Bind)?;
-    let signal = crate::signals::termination().await;
+    let signal = stop.await;
     info!("Received {signal}; closing center");
     Ok(())
 }

@@ -62,10 +62,11 @@ pub fn serve(config: NannyConfig) -> crate::Result<i32> {
     use actix::Actor;
     die_with_parent();
     let system = actix::System::new();
+    let stop = system.block_on(async { crate::signals::termination() })?;
     system.block_on(async move {
         let nanny = Nanny::new(config).start();
         actix_rt::spawn(async move {
-            let signal = crate::signals::termination().await;
+            let signal = stop.await;
             nanny.do_send(actor::StopNanny(signal.to_string()));
         });
     });

@@ -35,7 +35,9 @@ pub struct Worker {
     addr: SocketAddr,
     pub(super) center: Option<CenterLink>,
     disconnected_since: Instant,
-    closing: bool,
+    /// Why the worker is leaving, once it is.
+    leaving: Option<String>,
+    connecting: bool,
     pub(super) id: Option<WorkerId>,
     pub(super) store: DataStore,
     pub(super) tasks: WorkerTasks,
@@ -64,7 +66,8 @@ impl Worker {
             addr,
             center: None,
             disconnected_since: Instant::now(),
-            closing: false,
+            leaving: None,
+            connecting: false,
             id: None,
             store: DataStore::default(),
             tasks: WorkerTasks::default(),
@@ -111,6 +114,7 @@ impl Worker {
             .config
             .death_timeout
             .map(|limit| limit.saturating_sub(self.disconnected_since.elapsed()));
+        self.connecting = true;
         let attempt = async move { connect_with_backoff(&center, &hello, &options).await };
         ctx.spawn(
             attempt
@@ -123,6 +127,7 @@ impl Worker {
     }
 
     fn on_connected(&mut self, connected: Connected, ctx: &mut Context<Self>) {
+        self.connecting = false;
         let (id, session) = Session::start(
             connected.stream,
             ctx.address().recipient(),
@@ -132,10 +137,18 @@ impl Worker {
         self.center = Some(Remote::new(id, session));
         self.id = Some(WorkerId(connected.id));
         info!(target: LOG_TARGET, worker_id = connected.id, "Registered with center at: {}", self.config.center);
+        if let Some(reason) = self.leaving.clone() {
+            let center = self.center.take().expect("just connected");
+            return self.say_goodbye(center, reason, ctx);
+        }
         self.heartbeat();
     }
 
     fn on_connect_failed(&mut self, e: HandshakeError) {
+        self.connecting = false;
+        if self.leaving.is_some() {
+            return System::current().stop();
+        }
         let center = &self.config.center;
         if e.is_transient() {
             let waited = self.disconnected_since.elapsed();
@@ -175,7 +188,7 @@ impl Worker {
     fn on_center_lost(&mut self, reason: String, ctx: &mut Context<Self>) {
         self.center = None;
         self.forget_everything();
-        if self.closing {
+        if self.leaving.is_some() {
             return;
         }
         warn!(target: LOG_TARGET, "Lost connection to center at {}: {reason}; reconnecting", self.config.center);
@@ -194,16 +207,29 @@ impl Worker {
         self.events.clear();
     }
 
+    /// Leaves the cluster: a goodbye the center acknowledges, then the process stops. A worker
+    /// still connecting says goodbye once connected (or stops after the goodbye timeout).
     fn leave(&mut self, reason: String, ctx: &mut Context<Self>) {
-        if self.closing {
+        if self.leaving.is_some() {
             return;
         }
-        self.closing = true;
-        let Some(center) = self.center.take() else {
-            info!(target: LOG_TARGET, "Closing worker ({reason})");
-            System::current().stop();
-            return;
-        };
+        self.leaving = Some(reason.clone());
+        match self.center.take() {
+            Some(center) => self.say_goodbye(center, reason, ctx),
+            None if self.connecting => {
+                ctx.run_later(GOODBYE_TIMEOUT, move |_, _| {
+                    info!(target: LOG_TARGET, "Closing worker ({reason}) before it could register");
+                    System::current().stop();
+                });
+            }
+            None => {
+                info!(target: LOG_TARGET, "Closing worker ({reason})");
+                System::current().stop();
+            }
+        }
+    }
+
+    fn say_goodbye(&mut self, center: CenterLink, reason: String, ctx: &mut Context<Self>) {
         let goodbye = WorkerToCenter::Goodbye(GoodbyeMsg {
             reason: reason.clone(),
         });

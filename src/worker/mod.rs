@@ -69,10 +69,11 @@ pub async fn start(config: WorkerConfig) -> crate::Result<WorkerHandle> {
 pub fn serve(config: WorkerConfig) -> crate::Result<i32> {
     crate::nanny::die_with_parent();
     let system = actix::System::new();
+    let stop = system.block_on(async { crate::signals::termination() })?;
     let handle = system.block_on(start(config))?;
     system.block_on(async move {
         actix_rt::spawn(async move {
-            let signal = crate::signals::termination().await;
+            let signal = stop.await;
             handle.actor.do_send(Shutdown {
                 reason: format!("received {signal}"),
             });

@@ -54,7 +54,10 @@ impl Proc {
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 eprintln!("[{tag}] {line}");
-                sink.lines.lock().unwrap().push(line);
+                sink.lines
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .push(line);
                 sink.grew.notify_all();
             }
         });
@@ -153,7 +156,11 @@ pub fn field(line: &str, key: &str) -> String {
 /// The address after "Start center at " / "Start worker at ".
 pub fn started_at(line: &str) -> String {
     let after = line.split(" at ").nth(1).expect("an address after ' at '");
-    after.split_whitespace().next().unwrap_or_default().to_string()
+    after
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// Starts a center on an ephemeral port of 127.0.0.1; returns it and its address.
