@@ -69,7 +69,13 @@ fn seed_graph(n: u64) -> Graph {
         dsk.insert(key!("x", i), task!(random_array, i, LEN));
         dsk.insert(key!("sum", i), task!(array_sum, key!("x", i)));
     }
-    dsk.insert("total", task!(sum_floats, (0..n).map(|i| key!("sum", i)).collect::<Vec<_>>()));
+    dsk.insert(
+        "total",
+        task!(
+            sum_floats,
+            (0..n).map(|i| key!("sum", i)).collect::<Vec<_>>()
+        ),
+    );
     dsk
 }
 
@@ -94,7 +100,10 @@ fn report(bench: &str, variant: &str, mut seconds: Vec<f64>, value: f64) {
     );
 }
 
-fn timed(runs: usize, mut run: impl FnMut() -> taskforce::Result<f64>) -> taskforce::Result<(Vec<f64>, f64)> {
+fn timed(
+    runs: usize,
+    mut run: impl FnMut() -> taskforce::Result<f64>,
+) -> taskforce::Result<(Vec<f64>, f64)> {
     let mut seconds = Vec::new();
     let mut value = 0.0;
     for _ in 0..runs {
@@ -109,7 +118,10 @@ fn main() -> taskforce::Result<()> {
     taskforce::local::serve_if_local_worker();
     let n = arg("--arrays", 1000) as u64;
     let runs = arg("--runs", 3);
-    let cluster = LocalCluster::builder().workers(2).threads_per_worker(1).start()?;
+    let cluster = LocalCluster::builder()
+        .workers(2)
+        .threads_per_worker(1)
+        .start()?;
     let executor = cluster.executor()?;
     for (variant, hold) in [("hold", true), ("del", false)] {
         let (seconds, value) = timed(runs, || futures_sum(&executor, n, hold))?;
@@ -121,7 +133,9 @@ fn main() -> taskforce::Result<()> {
     let threads = Threaded::new(2);
     let (seconds, value) = timed(runs, || Runner::get(&threads, &dsk, "total"))?;
     report("seed_array_sum_graph", "threads", seconds, value);
-    let (seconds, value) = timed(runs, || Ok((0..n).map(|i| array_sum(&random_array(i, LEN))).sum()))?;
+    let (seconds, value) = timed(runs, || {
+        Ok((0..n).map(|i| array_sum(&random_array(i, LEN))).sum())
+    })?;
     report("seed_array_sum_graph", "plain loop", seconds, value);
     let (seconds, value) = timed(5, || tree_reduction(&executor))?;
     report("seed_tree_reduction", "cluster", seconds, value);

@@ -81,8 +81,32 @@ impl SchedulerState {
         held
     }
 
-    /// Sends a queued task to `worker`, listing who holds each dependency.
-    fn start_processing(&mut self, key: &TaskKey, worker: WorkerId) {
+    /// For a ready task with inputs: the eligible worker holding the most bytes of them,
+    /// then the least occupied, then the lowest id, saturated or not. `None` for a task
+    /// without inputs, or when no holder can run it.
+    pub(super) fn choose_holder(&self, key: &TaskKey) -> Option<WorkerId> {
+        let task = self.task(key);
+        let function = task.function()?;
+        let mut held: Map<WorkerId, u64> = Map::default();
+        for dep in &task.dependencies {
+            let record = self.task(dep);
+            for worker in record.who_has() {
+                if self.workers[worker].functions.contains(function) {
+                    *held.entry(*worker).or_default() += record.nbytes;
+                }
+            }
+        }
+        held.into_iter()
+            .map(|(worker, bytes)| {
+                let occupancy = self.workers[&worker].occupancy();
+                (std::cmp::Reverse(bytes), occupancy, worker)
+            })
+            .min()
+            .map(|(_, _, worker)| worker)
+    }
+
+    /// Sends a ready task to `worker`, listing who holds each dependency.
+    pub(super) fn start_processing(&mut self, key: &TaskKey, worker: WorkerId) {
         self.set_state(key, TaskState::Processing { worker });
         let task = self.task(key);
         let run = task.run.as_ref().expect("processing task without lineage");

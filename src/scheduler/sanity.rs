@@ -208,10 +208,6 @@ impl SchedulerState {
 
     fn check_worker(&self, id: WorkerId, record: &WorkerRecord) {
         assert_eq!(id, record.id, "worker filed under the wrong id");
-        assert!(
-            record.processing.len() <= record.saturation,
-            "{id}: over saturation"
-        );
         let listed = self.free_slots.contains(&record.free_slot_entry());
         assert_eq!(
             listed,

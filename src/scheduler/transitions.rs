@@ -130,8 +130,10 @@ impl SchedulerState {
         }
     }
 
-    /// All dependencies are in memory: queue the task, park it as no-worker, or err it
-    /// if workers exist but none has its function.
+    /// All dependencies are in memory: send the task to a worker holding its inputs (tasks
+    /// with inputs skip the saturation limit, as dask's non-root tasks do, so results are
+    /// consumed where they are, as soon as they are), else queue it, park it as no-worker,
+    /// or err it if workers exist but none has its function.
     pub(super) fn mark_ready(&mut self, key: &TaskKey) {
         if self.workers.is_empty() {
             self.set_state(key, TaskState::NoWorker);
@@ -142,7 +144,10 @@ impl SchedulerState {
             .function()
             .expect("ready task without function");
         if self.function_workers.contains_key(function) {
-            self.set_state(key, TaskState::Queued);
+            match self.choose_holder(key) {
+                Some(worker) => self.start_processing(key, worker),
+                None => self.set_state(key, TaskState::Queued),
+            }
         } else {
             let failure = TaskFailure::UnknownFunction {
                 key: key.clone(),

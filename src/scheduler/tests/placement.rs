@@ -200,3 +200,25 @@ fn a_first_worker_lacking_the_function_errs_parked_tasks() {
         )]
     );
 }
+
+/// A task with inputs goes to the worker holding them even when that worker is saturated
+/// with root tasks, so results are consumed where they are instead of being copied to a
+/// free worker or waiting behind every queued root task.
+#[test]
+fn dependent_goes_to_a_saturated_holder_rather_than_wait_or_move() {
+    let mut sim = two_workers();
+    sim.scatter(C1, "x", W1, 1_000_000);
+    let roots: Vec<_> = (0..12)
+        .map(|i| TaskBuilder::new(&format!("root{i}")).order(i))
+        .collect();
+    let wanted: Vec<String> = (0..12).map(|i| format!("root{i}")).collect();
+    let wanted: Vec<&str> = wanted.iter().map(String::as_str).collect();
+    sim.submit(C1, roots, &wanted);
+    assert!(sim.state.queued_count() > 0, "both workers are saturated");
+    let sent = sim.submit(
+        C1,
+        vec![TaskBuilder::new("y").deps(&["x"]).order(100)],
+        &["y"],
+    );
+    assert_eq!(computes(&sent), pairs(&[(W1, "y")]));
+}
