@@ -90,14 +90,34 @@ impl LocalClusterBuilder {
             center_thread: Some(center_thread),
             workers: Vec::new(),
         };
-        for index in 0..self.workers {
-            let child = self.spawn_worker(&program, addr, index)?;
-            cluster.workers.push(child);
-        }
+        cluster.workers = self.spawn_workers_from_center_thread(&cluster, program)?;
         let executor = Executor::connect(&addr.to_string())?;
         executor.wait_for_workers(self.workers, STARTUP_TIMEOUT)?;
         info!(workers = self.workers, "Local cluster ready at {addr}");
         Ok(cluster)
+    }
+
+    /// Starts the worker processes from the center's thread: the kernel's parent-death
+    /// signal follows the thread that forked, and that thread lives exactly as long as the
+    /// cluster (the caller's may not: a pool thread that retires would take the workers).
+    fn spawn_workers_from_center_thread(
+        &self,
+        cluster: &LocalCluster,
+        program: std::path::PathBuf,
+    ) -> crate::Result<Vec<std::process::Child>> {
+        let system = cluster.system.as_ref().expect("a running center");
+        let (spawned, children) = std::sync::mpsc::channel();
+        let builder = self.clone();
+        let center = cluster.addr;
+        system.arbiter().spawn_fn(move || {
+            let started = (0..builder.workers)
+                .map(|index| builder.spawn_worker(&program, center, index))
+                .collect::<crate::Result<Vec<_>>>();
+            let _ = spawned.send(started);
+        });
+        children.recv().map_err(|_| crate::Error::ConnectionLost {
+            reason: "the local center's thread stopped while starting workers".into(),
+        })?
     }
 
     fn spawn_worker(

@@ -57,6 +57,12 @@ fn sum_f64(x: &[f64]) -> f64 {
 }
 
 #[remote]
+fn slow_inc(x: i64) -> i64 {
+    std::thread::sleep(Duration::from_millis(200));
+    x + 1
+}
+
+#[remote]
 fn sleep_ms(ms: u64) -> u64 {
     std::thread::sleep(Duration::from_millis(ms));
     ms
@@ -228,6 +234,9 @@ fn dropped_futures_leave_no_keys() -> Result<(), Failed> {
         let arrays = executor.map(make_array.bind((10_000_usize,)), 0..4_u64)?;
         let sum = executor.submit(add_arrays, (&arrays[0], &arrays[1]))?;
         sum.result()?;
+        let scattered = executor.scatter(vec![vec![1.0_f64; 1000], vec![2.0; 1000]])?;
+        let across = executor.submit(add_arrays, (&scattered[0], &scattered[1]))?;
+        assert_eq!(across.result()?, vec![3.0; 1000], "inputs on two workers");
         total.result()?;
         let info = executor.cluster_info()?;
         check(
@@ -251,7 +260,7 @@ fn cancel_and_impure() -> Result<(), Failed> {
     let waiting = executor.submit_impure(sleep_ms, (1,))?;
     let other = executor.submit_impure(sleep_ms, (1,))?;
     check(waiting.key() != other.key(), "impure calls get fresh keys")?;
-    executor.cancel(std::slice::from_ref(&slow));
+    executor.cancel(std::slice::from_ref(&slow))?;
     match slow.result() {
         Err(Error::Cancelled { .. }) => {}
         other => return Err(format!("expected Cancelled, got {other:?}").into()),
@@ -437,6 +446,35 @@ fn two_executors_share_keys() -> Result<(), Failed> {
     )
 }
 
+/// Futures passed by value, a call resubmitted while its released run is still going, and a
+/// call resubmitted after a cancel all come back with their values.
+fn resubmissions_and_futures_by_value() -> Result<(), Failed> {
+    let cluster = cluster(1);
+    let executor = cluster.executor()?;
+    let a = executor.submit(slow_inc, (200,))?;
+    let b = executor.submit(add, (a, 1))?;
+    assert_eq!(b.result()?, 202, "a future moved into the call");
+    let many = executor.map(inc, executor.map(inc, 0..10_i64)?)?;
+    assert_eq!(executor.gather(&many)?, (2..12).collect::<Vec<i64>>());
+
+    let first = executor.submit(sleep_ms, (300,))?;
+    let key = first.key().clone();
+    drop(first);
+    let again = executor.submit(sleep_ms, (300,))?;
+    check(again.key() == &key, "the same call")?;
+    assert_eq!(
+        again.result()?,
+        300,
+        "resubmitted while the released run was going"
+    );
+
+    let cancelled = executor.submit(sleep_ms, (250,))?;
+    executor.cancel(std::slice::from_ref(&cancelled))?;
+    let revived = executor.submit(sleep_ms, (250,))?;
+    assert_eq!(revived.result()?, 250, "resubmitted after a cancel");
+    Ok(())
+}
+
 fn wait_for_cluster(
     executor: &Executor,
     condition: impl Fn(&taskforce::messages::executor_link::ClusterSnapshot) -> bool,
@@ -551,6 +589,10 @@ fn main() {
             local_cluster_leaves_no_process_after_a_panic,
         ),
         Trial::test("two_executors_share_keys", two_executors_share_keys),
+        Trial::test(
+            "resubmissions_and_futures_by_value",
+            resubmissions_and_futures_by_value,
+        ),
     ];
     libtest_mimic::run(&args, tests).exit();
 }

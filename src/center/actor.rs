@@ -150,16 +150,23 @@ impl Center {
             .insert(session, (hello.name, Remote::new(session, addr)));
     }
 
+    /// Forgets a worker everywhere: membership (if still there: a replaced worker's entry
+    /// is already gone), its session, and the scheduler's view.
     fn drop_worker(&mut self, id: WorkerId, reason: LeaveReason) {
-        let Some((info, keys)) = self.state.on_worker_left(id) else {
-            return;
-        };
-        if let Some(link) = self.worker_links.remove(&id) {
+        let left = self.state.on_worker_left(id);
+        let link = self.worker_links.remove(&id);
+        if let Some(link) = &link {
             self.worker_sessions.remove(&link.session_id());
             link.close(reason.to_string());
         }
+        if left.is_none() && link.is_none() {
+            return;
+        }
         self.scheduler.do_send(WorkerLeft(id));
         let remaining = self.state.worker_count();
+        let Some((info, keys)) = left else {
+            return warn!(target: LOG_TARGET, worker = %id, "Lost worker ({reason}; {remaining} workers)");
+        };
         match reason {
             LeaveReason::Goodbye(_) => {
                 info!(target: LOG_TARGET, worker = %id, name = %info.name, "Remove worker at {} ({reason}; {remaining} workers)", info.addr

@@ -17,7 +17,9 @@ use crate::ids::{Map, TaskKey};
 use crate::messages::executor_link::{ExecutorToScheduler, SchedulerToExecutor};
 use crate::messages::peer_link::WorkerToPeer;
 use crate::remote::{ConnectOptions, Remote, RemoteError, SessionEvent};
-use crate::worker::peer_client::{connect_peer, get_data, put_data, PeerError, PeerLink};
+use crate::worker::peer_client::{
+    connect_peer, get_data, keep_link, put_data, PeerError, PeerLink,
+};
 
 const LOG_TARGET: &str = "taskforce::executor";
 
@@ -79,13 +81,33 @@ pub(crate) struct Put {
 pub(crate) struct Shutdown;
 
 impl ExecutorActor {
+    /// Sends the releases gathered so far, leaving out keys this executor holds again (a
+    /// future for the same key taken since: the scheduler must keep our want).
     fn flush_releases(&mut self) {
-        if self.releases.is_empty() {
+        let shared = &self.shared;
+        let keys: Vec<TaskKey> = std::mem::take(&mut self.releases)
+            .into_iter()
+            .filter(|key| !shared.holds(key))
+            .collect();
+        if keys.is_empty() {
             return;
         }
-        let keys = std::mem::take(&mut self.releases);
         if let Some(scheduler) = &self.scheduler {
             scheduler.tell(ExecutorToScheduler::Release(keys));
+        }
+    }
+
+    /// With the scheduler gone, new tasks can only fail: say so at once.
+    fn refuse_while_disconnected(&self, message: &ExecutorToScheduler) {
+        let reason = self.lost.clone().unwrap_or_else(|| "not connected".into());
+        let keys: Vec<&TaskKey> = match message {
+            ExecutorToScheduler::UpdateGraph { wanted, .. } => wanted.iter().collect(),
+            ExecutorToScheduler::Want(keys) => keys.iter().collect(),
+            _ => Vec::new(),
+        };
+        for key in keys {
+            let status = KeyStatus::Disconnected(format!("lost the scheduler: {reason}"));
+            self.shared.set_status(key, status);
         }
     }
 
@@ -151,11 +173,14 @@ impl Actor for ExecutorActor {
 impl Handler<ToScheduler> for ExecutorActor {
     type Result = ();
 
+    /// The message goes before any pending release, so a future passed by value (released
+    /// while the task reading it was built) reaches the scheduler as a dependency first.
     fn handle(&mut self, ToScheduler(message): ToScheduler, _ctx: &mut Context<Self>) {
-        self.flush_releases();
-        if let Some(scheduler) = &self.scheduler {
-            scheduler.tell(message);
+        match &self.scheduler {
+            Some(scheduler) => scheduler.tell(message),
+            None => self.refuse_while_disconnected(&message),
         }
+        self.flush_releases();
     }
 }
 
@@ -226,7 +251,7 @@ impl Handler<Gather> for ExecutorActor {
             for result in results {
                 match result {
                     Ok((addr, link, fetched)) => {
-                        actor.peers.insert(addr, link);
+                        keep_link(&mut actor.peers, addr, link);
                         values.extend(fetched.values);
                         if let Some(key) = fetched.missing.into_iter().next() {
                             failure.get_or_insert(crate::Error::ConnectionLost {
@@ -264,7 +289,7 @@ impl Handler<Put> for ExecutorActor {
         ctx.spawn(placed.into_actor(self).map(move |result, actor, _| {
             let answer = match result {
                 Ok((link, sizes)) => {
-                    actor.peers.insert(addr, link);
+                    keep_link(&mut actor.peers, addr, link);
                     Ok(sizes)
                 }
                 Err(e) => Err(crate::Error::ConnectionLost {

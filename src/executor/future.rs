@@ -77,6 +77,22 @@ impl<T> Future<T> {
     pub(crate) fn state(&self) -> &Arc<KeyState> {
         &self.handle.state
     }
+
+    /// A key cancelled, lost or cut off from the scheduler goes back to pending, so a new
+    /// submission of the same call computes it again. Returns whether it did.
+    pub(crate) fn revive_if_lost(&self) -> bool {
+        let lost = matches!(
+            self.handle.state.status(),
+            KeyStatus::Lost(_) | KeyStatus::Disconnected(_)
+        );
+        if lost {
+            self.handle
+                .executor
+                .shared
+                .set_status(self.key(), KeyStatus::Pending);
+        }
+        lost
+    }
 }
 
 impl<T: DeserializeOwned + 'static> Future<T> {

@@ -69,17 +69,25 @@ impl Inner {
     }
 
     /// Blocks until every one of `states` is done.
+    /// A key counted as done can turn pending again (its worker was lost and it is being
+    /// recomputed), so the final check looks at every key.
     pub(crate) fn wait_for(&self, states: &[Arc<KeyState>]) {
-        let mut done = 0;
-        self.shared.wait_until(|| {
-            while done < states.len() && states[done].status().is_done() {
-                done += 1;
+        loop {
+            let mut done = 0;
+            self.shared.wait_until(|| {
+                while done < states.len() && states[done].status().is_done() {
+                    done += 1;
+                }
+                done == states.len()
+            });
+            if states.iter().all(|state| state.status().is_done()) {
+                return;
             }
-            done == states.len()
-        });
+        }
     }
 
-    fn plan(&self, states: &[Arc<KeyState>]) -> crate::Result<GatherPlan> {
+    /// Where to fetch each value from; `None` if a key went back to pending meanwhile.
+    fn plan(&self, states: &[Arc<KeyState>]) -> crate::Result<Option<GatherPlan>> {
         let mut ready = Map::default();
         let mut by_holder: Map<SocketAddr, Vec<TaskKey>> = Map::default();
         for state in states {
@@ -102,13 +110,13 @@ impl Inner {
                         })
                     }
                 },
-                _ => unreachable!("waited for keys that are done"),
+                _ => return Ok(None),
             }
         }
-        Ok(GatherPlan {
+        Ok(Some(GatherPlan {
             ready,
             requests: by_holder.into_iter().collect(),
-        })
+        }))
     }
 
     fn in_order(
@@ -160,8 +168,11 @@ impl Inner {
     ) -> crate::Result<Vec<EncodedValue>> {
         let mut attempt = 0;
         loop {
+            self.wait_for(states);
             let versions: Vec<u64> = states.iter().map(|s| s.version()).collect();
-            let plan = self.plan(states)?;
+            let Some(plan) = self.plan(states)? else {
+                continue;
+            };
             match self.try_fetch(states, plan) {
                 Err(crate::Error::ConnectionLost { .. }) if attempt < GATHER_RETRIES => {
                     attempt += 1;
@@ -169,9 +180,10 @@ impl Inner {
                         states.iter().zip(&versions).any(|(s, v)| s.version() != *v)
                     });
                     if !changed {
-                        return self.try_fetch(states, self.plan(states)?);
+                        return Err(crate::Error::ConnectionLost {
+                            reason: "the workers holding the values are unreachable".into(),
+                        });
                     }
-                    self.wait_for(states);
                 }
                 result => return result,
             }
@@ -200,7 +212,18 @@ impl Inner {
         self: Arc<Self>,
         states: Vec<Arc<KeyState>>,
     ) -> crate::Result<Vec<T>> {
-        let mut plan = self.plan(&states)?;
+        let mut plan = loop {
+            if let Some(plan) = self.plan(&states)? {
+                break plan;
+            }
+            for state in &states {
+                std::future::poll_fn(|cx| match state.poll_status(cx.waker()).is_done() {
+                    true => std::task::Poll::Ready(()),
+                    false => std::task::Poll::Pending,
+                })
+                .await;
+            }
+        };
         if !plan.requests.is_empty() {
             let (reply, answer) = tokio::sync::oneshot::channel::<Gathered>();
             self.actor.do_send(Gather {

@@ -125,9 +125,10 @@ impl Executor {
         let mut futures = Vec::with_capacity(tasks.len());
         let mut fresh = Vec::new();
         for (i, mut task) in tasks.drain(..).enumerate() {
-            let (future, is_new) = self.future_for(task.key.clone());
+            let (future, is_new) = self.future_for::<T>(task.key.clone());
+            let revived = !is_new && future.revive_if_lost();
             futures.push(future);
-            if is_new {
+            if is_new || revived {
                 task.order = first + i as i64;
                 fresh.push(task);
             }
@@ -244,17 +245,19 @@ impl Executor {
     }
 
     /// Cancels these futures: the cluster forgets them unless someone else wants them, and
-    /// their `result` gives `Error::Cancelled`.
-    pub fn cancel<T>(&self, futures: &[Future<T>]) {
+    /// their `result` gives `Error::Cancelled`. Returns once the scheduler has heard, so the
+    /// same call submitted afterwards starts afresh.
+    pub fn cancel<T>(&self, futures: &[Future<T>]) -> crate::Result<()> {
         let keys: Vec<TaskKey> = futures.iter().map(|f| f.key().clone()).collect();
         for key in &keys {
-            self.inner
-                .shared
-                .set_status(key, super::KeyStatus::Lost("cancelled".into()));
+            let status = super::KeyStatus::Lost("cancelled".into());
+            self.inner.shared.set_status(key, status);
         }
-        self.inner
-            .actor
-            .do_send(ToScheduler(ExecutorToScheduler::Cancel(keys)));
+        self.inner.ask(
+            ExecutorToScheduler::Cancel(keys),
+            std::time::Duration::from_secs(60),
+        )?;
+        Ok(())
     }
 }
 

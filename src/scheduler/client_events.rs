@@ -27,7 +27,7 @@ impl SchedulerState {
         self.generation += 1;
         let new_keys = self.insert_tasks(tasks);
         for key in wanted {
-            self.add_want(client, key);
+            self.want_again(client, key);
         }
         self.release_candidates.extend(new_keys);
         self.end_event(out);
@@ -37,7 +37,7 @@ impl SchedulerState {
     /// lost). Keys in memory or erred are reported at once.
     pub fn on_client_wants(&mut self, client: ClientId, keys: Vec<TaskKey>, out: &mut dyn Outbox) {
         for key in keys {
-            self.add_want(client, key);
+            self.want_again(client, key);
         }
         self.end_event(out);
     }
@@ -145,6 +145,20 @@ impl SchedulerState {
 
     /// Records that `client` wants `key`; reports final states at once and brings a
     /// released key back.
+    /// A client asks for `key` (submitting it, or taking a new future for it): like
+    /// [`Self::add_want`], and a client that wanted it already is told its state again, since
+    /// its new future may not have seen the earlier report.
+    pub(super) fn want_again(&mut self, client: ClientId, key: TaskKey) {
+        let already = self
+            .tasks
+            .get(&key)
+            .is_some_and(|task| task.who_wants.contains(&client));
+        match already {
+            true => self.report_to(client, &key),
+            false => self.add_want(client, key),
+        }
+    }
+
     pub(super) fn add_want(&mut self, client: ClientId, key: TaskKey) {
         let Some(task) = self.tasks.get_mut(&key) else {
             self.push_command(Command::Lost(client, key, "unknown key".to_string()));

@@ -9,7 +9,7 @@ use actix::prelude::*;
 use tracing::warn;
 
 use super::actor::{Worker, LOG_TARGET};
-use super::peer_client::{connect_peer, get_data, Fetched, PeerError, PeerLink};
+use super::peer_client::{connect_peer, get_data, keep_link, Fetched, PeerError, PeerLink};
 use super::pool::{Job, JobDone, JobOutcome};
 use super::tasks::{plan_fetches, FetchPlan, WaitingTask};
 use crate::function::{lookup, ArgSlot, ArgSpec, Stored, TaskBody};
@@ -52,7 +52,7 @@ impl Worker {
                 ctx,
             );
         }
-        if self.tasks.is_active(&key) {
+        if self.tasks.revive(&key) || self.tasks.is_active(&key) {
             return;
         }
         let (body, invoke) = match self.prepare(&task) {
@@ -178,7 +178,7 @@ impl Worker {
         };
         ctx.spawn(request.into_actor(self).map(move |result, worker, ctx| match result {
             Ok((link, fetched)) => {
-                worker.peer_links.insert(addr, link);
+                keep_link(&mut worker.peer_links, addr, link);
                 worker.on_fetched(holder, fetched, ctx);
             }
             Err(e) => {
@@ -196,6 +196,13 @@ impl Worker {
             self.peer_bytes_in += nbytes;
             self.store
                 .insert(key.clone(), Stored::Encoded(Arc::new(value)), nbytes);
+            // A copy the scheduler must know of, so its release reaches this worker too.
+            let replica = TaskEvent::Finished {
+                key: key.clone(),
+                nbytes,
+                inline: None,
+            };
+            self.report(replica, ctx);
             for (task, waiting) in self.tasks.input_arrived(&key) {
                 self.start_task(task, waiting.priority, waiting.body, waiting.invoke, ctx);
             }

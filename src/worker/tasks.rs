@@ -134,6 +134,12 @@ impl WorkerTasks {
         }
     }
 
+    /// The scheduler asks again for a task released while it was running here: keep the run
+    /// that is under way instead of starting another. Returns whether there was one.
+    pub fn revive(&mut self, key: &TaskKey) -> bool {
+        self.running.contains_key(key) && self.released_while_running.remove(key)
+    }
+
     /// Whether `key` is waiting or running here.
     pub fn is_active(&self, key: &TaskKey) -> bool {
         self.waiting.contains_key(key)

@@ -113,9 +113,11 @@ fn resubmitting_a_known_key_does_not_recompute_it() {
     let mut sim = one_worker();
     sim.submit(C1, vec![TaskBuilder::new("x")], &["x"]);
     sim.finish(W1, "x", 1);
-    assert!(sim
-        .submit(C1, vec![TaskBuilder::new("x")], &["x"])
-        .is_empty());
+    assert_eq!(
+        sim.submit(C1, vec![TaskBuilder::new("x")], &["x"]),
+        vec![Sent::InMemory(C1, key("x"))],
+        "answered again, not recomputed"
+    );
     let sent = sim.submit(
         C2,
         vec![TaskBuilder::new("x"), TaskBuilder::new("y").deps(&["x"])],
