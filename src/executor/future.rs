@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 
 use super::state::{KeyState, KeyStatus};
 use super::Inner;
-use crate::function::{Arg, ArgSpec};
+use crate::function::{Arg, ArgSpec, KeepAlive};
 use crate::ids::TaskKey;
 use crate::messages::CodecError;
 
@@ -144,9 +144,15 @@ impl<T> Arg<T> for &Future<T> {
     }
 }
 
-impl<T> Arg<T> for Future<T> {
+impl<T: 'static> Arg<T> for Future<T> {
     fn into_spec(self) -> Result<ArgSpec, CodecError> {
         Ok(ArgSpec::Key(self.key().clone()))
+    }
+
+    fn into_spec_keeping(self, keep: &mut KeepAlive) -> Result<ArgSpec, CodecError> {
+        let spec = ArgSpec::Key(self.key().clone());
+        keep.push(Box::new(self));
+        Ok(spec)
     }
 }
 
@@ -166,11 +172,17 @@ impl<T> Arg<Vec<T>> for &[Future<T>] {
     }
 }
 
-impl<T> Arg<Vec<T>> for Vec<Future<T>> {
+impl<T: 'static> Arg<Vec<T>> for Vec<Future<T>> {
     fn into_spec(self) -> Result<ArgSpec, CodecError> {
         Ok(ArgSpec::Keys(
             self.iter().map(|f| f.key().clone()).collect(),
         ))
+    }
+
+    fn into_spec_keeping(self, keep: &mut KeepAlive) -> Result<ArgSpec, CodecError> {
+        let spec = ArgSpec::Keys(self.iter().map(|f| f.key().clone()).collect());
+        keep.push(Box::new(self));
+        Ok(spec)
     }
 }
 

@@ -11,7 +11,7 @@ use super::future::{Future, FutureHandle};
 use super::Executor;
 use crate::error::serve_hint;
 use crate::function::task::{fresh_key, pure_key};
-use crate::function::{encode_value, Arg, IntoArgs, RemoteFunction, TaskBody};
+use crate::function::{encode_value, Arg, IntoArgs, KeepAlive, RemoteFunction, TaskBody};
 use crate::ids::TaskKey;
 use crate::messages::executor_link::{ClusterSnapshot, ExecutorToScheduler, ScatteredKey};
 use crate::scheduler::{FunctionId, NewTask};
@@ -39,8 +39,11 @@ impl Executor {
         F: RemoteFunction,
         A: IntoArgs<F::Args>,
     {
-        let task = self.task(&f, args.into_specs()?, true)?;
-        Ok(self.send_tasks(vec![task]).pop().expect("one future"))
+        let mut keep = KeepAlive::new();
+        let task = self.task(&f, args.into_specs_keeping(&mut keep)?, true)?;
+        let future = self.send_tasks(vec![task]).pop().expect("one future");
+        drop(keep); // only now: the task reading these futures' keys has been sent
+        Ok(future)
     }
 
     /// Like [`Executor::submit`], but every call gets a fresh key (for random data).
@@ -49,8 +52,11 @@ impl Executor {
         F: RemoteFunction,
         A: IntoArgs<F::Args>,
     {
-        let task = self.task(&f, args.into_specs()?, false)?;
-        Ok(self.send_tasks(vec![task]).pop().expect("one future"))
+        let mut keep = KeepAlive::new();
+        let task = self.task(&f, args.into_specs_keeping(&mut keep)?, false)?;
+        let future = self.send_tasks(vec![task]).pop().expect("one future");
+        drop(keep); // only now: the task reading these futures' keys has been sent
+        Ok(future)
     }
 
     /// Runs a one-argument function on every item (values or futures); one future per item,
@@ -80,11 +86,14 @@ impl Executor {
         I: IntoIterator,
         I::Item: Arg<A>,
     {
+        let mut keep = KeepAlive::new();
         let tasks = items
             .into_iter()
-            .map(|item| self.task(&f, vec![item.into_spec()?], pure))
+            .map(|item| self.task(&f, vec![item.into_spec_keeping(&mut keep)?], pure))
             .collect::<crate::Result<Vec<_>>>()?;
-        Ok(self.send_tasks(tasks))
+        let futures = self.send_tasks(tasks);
+        drop(keep); // only now: the tasks reading these futures' keys have been sent
+        Ok(futures)
     }
 
     fn task<F: RemoteFunction>(

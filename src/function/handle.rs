@@ -111,7 +111,20 @@ pub trait SplitTail<Tail> {
 pub trait Arg<T> {
     /// The argument as it travels.
     fn into_spec(self) -> Result<ArgSpec, CodecError>;
+
+    /// Like [`Arg::into_spec`]; an argument that must outlive the call's submission (a
+    /// future passed by value, whose drop would release its key) is moved into `keep`.
+    fn into_spec_keeping(self, keep: &mut KeepAlive) -> Result<ArgSpec, CodecError>
+    where
+        Self: Sized,
+    {
+        let _ = keep;
+        self.into_spec()
+    }
 }
+
+/// Values that must live until a submission has been sent (see [`Arg::into_spec_keeping`]).
+pub type KeepAlive = Vec<Box<dyn std::any::Any + Send>>;
 
 impl<T: Serialize + 'static> Arg<T> for T {
     fn into_spec(self) -> Result<ArgSpec, CodecError> {
@@ -129,10 +142,17 @@ impl Arg<String> for &str {
 pub trait IntoArgs<Args> {
     /// The arguments as they travel.
     fn into_specs(self) -> Result<Vec<ArgSpec>, CodecError>;
+
+    /// The arguments as they travel, keeping what must outlive the submission in `keep`.
+    fn into_specs_keeping(self, keep: &mut KeepAlive) -> Result<Vec<ArgSpec>, CodecError>;
 }
 
 impl IntoArgs<()> for () {
     fn into_specs(self) -> Result<Vec<ArgSpec>, CodecError> {
+        Ok(Vec::new())
+    }
+
+    fn into_specs_keeping(self, _: &mut KeepAlive) -> Result<Vec<ArgSpec>, CodecError> {
         Ok(Vec::new())
     }
 }
@@ -142,6 +162,10 @@ macro_rules! into_args_for_tuples {
         impl<$($param,)+ $($arg: Arg<$param>,)+> IntoArgs<($($param,)+)> for ($($arg,)+) {
             fn into_specs(self) -> Result<Vec<ArgSpec>, CodecError> {
                 Ok(vec![$(self.$index.into_spec()?),+])
+            }
+
+            fn into_specs_keeping(self, keep: &mut KeepAlive) -> Result<Vec<ArgSpec>, CodecError> {
+                Ok(vec![$(self.$index.into_spec_keeping(keep)?),+])
             }
         }
     )+};

@@ -10,7 +10,7 @@ pub mod task;
 pub mod value;
 
 pub use args::{ArgReader, ArgSlot, ArgSpec, CallError, Stored};
-pub use handle::{Arg, Bound, IntoArgs, RemoteFunction, SplitTail};
+pub use handle::{Arg, Bound, IntoArgs, KeepAlive, RemoteFunction, SplitTail};
 pub use registry::{function_ids, lookup, Registration};
 pub use task::TaskBody;
 pub use value::{decode_value, encode_value, EncodedValue, Value, ValueError};
