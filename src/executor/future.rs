@@ -186,13 +186,16 @@ impl<T: 'static> Arg<Vec<T>> for Vec<Future<T>> {
     }
 }
 
+/// The reason of a key this executor (or the scheduler, at its request) cancelled.
+pub(crate) const CANCELLED: &str = "cancelled";
+
 /// Turns a done key's status into its value or its error (for the gather path).
 pub(crate) fn status_error(key: &TaskKey, status: &KeyStatus) -> Option<crate::Error> {
     match status {
         KeyStatus::Erred(failure) => Some(failure.clone().into()),
         KeyStatus::Lost(reason) => Some(crate::Error::Cancelled {
             key: key.clone(),
-            reason: Some(reason.clone()),
+            reason: (reason != CANCELLED).then(|| reason.clone()),
         }),
         KeyStatus::Disconnected(reason) => Some(crate::Error::ConnectionLost {
             reason: reason.clone(),

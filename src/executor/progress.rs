@@ -2,7 +2,7 @@
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::Future;
+use super::{Future, KeyStatus};
 
 /// Draws a progress bar on stderr until every future is done (finished, erred or lost), then
 /// returns how many finished without error. Task errors are not raised here; `result()` gives
@@ -28,24 +28,22 @@ pub fn progress<T>(futures: &[Future<T>]) -> usize {
         return 0;
     };
     let executor = first.handle.executor.clone();
-    let mut done = 0;
-    let mut finished = 0;
+    let count = || {
+        futures
+            .iter()
+            .fold((0, 0), |(done, ok), future| match future.state().status() {
+                KeyStatus::Pending => (done, ok),
+                KeyStatus::Finished { .. } => (done + 1, ok + 1),
+                _ => (done + 1, ok),
+            })
+    };
+    let (mut done, mut finished) = count();
+    bar.set_position(done as u64);
     while done < futures.len() {
         executor
             .shared
-            .wait_until_for(std::time::Duration::from_millis(100), || {
-                futures[done..].iter().any(Future::done)
-            });
-        let (now_done, now_finished) =
-            futures
-                .iter()
-                .fold((0, 0), |(d, f), future| match future.status() {
-                    "pending" => (d, f),
-                    "finished" => (d + 1, f + 1),
-                    _ => (d + 1, f),
-                });
-        done = now_done;
-        finished = now_finished;
+            .wait_until_for(std::time::Duration::from_millis(100), || count().0 != done);
+        (done, finished) = count();
         bar.set_position(done as u64);
         if done > finished {
             bar.set_message(format!("({} failed)", done - finished));

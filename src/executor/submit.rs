@@ -259,7 +259,7 @@ impl Executor {
     pub fn cancel<T>(&self, futures: &[Future<T>]) -> crate::Result<()> {
         let keys: Vec<TaskKey> = futures.iter().map(|f| f.key().clone()).collect();
         for key in &keys {
-            let status = super::KeyStatus::Lost("cancelled".into());
+            let status = super::KeyStatus::Lost(super::future::CANCELLED.into());
             self.inner.shared.set_status(key, status);
         }
         self.inner.ask(
