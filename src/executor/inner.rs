@@ -16,7 +16,7 @@ use crate::function::{decode_value, EncodedValue};
 use crate::ids::{ClientId, Map, TaskKey};
 
 /// How often a gather is retried after a holder failed.
-const GATHER_RETRIES: u32 = 3;
+const GATHER_RETRIES: usize = 3;
 /// How long a retry waits for news of the failed keys.
 const RETRY_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
@@ -87,7 +87,8 @@ impl Inner {
     }
 
     /// Where to fetch each value from; `None` if a key went back to pending meanwhile.
-    fn plan(&self, states: &[Arc<KeyState>]) -> crate::Result<Option<GatherPlan>> {
+    /// Each key is asked of one of its holders, a different one on each `attempt`.
+    fn plan(&self, states: &[Arc<KeyState>], attempt: usize) -> crate::Result<Option<GatherPlan>> {
         let mut ready = Map::default();
         let mut by_holder: Map<SocketAddr, Vec<TaskKey>> = Map::default();
         for state in states {
@@ -102,14 +103,16 @@ impl Inner {
                 } => {
                     ready.insert(state.key.clone(), value);
                 }
-                KeyStatus::Finished { holders, .. } => match holders.first() {
-                    Some(addr) => by_holder.entry(*addr).or_default().push(state.key.clone()),
-                    None => {
-                        return Err(crate::Error::ConnectionLost {
-                            reason: format!("no worker holds {} any more", state.key),
-                        })
+                KeyStatus::Finished { holders, .. } => {
+                    match holders.get(attempt % holders.len().max(1)) {
+                        Some(addr) => by_holder.entry(*addr).or_default().push(state.key.clone()),
+                        None => {
+                            return Err(crate::Error::ConnectionLost {
+                                reason: format!("no worker holds {} any more", state.key),
+                            })
+                        }
                     }
-                },
+                }
                 _ => return Ok(None),
             }
         }
@@ -170,12 +173,15 @@ impl Inner {
         loop {
             self.wait_for(states);
             let versions: Vec<u64> = states.iter().map(|s| s.version()).collect();
-            let Some(plan) = self.plan(states)? else {
+            let Some(plan) = self.plan(states, attempt)? else {
                 continue;
             };
             match self.try_fetch(states, plan) {
                 Err(crate::Error::ConnectionLost { .. }) if attempt < GATHER_RETRIES => {
                     attempt += 1;
+                    if states.iter().any(has_other_holders) {
+                        continue;
+                    }
                     let changed = self.shared.wait_until_for(RETRY_WAIT, || {
                         states.iter().zip(&versions).any(|(s, v)| s.version() != *v)
                     });
@@ -213,7 +219,7 @@ impl Inner {
         states: Vec<Arc<KeyState>>,
     ) -> crate::Result<Vec<T>> {
         let mut plan = loop {
-            if let Some(plan) = self.plan(&states)? {
+            if let Some(plan) = self.plan(&states, 0)? {
                 break plan;
             }
             for state in &states {
@@ -235,6 +241,11 @@ impl Inner {
         }
         Self::decode_all(&states, Self::in_order(&states, plan.ready)?)
     }
+}
+
+/// Whether a finished key has more than one holder to ask.
+fn has_other_holders(state: &Arc<KeyState>) -> bool {
+    matches!(state.status(), KeyStatus::Finished { holders, .. } if holders.len() > 1)
 }
 
 fn stopped() -> crate::Error {
