@@ -200,15 +200,24 @@ impl Executor {
                 values,
                 reply,
             });
-            answers.push(answer);
+            answers.push((target, answer));
         }
-        for answer in answers {
-            answer
-                .blocking_recv()
-                .map_err(|_| crate::Error::ConnectionLost {
+        let mut failure = None;
+        let mut failed_targets = Vec::new();
+        for (target, answer) in answers {
+            let stored = answer.blocking_recv().unwrap_or_else(|_| {
+                Err(crate::Error::ConnectionLost {
                     reason: "the executor stopped".into(),
-                })??;
+                })
+            });
+            if let Err(e) = stored {
+                failed_targets.push(target);
+                failure.get_or_insert(e);
+            }
         }
+        // What did reach a worker is reported either way: on failure its futures are dropped
+        // below, so the scheduler releases it instead of leaving it on the worker.
+        placed.retain(|(_, target, _)| !failed_targets.contains(target));
         let mut futures = Vec::with_capacity(placed.len());
         let mut scattered = Vec::new();
         for (key, target, encoded) in placed {
@@ -231,7 +240,10 @@ impl Executor {
             ExecutorToScheduler::Scattered(scattered),
             std::time::Duration::from_secs(60),
         )?;
-        Ok(futures)
+        match failure {
+            Some(error) => Err(error),
+            None => Ok(futures),
+        }
     }
 
     /// Sends one value to a worker and gives its future.
