@@ -46,26 +46,6 @@ pub struct Admit(pub Arrival);
 #[rtype(result = "usize")]
 pub struct RestartWorkers;
 
-/// Asks the center for the workers it knows.
-#[derive(Message)]
-#[rtype(result = "Vec<WorkerSummary>")]
-pub struct ClusterInfo;
-
-/// One worker as [`ClusterInfo`] reports it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct WorkerSummary {
-    /// The center's number for it.
-    pub id: WorkerId,
-    /// Its name.
-    pub name: String,
-    /// Where it listens.
-    pub addr: std::net::SocketAddr,
-    /// Task threads.
-    pub nthreads: u32,
-    /// Its process id.
-    pub pid: u32,
-}
-
 impl Center {
     /// A center with no members yet, reporting to `scheduler`.
     pub fn new(config: CenterConfig, scheduler: Addr<Scheduler>) -> Self {
@@ -300,25 +280,5 @@ impl Handler<RestartWorkers> for Center {
             link.tell(CenterToNanny::RestartWorker);
         }
         self.nannies.len()
-    }
-}
-
-impl Handler<ClusterInfo> for Center {
-    type Result = MessageResult<ClusterInfo>;
-
-    fn handle(&mut self, _: ClusterInfo, _ctx: &mut Context<Self>) -> Self::Result {
-        MessageResult(
-            self.state
-                .workers()
-                .into_iter()
-                .map(|w| WorkerSummary {
-                    id: w.id,
-                    name: w.name.clone(),
-                    addr: w.addr,
-                    nthreads: w.nthreads,
-                    pid: w.pid,
-                })
-                .collect(),
-        )
     }
 }

@@ -17,7 +17,7 @@ use actix::{Actor, Addr};
 use tokio::net::TcpListener;
 use tracing::info;
 
-pub use actor::{Center, ClusterInfo, RestartWorkers, WorkerSummary};
+pub use actor::{Center, RestartWorkers};
 pub use scheduler::Scheduler;
 
 use crate::messages::FrameLimits;

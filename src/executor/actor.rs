@@ -132,28 +132,22 @@ impl ExecutorActor {
         let shared = &self.shared;
         match report {
             SchedulerToExecutor::InMemory(keys) => {
-                for done in keys {
+                shared.set_statuses(keys.into_iter().map(|done| {
                     let status = KeyStatus::Finished {
                         holders: done.holders,
                         inline: done.inline,
                     };
-                    shared.set_status(&done.key, status);
-                }
+                    (done.key, status)
+                }))
             }
             SchedulerToExecutor::Erred(keys) => {
-                for (key, failure) in keys {
-                    shared.set_status(&key, KeyStatus::Erred(failure));
-                }
+                shared.set_statuses(keys.into_iter().map(|(k, f)| (k, KeyStatus::Erred(f))))
             }
             SchedulerToExecutor::Lost(keys) => {
-                for (key, reason) in keys {
-                    shared.set_status(&key, KeyStatus::Lost(reason));
-                }
+                shared.set_statuses(keys.into_iter().map(|(k, r)| (k, KeyStatus::Lost(r))))
             }
             SchedulerToExecutor::Recomputing(keys) => {
-                for key in keys {
-                    shared.set_status(&key, KeyStatus::Pending);
-                }
+                shared.set_statuses(keys.into_iter().map(|k| (k, KeyStatus::Pending)))
             }
             SchedulerToExecutor::Cluster(snapshot) => {
                 *shared.cluster.write().expect("cluster lock") = snapshot;

@@ -139,18 +139,29 @@ impl SharedState {
 
     /// Sets `key`'s status (if this executor still holds it) and wakes its waiters.
     pub fn set_status(&self, key: &TaskKey, status: KeyStatus) {
-        let Some(state) = self.keys.get(key).map(|s| s.clone()) else {
-            return;
-        };
-        self.update(&state, status);
+        self.set_statuses([(key.clone(), status)]);
     }
 
-    fn update(&self, state: &KeyState, status: KeyStatus) {
+    /// Sets the status of each key this executor still holds, then wakes the threads waiting
+    /// on any change once (a report of many keys is one wake-up, not one per key).
+    pub fn set_statuses(&self, updates: impl IntoIterator<Item = (TaskKey, KeyStatus)>) {
+        for (key, status) in updates {
+            if let Some(state) = self.keys.get(&key).map(|s| s.clone()) {
+                Self::apply(&state, status);
+            }
+        }
+        self.notify_changed();
+    }
+
+    fn apply(state: &KeyState, status: KeyStatus) {
         *state.status.lock().expect("status lock") = status;
         state.version.fetch_add(1, Ordering::AcqRel);
         for waker in state.wakers.lock().expect("wakers lock").drain(..) {
             waker.wake();
         }
+    }
+
+    fn notify_changed(&self) {
         *self.changes.lock().expect("changes lock") += 1;
         self.changed.notify_all();
     }
@@ -160,9 +171,10 @@ impl SharedState {
         let states: Vec<Arc<KeyState>> = self.keys.iter().map(|e| e.value().clone()).collect();
         for state in states {
             if including_done || !state.status().is_done() {
-                self.update(&state, status.clone());
+                Self::apply(&state, status.clone());
             }
         }
+        self.notify_changed();
     }
 
     /// Blocks until `done()` is true, re-checking after every status change.

@@ -11,7 +11,7 @@ use super::future::{Future, FutureHandle};
 use super::Executor;
 use crate::error::serve_hint;
 use crate::function::task::{fresh_key, pure_key};
-use crate::function::{encode_value, Arg, IntoArgs, KeepAlive, RemoteFunction, TaskBody};
+use crate::function::{encode_value, Arg, ArgSpec, IntoArgs, KeepAlive, RemoteFunction, TaskBody};
 use crate::ids::TaskKey;
 use crate::messages::executor_link::{ClusterSnapshot, ExecutorToScheduler, ScatteredKey};
 use crate::scheduler::{FunctionId, NewTask};
@@ -40,7 +40,8 @@ impl Executor {
         A: IntoArgs<F::Args>,
     {
         let mut keep = KeepAlive::new();
-        let task = self.task(&f, args.into_specs_keeping(&mut keep)?, true)?;
+        let bound = self.prepare(&f)?;
+        let task = self.task(&f, args.into_specs_keeping(&mut keep)?, &bound, true)?;
         let future = self.send_tasks(vec![task]).pop().expect("one future");
         drop(keep); // only now: the task reading these futures' keys has been sent
         Ok(future)
@@ -53,7 +54,8 @@ impl Executor {
         A: IntoArgs<F::Args>,
     {
         let mut keep = KeepAlive::new();
-        let task = self.task(&f, args.into_specs_keeping(&mut keep)?, false)?;
+        let bound = self.prepare(&f)?;
+        let task = self.task(&f, args.into_specs_keeping(&mut keep)?, &bound, false)?;
         let future = self.send_tasks(vec![task]).pop().expect("one future");
         drop(keep); // only now: the task reading these futures' keys has been sent
         Ok(future)
@@ -87,23 +89,31 @@ impl Executor {
         I::Item: Arg<A>,
     {
         let mut keep = KeepAlive::new();
+        let bound = self.prepare(&f)?;
         let tasks = items
             .into_iter()
-            .map(|item| self.task(&f, vec![item.into_spec_keeping(&mut keep)?], pure))
+            .map(|item| self.task(&f, vec![item.into_spec_keeping(&mut keep)?], &bound, pure))
             .collect::<crate::Result<Vec<_>>>()?;
         let futures = self.send_tasks(tasks);
         drop(keep); // only now: the tasks reading these futures' keys have been sent
         Ok(futures)
     }
 
+    /// Once per submission, not per task: checks the cluster can run `f` and returns its
+    /// bound arguments.
+    fn prepare<F: RemoteFunction>(&self, f: &F) -> crate::Result<Vec<ArgSpec>> {
+        self.check_function(f.function_id())?;
+        Ok(f.bound_args()?)
+    }
+
     fn task<F: RemoteFunction>(
         &self,
         f: &F,
-        mut args: Vec<crate::function::ArgSpec>,
+        mut args: Vec<ArgSpec>,
+        bound: &[ArgSpec],
         pure: bool,
     ) -> crate::Result<NewTask> {
-        self.check_function(f.function_id())?;
-        args.extend(f.bound_args()?);
+        args.extend_from_slice(bound);
         let body = TaskBody {
             function: f.function_id().clone(),
             args,
