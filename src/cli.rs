@@ -10,9 +10,9 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
-use crate::center::{self, CenterConfig};
-use crate::nanny::{self, NannyConfig};
-use crate::worker::{self, WorkerConfig};
+use crate::actors::center::{self, CenterConfig};
+use crate::actors::nanny::{self, NannyConfig};
+use crate::actors::worker::{self, WorkerConfig};
 
 /// A distributed task runtime: a center coordinates workers that run tasks.
 #[derive(Debug, Parser)]

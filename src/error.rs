@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use crate::function::ValueError;
 use crate::ids::{TaskKey, WorkerId};
+use crate::messages::handshake::HandshakeError;
 use crate::messages::CodecError;
-use crate::remote::handshake::HandshakeError;
 use crate::scheduler::TaskFailure;
 
 /// Errors of the taskforce runtime.

@@ -1,4 +1,5 @@
-//! Typed identifiers shared by every layer: workers, clients (executors) and task keys.
+//! Typed identifiers shared by every layer: workers, clients (executors), task keys and
+//! remote functions.
 //!
 //! Depends on nothing else in the crate, so the wire, the pure state machines and the
 //! actors can all name the same things.
@@ -73,5 +74,44 @@ impl fmt::Display for WorkerId {
 impl fmt::Display for ClientId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "c{}", self.0)
+    }
+}
+
+/// A remote function as a worker advertises it: its registered name and a hash of its
+/// signature. A task may only run on a worker advertising exactly the same id (name and hash).
+///
+/// ```
+/// use taskforce::ids::FunctionId;
+/// let inc = FunctionId::new("inc", 0x5eed);
+/// assert_eq!(inc.to_string(), "inc#0000000000005eed");
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct FunctionId {
+    /// The name the function was registered under.
+    pub name: Arc<str>,
+    /// A hash of the function's signature, so two builds with different argument types
+    /// never run each other's tasks.
+    pub signature: u64,
+}
+
+impl FunctionId {
+    /// Makes a function id from its registered name and signature hash.
+    pub fn new(name: impl AsRef<str>, signature: u64) -> Self {
+        FunctionId {
+            name: Arc::from(name.as_ref()),
+            signature,
+        }
+    }
+}
+
+impl fmt::Display for FunctionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}#{:016x}", self.name, self.signature)
+    }
+}
+
+impl fmt::Debug for FunctionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
     }
 }

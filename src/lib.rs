@@ -52,23 +52,21 @@ extern crate self as taskforce;
 
 pub use taskforce_macros::remote;
 
-pub mod center;
+pub mod actors;
 pub mod cli;
 pub mod delayed;
 mod error;
-pub mod executor;
 pub mod function;
 pub mod graph;
 pub mod ids;
 pub mod local;
 pub mod messages;
-pub mod nanny;
-pub mod remote;
 pub mod runner;
 pub mod scheduler;
 pub mod signals;
 pub mod threaded;
-pub mod worker;
+
+pub use actors::{center, executor, nanny, remote, worker};
 
 pub use delayed::{delayed, Delayed};
 pub use error::{Error, Result};

@@ -12,9 +12,9 @@ use std::time::Duration;
 
 use tracing::{info, warn};
 
-use crate::center::{self, CenterConfig};
-use crate::executor::Executor;
-use crate::worker::config::{default_nthreads, total_memory};
+use crate::actors::center::{self, CenterConfig};
+use crate::actors::executor::Executor;
+use crate::actors::worker::config::{default_nthreads, total_memory};
 
 /// Set in the environment of worker processes started by a local cluster.
 pub const LOCAL_WORKER_ENV: &str = "TASKFORCE_LOCAL_WORKER";
@@ -136,7 +136,10 @@ impl LocalClusterBuilder {
             .arg(format!("--name=local-{index}"))
             .arg(format!("--log-level={}", self.log_level))
             .env(LOCAL_WORKER_ENV, "1")
-            .env(crate::nanny::PARENT_PID_ENV, std::process::id().to_string())
+            .env(
+                crate::actors::nanny::PARENT_PID_ENV,
+                std::process::id().to_string(),
+            )
             .stdin(Stdio::null());
         command.spawn().map_err(|source| crate::Error::Spawn {
             program: program.display().to_string(),

@@ -10,8 +10,8 @@ use serde::Serialize;
 
 use super::args::ArgSpec;
 use super::value::encode_value;
+use crate::ids::FunctionId;
 use crate::messages::CodecError;
-use crate::scheduler::FunctionId;
 
 /// A function that can run on the cluster. `#[remote]` implements it for a unit-struct handle
 /// named like the function; the handle still calls the function locally (`inc(1)`).

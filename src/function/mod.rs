@@ -4,12 +4,14 @@
 //! Nothing here touches the network; workers and executors use it on either side of the wire.
 
 pub mod args;
+pub mod boundary;
 pub mod handle;
 pub mod registry;
 pub mod task;
 pub mod value;
 
 pub use args::{ArgReader, ArgSlot, ArgSpec, CallError, Stored};
+pub use boundary::{Call, CallOutcome};
 pub use handle::{Arg, Bound, IntoArgs, KeepAlive, RemoteFunction, SplitTail};
 pub use registry::{function_ids, lookup, Registration};
 pub use task::TaskBody;
@@ -20,6 +22,6 @@ pub use value::{decode_value, encode_value, EncodedValue, Value, ValueError};
 pub mod __private {
     pub use super::args::{ListOfValues, ListProbe, NotAList};
     pub use super::registry::signature_hash;
-    pub use crate::scheduler::FunctionId;
+    pub use crate::ids::FunctionId;
     pub use inventory;
 }

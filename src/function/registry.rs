@@ -8,7 +8,7 @@ use std::sync::{Arc, OnceLock};
 
 use super::args::{ArgReader, CallError};
 use super::value::Value;
-use crate::scheduler::FunctionId;
+use crate::ids::FunctionId;
 
 /// Runs a registered function on resolved arguments.
 pub type Invoke = fn(&ArgReader<'_>) -> Result<Arc<dyn Value>, CallError>;

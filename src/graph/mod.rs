@@ -178,8 +178,8 @@ pub(crate) mod testing {
 
     use super::GraphTask;
     use crate::function::ArgSpec;
+    use crate::ids::FunctionId;
     use crate::ids::TaskKey;
-    use crate::scheduler::FunctionId;
 
     /// A task of a function that doesn't exist, reading the given keys (one argument each).
     pub(crate) fn reads(keys: &[&str]) -> GraphTask {

@@ -14,9 +14,9 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use crate::function::{Arg, ArgSpec, RemoteFunction, TaskBody};
+use crate::ids::FunctionId;
 use crate::ids::{Set, TaskKey};
 use crate::messages::CodecError;
-use crate::scheduler::FunctionId;
 
 /// Builds a [`GraphTask`]: `task!(f, a, b, …)` calls the remote function `f` (a handle or a
 /// `.bind(..)` of one) on the arguments.

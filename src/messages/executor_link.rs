@@ -7,8 +7,9 @@ use std::net::SocketAddr;
 use serde::{Deserialize, Serialize};
 
 use crate::function::EncodedValue;
+use crate::ids::FunctionId;
 use crate::ids::{TaskKey, WorkerId};
-use crate::scheduler::{FunctionId, NewTask, TaskFailure};
+use crate::scheduler::{NewTask, TaskFailure};
 
 /// What an executor tells the scheduler.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

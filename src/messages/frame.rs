@@ -11,7 +11,6 @@
 //! This module knows bytes only: no sockets, no actors, no message types.
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use tokio_util::codec::Decoder;
 
 /// Bytes before the frame lengths: header length and frame count.
 pub const PREFIX_LEN: usize = 8;
@@ -205,7 +204,8 @@ impl FrameLimits {
     }
 }
 
-/// A `tokio_util` decoder of [`Envelope`]s that enforces [`FrameLimits`].
+/// An incremental decoder of [`Envelope`]s that enforces [`FrameLimits`]; the remote layer
+/// adapts it to `tokio_util`'s `Decoder`.
 #[derive(Debug, Default)]
 pub struct EnvelopeDecoder {
     limits: FrameLimits,
@@ -237,13 +237,9 @@ impl EnvelopeDecoder {
         src.advance(lengths_end);
         Ok(Some(layout))
     }
-}
 
-impl Decoder for EnvelopeDecoder {
-    type Item = Envelope;
-    type Error = FrameError;
-
-    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Envelope>, FrameError> {
+    /// The next whole envelope in `src`, or `None` until more bytes arrive.
+    pub fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Envelope>, FrameError> {
         if self.layout.is_none() {
             self.layout = self.read_layout(src)?;
         }
@@ -266,7 +262,8 @@ impl Decoder for EnvelopeDecoder {
         Ok(Some(Envelope { header, frames }))
     }
 
-    fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Envelope>, FrameError> {
+    /// As [`decode`](Self::decode), at the end of the stream: a partial frame is an error.
+    pub fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Envelope>, FrameError> {
         match self.decode(src)? {
             Some(envelope) => Ok(Some(envelope)),
             None if src.is_empty() && self.layout.is_none() => Ok(None),

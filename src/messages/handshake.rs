@@ -6,13 +6,13 @@
 //! server:      HelloReply   (one envelope: Welcome or Refused)
 //! ```
 //! The preamble lets each side name a version mismatch before it tries to decode anything
-//! the other wrote. Pure data: no sockets here (see `crate::remote::handshake`).
+//! the other wrote. Pure data: no sockets here (see `crate::actors::remote::handshake`).
 
 use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::scheduler::FunctionId;
+use crate::ids::FunctionId;
 
 /// The first four bytes of every taskforce connection.
 pub const MAGIC: [u8; 4] = *b"TFRC";
@@ -110,6 +110,52 @@ pub enum HelloReply {
         /// Why, in words for the client's log.
         reason: String,
     },
+}
+
+/// Why a handshake failed. The connection is closed.
+#[derive(Debug, thiserror::Error)]
+pub enum HandshakeError {
+    /// Connecting, reading or writing failed (retrying may help).
+    #[error("i/o error: {0}")]
+    Io(#[from] std::io::Error),
+    /// The peer said nothing in time (retrying may help).
+    #[error("no handshake within {0:?}")]
+    Timeout(std::time::Duration),
+    /// The peer is not speaking taskforce (retrying will not help).
+    #[error("not a taskforce peer (bad magic bytes)")]
+    NotTaskforce,
+    /// The peer speaks another protocol version (retrying will not help).
+    #[error("protocol version mismatch: peer speaks v{theirs}, this build speaks v{ours}")]
+    VersionMismatch {
+        /// Ours.
+        ours: u16,
+        /// Theirs.
+        theirs: u16,
+    },
+    /// A frame broke the limits or the stream ended early.
+    #[error("bad frame: {0}")]
+    Frame(#[from] super::FrameError),
+    /// The handshake message did not decode.
+    #[error("bad handshake message: {0}")]
+    Codec(#[from] super::CodecError),
+    /// The server refused us, and said why (retrying will not help).
+    #[error("refused by {peer}: {reason}")]
+    Refused {
+        /// Who refused.
+        peer: String,
+        /// Their reason.
+        reason: String,
+    },
+}
+
+impl HandshakeError {
+    /// Whether trying again later can succeed (the peer may not be up yet).
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            HandshakeError::Io(_) | HandshakeError::Timeout(_) | HandshakeError::Frame(_)
+        )
+    }
 }
 
 #[cfg(test)]

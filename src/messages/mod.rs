@@ -1,6 +1,6 @@
 //! The wire: per-link message enums, the handshake, framing, and the one codec.
 //!
-//! Pure data and bytes: nothing here opens a socket or knows an actor. `crate::remote`
+//! Pure data and bytes: nothing here opens a socket or knows an actor. `crate::actors::remote`
 //! moves these over TCP.
 
 pub mod center_link;

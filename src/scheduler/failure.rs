@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::types::FunctionId;
+use crate::ids::FunctionId;
 use crate::ids::{TaskKey, WorkerId};
 
 /// Why a task erred. Travels from worker to scheduler to client unchanged.

@@ -1,4 +1,4 @@
-//! Value types the scheduler takes in and hands out: function ids, opaque task specs,
+//! Value types the scheduler takes in and hands out: opaque task specs,
 //! priorities, submitted tasks, compute orders and the scheduler's configuration.
 //!
 //! Plain data only: no I/O, no clock, nothing from the actor or wire layers. The types that
@@ -9,46 +9,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+pub use crate::ids::FunctionId;
 use crate::ids::{TaskKey, WorkerId};
-
-/// A remote function as a worker advertises it: its registered name and a hash of its
-/// signature. A task may only run on a worker advertising exactly the same id (name and hash).
-///
-/// ```
-/// use taskforce::scheduler::FunctionId;
-/// let inc = FunctionId::new("inc", 0x5eed);
-/// assert_eq!(inc.to_string(), "inc#0000000000005eed");
-/// ```
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct FunctionId {
-    /// The name the function was registered under.
-    pub name: Arc<str>,
-    /// A hash of the function's signature, so two builds with different argument types
-    /// never run each other's tasks.
-    pub signature: u64,
-}
-
-impl FunctionId {
-    /// Makes a function id from its registered name and signature hash.
-    pub fn new(name: impl AsRef<str>, signature: u64) -> Self {
-        FunctionId {
-            name: Arc::from(name.as_ref()),
-            signature,
-        }
-    }
-}
-
-impl fmt::Display for FunctionId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}#{:016x}", self.name, self.signature)
-    }
-}
-
-impl fmt::Debug for FunctionId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
-    }
-}
 
 /// The encoded task (function arguments and whatever else the worker needs), opaque to the
 /// scheduler. Cloning is a reference-count bump; on the wire it is one length-prefixed byte

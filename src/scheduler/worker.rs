@@ -5,7 +5,7 @@
 
 use std::cmp::Ordering;
 
-use super::types::FunctionId;
+use crate::ids::FunctionId;
 use crate::ids::{Set, TaskKey, WorkerId};
 
 /// The scheduler's record of one connected worker.

@@ -8,8 +8,8 @@ use super::failure::TaskFailure;
 use super::outbox::{Command, Outbox};
 use super::state::SchedulerState;
 use super::task::TaskState;
-use super::types::FunctionId;
 use super::worker::WorkerRecord;
+use crate::ids::FunctionId;
 use crate::ids::{TaskKey, WorkerId};
 
 impl SchedulerState {

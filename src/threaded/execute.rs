@@ -3,8 +3,8 @@
 //! and drops each value as soon as the last task reading it has finished.
 //!
 //! After a failure it starts only tasks ordered before the failed one, so the error reported
-//! is the first failure in priority order whatever the timing. Jobs run through the worker's
-//! own [`pool::run`](crate::worker::pool::run) so panics are caught exactly as on a cluster.
+//! is the first failure in priority order whatever the timing. Jobs run through the same
+//! task boundary as a worker's ([`Call::run`]) so panics are caught exactly as on a cluster.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -14,11 +14,10 @@ use crossbeam_channel::{Receiver, Sender};
 
 use super::RunStats;
 use crate::function::registry::Invoke;
-use crate::function::{lookup, ArgSlot, ArgSpec, Stored, Value};
+use crate::function::{lookup, ArgSlot, ArgSpec, Call, CallOutcome, Stored, Value};
 use crate::graph::{GraphIndex, GraphTask};
 use crate::ids::{TaskKey, WorkerId};
 use crate::scheduler::TaskFailure;
-use crate::worker::pool::{self, Job, JobOutcome};
 use crate::{Error, Result};
 
 /// Stands for this process where a failure names the worker a task ran on.
@@ -129,8 +128,8 @@ fn resolve(key: &TaskKey, task: &GraphTask) -> Result<Invoke> {
 
 /// Runs the plan on `nthreads` task threads and returns the outputs' values.
 pub(super) fn run(plan: &Plan<'_, '_>, nthreads: usize) -> Result<(Vec<Arc<dyn Value>>, RunStats)> {
-    let (jobs, job_queue) = crossbeam_channel::unbounded::<(u32, Job)>();
-    let (done, finished) = crossbeam_channel::unbounded::<(u32, JobOutcome)>();
+    let (jobs, job_queue) = crossbeam_channel::unbounded::<(u32, Call)>();
+    let (done, finished) = crossbeam_channel::unbounded::<(u32, CallOutcome)>();
     std::thread::scope(move |scope| {
         let spawned = (0..nthreads).try_for_each(|number| {
             let (job_queue, done) = (job_queue.clone(), done.clone());
@@ -138,7 +137,7 @@ pub(super) fn run(plan: &Plan<'_, '_>, nthreads: usize) -> Result<(Vec<Arc<dyn V
                 .name(format!("taskforce-threaded-{number}"))
                 .spawn_scoped(scope, move || {
                     for (task, job) in job_queue {
-                        if done.send((task, pool::run(job))).is_err() {
+                        if done.send((task, job.run())).is_err() {
                             break;
                         }
                     }
@@ -201,8 +200,8 @@ impl<'p, 'i, 'g> RunState<'p, 'i, 'g> {
     fn drive(
         &mut self,
         nthreads: usize,
-        jobs: &Sender<(u32, Job)>,
-        finished: &Receiver<(u32, JobOutcome)>,
+        jobs: &Sender<(u32, Call)>,
+        finished: &Receiver<(u32, CallOutcome)>,
     ) {
         loop {
             while self.in_flight < nthreads {
@@ -233,11 +232,9 @@ impl<'p, 'i, 'g> RunState<'p, 'i, 'g> {
         Some(task)
     }
 
-    fn job(&self, task: u32) -> Job {
+    fn job(&self, task: u32) -> Call {
         let args = self.plan.task(task).args().iter().map(|arg| self.slot(arg));
-        Job {
-            key: self.plan.key(task).clone(),
-            priority: crate::scheduler::Priority::default(),
+        Call {
             invoke: self.plan.invoke[task as usize],
             args: args.collect(),
         }
@@ -261,7 +258,7 @@ impl<'p, 'i, 'g> RunState<'p, 'i, 'g> {
         Stored::Object(value.expect("a task starts after its dependencies finished"))
     }
 
-    fn on_finished(&mut self, task: u32, outcome: JobOutcome) {
+    fn on_finished(&mut self, task: u32, outcome: CallOutcome) {
         let plan = self.plan;
         self.stats.tasks_run += 1;
         for &dep in &plan.index.deps[task as usize] {
@@ -273,8 +270,8 @@ impl<'p, 'i, 'g> RunState<'p, 'i, 'g> {
         let (function, key) = (plan.task(task).function().clone(), plan.key(task).clone());
         let worker = LOCAL_WORKER;
         match outcome {
-            JobOutcome::Value(value) => self.hold(task, value),
-            JobOutcome::Failed(error) => {
+            CallOutcome::Value(value) => self.hold(task, value),
+            CallOutcome::Failed(error) => {
                 let message = error.to_string();
                 self.fail(
                     task,
@@ -286,7 +283,7 @@ impl<'p, 'i, 'g> RunState<'p, 'i, 'g> {
                     },
                 );
             }
-            JobOutcome::Panicked(message) => {
+            CallOutcome::Panicked(message) => {
                 self.fail(
                     task,
                     TaskFailure::Panicked {

@@ -3,8 +3,8 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
+use crate::actors::remote::ConnectOptions;
 use crate::messages::FrameLimits;
-use crate::remote::ConnectOptions;
 
 /// How a worker runs.
 #[derive(Clone, Debug)]

@@ -27,10 +27,10 @@ use actor::{AskScheduler, ExecutorActor};
 pub(crate) use inner::Inner;
 use state::SharedState;
 
+use crate::actors::remote::{connect_with_backoff, ConnectOptions, Remote, Session};
 use crate::ids::ClientId;
 use crate::messages::executor_link::{ClusterSnapshot, ExecutorToScheduler, SchedulerToExecutor};
 use crate::messages::{Hello, Role};
-use crate::remote::{connect_with_backoff, ConnectOptions, Remote, Session};
 
 /// How long `connect` keeps trying to reach the center (default 20 s).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);

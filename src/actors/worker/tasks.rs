@@ -7,8 +7,8 @@ use std::net::SocketAddr;
 
 use crate::function::registry::Invoke;
 use crate::function::TaskBody;
+use crate::ids::FunctionId;
 use crate::ids::{Map, Set, TaskKey, WorkerId};
-use crate::scheduler::FunctionId;
 
 /// A task waiting for inputs.
 #[derive(Debug)]

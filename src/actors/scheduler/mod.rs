@@ -5,9 +5,13 @@
 
 use std::net::SocketAddr;
 
+mod restart;
+
 use actix::prelude::*;
 use tracing::{info, warn};
 
+use crate::actors::remote::handshake::reply_envelope;
+use crate::actors::remote::{Arrival, Remote, Session, SessionEvent, SessionId};
 use crate::function::EncodedValue;
 use crate::ids::{ClientId, Map, TaskKey, WorkerId};
 use crate::messages::center_link::{CenterToWorker, TaskEvent, WorkerToCenter};
@@ -16,47 +20,45 @@ use crate::messages::executor_link::{
     WorkerView,
 };
 use crate::messages::{FrameLimits, HelloReply};
-use crate::remote::handshake::reply_envelope;
-use crate::remote::{Arrival, Remote, Session, SessionEvent, SessionId};
 use crate::scheduler::{
     ClientReport, ComputeTask, FunctionId, OutboxBatch, SchedulerConfig, SchedulerState, TaskState,
     WorkerCommand,
 };
 
-pub(super) const LOG_TARGET: &str = "taskforce::scheduler";
+const LOG_TARGET: &str = "taskforce::scheduler";
 
 type WorkerLink = Remote<CenterToWorker, WorkerToCenter>;
 type ExecutorLink = Remote<SchedulerToExecutor, ExecutorToScheduler>;
 
-pub(super) struct WorkerEntry {
-    pub(super) name: String,
-    pub(super) addr: SocketAddr,
-    pub(super) pid: u32,
-    pub(super) nthreads: u32,
-    pub(super) memory_limit: u64,
-    pub(super) memory_used: u64,
-    pub(super) stored_keys: u32,
-    pub(super) peer_bytes_in: u64,
-    pub(super) stored_bytes: u64,
-    pub(super) peak_stored_bytes: u64,
-    pub(super) functions: Vec<FunctionId>,
-    pub(super) link: WorkerLink,
+struct WorkerEntry {
+    name: String,
+    addr: SocketAddr,
+    pid: u32,
+    nthreads: u32,
+    memory_limit: u64,
+    memory_used: u64,
+    stored_keys: u32,
+    peer_bytes_in: u64,
+    stored_bytes: u64,
+    peak_stored_bytes: u64,
+    functions: Vec<FunctionId>,
+    link: WorkerLink,
 }
 
 /// The scheduler actor.
 pub struct Scheduler {
-    pub(super) config: SchedulerConfig,
-    pub(super) state: SchedulerState,
-    pub(super) center: Option<Addr<super::Center>>,
-    pub(super) restart: Option<super::restart::PendingRestart>,
-    pub(super) batch: OutboxBatch,
-    pub(super) inline: Map<TaskKey, EncodedValue>,
-    pub(super) workers: Map<WorkerId, WorkerEntry>,
-    pub(super) clients: Map<ClientId, ExecutorLink>,
-    pub(super) client_sessions: Map<SessionId, ClientId>,
-    pub(super) next_client: u32,
-    pub(super) limits: FrameLimits,
-    pub(super) name: String,
+    config: SchedulerConfig,
+    state: SchedulerState,
+    center: Option<Addr<crate::actors::center::Center>>,
+    restart: Option<restart::PendingRestart>,
+    batch: OutboxBatch,
+    inline: Map<TaskKey, EncodedValue>,
+    workers: Map<WorkerId, WorkerEntry>,
+    clients: Map<ClientId, ExecutorLink>,
+    client_sessions: Map<SessionId, ClientId>,
+    next_client: u32,
+    limits: FrameLimits,
+    name: String,
 }
 
 /// A worker registered with the center.
@@ -117,7 +119,7 @@ pub struct WorkerTaskEvents {
 /// Tells the scheduler which center it works with (for restarts).
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct AttachCenter(pub Addr<super::Center>);
+pub struct AttachCenter(pub Addr<crate::actors::center::Center>);
 
 /// An executor finished its handshake.
 #[derive(Message)]
@@ -179,7 +181,7 @@ impl Scheduler {
     }
 
     /// Sends what the state machine decided during the last event.
-    pub(super) fn flush(&mut self) {
+    fn flush(&mut self) {
         for (worker, commands) in self.batch.take_worker_commands() {
             self.send_to_worker(worker, commands);
         }

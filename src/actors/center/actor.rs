@@ -7,18 +7,18 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use tracing::{info, warn};
 
-use super::scheduler::{
-    AdmitExecutor, Scheduler, WorkerJoined, WorkerLeft, WorkerLoad, WorkerTaskEvents,
-};
 use super::state::{CenterState, LeaveReason};
 use super::CenterConfig;
+use crate::actors::remote::handshake::refuse;
+use crate::actors::remote::handshake::reply_envelope;
+use crate::actors::remote::{Arrival, Remote, Session, SessionEvent, SessionId};
+use crate::actors::scheduler::{
+    AdmitExecutor, Scheduler, WorkerJoined, WorkerLeft, WorkerLoad, WorkerTaskEvents,
+};
 use crate::ids::{Map, WorkerId};
 use crate::messages::center_link::{CenterToWorker, WorkerToCenter};
 use crate::messages::nanny_link::{CenterToNanny, NannyToCenter};
 use crate::messages::{HelloReply, Role};
-use crate::remote::handshake::refuse;
-use crate::remote::handshake::reply_envelope;
-use crate::remote::{Arrival, Remote, Session, SessionEvent, SessionId};
 
 /// Logs of this actor appear under the role's name.
 const LOG_TARGET: &str = "taskforce::center";

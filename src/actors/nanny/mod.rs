@@ -14,7 +14,7 @@ use tracing::warn;
 pub use actor::Nanny;
 pub use budget::RestartBudget;
 
-use crate::remote::ConnectOptions;
+use crate::actors::remote::ConnectOptions;
 
 /// Environment variable by which a worker (or nanny) learns the pid of the process that
 /// started it, so it can exit when that process dies.

@@ -7,19 +7,19 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use tracing::{error, info, warn};
 
-use super::peer_client::PeerLink;
 use super::pool::TaskPool;
 use super::store::DataStore;
 use super::tasks::WorkerTasks;
 use super::WorkerConfig;
+use crate::actors::remote::handshake::HandshakeError;
+use crate::actors::remote::peer_client::PeerLink;
+use crate::actors::remote::SessionId;
+use crate::actors::remote::{connect_with_backoff, Connected, Remote, Session, SessionEvent};
 use crate::ids::{Map, WorkerId};
 use crate::messages::center_link::TaskEvent;
 use crate::messages::center_link::{CenterToWorker, GoodbyeMsg, HeartbeatMsg, WorkerToCenter};
 use crate::messages::peer_link::{PeerToWorker, WorkerToPeer};
 use crate::messages::{Hello, Role};
-use crate::remote::handshake::HandshakeError;
-use crate::remote::SessionId;
-use crate::remote::{connect_with_backoff, Connected, Remote, Session, SessionEvent};
 
 /// Logs of this actor appear under the role's name.
 pub(super) const LOG_TARGET: &str = "taskforce::worker";

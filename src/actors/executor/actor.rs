@@ -12,14 +12,14 @@ use tokio::sync::oneshot;
 use tracing::warn;
 
 use super::state::{KeyStatus, SharedState};
+use crate::actors::remote::peer_client::{
+    connect_peer, get_data, keep_link, put_data, PeerError, PeerLink,
+};
+use crate::actors::remote::{ConnectOptions, Remote, RemoteError, SessionEvent};
 use crate::function::EncodedValue;
 use crate::ids::{Map, TaskKey};
 use crate::messages::executor_link::{ExecutorToScheduler, SchedulerToExecutor};
 use crate::messages::peer_link::WorkerToPeer;
-use crate::remote::{ConnectOptions, Remote, RemoteError, SessionEvent};
-use crate::worker::peer_client::{
-    connect_peer, get_data, keep_link, put_data, PeerError, PeerLink,
-};
 
 const LOG_TARGET: &str = "taskforce::executor";
 

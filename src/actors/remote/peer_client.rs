@@ -4,13 +4,13 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::actors::remote::{
+    connect::connect_once, ConnectOptions, Remote, RemoteError, Session, SessionEvent,
+};
 use crate::function::EncodedValue;
 use crate::ids::TaskKey;
 use crate::messages::peer_link::{join_value, split_value, PeerToWorker, WorkerToPeer};
 use crate::messages::{Hello, Role};
-use crate::remote::{
-    connect::connect_once, ConnectOptions, Remote, RemoteError, Session, SessionEvent,
-};
 
 /// A connection to a worker's peer port.
 pub type PeerLink = Remote<PeerToWorker, WorkerToPeer>;

@@ -6,7 +6,6 @@
 pub mod actor;
 pub mod config;
 mod execution;
-pub mod peer_client;
 mod peers;
 pub mod pool;
 pub mod store;
@@ -21,9 +20,9 @@ use tracing::info;
 pub use actor::{Shutdown, Worker};
 pub use config::WorkerConfig;
 
+use crate::actors::remote::accept_loop;
+use crate::actors::remote::handshake::refuse;
 use crate::messages::Role;
-use crate::remote::accept_loop;
-use crate::remote::handshake::refuse;
 
 /// A running worker: the address peers reach it at, and its actor.
 #[derive(Clone, Debug)]
@@ -67,7 +66,7 @@ pub async fn start(config: WorkerConfig) -> crate::Result<WorkerHandle> {
 /// Runs a worker until it is told to stop (SIGINT/SIGTERM, or the center asks).
 /// Returns the process exit code.
 pub fn serve(config: WorkerConfig) -> crate::Result<i32> {
-    crate::nanny::die_with_parent();
+    crate::actors::nanny::die_with_parent();
     let system = actix::System::new();
     let stop = system.block_on(async { crate::signals::termination() })?;
     let handle = system.block_on(start(config))?;

@@ -4,8 +4,6 @@
 //! it from the network. `taskforce center` runs [`serve`].
 
 pub mod actor;
-mod restart;
-pub mod scheduler;
 pub mod state;
 #[cfg(test)]
 mod state_tests;
@@ -17,11 +15,11 @@ use actix::{Actor, Addr};
 use tokio::net::TcpListener;
 use tracing::info;
 
+pub use crate::actors::scheduler::{self, Scheduler};
 pub use actor::{Center, RestartWorkers};
-pub use scheduler::Scheduler;
 
+use crate::actors::remote::accept_loop;
 use crate::messages::FrameLimits;
-use crate::remote::accept_loop;
 use crate::scheduler::SchedulerConfig;
 
 /// How a center runs.

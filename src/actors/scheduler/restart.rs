@@ -4,7 +4,7 @@
 use actix::prelude::*;
 use tracing::{info, warn};
 
-use super::scheduler::{Scheduler, LOG_TARGET};
+use super::{Scheduler, LOG_TARGET};
 use crate::ids::{ClientId, WorkerId};
 use crate::messages::center_link::CenterToWorker;
 use crate::messages::executor_link::SchedulerToExecutor;
@@ -47,7 +47,12 @@ impl Scheduler {
         let Some(center) = self.center.clone() else {
             return self.finish_restart(client, tag);
         };
-        let asked = async move { center.send(super::RestartWorkers).await.unwrap_or(0) };
+        let asked = async move {
+            center
+                .send(crate::actors::center::RestartWorkers)
+                .await
+                .unwrap_or(0)
+        };
         ctx.spawn(asked.into_actor(self).map(move |awaited, scheduler, ctx| {
             if awaited == 0 {
                 return scheduler.finish_restart(client, tag);

@@ -11,11 +11,11 @@ use nix::unistd::Pid;
 use tracing::{error, info, warn};
 
 use super::{NannyConfig, RestartBudget, PARENT_PID_ENV};
+use crate::actors::remote::{connect_with_backoff, Connected, Remote, Session, SessionEvent};
 use crate::messages::nanny_link::{
     CenterToNanny, GaveUpMsg, NannyToCenter, WorkerExitedMsg, WorkerStartedMsg,
 };
 use crate::messages::{Hello, Role};
-use crate::remote::{connect_with_backoff, Connected, Remote, Session, SessionEvent};
 
 /// Logs of this actor appear under the role's name.
 const LOG_TARGET: &str = "taskforce::nanny";

@@ -7,8 +7,10 @@
 //! all use it.
 
 pub mod connect;
+mod framing;
 pub mod handshake;
 pub mod listen;
+pub mod peer_client;
 pub mod proxy;
 pub mod session;
 mod writer;

@@ -6,10 +6,10 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use crate::ids::FunctionId;
 use crate::ids::{Map, Set, TaskKey, WorkerId};
 use crate::messages::center_link::HeartbeatMsg;
 use crate::messages::Hello;
-use crate::scheduler::FunctionId;
 
 /// What the center knows of one worker.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,16 +1,14 @@
 //! The worker's task threads: run the highest-priority queued task (lowest `Priority`, as the
-//! scheduler ordered the graph, so a branch finishes before the next starts), catch a panic
-//! at the task boundary, and hand the outcome back to the worker actor.
+//! scheduler ordered the graph, so a branch finishes before the next starts), run each through the
+//! task boundary (`crate::function::boundary`), and hand the outcome back to the worker actor.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Condvar, Mutex};
 
 use actix::prelude::*;
 
-use crate::function::registry::Invoke;
-use crate::function::{ArgReader, ArgSlot, CallError, Value};
+use crate::function::{Call, CallOutcome};
 use crate::ids::TaskKey;
 use crate::scheduler::Priority;
 
@@ -20,21 +18,8 @@ pub struct Job {
     pub key: TaskKey,
     /// Where it stands in the scheduler's order (lower runs first).
     pub priority: Priority,
-    /// The function.
-    pub invoke: Invoke,
-    /// Its resolved arguments.
-    pub args: Vec<ArgSlot>,
-}
-
-/// How a task ended.
-#[derive(Debug)]
-pub enum JobOutcome {
-    /// It returned a value.
-    Value(Arc<dyn Value>),
-    /// It returned `Err` or could not read its arguments.
-    Failed(CallError),
-    /// It panicked; the panic's message.
-    Panicked(String),
+    /// The call to make.
+    pub call: Call,
 }
 
 /// A finished task, sent back to the worker actor.
@@ -44,7 +29,7 @@ pub struct JobDone {
     /// The task.
     pub key: TaskKey,
     /// How it ended.
-    pub outcome: JobOutcome,
+    pub outcome: CallOutcome,
 }
 
 /// A queued job, ordered so the heap pops the lowest priority, then the earliest arrival.
@@ -96,7 +81,7 @@ impl TaskPool {
                 .spawn(move || loop {
                     let job = queue.next();
                     let key = job.key.clone();
-                    let outcome = run(job);
+                    let outcome = job.call.run();
                     done.do_send(JobDone { key, outcome });
                 })?;
         }
@@ -126,25 +111,5 @@ impl Queue {
             }
             guard = self.ready.wait(guard).expect("task queue lock");
         }
-    }
-}
-
-/// Runs one job, turning a panic into an outcome.
-pub fn run(job: Job) -> JobOutcome {
-    let Job { invoke, args, .. } = job;
-    match catch_unwind(AssertUnwindSafe(|| invoke(&ArgReader::new(&args)))) {
-        Ok(Ok(value)) => JobOutcome::Value(value),
-        Ok(Err(error)) => JobOutcome::Failed(error),
-        Err(payload) => JobOutcome::Panicked(panic_message(payload.as_ref())),
-    }
-}
-
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(text) = payload.downcast_ref::<&str>() {
-        (*text).to_string()
-    } else if let Some(text) = payload.downcast_ref::<String>() {
-        text.clone()
-    } else {
-        "a panic with a non-string payload".to_string()
     }
 }

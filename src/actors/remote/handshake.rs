@@ -12,53 +12,9 @@ use tokio::net::TcpStream;
 use crate::messages::frame::PREFIX_LEN;
 use crate::messages::handshake::{check_preamble, preamble, PreambleCheck, PREAMBLE_LEN};
 use crate::messages::PROTOCOL_VERSION;
-use crate::messages::{codec, CodecError, Envelope, FrameError, FrameLimits, Hello, HelloReply};
+use crate::messages::{codec, Envelope, FrameLimits, Hello, HelloReply};
 
-/// Why a handshake failed. The connection is closed.
-#[derive(Debug, thiserror::Error)]
-pub enum HandshakeError {
-    /// Connecting, reading or writing failed (retrying may help).
-    #[error("i/o error: {0}")]
-    Io(#[from] std::io::Error),
-    /// The peer said nothing in time (retrying may help).
-    #[error("no handshake within {0:?}")]
-    Timeout(Duration),
-    /// The peer is not speaking taskforce (retrying will not help).
-    #[error("not a taskforce peer (bad magic bytes)")]
-    NotTaskforce,
-    /// The peer speaks another protocol version (retrying will not help).
-    #[error("protocol version mismatch: peer speaks v{theirs}, this build speaks v{ours}")]
-    VersionMismatch {
-        /// Ours.
-        ours: u16,
-        /// Theirs.
-        theirs: u16,
-    },
-    /// A frame broke the limits or the stream ended early.
-    #[error("bad frame: {0}")]
-    Frame(#[from] FrameError),
-    /// The handshake message did not decode.
-    #[error("bad handshake message: {0}")]
-    Codec(#[from] CodecError),
-    /// The server refused us, and said why (retrying will not help).
-    #[error("refused by {peer}: {reason}")]
-    Refused {
-        /// Who refused.
-        peer: String,
-        /// Their reason.
-        reason: String,
-    },
-}
-
-impl HandshakeError {
-    /// Whether trying again later can succeed (the peer may not be up yet).
-    pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            HandshakeError::Io(_) | HandshakeError::Timeout(_) | HandshakeError::Frame(_)
-        )
-    }
-}
+pub use crate::messages::handshake::HandshakeError;
 
 async fn exchange_preambles(stream: &mut TcpStream) -> Result<(), HandshakeError> {
     stream.write_all(&preamble()).await?;

@@ -9,10 +9,13 @@ use actix::prelude::*;
 use tracing::warn;
 
 use super::actor::{Worker, LOG_TARGET};
-use super::peer_client::{connect_peer, get_data, keep_link, Fetched, PeerError, PeerLink};
-use super::pool::{Job, JobDone, JobOutcome};
+use super::pool::{Job, JobDone};
 use super::tasks::{plan_fetches, FetchPlan, WaitingTask};
+use crate::actors::remote::peer_client::{
+    connect_peer, get_data, keep_link, Fetched, PeerError, PeerLink,
+};
 use crate::function::{lookup, ArgSlot, ArgSpec, Stored, TaskBody};
+use crate::function::{Call, CallOutcome};
 use crate::ids::{Map, TaskKey, WorkerId};
 use crate::messages::center_link::{TaskEvent, WorkerToCenter};
 use crate::scheduler::{ComputeTask, Priority, TaskFailure};
@@ -140,8 +143,7 @@ impl Worker {
         self.pool().submit(Job {
             key,
             priority,
-            invoke,
-            args,
+            call: Call { invoke, args },
         });
     }
 
@@ -232,7 +234,7 @@ impl Worker {
             return;
         };
         let event = match outcome {
-            JobOutcome::Value(value) => {
+            CallOutcome::Value(value) => {
                 let nbytes = value.nbytes();
                 let inline = (nbytes <= INLINE_BYTES)
                     .then(|| value.encode().ok())
@@ -245,7 +247,7 @@ impl Worker {
                     inline,
                 }
             }
-            JobOutcome::Failed(error) => {
+            CallOutcome::Failed(error) => {
                 let (worker, message) = (self.worker_id(), error.to_string());
                 let failure = TaskFailure::Failed {
                     function,
@@ -255,7 +257,7 @@ impl Worker {
                 };
                 TaskEvent::Erred { key, failure }
             }
-            JobOutcome::Panicked(message) => {
+            CallOutcome::Panicked(message) => {
                 warn!(target: LOG_TARGET, %key, function = %function.name, "task panicked: {message}");
                 let worker = self.worker_id();
                 let failure = TaskFailure::Panicked {

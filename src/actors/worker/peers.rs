@@ -5,11 +5,11 @@ use actix::prelude::*;
 use tracing::{debug, warn};
 
 use super::actor::{Worker, LOG_TARGET};
+use crate::actors::remote::handshake::reply_envelope;
+use crate::actors::remote::{Arrival, Incoming, Remote, Session, SessionEvent, SessionId};
 use crate::function::Stored;
 use crate::messages::peer_link::{join_value, split_value, PeerToWorker, WorkerToPeer};
 use crate::messages::HelloReply;
-use crate::remote::handshake::reply_envelope;
-use crate::remote::{Arrival, Incoming, Remote, Session, SessionEvent, SessionId};
 
 /// A peer finished its handshake with this worker.
 #[derive(Message)]
