@@ -1,0 +1,1 @@
+//! Array: a chunked n-dimensional array on ndarray, lowered to task graphs.

@@ -1,0 +1,1 @@
+//! Bag: a lazy, partitioned collection of serde values, lowered to task graphs.
