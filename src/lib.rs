@@ -65,6 +65,7 @@ pub mod messages;
 pub mod runner;
 pub mod scheduler;
 pub mod signals;
+pub mod supervision;
 pub mod threaded;
 
 pub use actors::{center, executor, nanny, remote, worker};
