@@ -50,6 +50,10 @@ pub struct CenterArgs {
     /// Remove a worker silent for longer than this (e.g. 30s, 2m).
     #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
     pub worker_ttl: Duration,
+    /// Port of the dashboard and of Prometheus metrics at /metrics (0 turns it off; a port in
+    /// use falls back to a free one, logged).
+    #[arg(long, default_value_t = 8788)]
+    pub dashboard_port: u16,
 }
 
 /// Flags of `taskforce worker`.
@@ -112,6 +116,8 @@ impl CenterArgs {
             port: self.port,
             name: self.name.clone(),
             worker_ttl: self.worker_ttl,
+            dashboard: (self.dashboard_port != 0)
+                .then(|| std::net::SocketAddr::new(self.host, self.dashboard_port)),
             ..CenterConfig::default()
         }
     }

@@ -55,6 +55,7 @@ pub use taskforce_macros::remote;
 pub mod actors;
 pub mod cli;
 pub mod collections;
+pub mod dashboard;
 pub mod delayed;
 mod error;
 pub mod function;

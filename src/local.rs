@@ -83,9 +83,10 @@ impl LocalClusterBuilder {
             Some(program) => program,
             None => std::env::current_exe()?,
         };
-        let (center_thread, addr, system) = start_center_thread()?;
+        let (center_thread, addr, system, dashboard) = start_center_thread()?;
         let mut cluster = LocalCluster {
             addr,
+            dashboard,
             system: Some(system),
             center_thread: Some(center_thread),
             workers: Vec::new(),
@@ -151,6 +152,7 @@ impl LocalClusterBuilder {
 /// A center and worker processes on this machine, stopped when dropped.
 pub struct LocalCluster {
     addr: SocketAddr,
+    dashboard: Option<String>,
     system: Option<actix::System>,
     center_thread: Option<std::thread::JoinHandle<()>>,
     workers: Vec<std::process::Child>,
@@ -165,6 +167,11 @@ impl LocalCluster {
     /// The center's address.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The dashboard's URL (served on 127.0.0.1, a free port), with `/metrics` beside it.
+    pub fn dashboard_link(&self) -> Option<&str> {
+        self.dashboard.as_deref()
     }
 
     /// Process ids of the worker processes (their nannies).
@@ -204,7 +211,12 @@ impl Drop for LocalCluster {
     }
 }
 
-type CenterThread = (std::thread::JoinHandle<()>, SocketAddr, actix::System);
+type CenterThread = (
+    std::thread::JoinHandle<()>,
+    SocketAddr,
+    actix::System,
+    Option<String>,
+);
 
 fn start_center_thread() -> crate::Result<CenterThread> {
     let (started, startup) = std::sync::mpsc::channel();
@@ -215,17 +227,22 @@ fn start_center_thread() -> crate::Result<CenterThread> {
             let config = CenterConfig {
                 host: Ipv4Addr::LOCALHOST.into(),
                 port: 0,
+                dashboard: Some(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))),
                 ..CenterConfig::default()
             };
             let handle = system.block_on(center::start(config));
-            let ok = handle.is_ok();
-            let _ = started.send(handle.map(|h| (h.addr, actix::System::current())));
-            if ok {
+            let reply = match &handle {
+                Ok(h) => Ok((h.addr, actix::System::current(), h.dashboard_link())),
+                Err(e) => Err(std::io::Error::new(e.kind(), e.to_string())),
+            };
+            let _ = started.send(reply);
+            if handle.is_ok() {
                 let _ = system.run();
             }
+            drop(handle); // the dashboard serves as long as the center runs
         })?;
     match startup.recv() {
-        Ok(Ok((addr, system))) => Ok((thread, addr, system)),
+        Ok(Ok((addr, system, dashboard))) => Ok((thread, addr, system, dashboard)),
         Ok(Err(e)) => Err(crate::Error::Bind(e)),
         Err(_) => Err(crate::Error::ConnectionLost {
             reason: "the local center's thread stopped while starting".into(),

@@ -8,9 +8,19 @@
 //! spawns, sends and receives.
 
 pub mod center;
+pub mod dashboard;
 pub mod executor;
 pub mod nanny;
 pub mod remote;
 pub mod scheduler;
 pub mod supervisor;
 pub mod worker;
+
+/// Log target of the center's messages (`taskforce::center`, whatever file logs them).
+pub(crate) const LOG_CENTER: &str = "taskforce::center";
+/// Log target of a worker's messages.
+pub(crate) const LOG_WORKER: &str = "taskforce::worker";
+/// Log target of a nanny's messages.
+pub(crate) const LOG_NANNY: &str = "taskforce::nanny";
+/// Log target of the remote layer's messages.
+pub(crate) const LOG_REMOTE: &str = "taskforce::remote";

@@ -12,13 +12,17 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use actix::{Actor, Addr};
+use std::sync::Arc;
 use tokio::net::TcpListener;
-use tracing::info;
+
+use tracing::{info, warn};
 
 pub use crate::actors::scheduler::{self, Scheduler};
 pub use actor::{Center, RestartWorkers};
 
+use crate::actors::dashboard::{Dashboard, DashboardServer};
 use crate::actors::remote::accept_loop;
+use crate::actors::LOG_CENTER as LOG_TARGET;
 use crate::messages::FrameLimits;
 use crate::scheduler::SchedulerConfig;
 
@@ -39,6 +43,9 @@ pub struct CenterConfig {
     pub limits: FrameLimits,
     /// Scheduling policy.
     pub scheduler: SchedulerConfig,
+    /// Where to serve the dashboard and `/metrics` (default: nowhere; the CLI's default is
+    /// port 8788). A port in use falls back to a free one, logged.
+    pub dashboard: Option<SocketAddr>,
 }
 
 impl Default for CenterConfig {
@@ -51,6 +58,7 @@ impl Default for CenterConfig {
             handshake_timeout: Duration::from_secs(10),
             limits: FrameLimits::default(),
             scheduler: SchedulerConfig::default(),
+            dashboard: None,
         }
     }
 }
@@ -62,6 +70,15 @@ pub struct CenterHandle {
     pub addr: SocketAddr,
     /// The center actor.
     pub actor: Addr<Center>,
+    /// The dashboard server, while it runs (it stops when the last handle is dropped).
+    pub dashboard: Option<Arc<DashboardServer>>,
+}
+
+impl CenterHandle {
+    /// The dashboard's URL, if one is served.
+    pub fn dashboard_link(&self) -> Option<String> {
+        self.dashboard.as_ref().map(|server| server.link())
+    }
 }
 
 /// Binds the port and starts the center on the current actix system.
@@ -70,13 +87,18 @@ pub async fn start(config: CenterConfig) -> std::io::Result<CenterHandle> {
     let addr = listener.local_addr()?;
     match reachable_ip(addr.ip()) {
         Some(ip) => info!(
+            target: LOG_TARGET,
             "Start center at {} (listening on {addr})",
             SocketAddr::new(ip, addr.port())
         ),
-        None => info!("Start center at {addr}"),
+        None => info!(target: LOG_TARGET, "Start center at {addr}"),
     }
     let limits = config.limits;
     let handshake_timeout = config.handshake_timeout;
+    let dashboard = Dashboard::default();
+    let server = config
+        .dashboard
+        .and_then(|at| serve_dashboard(&dashboard, at));
     let scheduler = Scheduler::new(config.scheduler.clone(), limits, config.name.clone()).start();
     let actor = Center::new(config, scheduler.clone()).start();
     scheduler.do_send(scheduler::AttachCenter(actor.clone()));
@@ -88,7 +110,23 @@ pub async fn start(config: CenterConfig) -> std::io::Result<CenterHandle> {
         "center",
         move |arrival| admit.do_send(actor::Admit(arrival)),
     ));
-    Ok(CenterHandle { addr, actor })
+    Ok(CenterHandle {
+        addr,
+        actor,
+        dashboard: server.map(Arc::new),
+    })
+}
+
+/// Serves the dashboard at `at`, or on a free port of the same host when `at` is taken.
+fn serve_dashboard(dashboard: &Dashboard, at: SocketAddr) -> Option<DashboardServer> {
+    let fallback = SocketAddr::new(at.ip(), 0);
+    let served = dashboard.serve(at).or_else(|e| {
+        warn!(target: LOG_TARGET, "Dashboard port {} unavailable ({e}); using a free port", at.port());
+        dashboard.serve(fallback)
+    });
+    served
+        .map_err(|e| warn!(target: LOG_TARGET, "No dashboard: {e}"))
+        .ok()
 }
 
 /// When listening on every interface, the address other machines can reach: the first
@@ -111,6 +149,6 @@ pub async fn serve(config: CenterConfig) -> crate::Result<()> {
     let stop = crate::signals::termination()?;
     let _center = start(config).await.map_err(crate::Error::Bind)?;
     let signal = stop.await;
-    info!("Received {signal}; closing center");
+    info!(target: LOG_TARGET, "Received {signal}; closing center");
     Ok(())
 }

@@ -97,6 +97,15 @@ impl Executor {
         Ok(executor)
     }
 
+    /// The URL of the cluster's dashboard (live task stream, progress, workers, graph,
+    /// events; Prometheus metrics at `/metrics` beside it), when this executor knows one.
+    pub fn dashboard_link(&self) -> Option<String> {
+        let cluster = self.inner.local_cluster.lock().expect("cluster lock");
+        cluster
+            .as_ref()
+            .and_then(|cluster| cluster.dashboard_link().map(str::to_string))
+    }
+
     /// Process ids of the worker processes (nannies) of the embedded cluster this executor
     /// started, if it started one.
     pub fn local_worker_pids(&self) -> Vec<u32> {

@@ -83,10 +83,10 @@ pub fn die_with_parent() {
         return;
     };
     if let Err(e) = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM) {
-        warn!("could not tie this process's life to its parent's: {e}");
+        warn!(target: crate::actors::LOG_NANNY, "could not tie this process's life to its parent's: {e}");
     }
     if nix::unistd::getppid().as_raw() != nanny_pid {
-        warn!("the parent process (pid {nanny_pid}) is already gone; exiting");
+        warn!(target: crate::actors::LOG_NANNY, "the parent process (pid {nanny_pid}) is already gone; exiting");
         std::process::exit(1);
     }
 }

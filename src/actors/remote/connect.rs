@@ -89,7 +89,7 @@ pub async fn connect_with_backoff(
                 if out_of_time {
                     return Err(e);
                 }
-                debug!(%addr, error = %e, retry_in = ?wait, "connect failed; retrying");
+                debug!(target: crate::actors::LOG_REMOTE, %addr, error = %e, retry_in = ?wait, "connect failed; retrying");
                 tokio::time::sleep(wait).await;
                 wait = (wait * 2).min(options.max_backoff);
             }

@@ -40,7 +40,7 @@ pub async fn start(config: WorkerConfig) -> crate::Result<WorkerHandle> {
         .map_err(crate::Error::Bind)?;
     let bound = listener.local_addr()?;
     let addr = SocketAddr::new(advertised_ip(config.host, &config.center), bound.port());
-    info!("Start worker at {addr}");
+    info!(target: crate::actors::LOG_WORKER, "Start worker at {addr}");
     let limits = config.limits;
     let handshake_timeout = config.handshake_timeout;
     let actor = Worker::new(config, addr).start();

@@ -1,0 +1,389 @@
+//! [`DashboardModel`]: counts and rings kept up to date from [`Observation`]s.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use super::layers::layer_of;
+use super::snapshot::{
+    Counts, EventLine, FunctionProgress, LayerView, Snapshot, TaskSpan, WorkerPanel,
+};
+use crate::ids::{Map, Set, TaskKey, WorkerId};
+
+/// Spans kept for the task stream; the oldest go first.
+const STREAM_CAPACITY: usize = 4_000;
+/// Lines kept in the event log; the oldest go first.
+const EVENT_CAPACITY: usize = 200;
+/// Distinct functions or layers tracked; beyond it they count under `(other)`.
+const GROUP_CAPACITY: usize = 256;
+/// Dead workers still shown (with their cause); the oldest go first.
+const DEAD_WORKER_CAPACITY: usize = 32;
+
+/// Where a task stands, as the dashboard counts it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TaskPhase {
+    /// Waiting for inputs or a worker.
+    Waiting,
+    /// Sent to a worker.
+    Processing,
+    /// Its value is on a worker.
+    Memory,
+    /// It failed.
+    Erred,
+    /// Released after it finished (or was dropped unfinished).
+    Released,
+}
+
+/// Something the scheduler's shell saw.
+#[derive(Clone, Debug)]
+pub enum Observation {
+    /// A worker registered.
+    WorkerJoined {
+        /// Its id.
+        id: WorkerId,
+        /// Its name.
+        name: String,
+        /// Where peers reach it.
+        addr: String,
+        /// Task threads.
+        nthreads: u32,
+        /// Memory limit in bytes.
+        memory_limit: u64,
+    },
+    /// A worker left or was lost.
+    WorkerLost {
+        /// Its id.
+        id: WorkerId,
+        /// Why, in words.
+        cause: String,
+    },
+    /// A worker's heartbeat figures.
+    WorkerLoad {
+        /// Its id.
+        id: WorkerId,
+        /// Resident memory.
+        memory_used: u64,
+        /// Bytes of values it holds.
+        stored_bytes: u64,
+        /// Bytes received from peers so far.
+        peer_bytes_in: u64,
+    },
+    /// A task entered the graph.
+    TaskSubmitted {
+        /// Its key.
+        key: TaskKey,
+        /// Its function's name.
+        function: String,
+        /// The keys it reads.
+        dependencies: Vec<TaskKey>,
+    },
+    /// A task was sent to a worker.
+    TaskSent {
+        /// Its key.
+        key: TaskKey,
+        /// The worker.
+        worker: WorkerId,
+    },
+    /// A task's value is in memory.
+    TaskFinished {
+        /// Its key.
+        key: TaskKey,
+    },
+    /// A task failed.
+    TaskErred {
+        /// Its key.
+        key: TaskKey,
+    },
+    /// A task was released or forgotten.
+    TaskReleased {
+        /// Its key.
+        key: TaskKey,
+    },
+    /// A line for the event log.
+    Note(String),
+}
+
+struct TaskEntry {
+    function: usize,
+    layer: usize,
+    phase: TaskPhase,
+    sent: Option<(WorkerId, f64)>,
+}
+
+#[derive(Default)]
+struct Groups {
+    names: Vec<String>,
+    counts: Vec<Counts>,
+    index: Map<String, usize>,
+}
+
+impl Groups {
+    fn index_of(&mut self, name: &str) -> usize {
+        if let Some(&at) = self.index.get(name) {
+            return at;
+        }
+        let name = if self.names.len() < GROUP_CAPACITY {
+            name
+        } else {
+            "(other)"
+        };
+        if let Some(&at) = self.index.get(name) {
+            return at;
+        }
+        self.names.push(name.to_string());
+        self.counts.push(Counts::default());
+        self.index.insert(name.to_string(), self.names.len() - 1);
+        self.names.len() - 1
+    }
+}
+
+/// Counts by function and layer, the workers, the task stream and the event log.
+#[derive(Default)]
+pub struct DashboardModel {
+    tasks: Map<TaskKey, TaskEntry>,
+    functions: Groups,
+    layers: Groups,
+    layer_inputs: Vec<Set<usize>>,
+    totals: Counts,
+    finished_total: u64,
+    workers: BTreeMap<WorkerId, WorkerPanel>,
+    dead: VecDeque<WorkerId>,
+    stream: VecDeque<TaskSpan>,
+    events: VecDeque<EventLine>,
+}
+
+impl DashboardModel {
+    /// Takes in what happened at `now` (seconds since the dashboard started). When a task
+    /// sent to a worker is reported, returns the seconds from dispatch to report.
+    pub fn observe(&mut self, observation: Observation, now: f64) -> Option<f64> {
+        match observation {
+            Observation::TaskFinished { key } => self.task_done(&key, TaskPhase::Memory, now),
+            Observation::TaskErred { key } => self.task_done(&key, TaskPhase::Erred, now),
+            other => {
+                self.observe_other(other, now);
+                None
+            }
+        }
+    }
+
+    fn observe_other(&mut self, observation: Observation, now: f64) {
+        match observation {
+            Observation::WorkerJoined {
+                id,
+                name,
+                addr,
+                nthreads,
+                memory_limit,
+            } => {
+                self.note(
+                    now,
+                    format!("worker {name} joined at {addr} ({nthreads} threads)"),
+                );
+                let panel = WorkerPanel {
+                    id: id.0,
+                    name,
+                    addr,
+                    nthreads,
+                    memory_limit,
+                    memory_used: 0,
+                    stored_bytes: 0,
+                    peer_bytes_in: 0,
+                    processing: 0,
+                    state: "running".into(),
+                };
+                self.workers.insert(id, panel);
+            }
+            Observation::WorkerLost { id, cause } => self.worker_lost(id, cause, now),
+            Observation::WorkerLoad {
+                id,
+                memory_used,
+                stored_bytes,
+                peer_bytes_in,
+            } => {
+                if let Some(panel) = self.workers.get_mut(&id) {
+                    panel.memory_used = memory_used;
+                    panel.stored_bytes = stored_bytes;
+                    panel.peer_bytes_in = peer_bytes_in;
+                }
+            }
+            Observation::TaskSubmitted {
+                key,
+                function,
+                dependencies,
+            } => self.task_submitted(key, &function, &dependencies),
+            Observation::TaskSent { key, worker } => self.task_sent(&key, worker, now),
+            Observation::TaskFinished { .. } | Observation::TaskErred { .. } => {}
+            Observation::TaskReleased { key } => self.task_released(&key),
+            Observation::Note(text) => self.note(now, text),
+        }
+    }
+
+    /// What the page shows now: the busiest functions first, the last `stream_len` spans.
+    pub fn snapshot(&self, now: f64, stream_len: usize) -> Snapshot {
+        let mut functions: Vec<FunctionProgress> = (self.functions.names.iter())
+            .zip(&self.functions.counts)
+            .map(|(function, &counts)| FunctionProgress {
+                function: function.clone(),
+                counts,
+            })
+            .collect();
+        functions.sort_by_key(|f| {
+            std::cmp::Reverse(f.counts.waiting + f.counts.processing + f.counts.memory)
+        });
+        let layers = (self.layers.names.iter().enumerate())
+            .map(|(at, name)| LayerView {
+                name: name.clone(),
+                counts: self.layers.counts[at],
+                inputs: self.layer_inputs[at]
+                    .iter()
+                    .map(|&i| self.layers.names[i].clone())
+                    .collect(),
+            })
+            .collect();
+        let skip = self.stream.len().saturating_sub(stream_len);
+        Snapshot {
+            now,
+            totals: self.totals,
+            finished_total: self.finished_total,
+            functions,
+            workers: self.workers.values().cloned().collect(),
+            stream: self.stream.iter().skip(skip).cloned().collect(),
+            layers,
+            events: self.events.iter().cloned().collect(),
+        }
+    }
+
+    /// Tasks in each phase now.
+    pub fn totals(&self) -> Counts {
+        self.totals
+    }
+
+    fn note(&mut self, at: f64, text: String) {
+        if self.events.len() == EVENT_CAPACITY {
+            self.events.pop_front();
+        }
+        self.events.push_back(EventLine { at, text });
+    }
+
+    fn worker_lost(&mut self, id: WorkerId, cause: String, now: f64) {
+        let Some(panel) = self.workers.get_mut(&id) else {
+            return;
+        };
+        let text = format!("worker {} lost: {cause}", panel.name);
+        panel.state = format!("dead: {cause}");
+        panel.processing = 0;
+        self.dead.push_back(id);
+        if self.dead.len() > DEAD_WORKER_CAPACITY {
+            let oldest = self.dead.pop_front().expect("non-empty");
+            self.workers.remove(&oldest);
+        }
+        self.note(now, text);
+    }
+
+    fn task_submitted(&mut self, key: TaskKey, function: &str, dependencies: &[TaskKey]) {
+        if self.tasks.contains_key(&key) {
+            return;
+        }
+        let function = self.functions.index_of(function);
+        let layer = self.layers.index_of(layer_of(key.as_str()));
+        for dependency in dependencies {
+            let input = self.layers.index_of(layer_of(dependency.as_str()));
+            self.layer_inputs
+                .resize_with(self.layers.names.len(), Set::default);
+            if input != layer {
+                self.layer_inputs[layer].insert(input);
+            }
+        }
+        self.layer_inputs
+            .resize_with(self.layers.names.len(), Set::default);
+        let entry = TaskEntry {
+            function,
+            layer,
+            phase: TaskPhase::Waiting,
+            sent: None,
+        };
+        self.count(&entry, 1);
+        self.tasks.insert(key, entry);
+    }
+
+    fn task_sent(&mut self, key: &TaskKey, worker: WorkerId, now: f64) {
+        self.set_phase(key, TaskPhase::Processing);
+        if let Some(entry) = self.tasks.get_mut(key) {
+            entry.sent = Some((worker, now));
+            if let Some(panel) = self.workers.get_mut(&worker) {
+                panel.processing += 1;
+            }
+        }
+    }
+
+    fn task_done(&mut self, key: &TaskKey, phase: TaskPhase, now: f64) -> Option<f64> {
+        self.set_phase(key, phase);
+        let entry = self.tasks.get_mut(key)?;
+        let (worker, start) = entry.sent.take()?;
+        if phase == TaskPhase::Memory {
+            self.finished_total += 1;
+        }
+        if let Some(panel) = self.workers.get_mut(&worker) {
+            panel.processing = panel.processing.saturating_sub(1);
+        }
+        if self.stream.len() == STREAM_CAPACITY {
+            self.stream.pop_front();
+        }
+        let function = self.functions.names[entry.function].clone();
+        let erred = phase == TaskPhase::Erred;
+        self.stream.push_back(TaskSpan {
+            worker: worker.0,
+            function,
+            start,
+            stop: now,
+            erred,
+        });
+        Some(now - start)
+    }
+
+    fn task_released(&mut self, key: &TaskKey) {
+        self.set_phase(key, TaskPhase::Released);
+        if let Some(entry) = self.tasks.remove(key) {
+            if let Some((worker, _)) = entry.sent {
+                if let Some(panel) = self.workers.get_mut(&worker) {
+                    panel.processing = panel.processing.saturating_sub(1);
+                }
+            }
+        }
+    }
+
+    fn set_phase(&mut self, key: &TaskKey, phase: TaskPhase) {
+        let Some(entry) = self.tasks.get(key) else {
+            return;
+        };
+        let (function, layer, old) = (entry.function, entry.layer, entry.phase);
+        if old == phase {
+            return;
+        }
+        let probe = TaskEntry {
+            function,
+            layer,
+            phase: old,
+            sent: None,
+        };
+        self.count(&probe, -1);
+        let probe = TaskEntry { phase, ..probe };
+        self.count(&probe, 1);
+        self.tasks.get_mut(key).expect("present").phase = phase;
+    }
+
+    fn count(&mut self, entry: &TaskEntry, delta: i64) {
+        for counts in [
+            &mut self.totals,
+            &mut self.functions.counts[entry.function],
+            &mut self.layers.counts[entry.layer],
+        ] {
+            let slot = match entry.phase {
+                TaskPhase::Waiting => &mut counts.waiting,
+                TaskPhase::Processing => &mut counts.processing,
+                TaskPhase::Memory => &mut counts.memory,
+                TaskPhase::Erred => &mut counts.erred,
+                TaskPhase::Released => &mut counts.released,
+            };
+            *slot = slot.saturating_add_signed(delta);
+        }
+    }
+}

@@ -1,0 +1,108 @@
+//! The JSON the browser receives: plain serde structs, each list bounded by the model.
+
+use serde::Serialize;
+
+/// Tasks by phase.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    /// Submitted, waiting for inputs or a worker.
+    pub waiting: u64,
+    /// Sent to a worker, not reported yet.
+    pub processing: u64,
+    /// Finished, value held on a worker.
+    pub memory: u64,
+    /// Failed.
+    pub erred: u64,
+    /// Finished and since released (done and forgotten).
+    pub released: u64,
+}
+
+/// Progress of one function.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FunctionProgress {
+    /// The function's registered name.
+    pub function: String,
+    /// Its tasks by phase.
+    pub counts: Counts,
+}
+
+/// One worker as the dashboard shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct WorkerPanel {
+    /// The scheduler's number for it.
+    pub id: u32,
+    /// Its name.
+    pub name: String,
+    /// Where peers reach it.
+    pub addr: String,
+    /// Task threads.
+    pub nthreads: u32,
+    /// Memory limit in bytes (0: none).
+    pub memory_limit: u64,
+    /// Resident memory of the process.
+    pub memory_used: u64,
+    /// Bytes of values it holds.
+    pub stored_bytes: u64,
+    /// Bytes received from peers so far.
+    pub peer_bytes_in: u64,
+    /// Tasks sent to it and not reported yet.
+    pub processing: u64,
+    /// `running`, or `dead: <cause>`.
+    pub state: String,
+}
+
+/// One task on the task stream: from when the scheduler sent it to when the worker reported.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TaskSpan {
+    /// The worker.
+    pub worker: u32,
+    /// The function (colours the bar).
+    pub function: String,
+    /// Seconds since the dashboard started.
+    pub start: f64,
+    /// Seconds since the dashboard started.
+    pub stop: f64,
+    /// Whether it failed.
+    pub erred: bool,
+}
+
+/// A layer of the graph: tasks by phase, and the layers it reads from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LayerView {
+    /// The layer's name.
+    pub name: String,
+    /// Its tasks by phase.
+    pub counts: Counts,
+    /// Layers whose keys its tasks read.
+    pub inputs: Vec<String>,
+}
+
+/// A line of the event log.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct EventLine {
+    /// Seconds since the dashboard started.
+    pub at: f64,
+    /// What happened.
+    pub text: String,
+}
+
+/// Everything the page shows, at one moment.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Snapshot {
+    /// Seconds since the dashboard started.
+    pub now: f64,
+    /// All tasks by phase.
+    pub totals: Counts,
+    /// Tasks finished since the dashboard started.
+    pub finished_total: u64,
+    /// Progress per function (the busiest first).
+    pub functions: Vec<FunctionProgress>,
+    /// Workers, live and recently dead.
+    pub workers: Vec<WorkerPanel>,
+    /// The most recent task spans.
+    pub stream: Vec<TaskSpan>,
+    /// The graph by layer.
+    pub layers: Vec<LayerView>,
+    /// The most recent events, oldest first.
+    pub events: Vec<EventLine>,
+}

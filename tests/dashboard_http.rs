@@ -1,0 +1,154 @@
+//! The dashboard's HTTP face over real TCP: the page and its assets, the JSON snapshot, the
+//! Prometheus text (parsed by a Prometheus parser), and the cap on live feeds.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use taskforce::actors::dashboard::{Dashboard, MAX_FEEDS};
+use taskforce::dashboard::Observation;
+use taskforce::ids::WorkerId;
+
+/// Sends a GET and returns (status, headers and body as text).
+fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    let status = response[9..12].parse().expect("status code");
+    (status, response)
+}
+
+fn body(response: &str) -> &str {
+    response.split_once("\r\n\r\n").map_or("", |(_, body)| body)
+}
+
+fn fed_dashboard() -> Dashboard {
+    let dashboard = Dashboard::default();
+    dashboard.observe([
+        Observation::WorkerJoined {
+            id: WorkerId(1),
+            name: "alpha".into(),
+            addr: "127.0.0.1:4001".into(),
+            nthreads: 2,
+            memory_limit: 1 << 30,
+        },
+        Observation::TaskSubmitted {
+            key: "inc-0a".into(),
+            function: "inc".into(),
+            dependencies: vec![],
+        },
+        Observation::TaskSubmitted {
+            key: "inc-0b".into(),
+            function: "inc".into(),
+            dependencies: vec![],
+        },
+        Observation::TaskSent {
+            key: "inc-0a".into(),
+            worker: WorkerId(1),
+        },
+        Observation::TaskFinished {
+            key: "inc-0a".into(),
+        },
+    ]);
+    dashboard
+}
+
+#[test]
+fn page_assets_snapshot_and_metrics_are_served() {
+    let dashboard = fed_dashboard();
+    let server = dashboard
+        .serve("127.0.0.1:0".parse().unwrap())
+        .expect("serve");
+    let (status, page) = get(server.addr(), "/");
+    assert_eq!(status, 200);
+    assert!(page.contains("<title>taskforce dashboard</title>"));
+    assert!(
+        !page.contains("http://") && !page.contains("https://"),
+        "no external assets"
+    );
+    for asset in ["/dashboard.js", "/dashboard.css"] {
+        assert_eq!(get(server.addr(), asset).0, 200, "{asset}");
+    }
+    let (status, snapshot) = get(server.addr(), "/api/snapshot");
+    assert_eq!(status, 200);
+    let json: serde_json::Value = serde_json::from_str(body(&snapshot)).expect("JSON");
+    assert_eq!(json["workers"][0]["name"], "alpha");
+    assert_eq!(json["totals"]["memory"], 1);
+    assert_eq!(json["totals"]["waiting"], 1);
+    assert_eq!(json["functions"][0]["function"], "inc");
+    assert_eq!(json["stream"].as_array().map(Vec::len), Some(1));
+}
+
+#[test]
+fn metrics_parse_as_prometheus_text_and_match_the_model() {
+    let dashboard = fed_dashboard();
+    let server = dashboard
+        .serve("127.0.0.1:0".parse().unwrap())
+        .expect("serve");
+    let (status, response) = get(server.addr(), "/metrics");
+    assert_eq!(status, 200);
+    let lines = body(&response).lines().map(|line| Ok(line.to_string()));
+    let scrape = prometheus_parse::Scrape::parse(lines).expect("Prometheus text");
+    let value = |name: &str, state: Option<&str>| {
+        let sample = scrape
+            .samples
+            .iter()
+            .find(|s| s.metric == name && state.is_none_or(|st| s.labels.get("state") == Some(st)))
+            .unwrap_or_else(|| panic!("no sample {name} {state:?}"));
+        match sample.value {
+            prometheus_parse::Value::Gauge(v)
+            | prometheus_parse::Value::Counter(v)
+            | prometheus_parse::Value::Untyped(v) => v,
+            _ => f64::NAN,
+        }
+    };
+    assert_eq!(value("taskforce_workers", None), 1.0);
+    assert_eq!(value("taskforce_tasks", Some("memory")), 1.0);
+    assert_eq!(value("taskforce_tasks", Some("waiting")), 1.0);
+    assert_eq!(value("taskforce_tasks_finished_total", None), 1.0);
+    assert!(scrape
+        .samples
+        .iter()
+        .any(|s| s.metric == "taskforce_task_latency_seconds_count"));
+}
+
+#[test]
+fn live_feeds_push_snapshots_and_are_capped() {
+    let dashboard = fed_dashboard();
+    let server = dashboard
+        .serve("127.0.0.1:0".parse().unwrap())
+        .expect("serve");
+    let mut feeds = Vec::new();
+    for _ in 0..MAX_FEEDS {
+        let mut stream = TcpStream::connect(server.addr()).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .expect("timeout");
+        write!(stream, "GET /events HTTP/1.1\r\nHost: localhost\r\n\r\n").expect("send");
+        let mut reader = BufReader::new(stream);
+        let mut status = String::new();
+        reader.read_line(&mut status).expect("status line");
+        assert!(status.contains("200"), "{status}");
+        feeds.push(reader);
+    }
+    let first = &mut feeds[0];
+    let mut line = String::new();
+    while !line.starts_with("data:") {
+        line.clear();
+        first
+            .read_line(&mut line)
+            .expect("an event within the timeout");
+    }
+    assert!(line.contains("\"alpha\""), "{line}");
+    let (status, _) = get(server.addr(), "/events");
+    assert_eq!(status, 503, "one feed more than the cap is refused");
+    drop(feeds);
+}
