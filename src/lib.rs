@@ -65,6 +65,7 @@ pub mod runner;
 pub mod scheduler;
 pub mod signals;
 pub mod threaded;
+pub mod worker_core;
 
 pub use actors::{center, executor, nanny, remote, worker};
 

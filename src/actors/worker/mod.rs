@@ -8,8 +8,6 @@ pub mod config;
 mod execution;
 mod peers;
 pub mod pool;
-pub mod store;
-pub mod tasks;
 
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 
@@ -17,6 +15,8 @@ use actix::{Actor, Addr};
 use tokio::net::TcpListener;
 use tracing::info;
 
+/// The worker's memory (now part of the worker core).
+pub use crate::worker_core::store;
 pub use actor::{Shutdown, Worker};
 pub use config::WorkerConfig;
 
