@@ -2,6 +2,9 @@
 //! runs tasks and keeps their results.
 //!
 //! `taskforce worker ADDR --no-nanny` runs [`serve`]; under a nanny the same runs in a child.
+//!
+//! This is the actix shell: what to run, fetch, keep and report is decided by the pure
+//! [`crate::worker_core::WorkerState`]; the actor feeds it events and performs its commands.
 
 pub mod actor;
 pub mod config;
