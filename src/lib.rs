@@ -68,6 +68,7 @@ pub mod scheduler;
 pub mod signals;
 pub mod supervision;
 pub mod threaded;
+pub mod worker_core;
 
 pub use actors::{center, executor, nanny, remote, worker};
 

@@ -531,6 +531,49 @@ fn api_program_against_command_line_cluster() -> Result<(), Failed> {
     Ok(())
 }
 
+/// The quickstart's tree reduction on worker processes whose logs are read: every fetch
+/// between workers succeeds, so no worker warns (two fetches to one peer used to race to
+/// connect, and the loser's link was closed under its request).
+fn tree_reduction_fetches_without_warnings() -> Result<(), Failed> {
+    let exe = std::env::current_exe()?;
+    let center = Proc::start_program(
+        &exe,
+        "center",
+        &["center", "--host", "127.0.0.1", "--port", "0"],
+    );
+    let addr = started_at(&center.wait_for("Start center at "));
+    let mut workers = Vec::new();
+    for name in ["w1", "w2"] {
+        let args = ["worker", &addr, "--host", "127.0.0.1", "--nthreads", "2"];
+        let worker = Proc::start_program(&exe, name, &args);
+        worker.wait_for("Registered with center at");
+        workers.push(worker);
+    }
+    let executor = Executor::connect(&addr)?;
+    for round in 0..3_u64 {
+        let mut layer = executor.map(make_array.bind((100_000,)), round * 32..(round + 1) * 32)?;
+        while layer.len() > 1 {
+            layer = layer
+                .chunks(2)
+                .map(|pair| executor.submit(add_arrays, (&pair[0], &pair[1])))
+                .collect::<taskforce::Result<Vec<_>>>()?;
+        }
+        let total = executor.submit(sum_f64, (&layer[0],))?.result()?;
+        check(total > 0.0, "a sum")?;
+    }
+    wait_for_cluster(&executor, |c| {
+        c.workers.iter().map(|w| w.peer_bytes_in).sum::<u64>() > 0
+    })?;
+    for worker in &workers {
+        let warnings = worker.count("WARN");
+        check(
+            warnings == 0,
+            &format!("{warnings} warnings in a worker's log"),
+        )?;
+    }
+    Ok(())
+}
+
 fn main() {
     if std::env::args().nth(1).as_deref() == Some("local-then-panic") {
         local_then_panic();
@@ -589,6 +632,10 @@ fn main() {
             local_cluster_leaves_no_process_after_a_panic,
         ),
         Trial::test("two_executors_share_keys", two_executors_share_keys),
+        Trial::test(
+            "tree_reduction_fetches_without_warnings",
+            tree_reduction_fetches_without_warnings,
+        ),
         Trial::test(
             "resubmissions_and_futures_by_value",
             resubmissions_and_futures_by_value,

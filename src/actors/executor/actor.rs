@@ -12,9 +12,8 @@ use tokio::sync::oneshot;
 use tracing::warn;
 
 use super::state::{KeyStatus, SharedState};
-use crate::actors::remote::peer_client::{
-    connect_peer, get_data, keep_link, put_data, PeerError, PeerLink,
-};
+use crate::actors::remote::peer_client::{connect_peer, get_data, put_data, PeerError};
+use crate::actors::remote::peer_pool::{PeerAttempt, PeerPool};
 use crate::actors::remote::{ConnectOptions, Remote, RemoteError, SessionEvent};
 use crate::function::EncodedValue;
 use crate::ids::{Map, TaskKey};
@@ -32,7 +31,7 @@ pub(crate) type Gathered = Result<Map<TaskKey, EncodedValue>, crate::Error>;
 pub(crate) struct ExecutorActor {
     pub(crate) shared: Arc<SharedState>,
     pub(crate) scheduler: Option<SchedulerLink>,
-    pub(crate) peers: Map<SocketAddr, PeerLink>,
+    pub(crate) peers: PeerPool,
     pub(crate) options: ConnectOptions,
     pub(crate) name: String,
     pub(crate) releases: Vec<TaskKey>,
@@ -111,21 +110,15 @@ impl ExecutorActor {
         }
     }
 
-    fn peer(
-        &self,
-        addr: SocketAddr,
-        ctx: &Context<Self>,
-    ) -> impl std::future::Future<Output = Result<PeerLink, PeerError>> {
-        let cached = self.peers.get(&addr).filter(|l| l.is_connected()).cloned();
+    /// The link to the worker at `addr`: shared with every other request to it, so
+    /// concurrent gathers and scatters make one connection attempt per worker.
+    fn peer(&mut self, addr: SocketAddr, ctx: &Context<Self>) -> PeerAttempt {
         let owner = ctx.address().recipient();
         let name = self.name.clone();
         let options = self.options.clone();
-        async move {
-            match cached {
-                Some(link) => Ok(link),
-                None => connect_peer(addr, name, owner, &options).await,
-            }
-        }
+        self.peers.link(addr, move || async move {
+            connect_peer(addr, name, owner, &options).await
+        })
     }
 
     fn on_report(&mut self, report: SchedulerToExecutor) {
@@ -234,18 +227,17 @@ impl Handler<Gather> for ExecutorActor {
                 async move {
                     let link = link.await?;
                     let fetched = get_data(&link, addr, keys).await?;
-                    Ok::<_, PeerError>((addr, link, fetched))
+                    Ok::<_, PeerError>((addr, fetched))
                 }
             })
             .collect();
         let gathered = async move { join_all(requests).await };
-        ctx.spawn(gathered.into_actor(self).map(move |results, actor, _| {
+        ctx.spawn(gathered.into_actor(self).map(move |results, _, _| {
             let mut values = Map::default();
             let mut failure = None;
             for result in results {
                 match result {
-                    Ok((addr, link, fetched)) => {
-                        keep_link(&mut actor.peers, addr, link);
+                    Ok((addr, fetched)) => {
                         values.extend(fetched.values);
                         if let Some(key) = fetched.missing.into_iter().next() {
                             failure.get_or_insert(crate::Error::ConnectionLost {
@@ -278,14 +270,11 @@ impl Handler<Put> for ExecutorActor {
         let placed = async move {
             let link = link.await?;
             let sizes = put_data(&link, addr, values).await?;
-            Ok::<_, PeerError>((link, sizes))
+            Ok::<_, PeerError>(sizes)
         };
-        ctx.spawn(placed.into_actor(self).map(move |result, actor, _| {
+        ctx.spawn(placed.into_actor(self).map(move |result, _, _| {
             let answer = match result {
-                Ok((link, sizes)) => {
-                    keep_link(&mut actor.peers, addr, link);
-                    Ok(sizes)
-                }
+                Ok(sizes) => Ok(sizes),
                 Err(e) => Err(crate::Error::ConnectionLost {
                     reason: e.to_string(),
                 }),
@@ -332,7 +321,7 @@ impl Handler<SessionEvent<WorkerToPeer>> for ExecutorActor {
 
     fn handle(&mut self, event: SessionEvent<WorkerToPeer>, _ctx: &mut Context<Self>) {
         if let SessionEvent::Closed { session, .. } = event {
-            self.peers.retain(|_, link| link.session_id() != session);
+            self.peers.closed(session);
         }
     }
 }

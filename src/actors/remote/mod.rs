@@ -11,6 +11,7 @@ mod framing;
 pub mod handshake;
 pub mod listen;
 pub mod peer_client;
+pub mod peer_pool;
 pub mod proxy;
 pub mod session;
 mod writer;

@@ -126,18 +126,3 @@ pub async fn put_data(
         WorkerToPeer::Data { .. } => Err(PeerError::Protocol { addr }),
     }
 }
-
-/// Caches `link` as the connection to `addr`; a different connection cached before (two
-/// requests raced to connect) is closed rather than left open.
-pub fn keep_link(
-    links: &mut crate::ids::Map<SocketAddr, PeerLink>,
-    addr: SocketAddr,
-    link: PeerLink,
-) {
-    let id = link.session_id();
-    if let Some(old) = links.insert(addr, link) {
-        if old.session_id() != id {
-            old.close("a newer connection to the same peer replaced it");
-        }
-    }
-}

@@ -8,11 +8,9 @@ use actix::prelude::*;
 use tracing::{error, info, warn};
 
 use super::pool::TaskPool;
-use super::store::DataStore;
-use super::tasks::WorkerTasks;
 use super::WorkerConfig;
 use crate::actors::remote::handshake::HandshakeError;
-use crate::actors::remote::peer_client::PeerLink;
+use crate::actors::remote::peer_pool::PeerPool;
 use crate::actors::remote::SessionId;
 use crate::actors::remote::{connect_with_backoff, Connected, Remote, Session, SessionEvent};
 use crate::ids::{Map, WorkerId};
@@ -20,6 +18,7 @@ use crate::messages::center_link::TaskEvent;
 use crate::messages::center_link::{CenterToWorker, GoodbyeMsg, HeartbeatMsg, WorkerToCenter};
 use crate::messages::peer_link::{PeerToWorker, WorkerToPeer};
 use crate::messages::{Hello, Role};
+use crate::worker_core::{registered_function, WorkerState};
 
 /// Logs of this actor appear under the role's name.
 pub(super) const LOG_TARGET: &str = "taskforce::worker";
@@ -38,16 +37,16 @@ pub struct Worker {
     /// Why the worker is leaving, once it is.
     leaving: Option<String>,
     connecting: bool,
-    pub(super) id: Option<WorkerId>,
-    pub(super) store: DataStore,
-    pub(super) tasks: WorkerTasks,
+    /// The decisions: tasks, inputs, values (this actor only feeds it and does what it says).
+    pub(super) core: WorkerState,
     pool: Option<TaskPool>,
-    pub(super) peer_addrs: Map<WorkerId, SocketAddr>,
-    pub(super) peer_links: Map<SocketAddr, PeerLink>,
+    /// Links this worker opened to fetch from peers, one per address.
+    pub(super) peer_links: PeerPool,
+    /// Links peers opened to this worker.
     pub(super) peer_sessions: Map<SessionId, Remote<WorkerToPeer, PeerToWorker>>,
+    /// Reports gathered this turn, sent in one frame (see `execution.rs`).
     pub(super) events: Vec<TaskEvent>,
     pub(super) flush_scheduled: bool,
-    pub(super) peer_bytes_in: u64,
 }
 
 /// Asks the worker to leave the cluster and stop its process.
@@ -68,16 +67,12 @@ impl Worker {
             disconnected_since: Instant::now(),
             leaving: None,
             connecting: false,
-            id: None,
-            store: DataStore::default(),
-            tasks: WorkerTasks::default(),
+            core: WorkerState::new(registered_function),
             pool: None,
-            peer_addrs: Map::default(),
-            peer_links: Map::default(),
+            peer_links: PeerPool::default(),
             peer_sessions: Map::default(),
             events: Vec::new(),
             flush_scheduled: false,
-            peer_bytes_in: 0,
         }
     }
 
@@ -135,7 +130,7 @@ impl Worker {
             None,
         );
         self.center = Some(Remote::new(id, session));
-        self.id = Some(WorkerId(connected.id));
+        self.core.on_registered(WorkerId(connected.id));
         info!(target: LOG_TARGET, worker_id = connected.id, "Registered with center at: {}", self.config.center);
         if let Some(reason) = self.leaving.clone() {
             let center = self.center.take().expect("just connected");
@@ -164,11 +159,11 @@ impl Worker {
             let memory_bytes = memory_stats::memory_stats().map_or(0, |m| m.physical_mem as u64);
             center.tell(WorkerToCenter::Heartbeat(HeartbeatMsg {
                 memory_bytes,
-                executing: self.tasks.running_count() as u32,
-                stored_keys: self.store.len() as u32,
-                peer_bytes_in: self.peer_bytes_in,
-                stored_bytes: self.store.nbytes(),
-                peak_stored_bytes: self.store.peak_nbytes(),
+                executing: self.core.running_count() as u32,
+                stored_keys: self.core.stored_keys() as u32,
+                peer_bytes_in: self.core.peer_bytes_in(),
+                stored_bytes: self.core.stored_bytes(),
+                peak_stored_bytes: self.core.peak_stored_bytes(),
             }));
         }
     }
@@ -177,7 +172,7 @@ impl Worker {
         match message {
             CenterToWorker::GoodbyeAck => {}
             CenterToWorker::Compute { tasks, peers } => self.on_compute(tasks, peers, ctx),
-            CenterToWorker::Release(keys) => self.on_release(keys),
+            CenterToWorker::Release(keys) => self.core.on_release(keys),
             CenterToWorker::Shutdown(m) => {
                 info!(target: LOG_TARGET, "Center asks this worker to close: {}", m.reason);
                 self.leave(format!("center asked: {}", m.reason), ctx);
@@ -196,14 +191,13 @@ impl Worker {
         self.connect(ctx);
     }
 
-    /// A new center knows nothing of what the old one asked: drop it all.
+    /// A new center knows nothing of what the old one asked: the core drops it all, and the
+    /// reports not yet sent were meant for the old center.
     fn forget_everything(&mut self) {
-        let held = self.store.len();
+        let held = self.core.on_center_lost();
         if held > 0 {
             warn!(target: LOG_TARGET, keys = held, "dropping data of the lost center's tasks");
         }
-        self.store = DataStore::default();
-        self.tasks = WorkerTasks::default();
         self.events.clear();
     }
 

@@ -2,14 +2,15 @@
 //! runs tasks and keeps their results.
 //!
 //! `taskforce worker ADDR --no-nanny` runs [`serve`]; under a nanny the same runs in a child.
+//!
+//! This is the actix shell: what to run, fetch, keep and report is decided by the pure
+//! [`crate::worker_core::WorkerState`]; the actor feeds it events and performs its commands.
 
 pub mod actor;
 pub mod config;
 mod execution;
 mod peers;
 pub mod pool;
-pub mod store;
-pub mod tasks;
 
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 
@@ -17,6 +18,8 @@ use actix::{Actor, Addr};
 use tokio::net::TcpListener;
 use tracing::info;
 
+/// The worker's memory (now part of the worker core).
+pub use crate::worker_core::store;
 pub use actor::{Shutdown, Worker};
 pub use config::WorkerConfig;
 

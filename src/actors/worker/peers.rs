@@ -23,7 +23,7 @@ impl Worker {
         };
         let (mut found, mut frames, mut missing) = (Vec::new(), Vec::new(), Vec::new());
         for key in keys {
-            let encoded = self.store.get(&key).map(Stored::encode);
+            let encoded = self.core.get(&key).map(Stored::encode);
             match encoded {
                 Some(Ok(value)) => {
                     let (meta, bytes) = split_value(value);
@@ -44,14 +44,12 @@ impl Worker {
         let (PeerToWorker::PutData(metas), Some(tag)) = (incoming.body, incoming.reply_tag) else {
             return;
         };
-        let mut sizes = Vec::with_capacity(metas.len());
-        for ((key, meta), bytes) in metas.into_iter().zip(incoming.frames) {
-            let value = join_value(meta, bytes);
-            let nbytes = value.len() as u64;
-            self.store
-                .insert(key, Stored::Encoded(std::sync::Arc::new(value)), nbytes);
-            sizes.push(nbytes);
-        }
+        let values = metas
+            .into_iter()
+            .zip(incoming.frames)
+            .map(|((key, meta), bytes)| (key, join_value(meta, bytes)))
+            .collect();
+        let sizes = self.core.on_put(values);
         if let Some(link) = self.peer_sessions.get(&session) {
             link.reply(tag, WorkerToPeer::Stored(sizes));
         }
@@ -105,8 +103,7 @@ impl Handler<SessionEvent<WorkerToPeer>> for Worker {
 
     fn handle(&mut self, event: SessionEvent<WorkerToPeer>, _ctx: &mut Context<Self>) {
         if let SessionEvent::Closed { session, .. } = event {
-            self.peer_links
-                .retain(|_, link| link.session_id() != session);
+            self.peer_links.closed(session);
         }
     }
 }

@@ -8,19 +8,9 @@ use std::sync::{Arc, Condvar, Mutex};
 
 use actix::prelude::*;
 
-use crate::function::{Call, CallOutcome};
+use crate::function::CallOutcome;
 use crate::ids::TaskKey;
-use crate::scheduler::Priority;
-
-/// One task for a thread.
-pub struct Job {
-    /// The task.
-    pub key: TaskKey,
-    /// Where it stands in the scheduler's order (lower runs first).
-    pub priority: Priority,
-    /// The call to make.
-    pub call: Call,
-}
+pub use crate::worker_core::Job;
 
 /// A finished task, sent back to the worker actor.
 #[derive(Message)]

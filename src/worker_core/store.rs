@@ -1,4 +1,6 @@
 //! The worker's memory: values by key, kept as Rust objects or as received bytes.
+//!
+//! Pure: no I/O, no actors.
 
 use crate::function::Stored;
 use crate::ids::{Map, TaskKey};
@@ -60,6 +62,11 @@ impl DataStore {
     /// Bytes held (as they would travel).
     pub fn nbytes(&self) -> u64 {
         self.nbytes
+    }
+
+    /// The size of every value held (for invariant checks).
+    pub fn sizes(&self) -> impl Iterator<Item = u64> + '_ {
+        self.values.values().map(|(_, nbytes)| *nbytes)
     }
 
     /// The most bytes held at once.

@@ -1,0 +1,87 @@
+//! The worker core's commands out: the narrow [`WorkerOutbox`] trait, the orders it carries
+//! ([`Job`], [`FetchOrder`]), and [`WorkerCommand`], a queue of them the actor shell drains.
+//!
+//! No I/O here: running, fetching and sending are the shell's job.
+
+use std::net::SocketAddr;
+
+use crate::function::Call;
+use crate::ids::{TaskKey, WorkerId};
+use crate::messages::center_link::TaskEvent;
+use crate::scheduler::Priority;
+
+/// One task for the task threads.
+pub struct Job {
+    /// The task.
+    pub key: TaskKey,
+    /// Where it stands in the scheduler's order (lower runs first).
+    pub priority: Priority,
+    /// The call to make, its arguments resolved from the worker's memory.
+    pub call: Call,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Job")
+            .field("key", &self.key)
+            .field("priority", &self.priority)
+            .field("args", &self.call.args.len())
+            .finish()
+    }
+}
+
+/// Names one fetch, so its answer finds the inputs it was for (and an answer to a fetch made
+/// for a center that is gone is recognised and dropped).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FetchId(pub u64);
+
+/// Ask the peer `holder` at `addr` for the values of `keys`; answer with
+/// [`WorkerState::on_fetched`](super::WorkerState::on_fetched) or
+/// [`WorkerState::on_fetch_failed`](super::WorkerState::on_fetch_failed) with `id`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FetchOrder {
+    /// Which fetch this is.
+    pub id: FetchId,
+    /// The holder's id (for reports).
+    pub holder: WorkerId,
+    /// Its peer address.
+    pub addr: SocketAddr,
+    /// The keys to ask for.
+    pub keys: Vec<TaskKey>,
+}
+
+/// Where the worker core writes its commands. Production performs them; tests record them.
+///
+/// Commands come in the order the core decided them; reports keep their order.
+pub trait WorkerOutbox {
+    /// Hand a task to the task threads; its outcome comes back as
+    /// [`WorkerState::on_job_done`](super::WorkerState::on_job_done).
+    fn run(&mut self, job: Job);
+    /// Fetch inputs from a peer.
+    fn fetch(&mut self, order: FetchOrder);
+    /// Tell the scheduler what happened to a task (or that a fetched copy is held here).
+    fn report(&mut self, event: TaskEvent);
+}
+
+/// A command of the core, as [`Vec<WorkerCommand>`] queues them for the shell.
+#[derive(Debug)]
+pub enum WorkerCommand {
+    /// See [`WorkerOutbox::run`].
+    Run(Job),
+    /// See [`WorkerOutbox::fetch`].
+    Fetch(FetchOrder),
+    /// See [`WorkerOutbox::report`].
+    Report(TaskEvent),
+}
+
+impl WorkerOutbox for Vec<WorkerCommand> {
+    fn run(&mut self, job: Job) {
+        self.push(WorkerCommand::Run(job));
+    }
+    fn fetch(&mut self, order: FetchOrder) {
+        self.push(WorkerCommand::Fetch(order));
+    }
+    fn report(&mut self, event: TaskEvent) {
+        self.push(WorkerCommand::Report(event));
+    }
+}
