@@ -180,3 +180,16 @@ impl SchedulerConfig {
         usize::try_from(limit.max(1)).unwrap_or(usize::MAX)
     }
 }
+
+/// What losing a worker cost, as [`super::SchedulerState::on_worker_removed`] reports it for
+/// the caller's log.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WorkerLoss {
+    /// Keys whose value the worker held.
+    pub keys_held: usize,
+    /// Keys whose only copy it held: recomputed from lineage if still needed, or erred
+    /// with `DataLost` if they were scattered.
+    pub keys_lost: usize,
+    /// Tasks it was running or had queued, now placed again (or erred with `KilledWorker`).
+    pub tasks_interrupted: usize,
+}

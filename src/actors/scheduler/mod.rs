@@ -21,7 +21,7 @@ use crate::messages::executor_link::{
 };
 use crate::messages::{FrameLimits, HelloReply};
 use crate::scheduler::{
-    ClientReport, ComputeTask, FunctionId, OutboxBatch, SchedulerConfig, SchedulerState, TaskState,
+    ClientReport, ComputeTask, FunctionId, OutboxBatch, SchedulerConfig, SchedulerState,
     WorkerCommand,
 };
 
@@ -47,7 +47,6 @@ struct WorkerEntry {
 
 /// The scheduler actor.
 pub struct Scheduler {
-    config: SchedulerConfig,
     state: SchedulerState,
     center: Option<Addr<crate::actors::center::Center>>,
     restart: Option<restart::PendingRestart>,
@@ -130,8 +129,7 @@ impl Scheduler {
     /// A scheduler with no workers and no clients.
     pub fn new(config: SchedulerConfig, limits: FrameLimits, name: String) -> Self {
         Scheduler {
-            state: SchedulerState::new(config.clone()),
-            config,
+            state: SchedulerState::new(config),
             center: None,
             restart: None,
             batch: OutboxBatch::default(),
@@ -227,12 +225,17 @@ impl Scheduler {
             return;
         };
         let (mut in_memory, mut erred, mut lost) = (Vec::new(), Vec::new(), Vec::new());
+        let mut recomputing = Vec::new();
         for report in reports {
             match report {
                 ClientReport::InMemory(key) => in_memory.push(self.key_in_memory(key)),
                 ClientReport::Erred(key, failure) => erred.push((key, failure)),
                 ClientReport::Lost(key, reason) => lost.push((key, reason)),
+                ClientReport::Recomputing(key) => recomputing.push(key),
             }
+        }
+        if !recomputing.is_empty() {
+            link.tell(SchedulerToExecutor::Recomputing(recomputing));
         }
         if !in_memory.is_empty() {
             link.tell(SchedulerToExecutor::InMemory(in_memory));
@@ -257,25 +260,6 @@ impl Scheduler {
             key,
             holders,
             inline,
-        }
-    }
-
-    /// Tells the clients that want them that these keys (held by a lost worker) are no longer
-    /// in memory, so their futures wait for the recomputed values.
-    fn tell_recomputing(&self, held: Vec<TaskKey>) {
-        let mut by_client: Map<ClientId, Vec<TaskKey>> = Map::default();
-        for key in held {
-            if matches!(self.state.task_state(&key), Some(TaskState::Memory { .. })) {
-                continue;
-            }
-            for client in self.state.who_wants(&key) {
-                by_client.entry(*client).or_default().push(key.clone());
-            }
-        }
-        for (client, keys) in by_client {
-            if let Some(link) = self.clients.get(&client) {
-                link.tell(SchedulerToExecutor::Recomputing(keys));
-            }
         }
     }
 
@@ -398,9 +382,9 @@ impl Handler<WorkerLeft> for Scheduler {
         if self.workers.remove(&id).is_none() {
             return;
         }
-        let held = self.state.has_what(id);
-        self.state.on_worker_removed(id, &mut self.batch);
-        self.tell_recomputing(held);
+        let loss = self.state.on_worker_removed(id, &mut self.batch);
+        info!(target: LOG_TARGET, worker = %id, keys_held = loss.keys_held, keys_lost = loss.keys_lost,
+            tasks_interrupted = loss.tasks_interrupted, "Recovering from a lost worker");
         self.flush();
         self.broadcast_cluster();
     }
