@@ -105,6 +105,9 @@ fn tree(leaves: usize) -> Graph {
     }
 }
 
+/// Builds a graph of a given size.
+type Shape = fn(usize) -> Graph;
+
 /// A scheduler with the bench's workers, all able to run the function.
 fn cluster() -> SchedulerState {
     let mut state = SchedulerState::new(SchedulerConfig::default());
@@ -130,7 +133,7 @@ fn run_round(state: &mut SchedulerState, graph: Graph) {
 
 fn shapes(c: &mut Criterion) {
     let mut group = c.benchmark_group("scheduler");
-    let shapes: [(&str, usize, fn(usize) -> Graph); 3] = [
+    let shapes: [(&str, usize, Shape); 3] = [
         ("wide_map", 10_000, wide_map),
         ("chain", 10_000, chain),
         ("tree", 8_192, tree),
