@@ -7,9 +7,9 @@ use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
 
+use super::tasks::{ComputeMsg, FailureMsg};
 use crate::function::EncodedValue;
 use crate::ids::{TaskKey, WorkerId};
-use crate::scheduler::{ComputeTask, TaskFailure};
 
 /// What a worker tells the center.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -39,7 +39,7 @@ pub enum TaskEvent {
         /// The task.
         key: TaskKey,
         /// Why.
-        failure: TaskFailure,
+        failure: FailureMsg,
     },
     /// An input could not be fetched from the peer said to hold it.
     MissingDependency {
@@ -86,7 +86,7 @@ pub enum CenterToWorker {
     /// Run these tasks; `peers` gives the address of every worker named as a holder.
     Compute {
         /// The tasks, in the order the scheduler chose them.
-        tasks: Vec<ComputeTask>,
+        tasks: Vec<ComputeMsg>,
         /// Addresses of the holders the tasks name.
         peers: Vec<(WorkerId, SocketAddr)>,
     },

@@ -6,10 +6,10 @@ use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
 
+use super::tasks::{FailureMsg, NewTaskMsg};
 use crate::function::EncodedValue;
 use crate::ids::FunctionId;
 use crate::ids::{TaskKey, WorkerId};
-use crate::scheduler::{NewTask, TaskFailure};
 
 /// What an executor tells the scheduler.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -17,7 +17,7 @@ pub enum ExecutorToScheduler {
     /// New tasks, and the keys this executor holds futures for.
     UpdateGraph {
         /// Tasks not yet known to the executor's side.
-        tasks: Vec<NewTask>,
+        tasks: Vec<NewTaskMsg>,
         /// Keys the executor wants (holds futures for).
         wanted: Vec<TaskKey>,
     },
@@ -52,7 +52,7 @@ pub enum SchedulerToExecutor {
     /// These keys are in memory.
     InMemory(Vec<KeyInMemory>),
     /// These keys erred.
-    Erred(Vec<(TaskKey, TaskFailure)>),
+    Erred(Vec<(TaskKey, FailureMsg)>),
     /// These keys are gone (cancelled, or scattered data lost with its worker).
     Lost(Vec<(TaskKey, String)>),
     /// These keys left memory with a lost worker and are being computed again.

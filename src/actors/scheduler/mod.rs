@@ -6,6 +6,7 @@
 use std::net::SocketAddr;
 
 mod restart;
+pub mod wire;
 
 use actix::prelude::*;
 use tracing::{info, warn};
@@ -19,10 +20,10 @@ use crate::messages::executor_link::{
     ClusterSnapshot, ExecutorToScheduler, KeyInMemory, ScatteredKey, SchedulerToExecutor,
     WorkerView,
 };
+use crate::messages::tasks::ComputeMsg;
 use crate::messages::{FrameLimits, HelloReply};
 use crate::scheduler::{
-    ClientReport, ComputeTask, FunctionId, OutboxBatch, SchedulerConfig, SchedulerState,
-    WorkerCommand,
+    ClientReport, FunctionId, OutboxBatch, SchedulerConfig, SchedulerState, WorkerCommand,
 };
 
 const LOG_TARGET: &str = "taskforce::scheduler";
@@ -193,10 +194,10 @@ impl Scheduler {
         let Some(entry) = self.workers.get(&worker) else {
             return;
         };
-        let mut tasks: Vec<ComputeTask> = Vec::new();
+        let mut tasks: Vec<ComputeMsg> = Vec::new();
         for command in commands {
             match command {
-                WorkerCommand::Compute(task) => tasks.push(task),
+                WorkerCommand::Compute(task) => tasks.push(task.into()),
                 WorkerCommand::ReleaseData(keys) => {
                     self.send_compute(entry, std::mem::take(&mut tasks));
                     entry.link.tell(CenterToWorker::Release(keys));
@@ -206,7 +207,7 @@ impl Scheduler {
         self.send_compute(entry, tasks);
     }
 
-    fn send_compute(&self, entry: &WorkerEntry, tasks: Vec<ComputeTask>) {
+    fn send_compute(&self, entry: &WorkerEntry, tasks: Vec<ComputeMsg>) {
         if tasks.is_empty() {
             return;
         }
@@ -229,7 +230,7 @@ impl Scheduler {
         for report in reports {
             match report {
                 ClientReport::InMemory(key) => in_memory.push(self.key_in_memory(key)),
-                ClientReport::Erred(key, failure) => erred.push((key, failure)),
+                ClientReport::Erred(key, failure) => erred.push((key, failure.into())),
                 ClientReport::Lost(key, reason) => lost.push((key, reason)),
                 ClientReport::Recomputing(key) => recomputing.push(key),
             }
@@ -278,7 +279,7 @@ impl Scheduler {
             }
             TaskEvent::Erred { key, failure } => {
                 self.state
-                    .on_task_erred(worker, key, failure, &mut self.batch);
+                    .on_task_erred(worker, key, failure.into(), &mut self.batch);
             }
             TaskEvent::MissingDependency {
                 key,
@@ -303,6 +304,7 @@ impl Scheduler {
         let mut reply = SchedulerToExecutor::Ack;
         match message {
             ExecutorToScheduler::UpdateGraph { tasks, wanted } => {
+                let tasks = tasks.into_iter().map(Into::into).collect();
                 self.state.on_update_graph(client, tasks, wanted, out)
             }
             ExecutorToScheduler::Want(keys) => self.state.on_client_wants(client, keys, out),

@@ -60,7 +60,15 @@ impl Worker {
         }
         let (body, invoke) = match self.prepare(&task) {
             Ok(prepared) => prepared,
-            Err(failure) => return self.report(TaskEvent::Erred { key, failure }, ctx),
+            Err(failure) => {
+                return self.report(
+                    TaskEvent::Erred {
+                        key,
+                        failure: failure.into(),
+                    },
+                    ctx,
+                )
+            }
         };
         let missing: crate::ids::Set<TaskKey> = body
             .dependencies()
@@ -255,7 +263,10 @@ impl Worker {
                     worker,
                     message,
                 };
-                TaskEvent::Erred { key, failure }
+                TaskEvent::Erred {
+                    key,
+                    failure: failure.into(),
+                }
             }
             CallOutcome::Panicked(message) => {
                 warn!(target: LOG_TARGET, %key, function = %function.name, "task panicked: {message}");
@@ -266,7 +277,10 @@ impl Worker {
                     worker,
                     message,
                 };
-                TaskEvent::Erred { key, failure }
+                TaskEvent::Erred {
+                    key,
+                    failure: failure.into(),
+                }
             }
         };
         self.report(event, ctx);
