@@ -10,6 +10,12 @@
 //!
 //! Keys look like dask's (`"inc-<16 hex digits>-<i>"`), since hashing and comparing them is
 //! part of the cost being measured.
+//!
+//! Measured 2026-12-02 on a shared 2-core machine (load ~10): about 1.0 M transitions/s for
+//! the map, 0.9–1.1 M for the chain, 0.45–0.55 M for the tree. `perf` on the tree: ~30% of
+//! the time in key-indexed map lookups (hashing plus `memcmp` of key strings), ~16% in the
+//! allocator. Interning keys to dense ids would win at most that 30%, minus one intern
+//! lookup per key arriving from the wire, and touch every file of the core: not done.
 
 use std::collections::VecDeque;
 use std::time::Duration;
