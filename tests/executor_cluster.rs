@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 mod support;
 
 use libtest_mimic::{Arguments, Failed, Trial};
-use support::{started_at, Proc};
+use support::{field, started_at, Proc};
 use taskforce::{as_completed, remote, wait, Error, Executor, LocalCluster};
 
 #[remote]
@@ -574,6 +574,40 @@ fn tree_reduction_fetches_without_warnings() -> Result<(), Failed> {
     Ok(())
 }
 
+/// The center's log of a lost worker says how many keys went with it, as the scheduler
+/// (the one owner of who holds what) counted them.
+fn lost_worker_log_counts_the_keys_it_held() -> Result<(), Failed> {
+    let exe = std::env::current_exe()?;
+    let args = ["center", "--host", "127.0.0.1", "--port", "0"];
+    let center = Proc::start_program(&exe, "center", &args);
+    let addr = started_at(&center.wait_for("Start center at "));
+    let mut workers = Vec::new();
+    for name in ["w1", "w2"] {
+        let args = ["worker", &addr, "--host", "127.0.0.1", "--nthreads", "1"];
+        let worker = Proc::start_program(&exe, name, &args);
+        worker.wait_for("Registered with center at");
+        workers.push(worker);
+    }
+    let executor = Executor::connect(&addr)?;
+    let xs = executor.map(inc, 0..40)?;
+    let _: Vec<i64> = executor.gather(&xs)?;
+    let info = executor.cluster_info()?;
+    let victim = info
+        .workers
+        .iter()
+        .find(|w| w.keys_in_memory > 0)
+        .ok_or("no worker holds anything")?;
+    let held = victim.keys_in_memory.to_string();
+    let pid = nix::unistd::Pid::from_raw(victim.pid as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL)?;
+    let line = center.wait_for("Lost worker at");
+    check(field(&line, "keys_held") == held, &line)?;
+    check(field(&line, "keys_lost") == held, &line)?;
+    let back: Vec<i64> = executor.gather(&xs)?;
+    check(back == (1..41).collect::<Vec<i64>>(), "recomputed values")?;
+    Ok(())
+}
+
 fn main() {
     if std::env::args().nth(1).as_deref() == Some("local-then-panic") {
         local_then_panic();
@@ -614,6 +648,10 @@ fn main() {
         Trial::test(
             "api_program_against_command_line_cluster",
             api_program_against_command_line_cluster,
+        ),
+        Trial::test(
+            "lost_worker_log_counts_the_keys_it_held",
+            lost_worker_log_counts_the_keys_it_held,
         ),
         Trial::test(
             "lost_worker_data_is_recomputed",

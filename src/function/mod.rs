@@ -7,6 +7,7 @@ pub mod args;
 pub mod boundary;
 pub mod handle;
 pub mod registry;
+pub mod spec;
 pub mod task;
 pub mod value;
 
@@ -14,6 +15,7 @@ pub use args::{ArgReader, ArgSlot, ArgSpec, CallError, Stored};
 pub use boundary::{Call, CallOutcome};
 pub use handle::{Arg, Bound, IntoArgs, KeepAlive, RemoteFunction, SplitTail};
 pub use registry::{function_ids, lookup, Registration};
+pub use spec::TaskSpec;
 pub use task::TaskBody;
 pub use value::{decode_value, encode_value, EncodedValue, Value, ValueError};
 

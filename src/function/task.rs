@@ -3,10 +3,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::args::ArgSpec;
+use super::spec::TaskSpec;
 use crate::ids::FunctionId;
 use crate::ids::TaskKey;
 use crate::messages::{codec, CodecError};
-use crate::scheduler::TaskSpec;
 
 /// What a worker needs to run a task: the function and its arguments.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

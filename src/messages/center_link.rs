@@ -7,9 +7,10 @@ use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
 
+use super::tasks::{ComputeMsg, FailureMsg};
 use crate::function::EncodedValue;
-use crate::ids::{TaskKey, WorkerId};
-use crate::scheduler::{ComputeTask, TaskFailure};
+use crate::ids::{FunctionId, TaskKey, WorkerId};
+use crate::messages::Hello;
 
 /// What a worker tells the center.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -39,7 +40,7 @@ pub enum TaskEvent {
         /// The task.
         key: TaskKey,
         /// Why.
-        failure: TaskFailure,
+        failure: FailureMsg,
     },
     /// An input could not be fetched from the peer said to hold it.
     MissingDependency {
@@ -52,8 +53,8 @@ pub enum TaskEvent {
     },
 }
 
-/// A worker's periodic report.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A worker's periodic report: its load, as the center and the scheduler keep it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HeartbeatMsg {
     /// Resident memory of the worker process, in bytes.
     pub memory_bytes: u64,
@@ -67,6 +68,40 @@ pub struct HeartbeatMsg {
     pub stored_bytes: u64,
     /// The most bytes of values held at once since the worker started.
     pub peak_stored_bytes: u64,
+}
+
+/// What a worker is: the one description of it, made once from its [`Hello`] when it
+/// registers, kept by the center and the scheduler, and shown to executors in
+/// [`super::executor_link::WorkerView`]. Its load is [`HeartbeatMsg`]; who holds which key
+/// is the scheduler's alone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WorkerDescription {
+    /// Its name.
+    pub name: String,
+    /// Where it listens for peers.
+    pub addr: SocketAddr,
+    /// Its process id.
+    pub pid: u32,
+    /// Task threads.
+    pub nthreads: u32,
+    /// Memory limit in bytes (0 = none).
+    pub memory_limit: u64,
+    /// Remote functions it can run.
+    pub functions: Vec<FunctionId>,
+}
+
+impl WorkerDescription {
+    /// The description a worker gave in its handshake, listening at `addr`.
+    pub fn from_hello(hello: &Hello, addr: SocketAddr) -> Self {
+        WorkerDescription {
+            name: hello.name.clone(),
+            addr,
+            pid: hello.pid,
+            nthreads: hello.nthreads,
+            memory_limit: hello.memory_limit,
+            functions: hello.functions.clone(),
+        }
+    }
 }
 
 /// A worker's notice that it is leaving.
@@ -86,7 +121,7 @@ pub enum CenterToWorker {
     /// Run these tasks; `peers` gives the address of every worker named as a holder.
     Compute {
         /// The tasks, in the order the scheduler chose them.
-        tasks: Vec<ComputeTask>,
+        tasks: Vec<ComputeMsg>,
         /// Addresses of the holders the tasks name.
         peers: Vec<(WorkerId, SocketAddr)>,
     },

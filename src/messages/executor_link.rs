@@ -6,10 +6,11 @@ use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
 
+use super::center_link::{HeartbeatMsg, WorkerDescription};
+use super::tasks::{FailureMsg, NewTaskMsg};
 use crate::function::EncodedValue;
 use crate::ids::FunctionId;
 use crate::ids::{TaskKey, WorkerId};
-use crate::scheduler::{NewTask, TaskFailure};
 
 /// What an executor tells the scheduler.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -17,7 +18,7 @@ pub enum ExecutorToScheduler {
     /// New tasks, and the keys this executor holds futures for.
     UpdateGraph {
         /// Tasks not yet known to the executor's side.
-        tasks: Vec<NewTask>,
+        tasks: Vec<NewTaskMsg>,
         /// Keys the executor wants (holds futures for).
         wanted: Vec<TaskKey>,
     },
@@ -52,7 +53,7 @@ pub enum SchedulerToExecutor {
     /// These keys are in memory.
     InMemory(Vec<KeyInMemory>),
     /// These keys erred.
-    Erred(Vec<(TaskKey, TaskFailure)>),
+    Erred(Vec<(TaskKey, FailureMsg)>),
     /// These keys are gone (cancelled, or scattered data lost with its worker).
     Lost(Vec<(TaskKey, String)>),
     /// These keys left memory with a lost worker and are being computed again.
@@ -85,7 +86,8 @@ pub struct ClusterSnapshot {
     pub tasks: u64,
 }
 
-/// One worker in a [`ClusterSnapshot`].
+/// One worker in a [`ClusterSnapshot`]: its description and last load, flat (the public
+/// face of `Executor::cluster_info`), with the scheduler's own counts.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WorkerView {
     /// The center's number for it.
@@ -116,4 +118,33 @@ pub struct WorkerView {
     pub peak_stored_bytes: u64,
     /// Functions it can run.
     pub functions: Vec<FunctionId>,
+}
+
+impl WorkerView {
+    /// The view of worker `id`: what it is, its last reported load, and what the scheduler
+    /// counts for it (keys in memory, tasks in flight).
+    pub fn new(
+        id: WorkerId,
+        description: &WorkerDescription,
+        load: &HeartbeatMsg,
+        keys_in_memory: u64,
+        processing: u64,
+    ) -> Self {
+        WorkerView {
+            id,
+            name: description.name.clone(),
+            addr: description.addr,
+            pid: description.pid,
+            nthreads: description.nthreads,
+            memory_limit: description.memory_limit,
+            memory_used: load.memory_bytes,
+            stored_keys: load.stored_keys,
+            keys_in_memory,
+            processing,
+            peer_bytes_in: load.peer_bytes_in,
+            stored_bytes: load.stored_bytes,
+            peak_stored_bytes: load.peak_stored_bytes,
+            functions: description.functions.clone(),
+        }
+    }
 }

@@ -11,6 +11,7 @@ pub mod handshake;
 pub mod nanny_link;
 pub mod packet;
 pub mod peer_link;
+pub mod tasks;
 
 pub use codec::CodecError;
 pub use frame::{Envelope, FrameError, FrameLimits};

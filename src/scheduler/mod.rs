@@ -9,7 +9,7 @@
 //! Files: `types`/`failure` (values in and out), `task`/`worker` (records), `queue` (ready
 //! tasks by function and priority), `state` (the struct, queries, `set_state` bookkeeping),
 //! `transitions` (revive, ready, finish, fail, release), `placement` (worker choice, slots),
-//! `client_events`/`graph_intake`/`worker_events` (the `on_*` events), `outbox`, `sanity`.
+//! `client_events`/`graph_intake`/`worker_events`/`restart` (the `on_*` events), `outbox`, `sanity`.
 //!
 //! ```
 //! use taskforce::ids::{ClientId, WorkerId};
@@ -33,6 +33,7 @@ mod graph_intake;
 mod outbox;
 mod placement;
 mod queue;
+mod restart;
 mod sanity;
 mod state;
 mod task;
@@ -48,4 +49,6 @@ pub use failure::TaskFailure;
 pub use outbox::{ClientReport, Outbox, OutboxBatch, WorkerCommand};
 pub use state::SchedulerState;
 pub use task::TaskState;
-pub use types::{ComputeTask, FunctionId, NewTask, Priority, SchedulerConfig, TaskSpec};
+pub use types::{
+    ComputeTask, FunctionId, NewTask, Priority, SchedulerConfig, TaskSpec, WorkerLoss,
+};

@@ -24,6 +24,9 @@ pub trait Outbox {
     /// Tell a client that `key` is gone: cancelled, unknown, or scattered data lost with
     /// its worker.
     fn key_lost(&mut self, client: ClientId, key: TaskKey, reason: String);
+    /// Tell a client that wants `key` that its value left memory with a lost worker (or a
+    /// holder that could not deliver it) and is being computed again: its future waits.
+    fn key_recomputing(&mut self, client: ClientId, key: TaskKey);
 }
 
 /// A command to one worker, as [`OutboxBatch`] groups them.
@@ -44,6 +47,8 @@ pub enum ClientReport {
     Erred(TaskKey, TaskFailure),
     /// The key is gone, with a human-readable reason.
     Lost(TaskKey, String),
+    /// The key's value was lost and is being computed again.
+    Recomputing(TaskKey),
 }
 
 /// An [`Outbox`] that groups commands per worker and reports per client, keeping their
@@ -113,6 +118,11 @@ impl Outbox for OutboxBatch {
         let reports = self.clients.entry(client).or_default();
         reports.push(ClientReport::Lost(key, reason));
     }
+
+    fn key_recomputing(&mut self, client: ClientId, key: TaskKey) {
+        let reports = self.clients.entry(client).or_default();
+        reports.push(ClientReport::Recomputing(key));
+    }
 }
 
 /// A command as the state machine buffers it during one event.
@@ -123,6 +133,7 @@ pub(crate) enum Command {
     InMemory(ClientId, TaskKey),
     Erred(ClientId, TaskKey, TaskFailure),
     Lost(ClientId, TaskKey, String),
+    Recomputing(ClientId, TaskKey),
 }
 
 /// Hands buffered commands to `out` in order, merging each worker's releases into one
@@ -141,6 +152,7 @@ pub(crate) fn deliver(commands: &mut Vec<Command>, out: &mut dyn Outbox) {
             Command::InMemory(client, key) => out.key_in_memory(client, key),
             Command::Erred(client, key, failure) => out.key_erred(client, key, failure),
             Command::Lost(client, key, reason) => out.key_lost(client, key, reason),
+            Command::Recomputing(client, key) => out.key_recomputing(client, key),
         }
     }
     let mut releases: Vec<_> = releases.into_iter().collect();

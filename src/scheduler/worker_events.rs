@@ -8,6 +8,7 @@ use super::failure::TaskFailure;
 use super::outbox::{Command, Outbox};
 use super::state::SchedulerState;
 use super::task::TaskState;
+use super::types::WorkerLoss;
 use super::worker::WorkerRecord;
 use crate::ids::FunctionId;
 use crate::ids::{TaskKey, WorkerId};
@@ -26,6 +27,22 @@ impl SchedulerState {
         if self.workers.contains_key(&worker) {
             self.drop_worker(worker);
         }
+        self.insert_worker(worker, nthreads, functions);
+        let mut parked: Vec<TaskKey> = self.no_worker.iter().cloned().collect();
+        parked.sort_unstable_by_key(|key| (self.task(key).priority, key.clone()));
+        for key in parked {
+            self.mark_ready(&key);
+        }
+        self.end_event(out);
+    }
+
+    /// Adds the record of a joining worker (not yet known) to every index.
+    pub(super) fn insert_worker(
+        &mut self,
+        worker: WorkerId,
+        nthreads: u32,
+        functions: impl IntoIterator<Item = FunctionId>,
+    ) {
         let nthreads = nthreads.max(1);
         let record = WorkerRecord {
             id: worker,
@@ -40,29 +57,27 @@ impl SchedulerState {
         }
         self.free_slots.insert(record.free_slot_entry());
         self.workers.insert(worker, record);
-        let mut parked: Vec<TaskKey> = self.no_worker.iter().cloned().collect();
-        parked.sort_unstable_by_key(|key| (self.task(key).priority, key.clone()));
-        for key in parked {
-            self.mark_ready(&key);
-        }
-        self.end_event(out);
     }
 
     /// A worker is gone (connection lost or timed out). Its running tasks go back to
     /// waiting (or err with `KilledWorker` once too many workers died running them); keys
-    /// only it held are recomputed from lineage if still needed, or reported lost if they
-    /// were scattered data.
-    pub fn on_worker_removed(&mut self, worker: WorkerId, out: &mut dyn Outbox) {
-        self.drop_worker(worker);
+    /// only it held are recomputed from lineage if still needed (their wanters hear
+    /// `key_recomputing`), or reported lost if they were scattered data.
+    ///
+    /// Returns what the loss cost, for the caller's log (all zero for an unknown worker).
+    pub fn on_worker_removed(&mut self, worker: WorkerId, out: &mut dyn Outbox) -> WorkerLoss {
+        let loss = self.drop_worker(worker);
         self.end_event(out);
+        loss
     }
 
-    fn drop_worker(&mut self, worker: WorkerId) {
+    fn drop_worker(&mut self, worker: WorkerId) -> WorkerLoss {
         let Some(record) = self.remove_worker_record(worker) else {
-            return;
+            return WorkerLoss::default();
         };
         let mut held: Vec<TaskKey> = record.has_what.into_iter().collect();
         held.sort_unstable();
+        let keys_held = held.len();
         let lost: Vec<TaskKey> = held
             .into_iter()
             .filter(|key| self.remove_replica(key, worker))
@@ -70,13 +85,18 @@ impl SchedulerState {
         self.fail_lost_data(&lost, Some(worker));
         let mut running: Vec<TaskKey> = record.processing.into_iter().collect();
         running.sort_unstable();
-        for key in running {
-            if self.task(&key).state == (TaskState::Processing { worker }) {
-                self.worker_died_running(&key, worker);
+        for key in &running {
+            if self.task(key).state == (TaskState::Processing { worker }) {
+                self.worker_died_running(key, worker);
             }
         }
         self.recompute_lost(&lost);
         self.requeue_after_worker_loss();
+        WorkerLoss {
+            keys_held,
+            keys_lost: lost.len(),
+            tasks_interrupted: running.len(),
+        }
     }
 
     /// Takes the worker out of every index; `None` if it was not connected.
@@ -169,8 +189,22 @@ impl SchedulerState {
         for key in lost {
             if self.task(key).is_needed() {
                 self.revive(key);
+                self.tell_recomputing(key);
             }
             self.release_candidates.push(key.clone());
+        }
+    }
+
+    /// Tells the clients that want `key` (whose value was lost) that it is being computed
+    /// again. A key that erred instead (lost lineage upstream) was reported as erred.
+    fn tell_recomputing(&mut self, key: &TaskKey) {
+        let task = self.task(key);
+        if !task.state.is_active() {
+            return;
+        }
+        let clients = task.who_wants.clone();
+        for client in clients {
+            self.push_command(Command::Recomputing(client, key.clone()));
         }
     }
 

@@ -49,7 +49,10 @@ impl WorkerState {
         }
         let prepared = match self.prepare(&task) {
             Ok(prepared) => prepared,
-            Err(failure) => return out.report(TaskEvent::Erred { key, failure }),
+            Err(failure) => {
+                let failure = failure.into();
+                return out.report(TaskEvent::Erred { key, failure });
+            }
         };
         let missing: Set<TaskKey> = prepared
             .args

@@ -9,7 +9,7 @@ use super::state::{TaskState, WorkerState};
 use crate::function::{CallOutcome, EncodedValue, Stored};
 use crate::ids::{Map, TaskKey};
 use crate::messages::center_link::TaskEvent;
-use crate::scheduler::TaskFailure;
+use crate::messages::tasks::FailureMsg;
 
 /// Values up to this size ride along with the "finished" report, so clients need not fetch.
 pub const INLINE_BYTES: u64 = 4096;
@@ -47,7 +47,7 @@ impl WorkerState {
             }
             CallOutcome::Failed(error) => {
                 let message = error.to_string();
-                let failure = TaskFailure::Failed {
+                let failure = FailureMsg::Failed {
                     function,
                     key: key.clone(),
                     worker,
@@ -56,7 +56,7 @@ impl WorkerState {
                 TaskEvent::Erred { key, failure }
             }
             CallOutcome::Panicked(message) => {
-                let failure = TaskFailure::Panicked {
+                let failure = FailureMsg::Panicked {
                     function,
                     key: key.clone(),
                     worker,

@@ -16,7 +16,7 @@ use crate::actors::scheduler::{
     AdmitExecutor, Scheduler, WorkerJoined, WorkerLeft, WorkerLoad, WorkerTaskEvents,
 };
 use crate::ids::{Map, WorkerId};
-use crate::messages::center_link::{CenterToWorker, WorkerToCenter};
+use crate::messages::center_link::{CenterToWorker, WorkerDescription, WorkerToCenter};
 use crate::messages::nanny_link::{CenterToNanny, NannyToCenter};
 use crate::messages::{HelloReply, Role};
 
@@ -80,9 +80,10 @@ impl Center {
             ));
             return;
         };
+        let description = WorkerDescription::from_hello(&hello, listen_addr);
         let (id, replaced) = self
             .state
-            .on_worker_joined(&hello, listen_addr, Instant::now());
+            .on_worker_joined(description.clone(), Instant::now());
         if let Some(old) = replaced {
             self.drop_worker(old, LeaveReason::Replaced);
         }
@@ -98,12 +99,7 @@ impl Center {
         self.worker_links.insert(id, link.clone());
         self.scheduler.do_send(WorkerJoined {
             id,
-            name: hello.name.clone(),
-            addr: listen_addr,
-            pid: hello.pid,
-            nthreads: hello.nthreads,
-            memory_limit: hello.memory_limit,
-            functions: hello.functions.clone(),
+            description,
             link,
         });
         info!(target: LOG_TARGET, worker = %id, name = %hello.name, pid = hello.pid, nthreads = hello.nthreads,
@@ -131,7 +127,8 @@ impl Center {
     }
 
     /// Forgets a worker everywhere: membership (if still there: a replaced worker's entry
-    /// is already gone), its session, and the scheduler's view.
+    /// is already gone), its session, and the scheduler's view. The scheduler, which alone
+    /// knows which keys the worker held, logs the loss with what it cost.
     fn drop_worker(&mut self, id: WorkerId, reason: LeaveReason) {
         let left = self.state.on_worker_left(id);
         let link = self.worker_links.remove(&id);
@@ -139,22 +136,8 @@ impl Center {
             self.worker_sessions.remove(&link.session_id());
             link.close(reason.to_string());
         }
-        if left.is_none() && link.is_none() {
-            return;
-        }
-        self.scheduler.do_send(WorkerLeft(id));
-        let remaining = self.state.worker_count();
-        let Some((info, keys)) = left else {
-            return warn!(target: LOG_TARGET, worker = %id, "Lost worker ({reason}; {remaining} workers)");
-        };
-        match reason {
-            LeaveReason::Goodbye(_) => {
-                info!(target: LOG_TARGET, worker = %id, name = %info.name, "Remove worker at {} ({reason}; {remaining} workers)", info.addr
-                )
-            }
-            _ => warn!(target: LOG_TARGET, worker = %id, name = %info.name, keys_lost = keys.len(),
-                "Lost worker at {} ({reason}; {remaining} workers)", info.addr
-            ),
+        if left.is_some() || link.is_some() {
+            self.scheduler.do_send(WorkerLeft { id, reason });
         }
     }
 
@@ -168,14 +151,7 @@ impl Center {
         match message {
             WorkerToCenter::Heartbeat(beat) => {
                 self.state.on_heartbeat(id, &beat, Instant::now());
-                self.scheduler.do_send(WorkerLoad {
-                    id,
-                    memory_used: beat.memory_bytes,
-                    stored_keys: beat.stored_keys,
-                    peer_bytes_in: beat.peer_bytes_in,
-                    stored_bytes: beat.stored_bytes,
-                    peak_stored_bytes: beat.peak_stored_bytes,
-                });
+                self.scheduler.do_send(WorkerLoad { id, load: beat });
             }
             WorkerToCenter::TaskEvents(events) => {
                 self.scheduler.do_send(WorkerTaskEvents { id, events });

@@ -1,4 +1,5 @@
-//! The center's membership and data-location state, as a pure state machine.
+//! The center's membership state (who is connected, their description, load and last
+//! heartbeat), as a pure state machine. Where data lives is the scheduler's alone.
 //!
 //! No I/O, no actix, no clock: the actor passes `now` in and acts on what comes back.
 //! Tests drive it with an injected clock.
@@ -6,32 +7,19 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use crate::ids::FunctionId;
-use crate::ids::{Map, Set, TaskKey, WorkerId};
-use crate::messages::center_link::HeartbeatMsg;
-use crate::messages::Hello;
+use crate::ids::{Map, WorkerId};
+use crate::messages::center_link::{HeartbeatMsg, WorkerDescription};
 
-/// What the center knows of one worker.
+/// What the center knows of one worker: its description, its last load, and when it was
+/// last heard from. Which keys it holds is the scheduler's business, not the center's.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WorkerInfo {
     /// The center's number for it.
     pub id: WorkerId,
-    /// Its name.
-    pub name: String,
-    /// Where it listens for peers.
-    pub addr: SocketAddr,
-    /// Task threads.
-    pub nthreads: u32,
-    /// Memory limit in bytes (0 = none).
-    pub memory_limit: u64,
-    /// Resident memory at the last heartbeat.
-    pub memory_used: u64,
-    /// Tasks running at the last heartbeat.
-    pub executing: u32,
-    /// Its process id.
-    pub pid: u32,
-    /// Remote functions it can run.
-    pub functions: Vec<FunctionId>,
+    /// What it is (from its handshake).
+    pub description: WorkerDescription,
+    /// Its last heartbeat (all zero before the first).
+    pub load: HeartbeatMsg,
     /// When it was last heard from.
     pub last_seen: Instant,
 }
@@ -60,15 +48,13 @@ impl std::fmt::Display for LeaveReason {
     }
 }
 
-/// Membership, heartbeats and the `who_has`/`has_what` maps.
+/// Membership and heartbeats. Where data lives is kept by the scheduler alone.
 #[derive(Debug)]
 pub struct CenterState {
     worker_ttl: Duration,
     next_worker: u32,
     workers: Map<WorkerId, WorkerInfo>,
     by_addr: Map<SocketAddr, WorkerId>,
-    who_has: Map<TaskKey, Set<WorkerId>>,
-    has_what: Map<WorkerId, Set<TaskKey>>,
 }
 
 impl CenterState {
@@ -79,8 +65,6 @@ impl CenterState {
             next_worker: 1,
             workers: Map::default(),
             by_addr: Map::default(),
-            who_has: Map::default(),
-            has_what: Map::default(),
         }
     }
 
@@ -88,33 +72,24 @@ impl CenterState {
     /// the same address that this one replaces (that one's connection should be closed).
     pub fn on_worker_joined(
         &mut self,
-        hello: &Hello,
-        addr: SocketAddr,
+        description: WorkerDescription,
         now: Instant,
     ) -> (WorkerId, Option<WorkerId>) {
+        let addr = description.addr;
         let replaced = self.by_addr.get(&addr).copied();
         if let Some(old) = replaced {
             self.on_worker_left(old);
         }
         let id = WorkerId(self.next_worker);
         self.next_worker += 1;
-        self.workers.insert(
+        let info = WorkerInfo {
             id,
-            WorkerInfo {
-                id,
-                name: hello.name.clone(),
-                addr,
-                nthreads: hello.nthreads,
-                memory_limit: hello.memory_limit,
-                memory_used: 0,
-                executing: 0,
-                pid: hello.pid,
-                functions: hello.functions.clone(),
-                last_seen: now,
-            },
-        );
+            description,
+            load: HeartbeatMsg::default(),
+            last_seen: now,
+        };
+        self.workers.insert(id, info);
         self.by_addr.insert(addr, id);
-        self.has_what.insert(id, Set::default());
         (id, replaced)
     }
 
@@ -124,28 +99,18 @@ impl CenterState {
             return false;
         };
         worker.last_seen = now;
-        worker.memory_used = beat.memory_bytes;
-        worker.executing = beat.executing;
+        worker.load = beat.clone();
         true
     }
 
-    /// A worker left (goodbye, lost connection, silence). Returns what was known of it and
-    /// the keys that were on it; `None` if it was already gone.
-    pub fn on_worker_left(&mut self, id: WorkerId) -> Option<(WorkerInfo, Set<TaskKey>)> {
+    /// A worker left (goodbye, lost connection, silence). Returns what was known of it;
+    /// `None` if it was already gone.
+    pub fn on_worker_left(&mut self, id: WorkerId) -> Option<WorkerInfo> {
         let info = self.workers.remove(&id)?;
-        if self.by_addr.get(&info.addr) == Some(&id) {
-            self.by_addr.remove(&info.addr);
+        if self.by_addr.get(&info.description.addr) == Some(&id) {
+            self.by_addr.remove(&info.description.addr);
         }
-        let keys = self.has_what.remove(&id).unwrap_or_default();
-        for key in &keys {
-            if let Some(holders) = self.who_has.get_mut(key) {
-                holders.remove(&id);
-                if holders.is_empty() {
-                    self.who_has.remove(key);
-                }
-            }
-        }
-        Some((info, keys))
+        Some(info)
     }
 
     /// Time passes: returns the workers silent past the TTL, with how long they were silent.
@@ -159,36 +124,6 @@ impl CenterState {
             .collect();
         silent.sort();
         silent
-    }
-
-    /// Records that `worker` holds `keys`.
-    pub fn add_keys(&mut self, worker: WorkerId, keys: impl IntoIterator<Item = TaskKey>) {
-        let Some(held) = self.has_what.get_mut(&worker) else {
-            return;
-        };
-        for key in keys {
-            self.who_has.entry(key.clone()).or_default().insert(worker);
-            held.insert(key);
-        }
-    }
-
-    /// Records that `worker` no longer holds `keys`.
-    pub fn remove_keys<'a>(
-        &mut self,
-        worker: WorkerId,
-        keys: impl IntoIterator<Item = &'a TaskKey>,
-    ) {
-        for key in keys {
-            if let Some(held) = self.has_what.get_mut(&worker) {
-                held.remove(key);
-            }
-            if let Some(holders) = self.who_has.get_mut(key) {
-                holders.remove(&worker);
-                if holders.is_empty() {
-                    self.who_has.remove(key);
-                }
-            }
-        }
     }
 
     /// A worker by id.
@@ -208,41 +143,19 @@ impl CenterState {
         self.workers.len()
     }
 
-    /// Workers holding `key`.
-    pub fn who_has(&self, key: &TaskKey) -> Option<&Set<WorkerId>> {
-        self.who_has.get(key)
-    }
-
-    /// Keys held by `worker`.
-    pub fn has_what(&self, worker: WorkerId) -> Option<&Set<TaskKey>> {
-        self.has_what.get(&worker)
-    }
-
-    /// Checks that `who_has` and `has_what` mirror each other and name only known workers.
+    /// Checks that the address index names exactly the known workers at their addresses.
     pub fn sanity_check(&self) {
-        for (key, holders) in &self.who_has {
-            assert!(!holders.is_empty(), "{key} has an empty holder set");
-            for worker in holders {
-                assert!(
-                    self.has_what[worker].contains(key),
-                    "{key} not in has_what[{worker}]"
-                );
-            }
-        }
-        for (worker, keys) in &self.has_what {
-            assert!(
-                self.workers.contains_key(worker),
-                "has_what names unknown {worker}"
-            );
-            for key in keys {
-                assert!(
-                    self.who_has[key].contains(worker),
-                    "{worker} not in who_has[{key}]"
-                );
-            }
-        }
         for (addr, id) in &self.by_addr {
-            assert_eq!(self.workers[id].addr, *addr, "by_addr out of date for {id}");
+            let worker = &self.workers[id];
+            assert_eq!(
+                worker.description.addr, *addr,
+                "by_addr out of date for {id}"
+            );
         }
+        assert_eq!(
+            self.by_addr.len(),
+            self.workers.len(),
+            "a worker missing from by_addr"
+        );
     }
 }

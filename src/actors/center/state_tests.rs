@@ -4,8 +4,8 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::state::CenterState;
-use crate::ids::{TaskKey, WorkerId};
-use crate::messages::center_link::HeartbeatMsg;
+use crate::ids::WorkerId;
+use crate::messages::center_link::{HeartbeatMsg, WorkerDescription};
 use crate::messages::{Hello, Role};
 
 fn hello(name: &str) -> Hello {
@@ -18,6 +18,10 @@ fn hello(name: &str) -> Hello {
         pid: 1,
         functions: vec![],
     }
+}
+
+fn description(name: &str, port: u16) -> WorkerDescription {
+    WorkerDescription::from_hello(&hello(name), addr(port))
 }
 
 fn addr(port: u16) -> SocketAddr {
@@ -54,7 +58,7 @@ impl Scenario {
 
     fn join(&mut self, name: &str, port: u16, secs: u64) -> WorkerId {
         let now = self.at(secs);
-        let (id, replaced) = self.center.on_worker_joined(&hello(name), addr(port), now);
+        let (id, replaced) = self.center.on_worker_joined(description(name, port), now);
         assert_eq!(replaced, None);
         self.center.sanity_check();
         id
@@ -70,7 +74,11 @@ fn join_gives_distinct_ids_and_records_the_worker() {
     assert_eq!(s.center.worker_count(), 2);
     let info = s.center.worker(a).unwrap();
     assert_eq!(
-        (info.name.as_str(), info.addr, info.nthreads),
+        (
+            info.description.name.as_str(),
+            info.description.addr,
+            info.description.nthreads
+        ),
         ("a", addr(1), 2)
     );
 }
@@ -83,7 +91,7 @@ fn heartbeats_keep_a_worker_alive_past_the_ttl() {
         assert!(s.center.on_heartbeat(a, &beat(), s.at(t)));
     }
     assert!(s.center.silent_workers(s.at(29)).is_empty());
-    assert_eq!(s.center.worker(a).unwrap().memory_used, 10);
+    assert_eq!(s.center.worker(a).unwrap().load.memory_bytes, 10);
 }
 
 #[test]
@@ -122,7 +130,7 @@ fn rejoin_after_loss_gets_a_new_id() {
 fn rejoin_from_the_same_address_replaces_the_stale_entry() {
     let mut s = Scenario::new(10);
     let old = s.join("a", 1, 0);
-    let (new, replaced) = s.center.on_worker_joined(&hello("a"), addr(1), s.at(1));
+    let (new, replaced) = s.center.on_worker_joined(description("a", 1), s.at(1));
     assert_eq!(replaced, Some(old));
     assert_ne!(new, old);
     assert_eq!(s.center.worker_count(), 1);
@@ -130,21 +138,17 @@ fn rejoin_from_the_same_address_replaces_the_stale_entry() {
 }
 
 #[test]
-fn losing_a_worker_clears_its_keys() {
+fn a_worker_is_described_once_from_its_hello_and_its_heartbeat() {
     let mut s = Scenario::new(10);
-    let a = s.join("a", 1, 0);
-    let b = s.join("b", 2, 0);
-    let x = TaskKey::new("x");
-    let y = TaskKey::new("y");
-    s.center.add_keys(a, [x.clone(), y.clone()]);
-    s.center.add_keys(b, [x.clone()]);
-    s.center.sanity_check();
-    let (_, keys) = s.center.on_worker_left(a).unwrap();
-    assert_eq!(keys.len(), 2);
-    s.center.sanity_check();
-    assert_eq!(s.center.who_has(&x).unwrap().len(), 1);
-    assert!(s.center.who_has(&y).is_none());
-    s.center.remove_keys(b, [&x]);
-    assert!(s.center.who_has(&x).is_none());
+    let a = s.join("a", 7, 0);
+    let info = s.center.worker(a).unwrap();
+    assert_eq!(info.description.name, "a");
+    assert_eq!(info.description.addr, addr(7));
+    assert_eq!(info.description.nthreads, 2);
+    assert_eq!(info.load, HeartbeatMsg::default(), "no heartbeat yet");
+    assert!(s.center.on_heartbeat(a, &beat(), s.at(1)));
+    assert_eq!(s.center.worker(a).unwrap().load, beat());
+    let left = s.center.on_worker_left(a).unwrap();
+    assert_eq!(left.description.addr, addr(7));
     s.center.sanity_check();
 }

@@ -133,9 +133,10 @@ impl ExecutorActor {
                     (done.key, status)
                 }))
             }
-            SchedulerToExecutor::Erred(keys) => {
-                shared.set_statuses(keys.into_iter().map(|(k, f)| (k, KeyStatus::Erred(f))))
-            }
+            SchedulerToExecutor::Erred(keys) => shared.set_statuses(
+                keys.into_iter()
+                    .map(|(k, f)| (k, KeyStatus::Erred(f.into()))),
+            ),
             SchedulerToExecutor::Lost(keys) => {
                 shared.set_statuses(keys.into_iter().map(|(k, r)| (k, KeyStatus::Lost(r))))
             }

@@ -13,8 +13,8 @@ use crate::function::EncodedValue;
 use crate::graph::{Graph, GraphError, Keys};
 use crate::ids::TaskKey;
 use crate::messages::executor_link::ExecutorToScheduler;
+use crate::messages::tasks::NewTaskMsg;
 use crate::runner::Runner;
-use crate::scheduler::NewTask;
 
 impl Executor {
     /// Runs `graph` on the cluster and returns the value of `keys`: a `T` for one key, a
@@ -70,7 +70,7 @@ impl Executor {
                 continue;
             }
             let body = task.to_body()?;
-            tasks.push(NewTask {
+            tasks.push(NewTaskMsg {
                 key: key.clone(),
                 function: body.function.clone(),
                 deps: task.dependencies(),

@@ -14,7 +14,8 @@ use crate::function::task::{fresh_key, pure_key};
 use crate::function::{encode_value, Arg, ArgSpec, IntoArgs, KeepAlive, RemoteFunction, TaskBody};
 use crate::ids::TaskKey;
 use crate::messages::executor_link::{ClusterSnapshot, ExecutorToScheduler, ScatteredKey};
-use crate::scheduler::{FunctionId, NewTask};
+use crate::messages::tasks::NewTaskMsg;
+use crate::scheduler::FunctionId;
 
 /// Values scattered up to this size stay known to the executor, so `result` needs no fetch.
 const INLINE_SCATTER_BYTES: usize = 4096;
@@ -112,7 +113,7 @@ impl Executor {
         mut args: Vec<ArgSpec>,
         bound: &[ArgSpec],
         pure: bool,
-    ) -> crate::Result<NewTask> {
+    ) -> crate::Result<NewTaskMsg> {
         args.extend_from_slice(bound);
         let body = TaskBody {
             function: f.function_id().clone(),
@@ -123,7 +124,7 @@ impl Executor {
             true => pure_key(f.short_name(), &spec),
             false => fresh_key(f.short_name()),
         };
-        Ok(NewTask {
+        Ok(NewTaskMsg {
             key,
             deps: body.dependencies(),
             function: body.function,
@@ -139,7 +140,7 @@ impl Executor {
     }
 
     /// Takes a future per task and sends the tasks this executor did not hold yet.
-    fn send_tasks<T>(&self, mut tasks: Vec<NewTask>) -> Vec<Future<T>> {
+    fn send_tasks<T>(&self, mut tasks: Vec<NewTaskMsg>) -> Vec<Future<T>> {
         let first = self.inner.next_order(tasks.len());
         let mut futures = Vec::with_capacity(tasks.len());
         let mut fresh = Vec::new();

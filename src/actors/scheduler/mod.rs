@@ -6,48 +6,46 @@
 use std::net::SocketAddr;
 
 mod restart;
+pub mod wire;
 
 use actix::prelude::*;
 use tracing::{info, warn};
 
+use crate::actors::center::state::LeaveReason;
 use crate::actors::remote::handshake::reply_envelope;
 use crate::actors::remote::{Arrival, Remote, Session, SessionEvent, SessionId};
 use crate::function::EncodedValue;
 use crate::ids::{ClientId, Map, TaskKey, WorkerId};
-use crate::messages::center_link::{CenterToWorker, TaskEvent, WorkerToCenter};
+use crate::messages::center_link::{
+    CenterToWorker, HeartbeatMsg, TaskEvent, WorkerDescription, WorkerToCenter,
+};
 use crate::messages::executor_link::{
     ClusterSnapshot, ExecutorToScheduler, KeyInMemory, ScatteredKey, SchedulerToExecutor,
     WorkerView,
 };
+use crate::messages::tasks::ComputeMsg;
 use crate::messages::{FrameLimits, HelloReply};
 use crate::scheduler::{
-    ClientReport, ComputeTask, FunctionId, OutboxBatch, SchedulerConfig, SchedulerState, TaskState,
-    WorkerCommand,
+    ClientReport, OutboxBatch, SchedulerConfig, SchedulerState, WorkerCommand, WorkerLoss,
 };
 
 const LOG_TARGET: &str = "taskforce::scheduler";
+/// Workers joining and leaving are the center's news, logged where the cost is known.
+const MEMBERSHIP_LOG_TARGET: &str = "taskforce::center";
 
 type WorkerLink = Remote<CenterToWorker, WorkerToCenter>;
 type ExecutorLink = Remote<SchedulerToExecutor, ExecutorToScheduler>;
 
+/// A connected worker as the shell keeps it: what it is, its last load, and the center's
+/// session with it.
 struct WorkerEntry {
-    name: String,
-    addr: SocketAddr,
-    pid: u32,
-    nthreads: u32,
-    memory_limit: u64,
-    memory_used: u64,
-    stored_keys: u32,
-    peer_bytes_in: u64,
-    stored_bytes: u64,
-    peak_stored_bytes: u64,
-    functions: Vec<FunctionId>,
+    description: WorkerDescription,
+    load: HeartbeatMsg,
     link: WorkerLink,
 }
 
 /// The scheduler actor.
 pub struct Scheduler {
-    config: SchedulerConfig,
     state: SchedulerState,
     center: Option<Addr<crate::actors::center::Center>>,
     restart: Option<restart::PendingRestart>,
@@ -67,26 +65,21 @@ pub struct Scheduler {
 pub struct WorkerJoined {
     /// Its id.
     pub id: WorkerId,
-    /// Its name.
-    pub name: String,
-    /// Where it listens.
-    pub addr: SocketAddr,
-    /// Its process id.
-    pub pid: u32,
-    /// Task threads.
-    pub nthreads: u32,
-    /// Memory limit.
-    pub memory_limit: u64,
-    /// Functions it can run.
-    pub functions: Vec<FunctionId>,
+    /// What it is.
+    pub description: WorkerDescription,
     /// The center's session with it.
     pub link: WorkerLink,
 }
 
-/// A worker left the center.
+/// A worker left the center, and why.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct WorkerLeft(pub WorkerId);
+pub struct WorkerLeft {
+    /// Which worker.
+    pub id: WorkerId,
+    /// Why it left.
+    pub reason: LeaveReason,
+}
 
 /// A worker's heartbeat figures.
 #[derive(Message)]
@@ -94,16 +87,8 @@ pub struct WorkerLeft(pub WorkerId);
 pub struct WorkerLoad {
     /// Which worker.
     pub id: WorkerId,
-    /// Resident memory.
-    pub memory_used: u64,
-    /// Keys in its store.
-    pub stored_keys: u32,
-    /// Bytes it received from peers.
-    pub peer_bytes_in: u64,
-    /// Bytes of values it holds.
-    pub stored_bytes: u64,
-    /// The most bytes of values it held at once.
-    pub peak_stored_bytes: u64,
+    /// Its load.
+    pub load: HeartbeatMsg,
 }
 
 /// Task outcomes from a worker.
@@ -130,8 +115,7 @@ impl Scheduler {
     /// A scheduler with no workers and no clients.
     pub fn new(config: SchedulerConfig, limits: FrameLimits, name: String) -> Self {
         Scheduler {
-            state: SchedulerState::new(config.clone()),
-            config,
+            state: SchedulerState::new(config),
             center: None,
             restart: None,
             batch: OutboxBatch::default(),
@@ -149,21 +133,10 @@ impl Scheduler {
         let mut workers: Vec<WorkerView> = self
             .workers
             .iter()
-            .map(|(&id, w)| WorkerView {
-                id,
-                name: w.name.clone(),
-                addr: w.addr,
-                pid: w.pid,
-                nthreads: w.nthreads,
-                memory_limit: w.memory_limit,
-                memory_used: w.memory_used,
-                stored_keys: w.stored_keys,
-                keys_in_memory: self.state.has_what(id).len() as u64,
-                processing: self.state.processing_count(id).unwrap_or(0) as u64,
-                peer_bytes_in: w.peer_bytes_in,
-                stored_bytes: w.stored_bytes,
-                peak_stored_bytes: w.peak_stored_bytes,
-                functions: w.functions.clone(),
+            .map(|(&id, w)| {
+                let keys_in_memory = self.state.has_what(id).len() as u64;
+                let processing = self.state.processing_count(id).unwrap_or(0) as u64;
+                WorkerView::new(id, &w.description, &w.load, keys_in_memory, processing)
             })
             .collect();
         workers.sort_by_key(|w| w.id);
@@ -195,10 +168,10 @@ impl Scheduler {
         let Some(entry) = self.workers.get(&worker) else {
             return;
         };
-        let mut tasks: Vec<ComputeTask> = Vec::new();
+        let mut tasks: Vec<ComputeMsg> = Vec::new();
         for command in commands {
             match command {
-                WorkerCommand::Compute(task) => tasks.push(task),
+                WorkerCommand::Compute(task) => tasks.push(task.into()),
                 WorkerCommand::ReleaseData(keys) => {
                     self.send_compute(entry, std::mem::take(&mut tasks));
                     entry.link.tell(CenterToWorker::Release(keys));
@@ -208,14 +181,14 @@ impl Scheduler {
         self.send_compute(entry, tasks);
     }
 
-    fn send_compute(&self, entry: &WorkerEntry, tasks: Vec<ComputeTask>) {
+    fn send_compute(&self, entry: &WorkerEntry, tasks: Vec<ComputeMsg>) {
         if tasks.is_empty() {
             return;
         }
         let mut peers: Vec<(WorkerId, SocketAddr)> = tasks
             .iter()
             .flat_map(|task| task.deps.iter().flat_map(|(_, holders)| holders.iter()))
-            .filter_map(|id| self.workers.get(id).map(|w| (*id, w.addr)))
+            .filter_map(|id| self.workers.get(id).map(|w| (*id, w.description.addr)))
             .collect();
         peers.sort_unstable();
         peers.dedup();
@@ -227,12 +200,17 @@ impl Scheduler {
             return;
         };
         let (mut in_memory, mut erred, mut lost) = (Vec::new(), Vec::new(), Vec::new());
+        let mut recomputing = Vec::new();
         for report in reports {
             match report {
                 ClientReport::InMemory(key) => in_memory.push(self.key_in_memory(key)),
-                ClientReport::Erred(key, failure) => erred.push((key, failure)),
+                ClientReport::Erred(key, failure) => erred.push((key, failure.into())),
                 ClientReport::Lost(key, reason) => lost.push((key, reason)),
+                ClientReport::Recomputing(key) => recomputing.push(key),
             }
+        }
+        if !recomputing.is_empty() {
+            link.tell(SchedulerToExecutor::Recomputing(recomputing));
         }
         if !in_memory.is_empty() {
             link.tell(SchedulerToExecutor::InMemory(in_memory));
@@ -250,32 +228,13 @@ impl Scheduler {
             .state
             .who_has(&key)
             .iter()
-            .filter_map(|id| self.workers.get(id).map(|w| w.addr))
+            .filter_map(|id| self.workers.get(id).map(|w| w.description.addr))
             .collect();
         let inline = self.inline.get(&key).cloned();
         KeyInMemory {
             key,
             holders,
             inline,
-        }
-    }
-
-    /// Tells the clients that want them that these keys (held by a lost worker) are no longer
-    /// in memory, so their futures wait for the recomputed values.
-    fn tell_recomputing(&self, held: Vec<TaskKey>) {
-        let mut by_client: Map<ClientId, Vec<TaskKey>> = Map::default();
-        for key in held {
-            if matches!(self.state.task_state(&key), Some(TaskState::Memory { .. })) {
-                continue;
-            }
-            for client in self.state.who_wants(&key) {
-                by_client.entry(*client).or_default().push(key.clone());
-            }
-        }
-        for (client, keys) in by_client {
-            if let Some(link) = self.clients.get(&client) {
-                link.tell(SchedulerToExecutor::Recomputing(keys));
-            }
         }
     }
 
@@ -294,7 +253,7 @@ impl Scheduler {
             }
             TaskEvent::Erred { key, failure } => {
                 self.state
-                    .on_task_erred(worker, key, failure, &mut self.batch);
+                    .on_task_erred(worker, key, failure.into(), &mut self.batch);
             }
             TaskEvent::MissingDependency {
                 key,
@@ -319,6 +278,7 @@ impl Scheduler {
         let mut reply = SchedulerToExecutor::Ack;
         match message {
             ExecutorToScheduler::UpdateGraph { tasks, wanted } => {
+                let tasks = tasks.into_iter().map(Into::into).collect();
                 self.state.on_update_graph(client, tasks, wanted, out)
             }
             ExecutorToScheduler::Want(keys) => self.state.on_client_wants(client, keys, out),
@@ -357,26 +317,21 @@ impl Handler<WorkerJoined> for Scheduler {
     type Result = ();
 
     fn handle(&mut self, msg: WorkerJoined, _ctx: &mut Context<Self>) {
-        let functions = msg.functions.clone();
-        self.workers.insert(
-            msg.id,
-            WorkerEntry {
-                name: msg.name,
-                addr: msg.addr,
-                pid: msg.pid,
-                nthreads: msg.nthreads,
-                memory_limit: msg.memory_limit,
-                memory_used: 0,
-                stored_keys: 0,
-                peer_bytes_in: 0,
-                stored_bytes: 0,
-                peak_stored_bytes: 0,
-                functions: msg.functions,
-                link: msg.link,
-            },
-        );
+        let WorkerJoined {
+            id,
+            description,
+            link,
+        } = msg;
+        let (nthreads, functions) = (description.nthreads, description.functions.clone());
+        let load = HeartbeatMsg::default();
+        let entry = WorkerEntry {
+            description,
+            load,
+            link,
+        };
+        self.workers.insert(id, entry);
         self.state
-            .on_worker_added(msg.id, msg.nthreads, functions, &mut self.batch);
+            .on_worker_added(id, nthreads, functions, &mut self.batch);
         self.flush();
         self.broadcast_cluster();
         self.on_restarted_worker_joined();
@@ -394,28 +349,47 @@ impl Handler<AttachCenter> for Scheduler {
 impl Handler<WorkerLeft> for Scheduler {
     type Result = ();
 
-    fn handle(&mut self, WorkerLeft(id): WorkerLeft, _ctx: &mut Context<Self>) {
-        if self.workers.remove(&id).is_none() {
+    fn handle(&mut self, WorkerLeft { id, reason }: WorkerLeft, _ctx: &mut Context<Self>) {
+        let Some(entry) = self.workers.remove(&id) else {
             return;
-        }
-        let held = self.state.has_what(id);
-        self.state.on_worker_removed(id, &mut self.batch);
-        self.tell_recomputing(held);
+        };
+        let loss = self.state.on_worker_removed(id, &mut self.batch);
+        log_worker_left(id, &entry.description, &reason, loss, self.workers.len());
         self.flush();
         self.broadcast_cluster();
+    }
+}
+
+/// The one log line of a worker leaving, with what it cost (the scheduler alone knows
+/// which keys it held). A goodbye is not a loss, even if it took keys with it.
+fn log_worker_left(
+    id: WorkerId,
+    worker: &WorkerDescription,
+    reason: &LeaveReason,
+    loss: WorkerLoss,
+    remaining: usize,
+) {
+    let WorkerLoss {
+        keys_held,
+        keys_lost,
+        tasks_interrupted,
+    } = loss;
+    let (name, addr) = (&worker.name, worker.addr);
+    if matches!(reason, LeaveReason::Goodbye(_)) {
+        info!(target: MEMBERSHIP_LOG_TARGET, worker = %id, %name, keys_held, keys_lost, tasks_interrupted,
+            "Remove worker at {addr} ({reason}; {remaining} workers)");
+    } else {
+        warn!(target: MEMBERSHIP_LOG_TARGET, worker = %id, %name, keys_held, keys_lost, tasks_interrupted,
+            "Lost worker at {addr} ({reason}; {remaining} workers)");
     }
 }
 
 impl Handler<WorkerLoad> for Scheduler {
     type Result = ();
 
-    fn handle(&mut self, msg: WorkerLoad, _ctx: &mut Context<Self>) {
-        if let Some(worker) = self.workers.get_mut(&msg.id) {
-            worker.memory_used = msg.memory_used;
-            worker.stored_keys = msg.stored_keys;
-            worker.peer_bytes_in = msg.peer_bytes_in;
-            worker.stored_bytes = msg.stored_bytes;
-            worker.peak_stored_bytes = msg.peak_stored_bytes;
+    fn handle(&mut self, WorkerLoad { id, load }: WorkerLoad, _ctx: &mut Context<Self>) {
+        if let Some(worker) = self.workers.get_mut(&id) {
+            worker.load = load;
         }
     }
 }

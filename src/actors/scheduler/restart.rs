@@ -1,14 +1,13 @@
-//! `Executor::restart` on the scheduler's side: forget every task, clear the workers' memory,
-//! ask the nannies for fresh worker processes, and answer once they have joined.
+//! `Executor::restart` on the scheduler's side: the core forgets every task and tells the
+//! workers to clear their memory (`SchedulerState::on_restart`); this shell asks the nannies
+//! for fresh worker processes and answers once they have joined.
 
 use actix::prelude::*;
 use tracing::{info, warn};
 
 use super::{Scheduler, LOG_TARGET};
-use crate::ids::{ClientId, WorkerId};
-use crate::messages::center_link::CenterToWorker;
+use crate::ids::ClientId;
 use crate::messages::executor_link::SchedulerToExecutor;
-use crate::scheduler::{FunctionId, SchedulerState};
 
 /// A restart waiting for new workers before it is acknowledged.
 pub(super) struct PendingRestart {
@@ -25,21 +24,7 @@ impl Scheduler {
     /// processes, and answers `client` once they have joined (or after a timeout).
     pub(super) fn restart(&mut self, client: ClientId, tag: Option<u64>, ctx: &mut Context<Self>) {
         info!(target: LOG_TARGET, %client, "Restarting the cluster");
-        for (&id, worker) in &self.workers {
-            worker
-                .link
-                .tell(CenterToWorker::Release(self.state.has_what(id)));
-        }
-        self.state = SchedulerState::new(self.config.clone());
-        let workers: Vec<(WorkerId, u32, Vec<FunctionId>)> = self
-            .workers
-            .iter()
-            .map(|(&id, w)| (id, w.nthreads, w.functions.clone()))
-            .collect();
-        for (id, nthreads, functions) in workers {
-            self.state
-                .on_worker_added(id, nthreads, functions, &mut self.batch);
-        }
+        self.state.on_restart(&mut self.batch);
         self.flush();
         for link in self.clients.values() {
             link.tell(SchedulerToExecutor::Restarted);

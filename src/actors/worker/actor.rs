@@ -171,7 +171,9 @@ impl Worker {
     fn on_center_message(&mut self, message: CenterToWorker, ctx: &mut Context<Self>) {
         match message {
             CenterToWorker::GoodbyeAck => {}
-            CenterToWorker::Compute { tasks, peers } => self.on_compute(tasks, peers, ctx),
+            CenterToWorker::Compute { tasks, peers } => {
+                self.on_compute(tasks.into_iter().map(Into::into).collect(), peers, ctx)
+            }
             CenterToWorker::Release(keys) => self.core.on_release(keys),
             CenterToWorker::Shutdown(m) => {
                 info!(target: LOG_TARGET, "Center asks this worker to close: {}", m.reason);

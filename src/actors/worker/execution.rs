@@ -13,7 +13,8 @@ use super::pool::JobDone;
 use crate::actors::remote::peer_client::{connect_peer, get_data};
 use crate::ids::WorkerId;
 use crate::messages::center_link::{TaskEvent, WorkerToCenter};
-use crate::scheduler::{ComputeTask, TaskFailure};
+use crate::messages::tasks::FailureMsg;
+use crate::scheduler::ComputeTask;
 use crate::worker_core::{FetchOrder, WorkerCommand};
 
 /// Reports are sent once this many have gathered, or at the end of the current turn.
@@ -78,7 +79,7 @@ impl Worker {
     fn report(&mut self, event: TaskEvent, ctx: &mut Context<Self>) {
         if let TaskEvent::Erred {
             key,
-            failure: TaskFailure::Panicked {
+            failure: FailureMsg::Panicked {
                 function, message, ..
             },
         } = &event

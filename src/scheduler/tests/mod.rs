@@ -5,14 +5,16 @@
 mod failures;
 mod placement;
 mod random_walk;
+mod recomputing;
 mod recovery;
 mod refcounts;
+mod restart;
 mod scale;
 
 use crate::ids::{ClientId, TaskKey, WorkerId};
 use crate::scheduler::{
     ComputeTask, FunctionId, NewTask, Outbox, SchedulerConfig, SchedulerState, TaskFailure,
-    TaskState,
+    TaskState, WorkerLoss,
 };
 
 /// The function most tests use.
@@ -38,6 +40,7 @@ pub(super) enum Sent {
     InMemory(ClientId, TaskKey),
     Erred(ClientId, TaskKey, TaskFailure),
     Lost(ClientId, TaskKey, String),
+    Recomputing(ClientId, TaskKey),
 }
 
 /// Records commands; what travels on the wire is round-tripped through bincode first.
@@ -91,6 +94,10 @@ impl Outbox for RecordingOutbox {
     }
     fn key_lost(&mut self, client: ClientId, key: TaskKey, reason: String) {
         self.sent.push(Sent::Lost(client, key, reason));
+    }
+    fn key_recomputing(&mut self, client: ClientId, key: TaskKey) {
+        let key = self.wire(key);
+        self.sent.push(Sent::Recomputing(client, key));
     }
 }
 
@@ -177,13 +184,45 @@ impl Sim {
     }
 
     /// Runs one event, checks invariants, returns what it sent.
-    pub(super) fn step(
+    pub(super) fn step<R>(
         &mut self,
-        event: impl FnOnce(&mut SchedulerState, &mut dyn Outbox),
+        event: impl FnOnce(&mut SchedulerState, &mut dyn Outbox) -> R,
     ) -> Vec<Sent> {
-        event(&mut self.state, &mut self.out);
+        self.step_with(event).1
+    }
+
+    /// Runs one event, checks invariants, returns what the event returned and what it sent.
+    pub(super) fn step_with<R>(
+        &mut self,
+        event: impl FnOnce(&mut SchedulerState, &mut dyn Outbox) -> R,
+    ) -> (R, Vec<Sent>) {
+        let returned = event(&mut self.state, &mut self.out);
         self.state.sanity_check();
-        std::mem::take(&mut self.out.sent)
+        let sent = std::mem::take(&mut self.out.sent);
+        self.check_recomputing(&sent);
+        (returned, sent)
+    }
+
+    /// "Recomputing" goes only to a client that wants the key, and only while it is on its
+    /// way back to memory.
+    fn check_recomputing(&self, sent: &[Sent]) {
+        for sent in sent {
+            if let Sent::Recomputing(client, key) = sent {
+                let state = self
+                    .state
+                    .task_state(key)
+                    .expect("recomputing a forgotten key");
+                assert!(
+                    state.is_active(),
+                    "{key} is recomputing but {}",
+                    state.name()
+                );
+                assert!(
+                    self.state.who_wants(key).contains(client),
+                    "{client} does not want {key}"
+                );
+            }
+        }
     }
 
     pub(super) fn add_worker(&mut self, worker: WorkerBuilder) -> Vec<Sent> {
@@ -191,7 +230,16 @@ impl Sim {
     }
 
     pub(super) fn remove_worker(&mut self, worker: WorkerId) -> Vec<Sent> {
-        self.step(|s, out| s.on_worker_removed(worker, out))
+        self.lose_worker(worker).1
+    }
+
+    /// Removes `worker`, returning what the scheduler says the loss cost and what it sent.
+    pub(super) fn lose_worker(&mut self, worker: WorkerId) -> (WorkerLoss, Vec<Sent>) {
+        self.step_with(|s, out| s.on_worker_removed(worker, out))
+    }
+
+    pub(super) fn restart(&mut self) -> Vec<Sent> {
+        self.step(|s, out| s.on_restart(out))
     }
 
     pub(super) fn submit(

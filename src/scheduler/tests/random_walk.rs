@@ -1,5 +1,6 @@
 //! Seeded random event sequences (workers joining and dying, graphs, results, errors,
-//! wants, releases, cancels, scatters, missing dependencies), with every invariant checked
+//! wants, releases, cancels, scatters, missing dependencies, cluster restarts; every
+//! "recomputing" report checked against who wants the key), with every invariant checked
 //! after each step and nothing left once all clients are gone.
 
 use super::*;
@@ -193,11 +194,23 @@ impl Walk {
     }
 
     fn step(&mut self) {
+        if self.dice.below(150) == 0 {
+            self.sim.restart();
+            assert_eq!(
+                self.sim.state.task_count(),
+                0,
+                "a restart forgets every task"
+            );
+            return;
+        }
         match self.dice.below(20) {
             0 | 1 => self.add_worker(),
             2 => {
                 if let Some(worker) = self.dice.pick(&self.workers()) {
-                    self.sim.remove_worker(worker);
+                    let held = self.sim.state.has_what(worker).len();
+                    let (loss, _) = self.sim.lose_worker(worker);
+                    assert_eq!(loss.keys_held, held);
+                    assert!(loss.keys_lost <= held);
                 }
             }
             3..=5 => self.submit(),

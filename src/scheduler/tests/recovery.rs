@@ -46,8 +46,9 @@ fn lost_keys_are_recomputed_from_lineage_including_released_dependencies() {
     assert_eq!(sim.state_of("a"), "released");
     sim.add_worker(WorkerBuilder::new(W2));
     let sent = sim.remove_worker(W1);
-    assert_eq!(sent.len(), 1);
+    assert_eq!(sent.len(), 2);
     assert_eq!(computes(&sent), pairs(&[(W2, "a")]));
+    assert_eq!(reports(&sent), vec![Sent::Recomputing(C1, key("b"))]);
     assert_eq!(sim.state_of("b"), "waiting");
     let sent = sim.finish(W2, "a", 4);
     assert_eq!(computes(&sent), pairs(&[(W2, "b")]));

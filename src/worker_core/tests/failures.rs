@@ -7,7 +7,7 @@ use crate::scheduler::TaskFailure;
 
 fn erred(sent: &[Sent]) -> TaskFailure {
     match &reports(sent)[..] {
-        [TaskEvent::Erred { failure, .. }] => failure.clone(),
+        [TaskEvent::Erred { failure, .. }] => failure.clone().into(),
         other => panic!("expected one erred report, got {other:?}"),
     }
 }
