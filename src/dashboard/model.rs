@@ -99,6 +99,8 @@ pub enum Observation {
     },
     /// A line for the event log.
     Note(String),
+    /// The cluster was restarted: every task is forgotten.
+    Restarted,
 }
 
 struct TaskEntry {
@@ -213,7 +215,20 @@ impl DashboardModel {
             Observation::TaskFinished { .. } | Observation::TaskErred { .. } => {}
             Observation::TaskReleased { key } => self.task_released(&key),
             Observation::Note(text) => self.note(now, text),
+            Observation::Restarted => self.restarted(now),
         }
+    }
+
+    fn restarted(&mut self, now: f64) {
+        self.tasks.clear();
+        self.totals = Counts::default();
+        self.functions = Groups::default();
+        self.layers = Groups::default();
+        self.layer_inputs.clear();
+        for panel in self.workers.values_mut() {
+            panel.processing = 0;
+        }
+        self.note(now, "cluster restarted: every task forgotten".into());
     }
 
     /// What the page shows now: the busiest functions first, the last `stream_len` spans.

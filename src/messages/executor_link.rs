@@ -84,6 +84,8 @@ pub struct ClusterSnapshot {
     pub workers: Vec<WorkerView>,
     /// Tasks the scheduler tracks.
     pub tasks: u64,
+    /// The URL of the cluster's dashboard, when it serves one.
+    pub dashboard: Option<String>,
 }
 
 /// One worker in a [`ClusterSnapshot`]: its description and last load, flat (the public

@@ -27,6 +27,9 @@ pub trait Outbox {
     /// Tell a client that wants `key` that its value left memory with a lost worker (or a
     /// holder that could not deliver it) and is being computed again: its future waits.
     fn key_recomputing(&mut self, client: ClientId, key: TaskKey);
+    /// The scheduler forgot `key`: nothing holds or needs it any more. For observers (the
+    /// dashboard); nothing has to be sent.
+    fn task_forgotten(&mut self, _key: TaskKey) {}
 }
 
 /// A command to one worker, as [`OutboxBatch`] groups them.
@@ -67,6 +70,7 @@ pub enum ClientReport {
 pub struct OutboxBatch {
     workers: Map<WorkerId, Vec<WorkerCommand>>,
     clients: Map<ClientId, Vec<ClientReport>>,
+    forgotten: Vec<TaskKey>,
 }
 
 impl OutboxBatch {
@@ -84,9 +88,14 @@ impl OutboxBatch {
         frames
     }
 
+    /// The keys forgotten since the last call, in order.
+    pub fn take_forgotten(&mut self) -> Vec<TaskKey> {
+        std::mem::take(&mut self.forgotten)
+    }
+
     /// Whether nothing is waiting to be taken.
     pub fn is_empty(&self) -> bool {
-        self.workers.is_empty() && self.clients.is_empty()
+        self.workers.is_empty() && self.clients.is_empty() && self.forgotten.is_empty()
     }
 }
 
@@ -123,6 +132,10 @@ impl Outbox for OutboxBatch {
         let reports = self.clients.entry(client).or_default();
         reports.push(ClientReport::Recomputing(key));
     }
+
+    fn task_forgotten(&mut self, key: TaskKey) {
+        self.forgotten.push(key);
+    }
 }
 
 /// A command as the state machine buffers it during one event.
@@ -134,6 +147,7 @@ pub(crate) enum Command {
     Erred(ClientId, TaskKey, TaskFailure),
     Lost(ClientId, TaskKey, String),
     Recomputing(ClientId, TaskKey),
+    Forgotten(TaskKey),
 }
 
 /// Hands buffered commands to `out` in order, merging each worker's releases into one
@@ -153,6 +167,7 @@ pub(crate) fn deliver(commands: &mut Vec<Command>, out: &mut dyn Outbox) {
             Command::Erred(client, key, failure) => out.key_erred(client, key, failure),
             Command::Lost(client, key, reason) => out.key_lost(client, key, reason),
             Command::Recomputing(client, key) => out.key_recomputing(client, key),
+            Command::Forgotten(key) => out.task_forgotten(key),
         }
     }
     let mut releases: Vec<_> = releases.into_iter().collect();

@@ -99,7 +99,12 @@ pub async fn start(config: CenterConfig) -> std::io::Result<CenterHandle> {
     let server = config
         .dashboard
         .and_then(|at| serve_dashboard(&dashboard, at));
-    let scheduler = Scheduler::new(config.scheduler.clone(), limits, config.name.clone()).start();
+    let scheduler = Scheduler::new(config.scheduler.clone(), limits, config.name.clone());
+    let scheduler = match &server {
+        Some(server) => scheduler.with_dashboard(dashboard, dashboard_link(server.addr())),
+        None => scheduler,
+    }
+    .start();
     let actor = Center::new(config, scheduler.clone()).start();
     scheduler.do_send(scheduler::AttachCenter(actor.clone()));
     let admit = actor.clone();
@@ -115,6 +120,12 @@ pub async fn start(config: CenterConfig) -> std::io::Result<CenterHandle> {
         actor,
         dashboard: server.map(Arc::new),
     })
+}
+
+/// The dashboard's URL as other machines reach it.
+fn dashboard_link(bound: SocketAddr) -> String {
+    let ip = reachable_ip(bound.ip()).unwrap_or(bound.ip());
+    format!("http://{}/", SocketAddr::new(ip, bound.port()))
 }
 
 /// Serves the dashboard at `at`, or on a free port of the same host when `at` is taken.

@@ -101,9 +101,11 @@ impl Executor {
     /// events; Prometheus metrics at `/metrics` beside it), when this executor knows one.
     pub fn dashboard_link(&self) -> Option<String> {
         let cluster = self.inner.local_cluster.lock().expect("cluster lock");
-        cluster
-            .as_ref()
-            .and_then(|cluster| cluster.dashboard_link().map(str::to_string))
+        if let Some(link) = cluster.as_ref().and_then(|c| c.dashboard_link()) {
+            return Some(link.to_string());
+        }
+        drop(cluster);
+        self.cluster_info().ok().and_then(|info| info.dashboard)
     }
 
     /// Process ids of the worker processes (nannies) of the embedded cluster this executor

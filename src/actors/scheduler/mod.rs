@@ -5,6 +5,7 @@
 
 use std::net::SocketAddr;
 
+mod observe;
 mod restart;
 pub mod wire;
 
@@ -57,6 +58,7 @@ pub struct Scheduler {
     next_client: u32,
     limits: FrameLimits,
     name: String,
+    observer: observe::Observer,
 }
 
 /// A worker registered with the center.
@@ -126,6 +128,7 @@ impl Scheduler {
             next_client: 1,
             limits,
             name,
+            observer: observe::Observer::default(),
         }
     }
 
@@ -143,6 +146,7 @@ impl Scheduler {
         ClusterSnapshot {
             workers,
             tasks: self.state.task_count() as u64,
+            dashboard: self.observer.link().map(str::to_string),
         }
     }
 
@@ -162,16 +166,21 @@ impl Scheduler {
             self.send_to_client(client, reports);
         }
         self.inline.clear();
+        self.observer.forgotten(self.batch.take_forgotten());
+        self.observer.flush();
     }
 
-    fn send_to_worker(&self, worker: WorkerId, commands: Vec<WorkerCommand>) {
+    fn send_to_worker(&mut self, worker: WorkerId, commands: Vec<WorkerCommand>) {
         let Some(entry) = self.workers.get(&worker) else {
             return;
         };
         let mut tasks: Vec<ComputeMsg> = Vec::new();
         for command in commands {
             match command {
-                WorkerCommand::Compute(task) => tasks.push(task.into()),
+                WorkerCommand::Compute(task) => {
+                    self.observer.sent(&task.key, worker);
+                    tasks.push(task.into());
+                }
                 WorkerCommand::ReleaseData(keys) => {
                     self.send_compute(entry, std::mem::take(&mut tasks));
                     entry.link.tell(CenterToWorker::Release(keys));
@@ -239,6 +248,7 @@ impl Scheduler {
     }
 
     fn on_task_event(&mut self, worker: WorkerId, event: TaskEvent) {
+        self.observer.task_event(&event);
         match event {
             TaskEvent::Finished {
                 key,
@@ -278,6 +288,7 @@ impl Scheduler {
         let mut reply = SchedulerToExecutor::Ack;
         match message {
             ExecutorToScheduler::UpdateGraph { tasks, wanted } => {
+                self.observer.submitted(&tasks);
                 let tasks = tasks.into_iter().map(Into::into).collect();
                 self.state.on_update_graph(client, tasks, wanted, out)
             }
@@ -285,6 +296,8 @@ impl Scheduler {
             ExecutorToScheduler::Release(keys) => self.state.on_client_releases(client, keys, out),
             ExecutorToScheduler::Cancel(keys) => self.state.on_cancel(client, keys, out),
             ExecutorToScheduler::Scattered(keys) => {
+                let scattered: Vec<TaskKey> = keys.iter().map(|k| k.key.clone()).collect();
+                self.observer.scattered(&scattered);
                 let keys = keys
                     .into_iter()
                     .map(
@@ -323,6 +336,7 @@ impl Handler<WorkerJoined> for Scheduler {
             link,
         } = msg;
         let (nthreads, functions) = (description.nthreads, description.functions.clone());
+        self.observer.worker_joined(id, &description);
         let load = HeartbeatMsg::default();
         let entry = WorkerEntry {
             description,
@@ -354,6 +368,7 @@ impl Handler<WorkerLeft> for Scheduler {
             return;
         };
         let loss = self.state.on_worker_removed(id, &mut self.batch);
+        self.observer.worker_lost(id, reason.to_string());
         log_worker_left(id, &entry.description, &reason, loss, self.workers.len());
         self.flush();
         self.broadcast_cluster();
@@ -388,9 +403,11 @@ impl Handler<WorkerLoad> for Scheduler {
     type Result = ();
 
     fn handle(&mut self, WorkerLoad { id, load }: WorkerLoad, _ctx: &mut Context<Self>) {
+        self.observer.worker_load(id, &load);
         if let Some(worker) = self.workers.get_mut(&id) {
             worker.load = load;
         }
+        self.observer.flush();
     }
 }
 

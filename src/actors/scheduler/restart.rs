@@ -25,6 +25,7 @@ impl Scheduler {
     pub(super) fn restart(&mut self, client: ClientId, tag: Option<u64>, ctx: &mut Context<Self>) {
         info!(target: LOG_TARGET, %client, "Restarting the cluster");
         self.state.on_restart(&mut self.batch);
+        self.observer.restarted();
         self.flush();
         for link in self.clients.values() {
             link.tell(SchedulerToExecutor::Restarted);
