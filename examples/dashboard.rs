@@ -36,15 +36,23 @@ fn sometimes_fails(x: i64) -> Result<i64, String> {
 fn graph(round: i64) -> Graph {
     let mut dsk = Graph::new();
     for i in 0..100_i64 {
-        dsk.insert(key!("part", round * 100 + i), task!(square, round * 100 + i));
+        dsk.insert(
+            key!("part", round * 100 + i),
+            task!(square, round * 100 + i),
+        );
     }
-    let parts: Vec<_> = (0..100_i64).map(|i| key!("part", round * 100 + i)).collect();
+    let parts: Vec<_> = (0..100_i64)
+        .map(|i| key!("part", round * 100 + i))
+        .collect();
     dsk.insert(key!("sum", round), task!(total, parts));
     dsk
 }
 
 fn main() -> taskforce::Result<()> {
-    let seconds: u64 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(60);
+    let seconds: u64 = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(60);
     let executor = Executor::local()?;
     match executor.dashboard_link() {
         Some(link) => println!("Dashboard: {link}  (metrics at {link}metrics)"),
@@ -58,7 +66,10 @@ fn main() -> taskforce::Result<()> {
         let graph_sum: i64 = executor.get(&graph(round), key!("sum", round))?;
         let checked = executor.map(sometimes_fails, (0..100).map(|i| i + round * 100))?;
         let failures = checked.iter().filter(|f| f.result().is_err()).count();
-        println!("round {round}: sum {} graph {graph_sum} failures {failures}", sum.result()?);
+        println!(
+            "round {round}: sum {} graph {graph_sum} failures {failures}",
+            sum.result()?
+        );
         round += 1;
     }
     Ok(())

@@ -57,7 +57,7 @@ function renderProgress(s) {
   box.replaceChildren();
   for (const f of s.functions.slice(0, 30)) {
     const row = el("div", { class: "fn", "data-function": f.function });
-    row.appendChild(el("span", { class: "name", title: f.function }, f.function));
+    row.appendChild(el("span", { class: "name", title: f.function }, f.function.split("::").pop()));
     row.appendChild(stackedBar(f.counts));
     const done = f.counts.memory + f.counts.released;
     const all = PHASES.reduce((sum, p) => sum + f.counts[p], 0);
@@ -192,7 +192,10 @@ function render(snapshot) {
 }
 
 function poll() {
-  fetch("/api/snapshot").then((r) => r.json()).then(render).catch(() => {}).finally(() => setTimeout(poll, 1000));
+  fetch("/api/snapshot").then((r) => r.json()).then((s) => {
+    $("connection").textContent = "polling";
+    render(s);
+  }).catch(() => {}).finally(() => setTimeout(poll, 1000));
 }
 
 function connect() {
@@ -208,5 +211,7 @@ function connect() {
   };
 }
 
-fetch("/api/snapshot").then((r) => r.json()).then(render).catch(() => {});
-if (window.EventSource) connect(); else poll();
+// `?poll` asks for polling instead of a live feed (headless browsers that wait for the
+// network to go quiet never would with a feed open).
+const polling = !window.EventSource || new URLSearchParams(location.search).has("poll");
+if (polling) poll(); else { fetch("/api/snapshot").then((r) => r.json()).then(render).catch(() => {}); connect(); }
