@@ -18,7 +18,7 @@ use tracing::info;
 pub use crate::actors::scheduler::{self, Scheduler};
 pub use actor::{Center, RestartWorkers};
 
-use crate::actors::remote::accept_loop;
+use crate::actors::remote::{accept_loop, LinkBounds, SessionOptions};
 use crate::messages::FrameLimits;
 use crate::scheduler::SchedulerConfig;
 
@@ -37,6 +37,8 @@ pub struct CenterConfig {
     pub handshake_timeout: Duration,
     /// Bounds on incoming frames.
     pub limits: FrameLimits,
+    /// Bounds of the listener and its sessions (send queue, connections).
+    pub bounds: LinkBounds,
     /// Scheduling policy.
     pub scheduler: SchedulerConfig,
 }
@@ -50,6 +52,7 @@ impl Default for CenterConfig {
             worker_ttl: Duration::from_secs(60),
             handshake_timeout: Duration::from_secs(10),
             limits: FrameLimits::default(),
+            bounds: LinkBounds::default(),
             scheduler: SchedulerConfig::default(),
         }
     }
@@ -77,7 +80,9 @@ pub async fn start(config: CenterConfig) -> std::io::Result<CenterHandle> {
     }
     let limits = config.limits;
     let handshake_timeout = config.handshake_timeout;
-    let scheduler = Scheduler::new(config.scheduler.clone(), limits, config.name.clone()).start();
+    let sessions = SessionOptions::new(limits, config.bounds);
+    let max_connections = config.bounds.max_connections;
+    let scheduler = Scheduler::new(config.scheduler.clone(), sessions, config.name.clone()).start();
     let actor = Center::new(config, scheduler.clone()).start();
     scheduler.do_send(scheduler::AttachCenter(actor.clone()));
     let admit = actor.clone();
@@ -85,6 +90,7 @@ pub async fn start(config: CenterConfig) -> std::io::Result<CenterHandle> {
         listener,
         limits,
         handshake_timeout,
+        max_connections,
         "center",
         move |arrival| admit.do_send(actor::Admit(arrival)),
     ));

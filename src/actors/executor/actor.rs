@@ -254,9 +254,7 @@ impl Handler<Gather> for ExecutorActor {
                         }
                     }
                     Err(e) => {
-                        failure.get_or_insert(crate::Error::ConnectionLost {
-                            reason: e.to_string(),
-                        });
+                        failure.get_or_insert(e.into_error());
                     }
                 }
             }
@@ -286,9 +284,7 @@ impl Handler<Put> for ExecutorActor {
                     keep_link(&mut actor.peers, addr, link);
                     Ok(sizes)
                 }
-                Err(e) => Err(crate::Error::ConnectionLost {
-                    reason: e.to_string(),
-                }),
+                Err(e) => Err(e.into_error()),
             };
             let _ = reply.send(answer);
         }));

@@ -27,7 +27,9 @@ use actor::{AskScheduler, ExecutorActor};
 pub(crate) use inner::Inner;
 use state::SharedState;
 
-use crate::actors::remote::{connect_with_backoff, ConnectOptions, Remote, Session};
+use crate::actors::remote::{
+    connect_with_backoff, AtSendBound, ConnectOptions, SendQueue, Session,
+};
 use crate::ids::ClientId;
 use crate::messages::executor_link::{ClusterSnapshot, ExecutorToScheduler, SchedulerToExecutor};
 use crate::messages::{Hello, Role};
@@ -116,7 +118,7 @@ impl Executor {
         let thread = std::thread::Builder::new()
             .name("taskforce-executor".into())
             .spawn(move || run_executor_thread(center, options, thread_shared, started))?;
-        let (actor, client) = match startup.recv() {
+        let (actor, client, scheduler_queue) = match startup.recv() {
             Ok(Ok(started)) => started,
             Ok(Err(e)) => {
                 let _ = thread.join();
@@ -129,7 +131,13 @@ impl Executor {
                 });
             }
         };
-        let inner = Arc::new(Inner::new(shared, actor, client, addr.to_string(), thread));
+        let inner = Arc::new(Inner::new(
+            shared,
+            (actor, scheduler_queue),
+            client,
+            addr.to_string(),
+            thread,
+        ));
         let executor = Executor { inner };
         executor.cluster_info()?;
         Ok(executor)
@@ -180,7 +188,7 @@ impl Executor {
     }
 }
 
-type Started = crate::Result<(Addr<ExecutorActor>, ClientId)>;
+type Started = crate::Result<(Addr<ExecutorActor>, ClientId, Arc<SendQueue>)>;
 
 fn run_executor_thread(
     center: String,
@@ -211,14 +219,25 @@ fn run_executor_thread(
         }
     };
     let client = ClientId(connected.id);
-    let limits = options.limits;
+    // The user's threads wait for room before they send (bounds.rs, policy `Wait`): the
+    // scheduler slows this executor by not reading it, never by closing its link.
+    let session_options = crate::actors::remote::SessionOptions {
+        at_send_bound: AtSendBound::Wait,
+        ..options.session_options()
+    };
+    let (queue_sender, queue) = std::sync::mpsc::channel();
     let actor = system.block_on(async move {
         ExecutorActor::create(move |ctx| {
-            let (id, session) =
-                Session::start(connected.stream, ctx.address().recipient(), limits, None);
+            let link = Session::open(
+                connected.stream,
+                ctx.address().recipient(),
+                session_options,
+                None,
+            );
+            let _ = queue_sender.send(link.known_send_queue().expect("opened with its queue"));
             ExecutorActor {
                 shared,
-                scheduler: Some(Remote::new(id, session)),
+                scheduler: Some(link),
                 peers: Default::default(),
                 options,
                 name,
@@ -227,7 +246,8 @@ fn run_executor_thread(
             }
         })
     });
-    if started.send(Ok((actor, client))).is_err() {
+    let queue = queue.recv().expect("the actor was created");
+    if started.send(Ok((actor, client, queue))).is_err() {
         return;
     }
     let _ = system.run();
@@ -240,6 +260,7 @@ impl Inner {
         timeout: Duration,
     ) -> crate::Result<SchedulerToExecutor> {
         let (reply, answer) = tokio::sync::oneshot::channel();
+        self.scheduler_queue.wait_for_room_blocking();
         self.actor.do_send(AskScheduler {
             request,
             timeout,
@@ -247,9 +268,7 @@ impl Inner {
         });
         match answer.blocking_recv() {
             Ok(Ok(answer)) => Ok(answer),
-            Ok(Err(e)) => Err(crate::Error::ConnectionLost {
-                reason: e.to_string(),
-            }),
+            Ok(Err(e)) => Err(e.into_error("a request to the scheduler")),
             Err(_) => Err(crate::Error::ConnectionLost {
                 reason: "the executor stopped".into(),
             }),

@@ -11,6 +11,7 @@ use actix::prelude::*;
 use tracing::{info, warn};
 
 use crate::actors::remote::handshake::reply_envelope;
+use crate::actors::remote::SessionOptions;
 use crate::actors::remote::{Arrival, Remote, Session, SessionEvent, SessionId};
 use crate::function::EncodedValue;
 use crate::ids::{ClientId, Map, TaskKey, WorkerId};
@@ -19,7 +20,7 @@ use crate::messages::executor_link::{
     ClusterSnapshot, ExecutorToScheduler, KeyInMemory, ScatteredKey, SchedulerToExecutor,
     WorkerView,
 };
-use crate::messages::{FrameLimits, HelloReply};
+use crate::messages::HelloReply;
 use crate::scheduler::{
     ClientReport, ComputeTask, FunctionId, OutboxBatch, SchedulerConfig, SchedulerState, TaskState,
     WorkerCommand,
@@ -57,7 +58,7 @@ pub struct Scheduler {
     clients: Map<ClientId, ExecutorLink>,
     client_sessions: Map<SessionId, ClientId>,
     next_client: u32,
-    limits: FrameLimits,
+    limits: SessionOptions,
     name: String,
 }
 
@@ -128,7 +129,7 @@ pub struct AdmitExecutor(pub Arrival);
 
 impl Scheduler {
     /// A scheduler with no workers and no clients.
-    pub fn new(config: SchedulerConfig, limits: FrameLimits, name: String) -> Self {
+    pub fn new(config: SchedulerConfig, limits: SessionOptions, name: String) -> Self {
         Scheduler {
             state: SchedulerState::new(config.clone()),
             config,
