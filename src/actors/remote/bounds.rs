@@ -6,20 +6,21 @@
 //!
 //! Each session's messages wait, encoded, for its writer task; the bytes waiting (including
 //! the writer's current batch, until it reaches the socket) are counted. A message is admitted
-//! while the count is under the bound, so one message larger than the bound (a big value)
-//! still travels, alone, and what a session holds is at most the bound plus one message. What
-//! happens to a message that finds the queue at its bound is chosen per session
-//! ([`AtSendBound`]):
+//! if it fits under the bound, or if the queue is empty, so one message larger than the bound
+//! (a big value) still travels, alone. What happens to a message that does not fit is chosen
+//! per session ([`AtSendBound`]):
 //! - [`AtSendBound::Close`] (every session by default): the session closes, logs a warning
 //!   naming the bound, its owner gets `Closed`, and pending requests fail. The producers of
 //!   these sessions are actor handlers that cannot wait, and a peer this far behind has
 //!   stopped reading: it is treated as gone, which its owner already knows how to handle (a
 //!   lost worker, a departed executor).
 //! - [`AtSendBound::Wait`] (the executor's link to the scheduler): producers that can wait
-//!   (the user's `submit`, `map`, `scatter`, and every request of the peer client) wait for
-//!   room before they send ([`super::Remote::wait_for_room`]); small control messages from
-//!   handlers (releases, cancels) are admitted regardless and counted. At most one message
-//!   per waiting producer passes the bound.
+//!   (the user's `submit`, `map`, `compute` and requests, blocking their thread) wait until
+//!   the queue is under the bound before they send ([`super::Remote::wait_for_room`],
+//!   [`super::SendQueue::wait_for_room_blocking`]); messages from handlers that cannot wait
+//!   (releases) are admitted regardless and counted. Each waiting producer passes the bound by
+//!   at most its one message. The peer client's requests (fetches, scatters) wait for room
+//!   too, on every session.
 //!
 //! # Received messages not yet handled ([`LinkBounds::unhandled_bytes`], default 64 MiB)
 //!
@@ -31,7 +32,14 @@
 //! scheduler stops reading it, the executor's send queue (policy `Wait`) fills, and its next
 //! `submit` waits. A message is always read when nothing is unhandled, so one message larger
 //! than the bound still arrives. Replies to our own requests are not counted: the requester
-//! takes them at once.
+//! takes them at once. An owner may keep a message's [`super::Receipt`]
+//! ([`super::Incoming::take_receipt`]) past its handler to keep counting it.
+//!
+//! What the scheduler holds once it has read a graph is the graph itself, as long as the
+//! executor holds futures for it (as in Dask): that is the user's own working set, not a
+//! queue, and it is not bounded here. Holding receipts while the scheduler's backlog of
+//! unfinished tasks is over a bound would bound it, but would also stop the releases and
+//! cancels that shrink it; that is a scheduling decision, left to the scheduler.
 //!
 //! # Connections per listener ([`LinkBounds::max_connections`], default 1024)
 //!

@@ -109,6 +109,17 @@ pub async fn connect_peer(
     ))
 }
 
+/// Waits for room in the link's send queue, as long as a request may take: a holder that
+/// reads nothing for that long is as unreachable as one that does not answer.
+async fn room_on(link: &PeerLink, addr: SocketAddr) -> Result<(), PeerError> {
+    tokio::time::timeout(DATA_TIMEOUT, link.wait_for_room())
+        .await
+        .map_err(|_| PeerError::Request {
+            addr,
+            source: RemoteError::Timeout(DATA_TIMEOUT),
+        })
+}
+
 /// What a holder sent back for a `GetData`.
 #[derive(Debug, Default)]
 pub struct Fetched {
@@ -124,7 +135,7 @@ pub async fn get_data(
     addr: SocketAddr,
     keys: Vec<TaskKey>,
 ) -> Result<Fetched, PeerError> {
-    link.wait_for_room().await;
+    room_on(link, addr).await?;
     let reply = link
         .ask(PeerToWorker::GetData(keys), DATA_TIMEOUT)
         .await
@@ -156,7 +167,7 @@ pub async fn put_data(
             ((key, meta), bytes)
         })
         .unzip();
-    link.wait_for_room().await;
+    room_on(link, addr).await?;
     let reply = link
         .ask_with_frames(PeerToWorker::PutData(metas), frames, DATA_TIMEOUT)
         .await

@@ -84,7 +84,15 @@ pub struct Incoming<Rx> {
     /// `Some(tag)` if the sender waits for a reply.
     pub reply_tag: Option<u64>,
     /// Counts this message against the session's unhandled bound until dropped.
-    _receipt: Option<Receipt>,
+    receipt: Option<Receipt>,
+}
+
+impl<Rx> Incoming<Rx> {
+    /// Takes the receipt that counts this message against its session's unhandled bound
+    /// (see [`super::bounds`]): the session reads on only once it is dropped.
+    pub fn take_receipt(&mut self) -> Option<Receipt> {
+        self.receipt.take()
+    }
 }
 
 /// What a session tells its owner.
@@ -343,7 +351,7 @@ impl<Tx: WireMessage, Rx: WireMessage> Session<Tx, Rx> {
             body: packet.body,
             frames: envelope.frames,
             reply_tag,
-            _receipt: receipt,
+            receipt,
         };
         match packet.tag {
             Tag::Reply(tag) => {
