@@ -518,3 +518,38 @@ async fn an_owner_that_lags_slows_the_sender_through_tcp() {
     }
     within("room comes back", client.wait_for_room()).await;
 }
+
+#[actix_rt::test]
+async fn a_pending_ask_fails_as_a_protocol_violation_when_the_peer_sends_garbage() {
+    let (addr, accepted) = silent_server().await;
+    let (client, mut events) = connect(addr, SessionOptions::default()).await;
+    let mut server_side = accepted.await.expect("accepted");
+    let asked = client.ask(Msg::Num(1), PATIENCE);
+    let garbage = async {
+        // A prefix announcing a header far over the limit.
+        server_side
+            .write_all(&[0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0])
+            .await
+            .expect("writes");
+    };
+    let (answer, ()) = within("the failure", async { tokio::join!(asked, garbage) }).await;
+    let error = answer.expect_err("garbage is no answer");
+    assert!(matches!(error, RemoteError::Protocol { .. }), "{error:?}");
+    let reason = next_closed(&mut events).await;
+    assert!(reason.starts_with("protocol violation by"), "{reason}");
+    let error = error.into_error("a request to the test server");
+    assert!(
+        matches!(error, taskforce::Error::Protocol { .. }),
+        "{error:?}"
+    );
+    let mut chain = Vec::new();
+    let mut cause: Option<&dyn std::error::Error> = Some(&error);
+    while let Some(e) = cause {
+        chain.push(e.to_string());
+        cause = e.source();
+    }
+    assert!(
+        chain.iter().any(|e| e.starts_with("bad frame: header of")),
+        "the frame error is in the chain: {chain:#?}"
+    );
+}

@@ -28,7 +28,7 @@ pub(crate) use inner::Inner;
 use state::SharedState;
 
 use crate::actors::remote::{
-    connect_with_backoff, AtSendBound, ConnectOptions, SendQueue, Session,
+    connect_with_backoff, AtSendBound, ConnectOptions, ProtocolViolation, SendQueue, Session,
 };
 use crate::ids::ClientId;
 use crate::messages::executor_link::{ClusterSnapshot, ExecutorToScheduler, SchedulerToExecutor};
@@ -153,8 +153,9 @@ impl Executor {
                 *self.inner.shared.cluster.write().expect("cluster lock") = snapshot.clone();
                 Ok(snapshot)
             }
-            other => Err(crate::Error::ConnectionLost {
-                reason: format!("unexpected answer to a cluster-info request: {other:?}"),
+            other => Err(crate::Error::Protocol {
+                operation: "a cluster-info request to the scheduler".into(),
+                source: Box::new(ProtocolViolation::Unexpected(format!("{other:?}"))),
             }),
         }
     }

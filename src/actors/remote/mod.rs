@@ -118,6 +118,9 @@ pub enum ProtocolViolation {
     /// A frame did not decode as a message of this link.
     #[error("undecodable message: {0}")]
     Undecodable(#[source] CodecError),
+    /// A message that decodes but is not an answer to what was asked.
+    #[error("unexpected message: {0}")]
+    Unexpected(String),
 }
 
 /// Why a session closed.
