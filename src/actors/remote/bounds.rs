@@ -1,6 +1,6 @@
 //! Every bound of the remote layer, and what happens when it is reached: the one place that
-//! decides it. The mechanisms live next to the queues they guard ([`super::flow`],
-//! [`super::listen`]); this module is the policy they follow. Knows no actor.
+//! decides it. The mechanisms live next to the queues they guard (`flow.rs`, `listen.rs`);
+//! this module is the policy they follow. Knows no actor.
 //!
 //! # Send queue of a session ([`LinkBounds::send_queue_bytes`], default 512 MiB)
 //!
@@ -9,8 +9,9 @@
 //! if it fits under the bound, or if the queue is empty, so one message larger than the bound
 //! (a big value) still travels, alone. What happens to a message that does not fit is chosen
 //! per session ([`AtSendBound`]):
-//! - [`AtSendBound::Close`] (every session by default): the session closes, logs a warning
-//!   naming the bound, its owner gets `Closed`, and pending requests fail. The producers of
+//! - [`AtSendBound::Close`] (every session by default): the session closes at once (its
+//!   writer is stopped and the queue freed), logs a warning naming the bound, its owner gets
+//!   `Closed`, and pending requests fail with `RemoteError::Overloaded`. The producers of
 //!   these sessions are actor handlers that cannot wait, and a peer this far behind has
 //!   stopped reading: it is treated as gone, which its owner already knows how to handle (a
 //!   lost worker, a departed executor).
@@ -20,7 +21,7 @@
 //!   [`super::SendQueue::wait_for_room_blocking`]); messages from handlers that cannot wait
 //!   (releases) are admitted regardless and counted. Each waiting producer passes the bound by
 //!   at most its one message. The peer client's requests (fetches, scatters) wait for room
-//!   too, on every session.
+//!   too, on every session, for at most as long as a request may take.
 //!
 //! # Received messages not yet handled ([`LinkBounds::unhandled_bytes`], default 64 MiB)
 //!
