@@ -90,7 +90,8 @@ pub enum Error {
     },
     /// Workers have a function of this name but with other argument or result types.
     #[error(
-        "the workers' {function} has another signature (theirs {theirs:016x?}, ours {ours:016x}):          rebuild the workers from the same code as this program"
+        "the workers' {function} has another signature (theirs {theirs:016x?}, ours \
+         {ours:016x}): rebuild the workers from the same code as this program"
     )]
     SignatureMismatch {
         /// The function's registered name.
@@ -123,6 +124,27 @@ pub enum Error {
     ConnectionLost {
         /// What happened.
         reason: String,
+    },
+    /// The scheduler or a worker did not answer in time (it may be overloaded or gone).
+    /// Retrying may help.
+    #[error("{operation} timed out: {source}")]
+    Timeout {
+        /// What was asked, and of whom.
+        operation: String,
+        /// The remote layer's error.
+        #[source]
+        source: BoxedCause,
+    },
+    /// The scheduler or a worker answered with something that is not the protocol (garbage,
+    /// an undecodable or unexpected message); the connection was closed. Retrying the same
+    /// peer won't help.
+    #[error("{operation} failed: {source}")]
+    Protocol {
+        /// What was asked, and of whom.
+        operation: String,
+        /// The remote layer's error.
+        #[source]
+        source: BoxedCause,
     },
     /// Another failure the scheduler reported (a lost worker past the retry limit, data lost
     /// with its worker, an unknown dependency).
@@ -212,9 +234,60 @@ impl From<TaskFailure> for Error {
 /// How to make workers serve a function of this name.
 pub(crate) fn serve_hint(function: &str) -> String {
     format!(
-        "start workers from a binary that links `{function}` (for a program of your own, call          `taskforce::cli::main()` when its first argument is `worker`, and run `yourprog worker          CENTER_ADDR`)"
+        "start workers from a binary that links `{function}` (for a program of your own, call \
+         `taskforce::cli::main()` when its first argument is `worker`, and run `yourprog worker \
+         CENTER_ADDR`)"
     )
 }
 
+/// The cause of an error raised in a layer this module must not name (the remote layer).
+pub type BoxedCause = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// `Result` with the crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signature_mismatch_reads_as_one_sentence() {
+        let error = Error::SignatureMismatch {
+            function: "inc".into(),
+            ours: 1,
+            theirs: vec![2],
+        };
+        assert_eq!(
+            error.to_string(),
+            "the workers' inc has another signature (theirs [0000000000000002], ours \
+             0000000000000001): rebuild the workers from the same code as this program"
+        );
+    }
+
+    #[test]
+    fn serve_hint_reads_as_one_sentence() {
+        let hint = serve_hint("inc");
+        assert!(!hint.contains("  "), "double space in {hint:?}");
+        assert_eq!(
+            hint,
+            "start workers from a binary that links `inc` (for a program of your own, call \
+             `taskforce::cli::main()` when its first argument is `worker`, and run `yourprog \
+             worker CENTER_ADDR`)"
+        );
+    }
+
+    #[test]
+    fn a_timeout_keeps_its_cause() {
+        let cause = std::io::Error::new(std::io::ErrorKind::TimedOut, "no reply within 1s");
+        let error = Error::Timeout {
+            operation: "ask the scheduler".into(),
+            source: Box::new(cause),
+        };
+        assert_eq!(
+            error.to_string(),
+            "ask the scheduler timed out: no reply within 1s"
+        );
+        let source = std::error::Error::source(&error).expect("a source");
+        assert_eq!(source.to_string(), "no reply within 1s");
+    }
+}

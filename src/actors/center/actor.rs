@@ -11,7 +11,7 @@ use super::state::{CenterState, LeaveReason};
 use super::CenterConfig;
 use crate::actors::remote::handshake::refuse;
 use crate::actors::remote::handshake::reply_envelope;
-use crate::actors::remote::{Arrival, Remote, Session, SessionEvent, SessionId};
+use crate::actors::remote::{Arrival, Remote, Session, SessionEvent, SessionId, SessionOptions};
 use crate::actors::scheduler::{
     AdmitExecutor, Scheduler, WorkerJoined, WorkerLeft, WorkerLoad, WorkerTaskEvents,
 };
@@ -91,7 +91,7 @@ impl Center {
         let (session, addr) = Session::start(
             stream,
             ctx.address().recipient(),
-            self.config.limits,
+            SessionOptions::new(self.config.limits, self.config.bounds),
             Some(greeting),
         );
         let link = Remote::new(session, addr);
@@ -118,7 +118,7 @@ impl Center {
         let (session, addr) = Session::start(
             stream,
             ctx.address().recipient(),
-            self.config.limits,
+            SessionOptions::new(self.config.limits, self.config.bounds),
             Some(greeting),
         );
         info!(target: LOG_TARGET, %peer, pid = hello.pid, "Nanny {} connected", hello.name);

@@ -21,7 +21,7 @@ pub use crate::actors::scheduler::{self, Scheduler};
 pub use actor::{Center, RestartWorkers};
 
 use crate::actors::dashboard::{Dashboard, DashboardServer};
-use crate::actors::remote::accept_loop;
+use crate::actors::remote::{accept_loop, LinkBounds, SessionOptions};
 use crate::actors::LOG_CENTER as LOG_TARGET;
 use crate::messages::FrameLimits;
 use crate::scheduler::SchedulerConfig;
@@ -41,6 +41,8 @@ pub struct CenterConfig {
     pub handshake_timeout: Duration,
     /// Bounds on incoming frames.
     pub limits: FrameLimits,
+    /// Bounds of the listener and its sessions (send queue, connections).
+    pub bounds: LinkBounds,
     /// Scheduling policy.
     pub scheduler: SchedulerConfig,
     /// Where to serve the dashboard and `/metrics` (default: nowhere; the CLI's default is
@@ -57,6 +59,7 @@ impl Default for CenterConfig {
             worker_ttl: Duration::from_secs(60),
             handshake_timeout: Duration::from_secs(10),
             limits: FrameLimits::default(),
+            bounds: LinkBounds::default(),
             scheduler: SchedulerConfig::default(),
             dashboard: None,
         }
@@ -99,7 +102,9 @@ pub async fn start(config: CenterConfig) -> std::io::Result<CenterHandle> {
     let server = config
         .dashboard
         .and_then(|at| serve_dashboard(&dashboard, at));
-    let scheduler = Scheduler::new(config.scheduler.clone(), limits, config.name.clone());
+    let sessions = SessionOptions::new(limits, config.bounds);
+    let max_connections = config.bounds.max_connections;
+    let scheduler = Scheduler::new(config.scheduler.clone(), sessions, config.name.clone());
     let scheduler = match &server {
         Some(server) => scheduler.with_dashboard(dashboard, dashboard_link(server.addr())),
         None => scheduler,
@@ -112,6 +117,7 @@ pub async fn start(config: CenterConfig) -> std::io::Result<CenterHandle> {
         listener,
         limits,
         handshake_timeout,
+        max_connections,
         "center",
         move |arrival| admit.do_send(actor::Admit(arrival)),
     ));

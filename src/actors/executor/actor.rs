@@ -247,9 +247,7 @@ impl Handler<Gather> for ExecutorActor {
                         }
                     }
                     Err(e) => {
-                        failure.get_or_insert(crate::Error::ConnectionLost {
-                            reason: e.to_string(),
-                        });
+                        failure.get_or_insert(e.into_error());
                     }
                 }
             }
@@ -276,9 +274,7 @@ impl Handler<Put> for ExecutorActor {
         ctx.spawn(placed.into_actor(self).map(move |result, _, _| {
             let answer = match result {
                 Ok(sizes) => Ok(sizes),
-                Err(e) => Err(crate::Error::ConnectionLost {
-                    reason: e.to_string(),
-                }),
+                Err(e) => Err(e.into_error()),
             };
             let _ = reply.send(answer);
         }));

@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 
-use super::actor::ToScheduler;
 use super::future::Future;
 use super::state::KeyState;
 use super::Executor;
@@ -88,7 +87,7 @@ impl Executor {
             futures.push(future);
         }
         let update = ExecutorToScheduler::UpdateGraph { tasks, wanted };
-        self.inner.actor.do_send(ToScheduler(update));
+        self.inner.to_scheduler(update);
         Ok(futures)
     }
 

@@ -9,11 +9,13 @@ use std::thread::JoinHandle;
 use actix::Addr;
 use serde::de::DeserializeOwned;
 
-use super::actor::{ExecutorActor, Gather, Gathered, ReleaseKey, Shutdown};
+use super::actor::{ExecutorActor, Gather, Gathered, ReleaseKey, Shutdown, ToScheduler};
 use super::future::status_error;
 use super::state::{KeyState, KeyStatus, SharedState};
+use crate::actors::remote::SendQueue;
 use crate::function::{decode_value, EncodedValue};
 use crate::ids::{ClientId, Map, TaskKey};
+use crate::messages::executor_link::ExecutorToScheduler;
 
 /// How often a gather is retried after a holder failed.
 const GATHER_RETRIES: usize = 3;
@@ -23,6 +25,8 @@ const RETRY_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 pub(crate) struct Inner {
     pub(crate) shared: Arc<SharedState>,
     pub(crate) actor: Addr<ExecutorActor>,
+    /// The send queue of the link to the scheduler, which the user's threads wait on.
+    pub(crate) scheduler_queue: Arc<SendQueue>,
     pub(crate) client: ClientId,
     pub(crate) center: String,
     order: AtomicI64,
@@ -40,7 +44,7 @@ struct GatherPlan {
 impl Inner {
     pub(crate) fn new(
         shared: Arc<SharedState>,
-        actor: Addr<ExecutorActor>,
+        (actor, scheduler_queue): (Addr<ExecutorActor>, Arc<SendQueue>),
         client: ClientId,
         center: String,
         thread: JoinHandle<()>,
@@ -48,12 +52,22 @@ impl Inner {
         Inner {
             shared,
             actor,
+            scheduler_queue,
             client,
             center,
             order: AtomicI64::new(0),
             thread: Mutex::new(Some(thread)),
             local_cluster: Mutex::new(None),
         }
+    }
+
+    /// Sends `message` to the scheduler, first waiting (blocking this thread) until the
+    /// link's send queue is under its bound: this is where an executor that submits faster
+    /// than the scheduler reads is slowed (bounds.rs). A message on its way from this thread
+    /// to the session is counted once the session takes it, microseconds later.
+    pub(crate) fn to_scheduler(&self, message: ExecutorToScheduler) {
+        self.scheduler_queue.wait_for_room_blocking();
+        self.actor.do_send(ToScheduler(message));
     }
 
     /// The next submission-order number (lower runs first).
@@ -177,7 +191,11 @@ impl Inner {
                 continue;
             };
             match self.try_fetch(states, plan) {
-                Err(crate::Error::ConnectionLost { .. }) if attempt < GATHER_RETRIES => {
+                Err(
+                    crate::Error::ConnectionLost { .. }
+                    | crate::Error::Timeout { .. }
+                    | crate::Error::Protocol { .. },
+                ) if attempt < GATHER_RETRIES => {
                     attempt += 1;
                     if states.iter().any(has_other_holders) {
                         continue;

@@ -27,7 +27,9 @@ use actor::{AskScheduler, ExecutorActor};
 pub(crate) use inner::Inner;
 use state::SharedState;
 
-use crate::actors::remote::{connect_with_backoff, ConnectOptions, Remote, Session};
+use crate::actors::remote::{
+    connect_with_backoff, AtSendBound, ConnectOptions, ProtocolViolation, SendQueue, Session,
+};
 use crate::ids::ClientId;
 use crate::messages::executor_link::{ClusterSnapshot, ExecutorToScheduler, SchedulerToExecutor};
 use crate::messages::{Hello, Role};
@@ -127,7 +129,7 @@ impl Executor {
         let thread = std::thread::Builder::new()
             .name("taskforce-executor".into())
             .spawn(move || run_executor_thread(center, options, thread_shared, started))?;
-        let (actor, client) = match startup.recv() {
+        let (actor, client, scheduler_queue) = match startup.recv() {
             Ok(Ok(started)) => started,
             Ok(Err(e)) => {
                 let _ = thread.join();
@@ -140,7 +142,13 @@ impl Executor {
                 });
             }
         };
-        let inner = Arc::new(Inner::new(shared, actor, client, addr.to_string(), thread));
+        let inner = Arc::new(Inner::new(
+            shared,
+            (actor, scheduler_queue),
+            client,
+            addr.to_string(),
+            thread,
+        ));
         let executor = Executor { inner };
         executor.cluster_info()?;
         Ok(executor)
@@ -156,8 +164,9 @@ impl Executor {
                 *self.inner.shared.cluster.write().expect("cluster lock") = snapshot.clone();
                 Ok(snapshot)
             }
-            other => Err(crate::Error::ConnectionLost {
-                reason: format!("unexpected answer to a cluster-info request: {other:?}"),
+            other => Err(crate::Error::Protocol {
+                operation: "a cluster-info request to the scheduler".into(),
+                source: Box::new(ProtocolViolation::Unexpected(format!("{other:?}"))),
             }),
         }
     }
@@ -191,7 +200,7 @@ impl Executor {
     }
 }
 
-type Started = crate::Result<(Addr<ExecutorActor>, ClientId)>;
+type Started = crate::Result<(Addr<ExecutorActor>, ClientId, Arc<SendQueue>)>;
 
 fn run_executor_thread(
     center: String,
@@ -222,14 +231,25 @@ fn run_executor_thread(
         }
     };
     let client = ClientId(connected.id);
-    let limits = options.limits;
+    // The user's threads wait for room before they send (bounds.rs, policy `Wait`): the
+    // scheduler slows this executor by not reading it, never by closing its link.
+    let session_options = crate::actors::remote::SessionOptions {
+        at_send_bound: AtSendBound::Wait,
+        ..options.session_options()
+    };
+    let (queue_sender, queue) = std::sync::mpsc::channel();
     let actor = system.block_on(async move {
         ExecutorActor::create(move |ctx| {
-            let (id, session) =
-                Session::start(connected.stream, ctx.address().recipient(), limits, None);
+            let link = Session::open(
+                connected.stream,
+                ctx.address().recipient(),
+                session_options,
+                None,
+            );
+            let _ = queue_sender.send(link.known_send_queue().expect("opened with its queue"));
             ExecutorActor {
                 shared,
-                scheduler: Some(Remote::new(id, session)),
+                scheduler: Some(link),
                 peers: Default::default(),
                 options,
                 name,
@@ -238,7 +258,8 @@ fn run_executor_thread(
             }
         })
     });
-    if started.send(Ok((actor, client))).is_err() {
+    let queue = queue.recv().expect("the actor was created");
+    if started.send(Ok((actor, client, queue))).is_err() {
         return;
     }
     let _ = system.run();
@@ -251,6 +272,7 @@ impl Inner {
         timeout: Duration,
     ) -> crate::Result<SchedulerToExecutor> {
         let (reply, answer) = tokio::sync::oneshot::channel();
+        self.scheduler_queue.wait_for_room_blocking();
         self.actor.do_send(AskScheduler {
             request,
             timeout,
@@ -258,9 +280,7 @@ impl Inner {
         });
         match answer.blocking_recv() {
             Ok(Ok(answer)) => Ok(answer),
-            Ok(Err(e)) => Err(crate::Error::ConnectionLost {
-                reason: e.to_string(),
-            }),
+            Ok(Err(e)) => Err(e.into_error("a request to the scheduler")),
             Err(_) => Err(crate::Error::ConnectionLost {
                 reason: "the executor stopped".into(),
             }),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::actor::{Put, ToScheduler};
+use super::actor::Put;
 use super::future::{Future, FutureHandle};
 use super::Executor;
 use crate::error::serve_hint;
@@ -159,7 +159,7 @@ impl Executor {
                 tasks: fresh,
                 wanted,
             };
-            self.inner.actor.do_send(ToScheduler(update));
+            self.inner.to_scheduler(update);
         }
         futures
     }

@@ -166,7 +166,7 @@ impl Nanny {
     }
 
     fn on_center_connected(&mut self, connected: Connected, ctx: &mut Context<Self>) {
-        let limits = self.config.connect.limits;
+        let limits = self.config.connect.session_options();
         let (id, session) =
             Session::start(connected.stream, ctx.address().recipient(), limits, None);
         let link = Remote::new(id, session);

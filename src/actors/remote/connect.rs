@@ -6,7 +6,9 @@ use std::time::Duration;
 use tokio::net::TcpStream;
 use tracing::debug;
 
+use super::bounds::LinkBounds;
 use super::handshake::{client_handshake, HandshakeError};
+use super::session::SessionOptions;
 use crate::messages::{FrameLimits, Hello};
 
 /// How a client connects and how patiently it retries.
@@ -20,8 +22,17 @@ pub struct ConnectOptions {
     pub max_backoff: Duration,
     /// Stop retrying after this long; `None` retries forever (default `None`).
     pub give_up_after: Option<Duration>,
-    /// Frame limits for the handshake.
+    /// Frame limits for the handshake and the session after it.
     pub limits: FrameLimits,
+    /// Bounds of the session after the handshake (its listener cap is unused here).
+    pub bounds: LinkBounds,
+}
+
+impl ConnectOptions {
+    /// The options of a session on a connection made with these options.
+    pub fn session_options(&self) -> SessionOptions {
+        SessionOptions::new(self.limits, self.bounds)
+    }
 }
 
 impl Default for ConnectOptions {
@@ -32,6 +43,7 @@ impl Default for ConnectOptions {
             max_backoff: Duration::from_secs(2),
             give_up_after: None,
             limits: FrameLimits::default(),
+            bounds: LinkBounds::default(),
         }
     }
 }

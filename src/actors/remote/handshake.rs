@@ -109,9 +109,12 @@ pub async fn server_handshake(
         .map_err(|_| HandshakeError::Timeout(timeout))?
 }
 
-/// Server side: tells the client why it is refused and closes the connection.
-pub async fn refuse(mut stream: TcpStream, reason: String) {
+/// Server side: tells the client why it is refused and closes the connection (freeing its
+/// connection slot).
+pub async fn refuse(socket: impl Into<super::SessionSocket>, reason: String) {
+    let mut socket = socket.into();
+    let stream = socket.stream_mut();
     let envelope = reply_envelope(&HelloReply::Refused { reason });
-    let _ = write_envelope(&mut stream, &envelope).await;
+    let _ = write_envelope(stream, &envelope).await;
     let _ = stream.shutdown().await;
 }

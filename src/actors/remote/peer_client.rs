@@ -1,5 +1,6 @@
 //! Fetching and placing values on a worker as a peer (used by workers for task inputs and by
-//! executors for gather and scatter): connect, ask, and turn frames back into values.
+//! executors for gather and scatter): connect, ask, and turn frames back into values. Every
+//! request waits for room in the link's send queue before it is sent (see [`super::bounds`]).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -35,6 +36,7 @@ pub enum PeerError {
         /// The holder.
         addr: SocketAddr,
         /// Why.
+        #[source]
         source: RemoteError,
     },
     /// The holder answered something else than asked.
@@ -43,6 +45,38 @@ pub enum PeerError {
         /// The holder.
         addr: SocketAddr,
     },
+}
+
+impl PeerError {
+    /// The crate-level error, keeping this one as the source of a timeout or a protocol
+    /// violation.
+    pub fn into_error(self) -> crate::Error {
+        let operation = match &self {
+            PeerError::Connect { addr, .. }
+            | PeerError::Request { addr, .. }
+            | PeerError::Protocol { addr } => format!("a data request to {addr}"),
+        };
+        match self {
+            PeerError::Request {
+                source: RemoteError::Timeout(_),
+                ..
+            } => crate::Error::Timeout {
+                operation,
+                source: Box::new(self),
+            },
+            PeerError::Protocol { .. }
+            | PeerError::Request {
+                source: RemoteError::Protocol { .. },
+                ..
+            } => crate::Error::Protocol {
+                operation,
+                source: Box::new(self),
+            },
+            other => crate::Error::ConnectionLost {
+                reason: other.to_string(),
+            },
+        }
+    }
 }
 
 /// Connects to the worker at `addr` as a peer; the session reports to `owner`.
@@ -67,8 +101,23 @@ pub async fn connect_peer(
             addr,
             reason: e.to_string(),
         })?;
-    let (id, session) = Session::start(connected.stream, owner, options.limits, None);
-    Ok(Remote::new(id, session))
+    Ok(Session::open(
+        connected.stream,
+        owner,
+        options.session_options(),
+        None,
+    ))
+}
+
+/// Waits for room in the link's send queue, as long as a request may take: a holder that
+/// reads nothing for that long is as unreachable as one that does not answer.
+async fn room_on(link: &PeerLink, addr: SocketAddr) -> Result<(), PeerError> {
+    tokio::time::timeout(DATA_TIMEOUT, link.wait_for_room())
+        .await
+        .map_err(|_| PeerError::Request {
+            addr,
+            source: RemoteError::Timeout(DATA_TIMEOUT),
+        })
 }
 
 /// What a holder sent back for a `GetData`.
@@ -86,6 +135,7 @@ pub async fn get_data(
     addr: SocketAddr,
     keys: Vec<TaskKey>,
 ) -> Result<Fetched, PeerError> {
+    room_on(link, addr).await?;
     let reply = link
         .ask(PeerToWorker::GetData(keys), DATA_TIMEOUT)
         .await
@@ -117,6 +167,7 @@ pub async fn put_data(
             ((key, meta), bytes)
         })
         .unzip();
+    room_on(link, addr).await?;
     let reply = link
         .ask_with_frames(PeerToWorker::PutData(metas), frames, DATA_TIMEOUT)
         .await

@@ -1,15 +1,18 @@
 //! [`Remote`]: a handle to the actor at the other end of a session, used like a local `Addr`.
 //!
 //! `tell` is `do_send`, `ask` is `send` with a reply matched by tag and a timeout. Callers do
-//! not see sockets, tags or encoding.
+//! not see sockets, tags or encoding. Neither waits for room in the send queue: a producer
+//! that can wait calls [`Remote::wait_for_room`] first (see [`super::bounds`]).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix::Addr;
 use bytes::Bytes;
 
+use super::flow::SendQueue;
 use super::session::{
-    Ask, Close, Incoming, Outgoing, Reply, Session, SessionId, Tell, WireMessage,
+    Ask, Close, Incoming, Outgoing, Reply, SendQueueOf, Session, SessionId, Tell, WireMessage,
 };
 use super::RemoteError;
 
@@ -17,6 +20,7 @@ use super::RemoteError;
 pub struct Remote<Tx: WireMessage, Rx: WireMessage> {
     id: SessionId,
     session: Addr<Session<Tx, Rx>>,
+    send_queue: Option<Arc<SendQueue>>,
 }
 
 impl<Tx: WireMessage, Rx: WireMessage> Clone for Remote<Tx, Rx> {
@@ -24,6 +28,7 @@ impl<Tx: WireMessage, Rx: WireMessage> Clone for Remote<Tx, Rx> {
         Remote {
             id: self.id,
             session: self.session.clone(),
+            send_queue: self.send_queue.clone(),
         }
     }
 }
@@ -31,7 +36,49 @@ impl<Tx: WireMessage, Rx: WireMessage> Clone for Remote<Tx, Rx> {
 impl<Tx: WireMessage, Rx: WireMessage> Remote<Tx, Rx> {
     /// Wraps a running session.
     pub fn new(id: SessionId, session: Addr<Session<Tx, Rx>>) -> Self {
-        Remote { id, session }
+        Remote {
+            id,
+            session,
+            send_queue: None,
+        }
+    }
+
+    /// Wraps a running session whose send queue is known (see [`Session::open`]).
+    pub fn with_send_queue(
+        id: SessionId,
+        session: Addr<Session<Tx, Rx>>,
+        send_queue: Arc<SendQueue>,
+    ) -> Self {
+        Remote {
+            id,
+            session,
+            send_queue: Some(send_queue),
+        }
+    }
+
+    /// The send queue, if this handle was made with it.
+    pub fn known_send_queue(&self) -> Option<Arc<SendQueue>> {
+        self.send_queue.clone()
+    }
+
+    /// The session's send queue: what it holds for its writer, and its bound.
+    pub async fn send_queue(&self) -> Result<Arc<SendQueue>, RemoteError> {
+        match &self.send_queue {
+            Some(queue) => Ok(queue.clone()),
+            None => self
+                .session
+                .send(SendQueueOf)
+                .await
+                .map_err(|_| RemoteError::SessionGone),
+        }
+    }
+
+    /// Waits until the send queue is under its bound (or the session closed), so that what
+    /// this producer sends next is not what overflows it.
+    pub async fn wait_for_room(&self) {
+        if let Ok(queue) = self.send_queue().await {
+            queue.room().await;
+        }
     }
 
     /// The session this handle speaks through.

@@ -3,26 +3,61 @@
 //! `Tx` is what this side sends, `Rx` what it receives. Received messages go to the owner as
 //! [`SessionEvent::Received`]; replies to our own requests are matched by tag and never reach
 //! the owner; when the connection ends for any reason the owner gets one
-//! [`SessionEvent::Closed`] and every pending request fails with `ConnectionLost`.
+//! [`SessionEvent::Closed`] and every pending request fails with the reason
+//! ([`RemoteError::closed`]). Both directions are bounded as [`super::bounds`] decides.
 
 use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit};
 use tokio_util::codec::FramedRead;
+use tracing::{debug, warn};
 
+use super::bounds::{AtSendBound, LinkBounds};
+use super::flow::{GatedRead, InboundCredit, Receipt, SendQueue};
+use super::listen::SessionSocket;
 use super::writer::run_writer;
-use super::RemoteError;
+use super::{CloseReason, ProtocolViolation, RemoteError};
 use crate::messages::frame::EnvelopeDecoder;
 use crate::messages::{codec, Envelope, FrameError, FrameLimits, Packet, Tag};
+
+const LOG_TARGET: &str = "taskforce::remote";
+
+/// How a session reads, and how it holds to its bounds.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SessionOptions {
+    /// Bounds on incoming frames.
+    pub limits: FrameLimits,
+    /// Bounds on the queues of the session.
+    pub bounds: LinkBounds,
+    /// What a message that finds the send queue full does (see [`super::bounds`]).
+    pub at_send_bound: AtSendBound,
+}
+
+impl SessionOptions {
+    /// Options from frame limits and link bounds, closing the session at the send bound.
+    pub fn new(limits: FrameLimits, bounds: LinkBounds) -> Self {
+        SessionOptions {
+            limits,
+            bounds,
+            at_send_bound: AtSendBound::Close,
+        }
+    }
+}
+
+impl From<FrameLimits> for SessionOptions {
+    fn from(limits: FrameLimits) -> Self {
+        SessionOptions::new(limits, LinkBounds::default())
+    }
+}
 
 /// Numbers every session in this process, so an owner can tell its sessions apart.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -48,6 +83,16 @@ pub struct Incoming<Rx> {
     pub frames: Vec<Bytes>,
     /// `Some(tag)` if the sender waits for a reply.
     pub reply_tag: Option<u64>,
+    /// Counts this message against the session's unhandled bound until dropped.
+    receipt: Option<Receipt>,
+}
+
+impl<Rx> Incoming<Rx> {
+    /// Takes the receipt that counts this message against its session's unhandled bound
+    /// (see [`super::bounds`]): the session reads on only once it is dropped.
+    pub fn take_receipt(&mut self) -> Option<Receipt> {
+        self.receipt.take()
+    }
 }
 
 /// What a session tells its owner.
@@ -130,6 +175,11 @@ pub struct Reply<Tx> {
 #[rtype(result = "()")]
 pub struct Close(pub String);
 
+/// Ask for the session's send queue, to wait for room on it.
+#[derive(Message)]
+#[rtype(result = "Arc<SendQueue>")]
+pub struct SendQueueOf;
+
 #[derive(Message)]
 #[rtype(result = "()")]
 struct WriterStopped(Option<std::io::Error>);
@@ -140,11 +190,20 @@ type PendingReply<Rx> = oneshot::Sender<Result<Incoming<Rx>, RemoteError>>;
 pub struct Session<Tx: WireMessage, Rx: WireMessage> {
     id: SessionId,
     peer: SocketAddr,
+    /// Unbounded as a channel; held to `bounds.send_queue_bytes` by `send_queue`, which
+    /// counts every envelope in it and in the writer's batch.
     outbox: Option<mpsc::UnboundedSender<Envelope>>,
+    send_queue: Arc<SendQueue>,
+    writer: tokio::task::JoinHandle<()>,
+    at_send_bound: AtSendBound,
+    inbound: Arc<InboundCredit>,
     owner: Recipient<SessionEvent<Rx>>,
     pending: HashMap<u64, PendingReply<Rx>>,
     next_tag: u64,
-    close_reason: Option<String>,
+    close_reason: Option<CloseReason>,
+    /// The listener's connection slot, if this connection was accepted: freed with the
+    /// session.
+    _slot: Option<OwnedSemaphorePermit>,
     _tx: PhantomData<fn(Tx)>,
 }
 
@@ -152,40 +211,74 @@ impl<Tx: WireMessage, Rx: WireMessage> Session<Tx, Rx> {
     /// Starts a session on an established (handshaken) connection. `greeting`, if any, is
     /// written before anything else (the server's `HelloReply`).
     pub fn start(
-        stream: TcpStream,
+        socket: impl Into<SessionSocket>,
         owner: Recipient<SessionEvent<Rx>>,
-        limits: FrameLimits,
+        options: impl Into<SessionOptions>,
         greeting: Option<Envelope>,
     ) -> (SessionId, Addr<Self>) {
+        let (id, addr, _) = Self::start_counted(socket.into(), owner, options.into(), greeting);
+        (id, addr)
+    }
+
+    /// Like [`Session::start`], returning a [`super::Remote`] that knows the send queue
+    /// (so producers can wait for room without asking the session).
+    pub fn open(
+        socket: impl Into<SessionSocket>,
+        owner: Recipient<SessionEvent<Rx>>,
+        options: impl Into<SessionOptions>,
+        greeting: Option<Envelope>,
+    ) -> super::Remote<Tx, Rx> {
+        let (id, addr, queue) = Self::start_counted(socket.into(), owner, options.into(), greeting);
+        super::Remote::with_send_queue(id, addr, queue)
+    }
+
+    fn start_counted(
+        socket: SessionSocket,
+        owner: Recipient<SessionEvent<Rx>>,
+        options: SessionOptions,
+        greeting: Option<Envelope>,
+    ) -> (SessionId, Addr<Self>, Arc<SendQueue>) {
         let id = SessionId::next();
+        let (stream, slot) = socket.into_parts();
         let peer = stream
             .peer_addr()
             .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
         let _ = stream.set_nodelay(true);
         let (read_half, write_half) = stream.into_split();
+        let send_queue = SendQueue::new(options.bounds.send_queue_bytes);
+        let inbound = InboundCredit::new(options.bounds.unhandled_bytes);
         let (outbox, queue) = mpsc::unbounded_channel();
         if let Some(greeting) = greeting {
+            let _ = send_queue.admit(greeting.wire_len(), AtSendBound::Wait);
             let _ = outbox.send(greeting);
         }
+        let writer_queue = send_queue.clone();
+        let session_queue = send_queue.clone();
         let addr = Session::create(move |ctx| {
-            ctx.add_stream(FramedRead::new(read_half, EnvelopeDecoder::new(limits)));
+            let frames = FramedRead::new(read_half, EnvelopeDecoder::new(options.limits));
+            ctx.add_stream(GatedRead::new(frames, inbound.clone()));
             let me = ctx.address();
-            actix::spawn(async move {
-                let result = run_writer(write_half, queue).await;
+            let writer = actix::spawn(async move {
+                let result = run_writer(write_half, queue, writer_queue).await;
                 me.do_send(WriterStopped(result.err()));
             });
             Session {
                 id,
                 peer,
                 outbox: Some(outbox),
+                send_queue: session_queue,
+                writer,
+                at_send_bound: options.at_send_bound,
+                inbound,
                 owner,
                 pending: HashMap::new(),
                 next_tag: 1,
                 close_reason: None,
+                _slot: slot,
                 _tx: PhantomData,
             }
         });
-        (id, addr)
+        (id, addr, send_queue)
     }
 
     fn send_packet(&mut self, tag: Tag, out: Outgoing<Tx>, ctx: &mut Context<Self>) {
@@ -200,28 +293,65 @@ impl<Tx: WireMessage, Rx: WireMessage> Session<Tx, Rx> {
             header: header.into(),
             frames: out.frames,
         };
-        let sent = self.outbox.as_ref().map(|queue| queue.send(envelope));
-        if !matches!(sent, Some(Ok(()))) {
-            self.close("connection already closed".into(), ctx);
+        let already_closed = || CloseReason::Requested("connection already closed".into());
+        let Some(outbox) = &self.outbox else {
+            return self.close(already_closed(), ctx);
+        };
+        if let Err(bound) = self
+            .send_queue
+            .admit(envelope.wire_len(), self.at_send_bound)
+        {
+            return self.close(CloseReason::Bound(bound), ctx);
+        }
+        if outbox.send(envelope).is_err() {
+            self.close(already_closed(), ctx);
         }
     }
 
-    fn close(&mut self, reason: String, ctx: &mut Context<Self>) {
+    fn close(&mut self, reason: CloseReason, ctx: &mut Context<Self>) {
         if self.close_reason.is_none() {
+            let (peer, session) = (self.peer, self.id.0);
+            match &reason {
+                CloseReason::Bound(_) | CloseReason::Protocol { .. } => {
+                    warn!(target: LOG_TARGET, %peer, session, %reason, "closing session")
+                }
+                _ => debug!(target: LOG_TARGET, %peer, session, %reason, "closing session"),
+            }
             self.close_reason = Some(reason);
         }
+        // Nothing more is queued: a message after the close fails rather than waits. What is
+        // queued is still written on a close asked for, but not to a peer that broke the
+        // protocol, failed, or stopped reading: there the writer may be stuck on a full
+        // socket, and aborting it frees the queue and closes the connection now.
+        self.outbox = None;
+        if matches!(
+            self.close_reason,
+            Some(CloseReason::Bound(_) | CloseReason::Protocol { .. } | CloseReason::Io { .. })
+        ) {
+            self.writer.abort();
+        }
         ctx.stop();
+    }
+
+    fn violation(&mut self, source: ProtocolViolation, ctx: &mut Context<Self>) {
+        let peer = self.peer;
+        self.close(CloseReason::Protocol { peer, source }, ctx);
     }
 
     fn on_envelope(&mut self, envelope: Envelope, ctx: &mut Context<Self>) {
         let packet = match codec::decode::<Packet<Rx>>(&envelope.header) {
             Ok(packet) => packet,
-            Err(e) => return self.close(format!("undecodable message: {e}"), ctx),
+            Err(e) => return self.violation(ProtocolViolation::Undecodable(e), ctx),
+        };
+        let receipt = match packet.tag {
+            Tag::Reply(_) => None,
+            Tag::Tell | Tag::Ask(_) => Some(self.inbound.take(envelope.wire_len())),
         };
         let incoming = |reply_tag| Incoming {
             body: packet.body,
             frames: envelope.frames,
             reply_tag,
+            receipt,
         };
         match packet.tag {
             Tag::Reply(tag) => {
@@ -249,16 +379,14 @@ impl<Tx: WireMessage, Rx: WireMessage> Actor for Session<Tx, Rx> {
         let reason = self
             .close_reason
             .take()
-            .unwrap_or_else(|| "session stopped".into());
+            .unwrap_or_else(|| CloseReason::Requested("session stopped".into()));
+        self.send_queue.close();
         for (_, waiter) in self.pending.drain() {
-            let _ = waiter.send(Err(RemoteError::ConnectionLost {
-                peer: self.peer,
-                reason: reason.clone(),
-            }));
+            let _ = waiter.send(Err(RemoteError::closed(self.peer, &reason)));
         }
         self.owner.do_send(SessionEvent::Closed {
             session: self.id,
-            reason,
+            reason: reason.to_string(),
         });
     }
 }
@@ -270,14 +398,16 @@ impl<Tx: WireMessage, Rx: WireMessage> StreamHandler<Result<Envelope, FrameError
         match item {
             Ok(envelope) => self.on_envelope(envelope, ctx),
             Err(FrameError::Io(e)) => {
-                self.close(format!("connection to {} failed: {e}", self.peer), ctx)
+                let peer = self.peer;
+                let source = Arc::new(e);
+                self.close(CloseReason::Io { peer, source }, ctx)
             }
-            Err(e) => self.close(format!("bad frame from {}: {e}", self.peer), ctx),
+            Err(e) => self.violation(ProtocolViolation::Frame(Arc::new(e)), ctx),
         }
     }
 
     fn finished(&mut self, ctx: &mut Context<Self>) {
-        self.close("connection closed by peer".into(), ctx);
+        self.close(CloseReason::PeerClosed, ctx);
     }
 }
 
@@ -326,7 +456,15 @@ impl<Tx: WireMessage, Rx: WireMessage> Handler<Close> for Session<Tx, Rx> {
     type Result = ();
 
     fn handle(&mut self, msg: Close, ctx: &mut Context<Self>) {
-        self.close(msg.0, ctx);
+        self.close(CloseReason::Requested(msg.0), ctx);
+    }
+}
+
+impl<Tx: WireMessage, Rx: WireMessage> Handler<SendQueueOf> for Session<Tx, Rx> {
+    type Result = MessageResult<SendQueueOf>;
+
+    fn handle(&mut self, _: SendQueueOf, _ctx: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.send_queue.clone())
     }
 }
 
@@ -335,8 +473,11 @@ impl<Tx: WireMessage, Rx: WireMessage> Handler<WriterStopped> for Session<Tx, Rx
 
     fn handle(&mut self, msg: WriterStopped, ctx: &mut Context<Self>) {
         let reason = match msg.0 {
-            Some(e) => format!("write to {} failed: {e}", self.peer),
-            None => "connection closed".into(),
+            Some(e) => CloseReason::Io {
+                peer: self.peer,
+                source: Arc::new(e),
+            },
+            None => CloseReason::Requested("connection closed".into()),
         };
         self.close(reason, ctx);
     }

@@ -14,6 +14,7 @@ use tracing::{info, warn};
 
 use crate::actors::center::state::LeaveReason;
 use crate::actors::remote::handshake::reply_envelope;
+use crate::actors::remote::SessionOptions;
 use crate::actors::remote::{Arrival, Remote, Session, SessionEvent, SessionId};
 use crate::function::EncodedValue;
 use crate::ids::{ClientId, Map, TaskKey, WorkerId};
@@ -25,7 +26,7 @@ use crate::messages::executor_link::{
     WorkerView,
 };
 use crate::messages::tasks::ComputeMsg;
-use crate::messages::{FrameLimits, HelloReply};
+use crate::messages::HelloReply;
 use crate::scheduler::{
     ClientReport, OutboxBatch, SchedulerConfig, SchedulerState, WorkerCommand, WorkerLoss,
 };
@@ -56,7 +57,7 @@ pub struct Scheduler {
     clients: Map<ClientId, ExecutorLink>,
     client_sessions: Map<SessionId, ClientId>,
     next_client: u32,
-    limits: FrameLimits,
+    limits: SessionOptions,
     name: String,
     observer: observe::Observer,
 }
@@ -115,7 +116,7 @@ pub struct AdmitExecutor(pub Arrival);
 
 impl Scheduler {
     /// A scheduler with no workers and no clients.
-    pub fn new(config: SchedulerConfig, limits: FrameLimits, name: String) -> Self {
+    pub fn new(config: SchedulerConfig, limits: SessionOptions, name: String) -> Self {
         Scheduler {
             state: SchedulerState::new(config),
             center: None,

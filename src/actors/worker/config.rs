@@ -3,7 +3,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use crate::actors::remote::ConnectOptions;
+use crate::actors::remote::{ConnectOptions, LinkBounds};
 use crate::messages::FrameLimits;
 
 /// How a worker runs.
@@ -31,6 +31,8 @@ pub struct WorkerConfig {
     pub connect: ConnectOptions,
     /// Bounds on incoming frames.
     pub limits: FrameLimits,
+    /// Bounds of the peer listener and its sessions (send queue, connections).
+    pub bounds: LinkBounds,
 }
 
 impl WorkerConfig {
@@ -48,6 +50,7 @@ impl WorkerConfig {
             handshake_timeout: Duration::from_secs(10),
             connect: ConnectOptions::default(),
             limits: FrameLimits::default(),
+            bounds: LinkBounds::default(),
         }
     }
 }

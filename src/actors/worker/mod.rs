@@ -46,11 +46,13 @@ pub async fn start(config: WorkerConfig) -> crate::Result<WorkerHandle> {
     info!(target: crate::actors::LOG_WORKER, "Start worker at {addr}");
     let limits = config.limits;
     let handshake_timeout = config.handshake_timeout;
+    let max_connections = config.bounds.max_connections;
     let actor = Worker::new(config, addr).start();
     actix_rt::spawn(accept_loop(
         listener,
         limits,
         handshake_timeout,
+        max_connections,
         "worker",
         {
             let actor = actor.clone();

@@ -6,7 +6,9 @@ use tracing::{debug, warn};
 
 use super::actor::{Worker, LOG_TARGET};
 use crate::actors::remote::handshake::reply_envelope;
-use crate::actors::remote::{Arrival, Incoming, Remote, Session, SessionEvent, SessionId};
+use crate::actors::remote::{
+    Arrival, Incoming, Remote, Session, SessionEvent, SessionId, SessionOptions,
+};
 use crate::function::Stored;
 use crate::messages::peer_link::{join_value, split_value, PeerToWorker, WorkerToPeer};
 use crate::messages::HelloReply;
@@ -64,7 +66,7 @@ impl Handler<AdmitPeer> for Worker {
             id: 0,
             server_name: self.name(),
         });
-        let limits = self.config.limits;
+        let limits = SessionOptions::new(self.config.limits, self.config.bounds);
         let (session, addr) = Session::start(
             arrival.stream,
             ctx.address().recipient(),
