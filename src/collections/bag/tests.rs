@@ -1,0 +1,225 @@
+//! Bag pipelines on local threads against std iterators over generated files.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::PathBuf;
+
+use super::*;
+use crate::remote;
+use crate::threaded::Threaded;
+
+#[remote]
+fn contains_python(line: &str) -> bool {
+    line.contains("python")
+}
+
+#[remote]
+fn contains_word(line: &str, word: &str) -> bool {
+    line.contains(word)
+}
+
+/// A predicate the pipeline can only call through the erased entry.
+#[remote]
+fn long_line(line: String) -> bool {
+    line.len() > 20
+}
+
+#[remote]
+fn line_len(line: &str) -> u64 {
+    line.len() as u64
+}
+
+#[remote]
+fn is_even(x: i64) -> bool {
+    x % 2 == 0
+}
+
+#[remote]
+fn digits(x: i64) -> Vec<i64> {
+    x.to_string().bytes().map(|b| (b - b'0') as i64).collect()
+}
+
+const WORDS: [&str; 7] = ["python", "rust", "dask", "bag", "graph", "task", "Python"];
+
+fn corpus(name: &str, files: usize, lines: usize) -> (PathBuf, Vec<String>) {
+    let dir = std::env::temp_dir().join(format!("tf-bag-t-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut all = Vec::new();
+    let mut state = 0x2545_f491_u64;
+    for f in 0..files {
+        let mut text = String::new();
+        for _ in 0..lines {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let n = 1 + (state % 6) as usize;
+            let line: Vec<&str> = (0..n)
+                .map(|i| WORDS[((state >> (i * 5)) % 7) as usize])
+                .collect();
+            let line = line.join(" ");
+            text.push_str(&line);
+            text.push('\n');
+            all.push(line);
+        }
+        if f == 0 {
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            gz.write_all(text.as_bytes()).unwrap();
+            std::fs::write(dir.join(format!("lines_{f}.txt.gz")), gz.finish().unwrap()).unwrap();
+        } else {
+            std::fs::write(dir.join(format!("lines_{f}.txt")), text).unwrap();
+        }
+    }
+    (dir, all)
+}
+
+fn runner() -> Threaded {
+    Threaded::new(2)
+}
+
+#[test]
+fn counts_match_std_on_plain_and_gzip_files_in_small_blocks() {
+    let (dir, lines) = corpus("count", 4, 300);
+    let options = TextOptions {
+        block_size: 997,
+        lossy: false,
+    };
+    let bag = Bag::read_text_with(&format!("{}/lines_*", dir.display()), &options).unwrap();
+    assert!(bag.npartitions() > 4);
+    let expected = lines.iter().filter(|l| l.contains("python")).count() as u64;
+    assert_eq!(bag.count().compute(&runner()).unwrap(), lines.len() as u64);
+    assert_eq!(
+        bag.filter(contains_python)
+            .count()
+            .compute(&runner())
+            .unwrap(),
+        expected
+    );
+    let bound = bag.filter(contains_word.bind(("python".to_string(),)));
+    assert_eq!(bound.count().compute(&runner()).unwrap(), expected);
+    let long = lines.iter().filter(|l| l.len() > 20).count() as u64;
+    assert_eq!(
+        bag.filter(long_line).count().compute(&runner()).unwrap(),
+        long
+    );
+    let mut all = bag.compute(&runner()).unwrap();
+    let mut sorted = lines.clone();
+    all.sort();
+    sorted.sort();
+    assert_eq!(all, sorted);
+}
+
+#[test]
+fn frequencies_and_topk_match_a_single_process_count() {
+    let (dir, lines) = corpus("freq", 3, 400);
+    let bag = Bag::read_text(&format!("{}/lines_*", dir.display())).unwrap();
+    let mut expected: HashMap<String, u64> = HashMap::new();
+    for word in lines.iter().flat_map(|l| l.split_whitespace()) {
+        *expected.entry(word.to_lowercase()).or_default() += 1;
+    }
+    let words = bag.flat_map(split_words).map(lowercase);
+    let freqs: HashMap<String, u64> = words
+        .frequencies()
+        .compute(&runner())
+        .unwrap()
+        .into_iter()
+        .collect();
+    assert_eq!(freqs, expected);
+    let mut ranked: Vec<(String, u64)> = expected.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    ranked.truncate(3);
+    assert_eq!(
+        words.frequencies().topk(3).compute(&runner()).unwrap(),
+        ranked
+    );
+}
+
+#[test]
+fn topk_breaks_ties_by_value() {
+    let bag = Bag::from_sequence(["b", "a", "c", "a", "b", "d"].map(String::from), 3);
+    let top = bag.frequencies().topk(3).compute(&runner()).unwrap();
+    assert_eq!(
+        top,
+        [
+            ("a".to_string(), 2),
+            ("b".to_string(), 2),
+            ("c".to_string(), 1)
+        ]
+    );
+}
+
+#[test]
+fn numbers_through_erased_steps() {
+    let bag = Bag::from_sequence(0..1000_i64, 7);
+    let r = runner();
+    assert_eq!(
+        bag.filter(is_even).sum().compute(&r).unwrap(),
+        (0..1000).filter(|x| x % 2 == 0).sum::<i64>()
+    );
+    assert_eq!(bag.min().compute(&r).unwrap(), 0);
+    assert_eq!(bag.max().compute(&r).unwrap(), 999);
+    assert_eq!(bag.mean().compute(&r).unwrap(), 499.5);
+    let expected: Vec<i64> = (0..1000_i64)
+        .flat_map(|x| {
+            x.to_string()
+                .bytes()
+                .map(|b| (b - b'0') as i64)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(bag.flat_map(digits).compute(&r).unwrap(), expected);
+    let freqs: HashMap<i64, u64> = bag
+        .flat_map(digits)
+        .frequencies()
+        .compute(&r)
+        .unwrap()
+        .into_iter()
+        .collect();
+    assert_eq!(
+        freqs[&0],
+        expected.iter().filter(|d| **d == 0).count() as u64
+    );
+    assert_eq!(bag.take(5, &r).unwrap(), [0, 1, 2, 3, 4]);
+    let lens = Bag::from_sequence(["ab".to_string(), "cde".to_string()], 2).map(line_len);
+    assert_eq!(lens.sum().compute(&r).unwrap(), 5);
+    assert_eq!(
+        Bag::<i64>::from_sequence(Vec::new(), 3)
+            .count()
+            .compute(&r)
+            .unwrap(),
+        0
+    );
+}
+
+#[test]
+fn errors_name_the_pattern_the_file_and_the_offset() {
+    let (dir, _) = corpus("errors", 1, 5);
+    let err = Bag::read_text(&format!("{}/nothing_*.txt", dir.display())).unwrap_err();
+    assert!(err.to_string().contains("nothing_*.txt"), "{err}");
+    std::fs::write(dir.join("bad.txt"), b"fine\nnot \xc3( fine\n").unwrap();
+    let bag = Bag::read_text(&format!("{}/bad.txt", dir.display())).unwrap();
+    let err = bag.count().compute(&runner()).unwrap_err().to_string();
+    assert!(err.contains("bad.txt") && err.contains("byte 9"), "{err}");
+    let lossy = TextOptions {
+        lossy: true,
+        ..TextOptions::default()
+    };
+    let bag = Bag::read_text_with(&format!("{}/bad.txt", dir.display()), &lossy).unwrap();
+    assert_eq!(bag.count().compute(&runner()).unwrap(), 2);
+    std::fs::write(
+        dir.join("corrupt.gz"),
+        b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03garbage",
+    )
+    .unwrap();
+    let bag = Bag::read_text(&format!("{}/corrupt.gz", dir.display())).unwrap();
+    let err = bag.count().compute(&runner()).unwrap_err().to_string();
+    assert!(err.contains("corrupt.gz"), "{err}");
+    let gone = dir.join("gone.txt");
+    std::fs::write(&gone, b"x\n").unwrap();
+    let bag = Bag::read_text(&gone.display().to_string()).unwrap();
+    std::fs::remove_file(&gone).unwrap();
+    let err = bag.count().compute(&runner()).unwrap_err().to_string();
+    assert!(
+        err.contains("gone.txt") && err.contains("No such file"),
+        "{err}"
+    );
+}
