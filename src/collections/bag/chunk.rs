@@ -10,6 +10,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use super::error::BagError;
+use super::shuffle::Bucket;
 use crate::function::{EncodedValue, Stored, Value};
 use crate::ids::Map;
 
@@ -26,6 +28,10 @@ pub enum Chunk {
     Freqs(FreqTable),
     /// Partial numeric accumulators (sum, min, max, count).
     Numbers(NumberAcc),
+    /// A shuffle's split of one partition: one bucket per output partition.
+    Buckets(Vec<Bucket>),
+    /// One bucket of a split.
+    Group(Bucket),
 }
 
 /// Counts per distinct element: strings by value, other elements by their encoded bytes.
@@ -105,7 +111,7 @@ impl Chunk {
             Chunk::Strings(items) => Some(items.len()),
             Chunk::Values(items) => Some(items.len()),
             Chunk::Freqs(table) => Some(table.len()),
-            Chunk::Count(_) | Chunk::Numbers(_) => None,
+            Chunk::Count(_) | Chunk::Numbers(_) | Chunk::Buckets(_) | Chunk::Group(_) => None,
         }
     }
 
@@ -117,18 +123,22 @@ impl Chunk {
             Chunk::Count(_) => "a count",
             Chunk::Freqs(_) => "a frequency table",
             Chunk::Numbers(_) => "numeric accumulators",
+            Chunk::Buckets(_) => "shuffle buckets",
+            Chunk::Group(_) => "a shuffle bucket",
         }
     }
 }
 
 /// The wire form of a [`Chunk`]: erased elements travel as their encodings.
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 enum ChunkWire {
     Strings(Vec<String>),
     Values(Vec<EncodedValue>),
     Count(u64),
     Freqs(FreqTable),
     Numbers(NumberAcc),
+    Buckets(Vec<Bucket>),
+    Group(Bucket),
 }
 
 /// The same wire form, borrowing what it can (variants in the same order as [`ChunkWire`]).
@@ -139,6 +149,8 @@ enum ChunkWireRef<'a> {
     Count(u64),
     Freqs(&'a FreqTable),
     Numbers(&'a NumberAcc),
+    Buckets(&'a [Bucket]),
+    Group(&'a Bucket),
 }
 
 impl Serialize for Chunk {
@@ -156,6 +168,8 @@ impl Serialize for Chunk {
             Chunk::Count(n) => ChunkWireRef::Count(*n),
             Chunk::Freqs(table) => ChunkWireRef::Freqs(table),
             Chunk::Numbers(acc) => ChunkWireRef::Numbers(acc),
+            Chunk::Buckets(buckets) => ChunkWireRef::Buckets(buckets),
+            Chunk::Group(bucket) => ChunkWireRef::Group(bucket),
         };
         wire.serialize(serializer)
     }
@@ -174,6 +188,8 @@ impl<'de> Deserialize<'de> for Chunk {
             ChunkWire::Count(n) => Chunk::Count(n),
             ChunkWire::Freqs(table) => Chunk::Freqs(table),
             ChunkWire::Numbers(acc) => Chunk::Numbers(acc),
+            ChunkWire::Buckets(buckets) => Chunk::Buckets(buckets),
+            ChunkWire::Group(bucket) => Chunk::Group(bucket),
         })
     }
 }
@@ -223,6 +239,34 @@ impl Elem<'_> {
             },
         }
     }
+}
+
+/// An encoded value in bincode's own layout: vectors of numbers travel as raw memory, which
+/// can't be put inside the encoding of a tuple; those are re-encoded.
+pub fn as_bincode(value: EncodedValue) -> Result<EncodedValue, BagError> {
+    if !value.raw {
+        return Ok(value);
+    }
+    macro_rules! reencode {
+        ($($t:ty),*) => {$(
+            if &*value.type_name == std::any::type_name::<Vec<$t>>() {
+                let items: Vec<$t> = crate::function::decode_value(&value).map_err(|e| BagError::Type {
+                    step: "encode",
+                    message: e.to_string(),
+                })?;
+                return Ok(EncodedValue {
+                    bytes: crate::messages::codec::encode(&items)?.into(),
+                    raw: false,
+                    ..value
+                });
+            }
+        )*};
+    }
+    reencode!(f64, f32, i64, i32, i16, i8, u64, u32, u16, u8);
+    Err(BagError::Type {
+        step: "encode",
+        message: format!("raw bytes of unexpected type {}", value.type_name),
+    })
 }
 
 /// Wraps any value as an erased element.

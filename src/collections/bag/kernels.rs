@@ -37,18 +37,18 @@ pub struct Plan {
 #[remote(name = "taskforce.bag.read_pipeline")]
 pub fn read_pipeline(block: &TextBlock, plan: &Plan) -> Result<Chunk, BagError> {
     let pipeline = Pipeline::new(&plan.steps)?;
-    let mut sink = sink_for(&plan.terminal);
+    let mut sink = sink_for(&plan.terminal)?;
     block.for_each_line(|line| pipeline.push(0, super::chunk::Elem::Str(line), sink.as_mut()))?;
-    Ok(sink.finish())
+    sink.finish()
 }
 
 /// Runs the plan over a chunk in memory (a literal partition, or an upstream task's).
 #[remote(name = "taskforce.bag.chunk_pipeline")]
 pub fn chunk_pipeline(input: &Chunk, plan: &Plan) -> Result<Chunk, BagError> {
     let pipeline = Pipeline::new(&plan.steps)?;
-    let mut sink = sink_for(&plan.terminal);
+    let mut sink = sink_for(&plan.terminal)?;
     run_chunk(&pipeline, input, &plan.pair_type, sink.as_mut())?;
-    Ok(sink.finish())
+    sink.finish()
 }
 
 /// One level of a tree reduction: counts add, tables and accumulators merge, partitions
@@ -145,4 +145,21 @@ pub fn trim(text: &str) -> String {
 #[remote(name = "taskforce.bag.contains")]
 pub fn contains(text: &str, word: &str) -> bool {
     text.contains(word)
+}
+
+/// One bucket of a shuffle's split partition (runs where the split is).
+#[remote(name = "taskforce.bag.shuffle_bucket")]
+pub fn shuffle_bucket(split: &Chunk, index: u64) -> Result<Chunk, BagError> {
+    super::shuffle::pick(split, index as usize)
+}
+
+/// One output partition of a shuffle from its bucket of every input: `(key, acc)` pairs
+/// folded with `combine` (foldby), or `(key, values)` pairs (groupby).
+#[remote(name = "taskforce.bag.shuffle_merge")]
+pub fn shuffle_merge(
+    buckets: Vec<Chunk>,
+    combine_with: Option<crate::ids::FunctionId>,
+    pair_type: &str,
+) -> Result<Chunk, BagError> {
+    super::shuffle::merge(&buckets, combine_with.as_ref(), pair_type)
 }

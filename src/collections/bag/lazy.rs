@@ -27,7 +27,7 @@ pub const DEFAULT_SPLIT_EVERY: usize = 8;
 
 /// Where a partition's elements come from.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-enum Input {
+pub(super) enum Input {
     /// A block of a text file, read by the worker that runs the partition.
     Block(TextBlock),
     /// Elements given by the program.
@@ -38,16 +38,16 @@ enum Input {
 
 /// A lazy, partitioned collection of `T`; see the [module docs](super).
 pub struct Bag<T> {
-    inputs: Arc<Vec<Input>>,
-    steps: Vec<Step>,
+    pub(super) inputs: Arc<Vec<Input>>,
+    pub(super) steps: Vec<Step>,
     /// Tasks the `Key` inputs come from.
-    upstream: Arc<Graph>,
+    pub(super) upstream: Arc<Graph>,
     /// `type_name` of the input elements, for frequency tables read as elements.
-    input_type: &'static str,
-    error: Option<Arc<BagError>>,
+    pub(super) input_type: &'static str,
+    pub(super) error: Option<Arc<BagError>>,
     /// Handles that keep persisted partitions alive on the cluster.
-    keep: Arc<Vec<Box<dyn Any + Send + Sync>>>,
-    split_every: usize,
+    pub(super) keep: Arc<Vec<Box<dyn Any + Send + Sync>>>,
+    pub(super) split_every: usize,
     _element: PhantomData<fn() -> T>,
 }
 
@@ -133,7 +133,7 @@ fn to_chunk<T: Serialize + Send + Sync + 'static>(items: Vec<T>) -> Chunk {
 }
 
 impl<T> Bag<T> {
-    fn from_inputs(inputs: Vec<Input>, upstream: Graph) -> Self {
+    pub(super) fn from_inputs(inputs: Vec<Input>, upstream: Graph) -> Self {
         Bag {
             inputs: Arc::new(inputs),
             steps: Vec::new(),
@@ -233,7 +233,7 @@ impl<T> Bag<T> {
 
     /// One task per partition running the fused steps into `terminal`: the graph (with the
     /// upstream tasks) and the partitions' keys.
-    fn partition_tasks(
+    pub(super) fn partition_tasks(
         &self,
         terminal: Terminal,
         name: &str,
@@ -345,7 +345,7 @@ impl<T> Bag<T> {
         }
     }
 
-    fn failed<U>(&self, error: BagError) -> Bag<U> {
+    pub(super) fn failed<U>(&self, error: BagError) -> Bag<U> {
         let mut bag = Bag::from_inputs(Vec::new(), Graph::new());
         bag.error = Some(Arc::new(error));
         bag
@@ -364,7 +364,7 @@ fn unexpected(step: &'static str, chunk: &Chunk) -> BagError {
     }
 }
 
-fn token<V: Serialize + ?Sized>(value: &V) -> Result<String, BagError> {
+pub(super) fn token<V: Serialize + ?Sized>(value: &V) -> Result<String, BagError> {
     let bytes = codec::encode(value)?;
     Ok(format!("{:032x}", xxhash_rust::xxh3::xxh3_128(&bytes)))
 }

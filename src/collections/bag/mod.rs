@@ -28,9 +28,11 @@ mod chunk;
 mod decode;
 mod error;
 mod frequencies;
+mod grouping;
 mod kernels;
 mod lazy;
 mod pipeline;
+mod shuffle;
 mod sink;
 mod source;
 #[cfg(test)]
@@ -42,5 +44,6 @@ pub use error::BagError;
 pub use kernels::{contains, lowercase, names, split_words, trim, Plan};
 pub use lazy::{Bag, Item};
 pub use pipeline::{Step, StepKind};
+pub use shuffle::{Bucket, GroupSpec};
 pub use sink::{NumberKind, Terminal};
 pub use source::{Compression, TextBlock, TextOptions, DEFAULT_BLOCK_SIZE};

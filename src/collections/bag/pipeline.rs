@@ -342,7 +342,7 @@ pub fn run_chunk(
                 }
             }
         }
-        Chunk::Count(_) | Chunk::Numbers(_) => {
+        _ => {
             return Err(BagError::Type {
                 step: "pipeline",
                 message: format!("expected elements, found {}", input.kind()),

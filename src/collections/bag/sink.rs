@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::chunk::{Chunk, Elem, FreqTable, NumberAcc};
 use super::error::BagError;
+use super::shuffle::{GroupSink, GroupSpec};
 use crate::function::Stored;
 
 /// What a partition task makes of its elements.
@@ -24,6 +25,8 @@ pub enum Terminal {
     Frequencies,
     /// Sum, min, max and count numbers of this kind.
     Numbers(NumberKind),
+    /// Split into buckets by key for a shuffle (foldby, groupby).
+    Group(GroupSpec),
 }
 
 /// The numeric element types `sum`, `min`, `max` and `mean` read.
@@ -50,12 +53,12 @@ pub trait Sink {
     /// Takes one element; `Break` when it wants no more.
     fn accept(&mut self, elem: Elem<'_>) -> Result<ControlFlow<()>, BagError>;
     /// The result.
-    fn finish(self: Box<Self>) -> Chunk;
+    fn finish(self: Box<Self>) -> Result<Chunk, BagError>;
 }
 
-/// The sink for a terminal.
-pub fn sink_for(terminal: &Terminal) -> Box<dyn Sink> {
-    match terminal {
+/// The sink for a terminal (an error if its functions aren't in this binary).
+pub fn sink_for(terminal: &Terminal) -> Result<Box<dyn Sink>, BagError> {
+    Ok(match terminal {
         Terminal::Collect { limit } => Box::new(Collect {
             strings: Vec::new(),
             values: Vec::new(),
@@ -67,7 +70,8 @@ pub fn sink_for(terminal: &Terminal) -> Box<dyn Sink> {
             kind: *kind,
             acc: NumberAcc::default(),
         }),
-    }
+        Terminal::Group(spec) => Box::new(GroupSink::new(spec)?),
+    })
 }
 
 struct Collect {
@@ -98,12 +102,12 @@ impl Sink for Collect {
         })
     }
 
-    fn finish(self: Box<Self>) -> Chunk {
-        if self.values.is_empty() {
+    fn finish(self: Box<Self>) -> Result<Chunk, BagError> {
+        Ok(if self.values.is_empty() {
             Chunk::Strings(self.strings)
         } else {
             Chunk::Values(self.values)
-        }
+        })
     }
 }
 
@@ -115,8 +119,8 @@ impl Sink for Count {
         Ok(ControlFlow::Continue(()))
     }
 
-    fn finish(self: Box<Self>) -> Chunk {
-        Chunk::Count(self.0)
+    fn finish(self: Box<Self>) -> Result<Chunk, BagError> {
+        Ok(Chunk::Count(self.0))
     }
 }
 
@@ -133,15 +137,15 @@ impl Sink for Frequencies {
                 }
             }
         } else {
-            let encoded = elem.into_stored().encode()?;
+            let encoded = super::chunk::as_bincode(elem.into_stored().encode()?)?;
             let key = encoded.bytes.to_vec();
             self.0.values.entry(key).or_insert((encoded, 0)).1 += 1;
         }
         Ok(ControlFlow::Continue(()))
     }
 
-    fn finish(self: Box<Self>) -> Chunk {
-        Chunk::Freqs(self.0)
+    fn finish(self: Box<Self>) -> Result<Chunk, BagError> {
+        Ok(Chunk::Freqs(self.0))
     }
 }
 
@@ -181,8 +185,8 @@ impl Sink for Numbers {
         Ok(ControlFlow::Continue(()))
     }
 
-    fn finish(self: Box<Self>) -> Chunk {
-        Chunk::Numbers(self.acc)
+    fn finish(self: Box<Self>) -> Result<Chunk, BagError> {
+        Ok(Chunk::Numbers(self.acc))
     }
 }
 

@@ -4,7 +4,7 @@
 //! stream. Depends on the filesystem and the decompressors only.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Seek, SeekFrom};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
@@ -121,20 +121,89 @@ fn file_blocks(path: &Path, options: &TextOptions) -> Vec<TextBlock> {
 
 impl TextBlock {
     /// Calls `each` on every line of the block (without its newline), stopping early when it
-    /// breaks.
+    /// breaks. A plain block is read with one `read` into one buffer and its lines are
+    /// borrowed from it; a compressed file streams line by line.
     pub fn for_each_line(
+        &self,
+        each: impl FnMut(&str) -> Result<ControlFlow<()>, BagError>,
+    ) -> Result<(), BagError> {
+        match self.compression {
+            Compression::None => self.for_each_plain_line(each),
+            _ => self.for_each_streamed_line(each),
+        }
+    }
+
+    fn for_each_plain_line(
+        &self,
+        mut each: impl FnMut(&str) -> Result<ControlFlow<()>, BagError>,
+    ) -> Result<(), BagError> {
+        let (buffer, skip) = self.read_block()?;
+        let offset = self.start.saturating_sub(1) + skip as u64;
+        let bytes = &buffer[skip..];
+        let text = match std::str::from_utf8(bytes) {
+            Ok(text) => std::borrow::Cow::Borrowed(text),
+            Err(_) if self.lossy => String::from_utf8_lossy(bytes),
+            Err(error) => {
+                return Err(BagError::InvalidUtf8 {
+                    path: self.path.clone(),
+                    offset: offset + error.valid_up_to() as u64,
+                })
+            }
+        };
+        for line in text.lines() {
+            if each(line)?.is_break() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// A buffer holding the block's lines from index `skip` on, and `skip`.
+    fn read_block(&self) -> Result<(Vec<u8>, usize), BagError> {
+        let io = |source| BagError::Unreadable {
+            path: self.path.clone(),
+            source,
+        };
+        let mut file = File::open(&self.path).map_err(io)?;
+        // From the byte before `start`: the line that straddles `start` belongs to the
+        // previous block, and a newline just before `start` means none does.
+        let from = self.start.saturating_sub(1);
+        file.seek(SeekFrom::Start(from)).map_err(io)?;
+        let mut buffer = Vec::new();
+        match self.end {
+            Some(end) => {
+                (&mut file)
+                    .take(end - from)
+                    .read_to_end(&mut buffer)
+                    .map_err(io)?;
+                if buffer.last().is_some_and(|b| *b != b'\n') {
+                    BufReader::new(file)
+                        .read_until(b'\n', &mut buffer)
+                        .map_err(io)?;
+                }
+            }
+            None => {
+                file.read_to_end(&mut buffer).map_err(io)?;
+            }
+        }
+        let mut skip = 0;
+        if self.start > 0 {
+            skip = buffer
+                .iter()
+                .position(|b| *b == b'\n')
+                .map_or(buffer.len(), |i| i + 1);
+        }
+        Ok((buffer, skip))
+    }
+
+    fn for_each_streamed_line(
         &self,
         mut each: impl FnMut(&str) -> Result<ControlFlow<()>, BagError>,
     ) -> Result<(), BagError> {
         let mut reader = self.open()?;
-        let mut position = self.start;
-        if self.start > 0 {
-            // The line that straddles `start` belongs to the previous block.
-            position = self.start - 1;
-            position += self.read_line(&mut reader, &mut Vec::new(), position)? as u64;
-        }
+        let mut position = 0;
         let mut line = Vec::with_capacity(256);
-        while self.end.map_or(true, |end| position < end) {
+        loop {
             line.clear();
             let read = self.read_line(&mut reader, &mut line, position)?;
             if read == 0 {
@@ -154,15 +223,10 @@ impl TextBlock {
             path: self.path.clone(),
             source,
         };
-        let mut file = File::open(&self.path).map_err(io)?;
+        let file = File::open(&self.path).map_err(io)?;
         const BUFFER: usize = 256 * 1024;
         Ok(match self.compression {
-            Compression::None => {
-                if self.start > 0 {
-                    file.seek(SeekFrom::Start(self.start - 1)).map_err(io)?;
-                }
-                Box::new(BufReader::with_capacity(BUFFER, file))
-            }
+            Compression::None => Box::new(BufReader::with_capacity(BUFFER, file)),
             Compression::Gzip => Box::new(BufReader::with_capacity(
                 BUFFER,
                 flate2::read::MultiGzDecoder::new(BufReader::new(file)),

@@ -223,3 +223,49 @@ fn errors_name_the_pattern_the_file_and_the_offset() {
         "{err}"
     );
 }
+
+#[remote]
+fn word_len(word: String) -> u64 {
+    word.len() as u64
+}
+
+#[remote]
+fn count_one(acc: u64, _word: String) -> u64 {
+    acc + 1
+}
+
+#[remote]
+fn add_u64(a: u64, b: u64) -> u64 {
+    a + b
+}
+
+#[remote]
+fn last_digit(x: i64) -> i64 {
+    x % 10
+}
+
+#[test]
+fn foldby_and_groupby_shuffle_across_partitions() {
+    let (dir, lines) = corpus("group", 3, 200);
+    let words = Bag::read_text(&format!("{}/lines_*", dir.display()))
+        .unwrap()
+        .flat_map(split_words);
+    let mut expected: HashMap<u64, u64> = HashMap::new();
+    for word in lines.iter().flat_map(|l| l.split_whitespace()) {
+        *expected.entry(word.len() as u64).or_default() += 1;
+    }
+    let folded = words.foldby(word_len, count_one, 0_u64, add_u64);
+    assert_eq!(folded.npartitions(), 3);
+    let got: HashMap<u64, u64> = folded.compute(&runner()).unwrap().into_iter().collect();
+    assert_eq!(got, expected);
+
+    let numbers = Bag::from_sequence(0..500_i64, 4);
+    let mut groups = numbers.groupby(last_digit).compute(&runner()).unwrap();
+    assert_eq!(groups.len(), 10);
+    groups.sort();
+    for (digit, mut values) in groups {
+        values.sort();
+        let expected: Vec<i64> = (0..500).filter(|x| x % 10 == digit).collect();
+        assert_eq!(values, expected);
+    }
+}

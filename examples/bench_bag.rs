@@ -1,0 +1,127 @@
+//! The Bag workloads of dask's `bench_bag.py` on its corpus (16 files, 1,000,000 lines; made
+//! by `gen_bagdata.py`, found in `$BAGDATA`), on a local cluster of 2 single-thread workers:
+//! `read_text(...).filter(contains_python).count()` and
+//! `read_text(...).flat_map(split_words).frequencies().topk(10)`, beside a single-process
+//! two-thread scan of the same files (read each file, count lines containing "python" with
+//! memchr's substring finder). Prints one JSON line per measurement.
+//!
+//! `BAGDATA=/tmp/bagdata cargo run --release --example bench_bag [-- --runs 5]`
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use taskforce::collections::bag::split_words;
+use taskforce::collections::Bag;
+use taskforce::{remote, LocalCluster};
+
+#[remote]
+fn contains_python(line: &str) -> bool {
+    line.contains("python")
+}
+
+fn arg(name: &str, default: usize) -> usize {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn median(mut secs: Vec<f64>) -> f64 {
+    secs.sort_by(f64::total_cmp);
+    secs[secs.len() / 2]
+}
+
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("the corpus folder ($BAGDATA)")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "txt"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// Lines containing "python" in the files, on two threads, without taskforce.
+fn scan(files: &[PathBuf]) -> u64 {
+    let finder = memchr::memmem::Finder::new("python");
+    std::thread::scope(|scope| {
+        let halves: Vec<_> = files
+            .chunks(files.len().div_ceil(2))
+            .map(|half| {
+                let finder = &finder;
+                scope.spawn(move || {
+                    let mut count = 0_u64;
+                    for file in half {
+                        let bytes = std::fs::read(file).unwrap();
+                        for line in bytes.split(|b| *b == b'\n') {
+                            count += u64::from(finder.find(line).is_some());
+                        }
+                    }
+                    count
+                })
+            })
+            .collect();
+        halves.into_iter().map(|h| h.join().unwrap()).sum()
+    })
+}
+
+fn report(bench: &str, secs: Vec<f64>, extra: &str) {
+    println!(
+        "{{\"bench\": \"{bench}\", \"system\": \"taskforce\", \"median\": {:.4}, \"runs\": {:?}, {extra}}}",
+        median(secs.clone()),
+        secs.iter().map(|s| (s * 1e4).round() / 1e4).collect::<Vec<_>>()
+    );
+}
+
+fn main() -> taskforce::Result<()> {
+    taskforce::local::serve_if_local_worker();
+    let runs = arg("--runs", 5);
+    let dir = PathBuf::from(
+        std::env::var("BAGDATA")
+            .unwrap_or_else(|_| std::env::temp_dir().join("bagdata").display().to_string()),
+    );
+    let pattern = format!("{}/*.txt", dir.display());
+    let cluster = LocalCluster::builder()
+        .workers(2)
+        .threads_per_worker(1)
+        .start()?;
+    let executor = cluster.executor()?;
+    let lines = Bag::read_text(&pattern)?;
+
+    let count = lines.filter(contains_python).count();
+    let warm = count.compute(&executor)?;
+    let mut secs = Vec::new();
+    for _ in 0..runs {
+        let started = Instant::now();
+        assert_eq!(count.compute(&executor)?, warm);
+        secs.push(started.elapsed().as_secs_f64());
+    }
+    report("bag_filter_count", secs, &format!("\"count\": {warm}"));
+
+    let top = lines.flat_map(split_words).frequencies().topk(10);
+    let warm = top.compute(&executor)?;
+    let mut secs = Vec::new();
+    for _ in 0..runs {
+        let started = Instant::now();
+        assert_eq!(top.compute(&executor)?, warm);
+        secs.push(started.elapsed().as_secs_f64());
+    }
+    report(
+        "bag_frequencies",
+        secs,
+        &format!("\"top3\": \"{:?}\"", &warm[..3.min(warm.len())]),
+    );
+
+    let files = files(&dir);
+    let warm = scan(&files);
+    let mut secs = Vec::new();
+    for _ in 0..runs {
+        let started = Instant::now();
+        assert_eq!(scan(&files), warm);
+        secs.push(started.elapsed().as_secs_f64());
+    }
+    report("scan_filter_count", secs, &format!("\"count\": {warm}"));
+    Ok(())
+}
