@@ -67,6 +67,16 @@ fn scan(files: &[PathBuf]) -> u64 {
     })
 }
 
+/// Waits until the cluster holds no task (results of the last run released), as dask's
+/// bench does between runs, so every run computes afresh.
+fn wait_idle(executor: &taskforce::Executor) -> taskforce::Result<()> {
+    let deadline = Instant::now() + std::time::Duration::from_secs(30);
+    while executor.cluster_info()?.tasks > 0 && Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    Ok(())
+}
+
 fn report(bench: &str, secs: Vec<f64>, extra: &str) {
     println!(
         "{{\"bench\": \"{bench}\", \"system\": \"taskforce\", \"median\": {:.4}, \"runs\": {:?}, {extra}}}",
@@ -94,6 +104,7 @@ fn main() -> taskforce::Result<()> {
     let warm = count.compute(&executor)?;
     let mut secs = Vec::new();
     for _ in 0..runs {
+        wait_idle(&executor)?;
         let started = Instant::now();
         assert_eq!(count.compute(&executor)?, warm);
         secs.push(started.elapsed().as_secs_f64());
@@ -104,6 +115,7 @@ fn main() -> taskforce::Result<()> {
     let warm = top.compute(&executor)?;
     let mut secs = Vec::new();
     for _ in 0..runs {
+        wait_idle(&executor)?;
         let started = Instant::now();
         assert_eq!(top.compute(&executor)?, warm);
         secs.push(started.elapsed().as_secs_f64());

@@ -23,7 +23,7 @@ use crate::messages::codec;
 use crate::runner::Runner;
 
 /// How many partial results one task of a tree reduction combines, unless set.
-pub const DEFAULT_SPLIT_EVERY: usize = 8;
+pub const DEFAULT_SPLIT_EVERY: usize = 16;
 
 /// Where a partition's elements come from.
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -203,17 +203,27 @@ impl Pipeline {
         sink: &mut dyn Sink,
     ) -> Result<ControlFlow<()>, BagError> {
         match builtin {
-            Builtin::SplitWords => {
-                for word in text.split_whitespace() {
-                    if self.push(next, Elem::Str(word), sink)?.is_break() {
-                        return Ok(ControlFlow::Break(()));
-                    }
-                }
-                Ok(ControlFlow::Continue(()))
+            Builtin::SplitWords if text.is_ascii() => {
+                self.push_words(text.split_ascii_whitespace(), next, sink)
             }
+            Builtin::SplitWords => self.push_words(text.split_whitespace(), next, sink),
             Builtin::Trim => self.push(next, Elem::Str(text.trim()), sink),
             Builtin::Lowercase => self.push(next, Elem::Owned(text.to_lowercase()), sink),
         }
+    }
+
+    fn push_words<'w>(
+        &self,
+        words: impl Iterator<Item = &'w str>,
+        next: usize,
+        sink: &mut dyn Sink,
+    ) -> Result<ControlFlow<()>, BagError> {
+        for word in words {
+            if self.push(next, Elem::Str(word), sink)?.is_break() {
+                return Ok(ControlFlow::Break(()));
+            }
+        }
+        Ok(ControlFlow::Continue(()))
     }
 
     /// The general path: one call through the function's erased entry.
