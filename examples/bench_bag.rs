@@ -5,7 +5,11 @@
 //! two-thread scan of the same files (read each file, count lines containing "python" with
 //! memchr's substring finder). Prints one JSON line per measurement.
 //!
-//! `BAGDATA=/tmp/bagdata cargo run --release --example bench_bag [-- --runs 5]`
+//! With `--big DIR`, it also writes a ~1 GiB corpus to DIR (16 files of 64 MiB made of the
+//! small corpus's lines; not kept in the repository), runs both pipelines over it on two
+//! workers with `--memory-limit 1GiB`, and reports each worker's peak resident memory.
+//!
+//! `BAGDATA=/tmp/bagdata cargo run --release --example bench_bag [-- --runs 5 --big /tmp/bag1g]`
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -77,6 +81,75 @@ fn wait_idle(executor: &taskforce::Executor) -> taskforce::Result<()> {
     Ok(())
 }
 
+/// Peak resident memory of a process (VmHWM), in MiB.
+fn peak_rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Peak resident memory of each worker process (not its nanny), in MiB.
+fn worker_peaks(executor: &taskforce::Executor) -> taskforce::Result<Vec<f64>> {
+    let info = executor.cluster_info()?;
+    Ok(info.workers.iter().map(|w| peak_rss_mib(w.pid)).collect())
+}
+
+/// Writes 16 files of 64 MiB from the small corpus's files (once).
+fn write_big_corpus(small: &[PathBuf], dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let source: Vec<u8> = small
+        .iter()
+        .flat_map(|f| std::fs::read(f).unwrap())
+        .collect();
+    for i in 0..16 {
+        let path = dir.join(format!("big-{i:02}.txt"));
+        if path.metadata().is_ok_and(|m| m.len() >= 64 << 20) {
+            continue;
+        }
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&path)?);
+        let mut written = 0;
+        for line in source.split_inclusive(|b| *b == b'\n').cycle() {
+            if written >= 64 << 20 {
+                break;
+            }
+            std::io::Write::write_all(&mut out, line)?;
+            written += line.len();
+        }
+    }
+    Ok(())
+}
+
+/// Both pipelines over the big corpus on two workers limited to 1 GiB each.
+fn big_corpus_memory(dir: &Path) -> taskforce::Result<()> {
+    let limit = 1_u64 << 30;
+    let cluster = LocalCluster::builder()
+        .workers(2)
+        .threads_per_worker(1)
+        .memory_limit(limit)
+        .start()?;
+    let executor = cluster.executor()?;
+    let lines = Bag::read_text(&format!("{}/big-*.txt", dir.display()))?;
+    let started = Instant::now();
+    let n = lines.filter(contains_python).count().compute(&executor)?;
+    let count_secs = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let top = lines
+        .flat_map(split_words)
+        .frequencies()
+        .topk(3)
+        .compute(&executor)?;
+    let freq_secs = started.elapsed().as_secs_f64();
+    let peaks = worker_peaks(&executor)?;
+    println!(
+        "{{\"bench\": \"bag_big_corpus\", \"system\": \"taskforce\", \"partitions\": {}, \"count\": {n}, \"count_s\": {count_secs:.3}, \"frequencies_s\": {freq_secs:.3}, \"top3\": \"{top:?}\", \"memory_limit_mib\": 1024, \"peak_worker_rss_mib\": {peaks:?}}}",
+        lines.npartitions()
+    );
+    Ok(())
+}
+
 fn report(bench: &str, secs: Vec<f64>, extra: &str) {
     println!(
         "{{\"bench\": \"{bench}\", \"system\": \"taskforce\", \"median\": {:.4}, \"runs\": {:?}, {extra}}}",
@@ -135,5 +208,20 @@ fn main() -> taskforce::Result<()> {
         secs.push(started.elapsed().as_secs_f64());
     }
     report("scan_filter_count", secs, &format!("\"count\": {warm}"));
+    let peaks = worker_peaks(&executor)?;
+    println!("{{\"bench\": \"bag_workers\", \"peak_worker_rss_mib\": {peaks:?}}}");
+    drop(executor);
+    drop(cluster);
+
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(big) = args
+        .iter()
+        .position(|a| a == "--big")
+        .and_then(|i| args.get(i + 1))
+    {
+        let big = PathBuf::from(big);
+        write_big_corpus(&files, &big)?;
+        big_corpus_memory(&big)?;
+    }
     Ok(())
 }

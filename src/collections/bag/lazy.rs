@@ -522,6 +522,35 @@ pub struct Item<V> {
 }
 
 impl<V> Item<V> {
+    pub(super) fn new(
+        graph: Graph,
+        key: TaskKey,
+        decode: fn(Chunk) -> Result<V, BagError>,
+        keep: Arc<Vec<Box<dyn Any + Send + Sync>>>,
+    ) -> Self {
+        Item {
+            built: Ok((graph, key)),
+            decode,
+            keep,
+        }
+    }
+
+    pub(super) fn from_result(
+        built: Result<Item<V>, BagError>,
+        keep: Arc<Vec<Box<dyn Any + Send + Sync>>>,
+    ) -> Self {
+        built.unwrap_or_else(|error| Item {
+            built: Err(Arc::new(error)),
+            decode: |_| {
+                Err(BagError::Type {
+                    step: "build",
+                    message: "not built".into(),
+                })
+            },
+            keep,
+        })
+    }
+
     /// Runs the graph on `runner` (an `Executor` or `threaded::Threaded`) and returns the value.
     pub fn compute<R: Runner>(&self, runner: &R) -> crate::Result<V> {
         let (graph, key) = self.built.as_ref().map_err(|e| BagError::Type {

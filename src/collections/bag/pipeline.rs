@@ -275,7 +275,7 @@ fn kind_name(kind: StepKind) -> &'static str {
 
 /// The elements of a `Vec<U>` a flat_map function returned, for the element types a worker
 /// can take apart without knowing the program's types.
-fn split_list(output: Arc<dyn Value>) -> Result<Vec<Elem<'static>>, BagError> {
+pub(super) fn split_list(output: Arc<dyn Value>) -> Result<Vec<Elem<'static>>, BagError> {
     let type_name = output.type_name();
     let any = output.into_any();
     let any = match any.downcast::<Vec<String>>() {

@@ -269,3 +269,75 @@ fn foldby_and_groupby_shuffle_across_partitions() {
         assert_eq!(values, expected);
     }
 }
+
+#[remote]
+fn longest(lines: Vec<String>) -> Vec<String> {
+    lines
+        .into_iter()
+        .max_by_key(String::len)
+        .into_iter()
+        .collect()
+}
+
+#[remote]
+fn add_i64(a: i64, b: i64) -> i64 {
+    a + b
+}
+
+#[remote]
+fn sum_list(xs: Vec<i64>) -> i64 {
+    xs.iter().sum()
+}
+
+#[test]
+fn partition_functions_fold_reduction_distinct_repartition() {
+    let r = runner();
+    let numbers = Bag::from_sequence(1..=100_i64, 6).split_every(2);
+    assert_eq!(
+        numbers.fold(add_i64, 0_i64, add_i64).compute(&r).unwrap(),
+        5050
+    );
+    assert_eq!(
+        numbers.reduction(sum_list, sum_list).compute(&r).unwrap(),
+        5050
+    );
+    let words = Bag::from_sequence(["b", "a", "b", "c", "a"].map(String::from), 2);
+    assert_eq!(words.distinct().compute(&r).unwrap(), ["a", "b", "c"]);
+    let mut seen = numbers.flat_map(digits).distinct().compute(&r).unwrap();
+    seen.sort();
+    assert_eq!(seen, (0..10).collect::<Vec<i64>>());
+    for n in [1, 4, 6, 13] {
+        let re = numbers.repartition(n);
+        assert_eq!(re.npartitions(), n);
+        assert_eq!(re.compute(&r).unwrap(), (1..=100).collect::<Vec<i64>>());
+    }
+    let lines = Bag::from_sequence(["a", "abc", "ab", "abcd"].map(String::from), 2);
+    assert_eq!(
+        lines.map_partitions(longest).compute(&r).unwrap(),
+        ["abc", "abcd"]
+    );
+}
+
+#[test]
+fn textfiles_round_trip_with_gzip_and_zstd_input() {
+    let r = runner();
+    let (dir, lines) = corpus("write", 2, 100);
+    let bag = Bag::read_text(&format!("{}/lines_*", dir.display())).unwrap();
+    let out = dir.join("out");
+    let pattern = format!("{}/part-*.txt.gz", out.display());
+    assert_eq!(
+        bag.to_textfiles(&pattern).compute(&r).unwrap(),
+        lines.len() as u64
+    );
+    let back = Bag::read_text(&pattern).unwrap();
+    assert_eq!(back.npartitions(), 2);
+    assert_eq!(back.compute(&r).unwrap(), lines);
+    let text = lines.join("\n") + "\n";
+    let zst = ruzstd::encoding::compress_to_vec(
+        text.as_bytes(),
+        ruzstd::encoding::CompressionLevel::Fastest,
+    );
+    std::fs::write(dir.join("all.zst"), zst).unwrap();
+    let zst = Bag::read_text(&format!("{}/all.zst", dir.display())).unwrap();
+    assert_eq!(zst.compute(&r).unwrap(), lines);
+}
