@@ -361,3 +361,96 @@ pub fn run_chunk(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::function::RemoteFunction;
+
+    #[crate::remote]
+    fn has_x(line: &str) -> bool {
+        line.contains('x')
+    }
+
+    #[crate::remote]
+    fn has_word(line: &str, word: &str) -> bool {
+        line.contains(word)
+    }
+
+    #[crate::remote]
+    fn owned_has_x(line: String) -> bool {
+        line.contains('x')
+    }
+
+    fn step<F: RemoteFunction>(kind: StepKind, f: &F) -> Step {
+        let bound = f
+            .bound_args()
+            .unwrap()
+            .into_iter()
+            .map(|spec| match spec {
+                crate::function::ArgSpec::Value(v) => v,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        Step {
+            kind,
+            function: f.function_id().clone(),
+            bound,
+        }
+    }
+
+    #[test]
+    fn text_signatures_get_typed_entries_and_others_the_erased_one() {
+        let fast = |s: &Step| resolve(s).unwrap().fast;
+        assert!(matches!(
+            fast(&step(StepKind::Filter, &has_x)),
+            Fast::Pred(_)
+        ));
+        let bound = has_word.bind(("py".to_string(),));
+        assert!(matches!(fast(&step(StepKind::Filter, &bound)), Fast::PredWith(_, w) if w == "py"));
+        assert!(matches!(
+            fast(&step(StepKind::Filter, &owned_has_x)),
+            Fast::None
+        ));
+        let split = step(StepKind::FlatMap, &super::super::kernels::split_words);
+        assert!(matches!(fast(&split), Fast::Builtin(Builtin::SplitWords)));
+    }
+
+    /// Counts what reaches it, keeping borrowed text borrowed.
+    struct Borrowed {
+        borrowed: usize,
+        other: usize,
+    }
+
+    impl Sink for Borrowed {
+        fn accept(&mut self, elem: Elem<'_>) -> Result<ControlFlow<()>, BagError> {
+            match elem {
+                Elem::Str(_) => self.borrowed += 1,
+                _ => self.other += 1,
+            }
+            Ok(ControlFlow::Continue(()))
+        }
+
+        fn finish(self: Box<Self>) -> Result<Chunk, BagError> {
+            Ok(Chunk::Count(self.borrowed as u64))
+        }
+    }
+
+    #[test]
+    fn fused_text_steps_pass_lines_and_words_borrowed() {
+        let steps = [
+            step(StepKind::Filter, &has_x),
+            step(StepKind::FlatMap, &super::super::kernels::split_words),
+            step(StepKind::Filter, &has_word.bind(("x".to_string(),))),
+        ];
+        let pipeline = Pipeline::new(&steps).unwrap();
+        let mut sink = Borrowed {
+            borrowed: 0,
+            other: 0,
+        };
+        for line in ["ax bx c", "no", "x"] {
+            let _ = pipeline.push(0, Elem::Str(line), &mut sink).unwrap();
+        }
+        assert_eq!((sink.borrowed, sink.other), (3, 0));
+    }
+}
