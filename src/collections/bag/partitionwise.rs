@@ -208,3 +208,58 @@ pub fn write_text(input: &Chunk, path: &str) -> Result<Chunk, BagError> {
     }
     Ok(Chunk::Count(lines))
 }
+
+/// A key function's result as a number to rank by.
+fn rank_of(value: &dyn Value, function: &FunctionId) -> Result<f64, BagError> {
+    let any = value.as_any();
+    macro_rules! try_numbers {
+        ($($t:ty),*) => {$(
+            if let Some(x) = any.downcast_ref::<$t>() {
+                return Ok(*x as f64);
+            }
+        )*};
+    }
+    try_numbers!(i64, u64, i32, u32, usize, f64, f32);
+    Err(BagError::Type {
+        step: "topk_by",
+        message: format!(
+            "{} returned {}, not a number",
+            function.name,
+            value.type_name()
+        ),
+    })
+}
+
+/// The `k` elements of the parts with the largest `key(x)`, largest first; ties by the
+/// element's text (or encoding), so the order is stable.
+#[remote(name = "taskforce.bag.topk_by")]
+pub fn topk_by(parts: Vec<Chunk>, k: u64, key: crate::ids::FunctionId) -> Result<Chunk, BagError> {
+    let mut ranked: Vec<(f64, Vec<u8>, Stored)> = Vec::new();
+    let mut all_text = true;
+    for part in &parts {
+        all_text &= matches!(part, Chunk::Strings(_));
+        for item in stored_elements(part)? {
+            let rank = rank_of(
+                invoke(&key, vec![ArgSlot::One(item.clone())])?.as_ref(),
+                &key,
+            )?;
+            let tie = super::chunk::as_bincode(item.encode()?)?.bytes.to_vec();
+            ranked.push((rank, tie, item));
+        }
+    }
+    ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    ranked.truncate(k as usize);
+    let items = ranked.into_iter().map(|(_, _, item)| item);
+    if all_text {
+        let text = items
+            .map(|item| {
+                Elem::Obj(item).into_string().map_err(|_| BagError::Type {
+                    step: "topk_by",
+                    message: "expected text".into(),
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        return Ok(Chunk::Strings(text));
+    }
+    Ok(Chunk::Values(items.collect()))
+}

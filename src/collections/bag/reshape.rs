@@ -11,7 +11,7 @@ use super::error::BagError;
 use super::kernels::combine;
 use super::lazy::{token, Bag, Input, Item};
 use super::partitionwise::{
-    distinct, fold_partition, map_partition, reduce_parts, slice_partition, write_text,
+    distinct, fold_partition, map_partition, reduce_parts, slice_partition, topk_by, write_text,
 };
 use super::sink::Terminal;
 use crate::function::{encode_value, ArgSpec, EncodedValue, RemoteFunction};
@@ -201,6 +201,32 @@ impl<T> Bag<T> {
             )
         })();
         Item::from_result(built, self.keep.clone())
+    }
+
+    /// The `k` elements with the largest `key(x)` (a number), largest first; ties in the
+    /// order of the element's text (or encoding). Each partition keeps its own top `k`, then
+    /// one task ranks those.
+    pub fn topk_by<K, F>(&self, k: usize, key: F) -> Bag<T>
+    where
+        F: RemoteFunction<Args = (T,), Output = K>,
+    {
+        let built = (|| {
+            let key_id = value(key.function_id())?;
+            let k = value(&(k as u64))?;
+            let local: Bag<T> = self.per_partition("topk_by-part", |part, _| {
+                Ok(GraphTask::from_specs(
+                    &topk_by,
+                    vec![ArgSpec::Keys(vec![part.clone()]), k.clone(), key_id.clone()],
+                ))
+            });
+            let (mut graph, keys) =
+                local.partition_tasks(Terminal::Collect { limit: None }, "bag")?;
+            let top = crate::key!(format!("topk_by-{}", token(&keys)?), 0);
+            let task = GraphTask::from_specs(&topk_by, vec![ArgSpec::Keys(keys), k, key_id]);
+            graph.insert(top.clone(), task);
+            Ok((graph, vec![top]))
+        })();
+        self.bag_of_keys(built)
     }
 
     /// Each distinct element once (in one partition; text sorted, other values unordered).

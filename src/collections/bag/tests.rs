@@ -341,3 +341,25 @@ fn textfiles_round_trip_with_gzip_and_zstd_input() {
     let zst = Bag::read_text(&format!("{}/all.zst", dir.display())).unwrap();
     assert_eq!(zst.compute(&r).unwrap(), lines);
 }
+
+#[remote]
+fn text_len(line: String) -> usize {
+    line.len()
+}
+
+#[remote]
+fn negate(x: i64) -> i64 {
+    -x
+}
+
+#[test]
+fn topk_by_ranks_by_key_with_stable_ties() {
+    let r = runner();
+    let lines = Bag::from_sequence(["bb", "a", "cc", "ddd", "e"].map(String::from), 3);
+    assert_eq!(
+        lines.topk_by(3, text_len).compute(&r).unwrap(),
+        ["ddd", "bb", "cc"]
+    );
+    let numbers = Bag::from_sequence(0..50_i64, 4);
+    assert_eq!(numbers.topk_by(2, negate).compute(&r).unwrap(), [0, 1]);
+}
