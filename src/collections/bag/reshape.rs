@@ -318,3 +318,58 @@ impl<T> Bag<T> {
         Item::from_result(built, self.keep.clone())
     }
 }
+
+/// A pair type's components, for [`Bag::pluck`]: `I = 0` is the first, `I = 1` the second.
+pub trait Pluck<const I: usize> {
+    /// The component's type.
+    type Out;
+    /// How the first component is laid out (`None`: not one `pluck` can measure).
+    fn first_layout() -> Option<super::pluck::Layout>;
+}
+
+impl<A: 'static, B> Pluck<0> for (A, B) {
+    type Out = A;
+    fn first_layout() -> Option<super::pluck::Layout> {
+        super::pluck::Layout::of::<A>()
+    }
+}
+
+impl<A: 'static, B> Pluck<1> for (A, B) {
+    type Out = B;
+    fn first_layout() -> Option<super::pluck::Layout> {
+        super::pluck::Layout::of::<A>()
+    }
+}
+
+impl<T> Bag<T> {
+    /// Component `I` of every pair (`pluck::<0>()` the keys of `frequencies()`, `foldby`,
+    /// `groupby`). The first component must be a `String`, a `bool` or a number.
+    pub fn pluck<const I: usize>(&self) -> Bag<<T as Pluck<I>>::Out>
+    where
+        T: Pluck<I>,
+    {
+        let Some(layout) = T::first_layout() else {
+            return self.failed(BagError::Type {
+                step: "pluck",
+                message: format!(
+                    "the first component of {} must be a String, a bool or a number",
+                    std::any::type_name::<T>()
+                ),
+            });
+        };
+        let pair_type = std::any::type_name::<T>().to_string();
+        let out_type = std::any::type_name::<<T as Pluck<I>>::Out>().to_string();
+        self.per_partition("pluck", |key, _| {
+            Ok(GraphTask::from_specs(
+                &super::pluck::pluck,
+                vec![
+                    ArgSpec::Key(key.clone()),
+                    value(&(I as u8))?,
+                    value(&layout)?,
+                    value(&pair_type)?,
+                    value(&out_type)?,
+                ],
+            ))
+        })
+    }
+}

@@ -363,3 +363,24 @@ fn topk_by_ranks_by_key_with_stable_ties() {
     let numbers = Bag::from_sequence(0..50_i64, 4);
     assert_eq!(numbers.topk_by(2, negate).compute(&r).unwrap(), [0, 1]);
 }
+
+#[test]
+fn pluck_takes_components_of_pairs_from_their_encoding() {
+    let r = runner();
+    let words = Bag::from_sequence(["b", "a", "b"].map(String::from), 2);
+    let mut keys = words.frequencies().pluck::<0>().compute(&r).unwrap();
+    keys.sort();
+    assert_eq!(keys, ["a", "b"]);
+    let mut counts = words.frequencies().pluck::<1>().compute(&r).unwrap();
+    counts.sort();
+    assert_eq!(counts, [1, 2]);
+    let pairs = Bag::from_sequence([(300_i64, 1.5_f64), (-2, 2.5), (7, -1.0)], 2);
+    assert_eq!(pairs.pluck::<0>().compute(&r).unwrap(), [300, -2, 7]);
+    assert_eq!(pairs.pluck::<1>().compute(&r).unwrap(), [1.5, 2.5, -1.0]);
+    let nested = Bag::from_sequence([("k".to_string(), vec![1_u64, 2])], 1);
+    assert_eq!(nested.pluck::<1>().compute(&r).unwrap(), [vec![1, 2]]);
+    let groups = Bag::from_sequence(0..20_i64, 3)
+        .groupby(last_digit)
+        .pluck::<0>();
+    assert_eq!(groups.count().compute(&r).unwrap(), 10);
+}
