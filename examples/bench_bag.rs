@@ -7,7 +7,8 @@
 //!
 //! With `--big DIR`, it also writes a ~1 GiB corpus to DIR (16 files of 64 MiB made of the
 //! small corpus's lines; not kept in the repository), runs both pipelines over it on two
-//! workers with `--memory-limit 1GiB`, and reports each worker's peak resident memory.
+//! workers with `--memory-limit 1GiB` (none with `BAG_BENCH_NO_LIMIT=1`), and reports each
+//! worker's peak resident memory.
 //!
 //! `BAGDATA=/tmp/bagdata cargo run --release --example bench_bag [-- --runs 5 --big /tmp/bag1g]`
 
@@ -125,11 +126,11 @@ fn write_big_corpus(small: &[PathBuf], dir: &Path) -> std::io::Result<()> {
 /// Both pipelines over the big corpus on two workers limited to 1 GiB each.
 fn big_corpus_memory(dir: &Path) -> taskforce::Result<()> {
     let limit = 1_u64 << 30;
-    let cluster = LocalCluster::builder()
-        .workers(2)
-        .threads_per_worker(1)
-        .memory_limit(limit)
-        .start()?;
+    let mut builder = LocalCluster::builder().workers(2).threads_per_worker(1);
+    if std::env::var_os("BAG_BENCH_NO_LIMIT").is_none() {
+        builder = builder.memory_limit(limit);
+    }
+    let cluster = builder.start()?;
     let executor = cluster.executor()?;
     let lines = Bag::read_text(&format!("{}/big-*.txt", dir.display()))?;
     let started = Instant::now();
@@ -143,6 +144,15 @@ fn big_corpus_memory(dir: &Path) -> taskforce::Result<()> {
         .compute(&executor)?;
     let freq_secs = started.elapsed().as_secs_f64();
     let peaks = worker_peaks(&executor)?;
+    for w in executor.cluster_info()?.workers {
+        eprintln!(
+            "worker {} pid {}: memory limit {} MiB, peak stored {} MiB",
+            w.name,
+            w.pid,
+            w.memory_limit >> 20,
+            w.peak_stored_bytes >> 20
+        );
+    }
     println!(
         "{{\"bench\": \"bag_big_corpus\", \"system\": \"taskforce\", \"partitions\": {}, \"count\": {n}, \"count_s\": {count_secs:.3}, \"frequencies_s\": {freq_secs:.3}, \"top3\": \"{top:?}\", \"memory_limit_mib\": 1024, \"peak_worker_rss_mib\": {peaks:?}}}",
         lines.npartitions()
