@@ -198,6 +198,15 @@ fn errors_leave_the_cluster_serving() -> Result<(), Failed> {
     std::fs::remove_file(dir.join("part_9.txt.gz"))?;
     let bag = Bag::read_text(&format!("{}/part_*", dir.display()))?;
     assert_eq!(bag.count().compute(&executor)?, lines.len() as u64);
+    let remote_lines = executor.scatter_one(lines.clone())?;
+    let from_futures = Bag::from_futures(&[remote_lines]);
+    assert_eq!(
+        from_futures
+            .filter(contains_python)
+            .count()
+            .compute(&executor)?,
+        lines.iter().filter(|l| l.contains("python")).count() as u64
+    );
     let persisted = bag.filter(contains_python).persist(&executor)?;
     let pythons = lines.iter().filter(|l| l.contains("python")).count() as u64;
     assert_eq!(persisted.count().compute(&executor)?, pythons);

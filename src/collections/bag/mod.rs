@@ -28,6 +28,7 @@ mod chunk;
 mod decode;
 mod error;
 mod frequencies;
+mod futures;
 mod grouping;
 mod kernels;
 mod lazy;
