@@ -10,8 +10,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::chunk::{erased, Chunk};
-use super::decode::{elements, Number};
+use super::decode::elements;
 use super::error::BagError;
+pub use super::item::Item;
 use super::kernels::{chunk_pipeline, combine, read_pipeline, Plan};
 use super::pipeline::{Step, StepKind};
 use super::sink::Terminal;
@@ -310,7 +311,7 @@ impl<T> Bag<T> {
         Ok((graph, keys.pop().expect("at least one partition task")))
     }
 
-    fn item<V>(
+    pub(super) fn item<V>(
         &self,
         terminal: Terminal,
         name: &str,
@@ -357,7 +358,7 @@ impl<T> Bag<T> {
     }
 }
 
-fn unexpected(step: &'static str, chunk: &Chunk) -> BagError {
+pub(super) fn unexpected(step: &'static str, chunk: &Chunk) -> BagError {
     BagError::Type {
         step,
         message: format!("unexpected {}", chunk.kind()),
@@ -369,7 +370,7 @@ pub(super) fn token<V: Serialize + ?Sized>(value: &V) -> Result<String, BagError
     Ok(format!("{:032x}", xxhash_rust::xxh3::xxh3_128(&bytes)))
 }
 
-fn chunk_of(stored: &Stored) -> crate::Result<Chunk> {
+pub(super) fn chunk_of(stored: &Stored) -> crate::Result<Chunk> {
     stored
         .read::<Chunk>()
         .map(std::borrow::Cow::into_owned)
@@ -432,144 +433,5 @@ impl<T: DeserializeOwned + Clone + Send + Sync + 'static> Bag<T> {
             }
         }
         Ok(out)
-    }
-}
-
-impl<T: Number> Bag<T> {
-    /// The sum of the elements (0 for an empty bag).
-    pub fn sum(&self) -> Item<T> {
-        self.item(Terminal::Numbers(T::KIND), "sum", |chunk| {
-            Ok(T::sum_of(&numbers(chunk)?))
-        })
-    }
-
-    /// The smallest element (an error for an empty bag).
-    pub fn min(&self) -> Item<T> {
-        self.item(Terminal::Numbers(T::KIND), "min", |chunk| {
-            T::bound_of(&numbers(chunk)?, false).ok_or_else(empty_bag)
-        })
-    }
-
-    /// The largest element (an error for an empty bag).
-    pub fn max(&self) -> Item<T> {
-        self.item(Terminal::Numbers(T::KIND), "max", |chunk| {
-            T::bound_of(&numbers(chunk)?, true).ok_or_else(empty_bag)
-        })
-    }
-
-    /// The mean of the elements (an error for an empty bag).
-    pub fn mean(&self) -> Item<f64> {
-        self.item(Terminal::Numbers(T::KIND), "mean", |chunk| {
-            let acc = numbers(chunk)?;
-            if acc.count == 0 {
-                return Err(empty_bag());
-            }
-            Ok(acc.float_sum / acc.count as f64)
-        })
-    }
-}
-
-fn numbers(chunk: Chunk) -> Result<super::chunk::NumberAcc, BagError> {
-    match chunk {
-        Chunk::Numbers(acc) => Ok(acc),
-        other => Err(unexpected("sum/min/max/mean", &other)),
-    }
-}
-
-fn empty_bag() -> BagError {
-    BagError::Type {
-        step: "min/max/mean",
-        message: "the bag is empty".into(),
-    }
-}
-
-impl<X: Serialize + DeserializeOwned + Clone + Send + Sync + 'static> Bag<(X, u64)> {
-    /// The `k` pairs with the largest counts (the output of [`Bag::frequencies`]), largest
-    /// first; ties in text order of the value (or its encoding), so the order is stable.
-    pub fn topk(&self, k: usize) -> Bag<(X, u64)> {
-        let built = (|| {
-            let (mut graph, keys) =
-                self.partition_tasks(Terminal::Collect { limit: None }, "topk-in")?;
-            let pair_type = std::any::type_name::<(X, u64)>();
-            let task = GraphTask::from_specs(
-                &super::kernels::topk,
-                vec![
-                    ArgSpec::Keys(keys.clone()),
-                    ArgSpec::Value(encode_value(&(k as u64))?),
-                    ArgSpec::Value(encode_value(&pair_type.to_string())?),
-                ],
-            );
-            let key = crate::key!(format!("topk-{}", token(&(&keys, k))?), 0);
-            graph.insert(key.clone(), task);
-            Ok::<_, BagError>((graph, key))
-        })();
-        match built {
-            Ok((graph, key)) => {
-                let mut bag = Bag::from_inputs(vec![Input::Key(key)], graph);
-                bag.keep = self.keep.clone();
-                bag
-            }
-            Err(error) => self.failed(error),
-        }
-    }
-}
-
-/// A lazy value computed from a bag (a count, a sum, …); nothing runs until `compute`.
-pub struct Item<V> {
-    built: Result<(Graph, TaskKey), Arc<BagError>>,
-    decode: fn(Chunk) -> Result<V, BagError>,
-    keep: Arc<Vec<Box<dyn Any + Send + Sync>>>,
-}
-
-impl<V> Item<V> {
-    pub(super) fn new(
-        graph: Graph,
-        key: TaskKey,
-        decode: fn(Chunk) -> Result<V, BagError>,
-        keep: Arc<Vec<Box<dyn Any + Send + Sync>>>,
-    ) -> Self {
-        Item {
-            built: Ok((graph, key)),
-            decode,
-            keep,
-        }
-    }
-
-    pub(super) fn from_result(
-        built: Result<Item<V>, BagError>,
-        keep: Arc<Vec<Box<dyn Any + Send + Sync>>>,
-    ) -> Self {
-        built.unwrap_or_else(|error| Item {
-            built: Err(Arc::new(error)),
-            decode: |_| {
-                Err(BagError::Type {
-                    step: "build",
-                    message: "not built".into(),
-                })
-            },
-            keep,
-        })
-    }
-
-    /// Runs the graph on `runner` (an `Executor` or `threaded::Threaded`) and returns the value.
-    pub fn compute<R: Runner>(&self, runner: &R) -> crate::Result<V> {
-        let (graph, key) = self.built.as_ref().map_err(|e| BagError::Type {
-            step: "build",
-            message: e.to_string(),
-        })?;
-        let stored = runner.run_graph(graph, std::slice::from_ref(key))?;
-        let _alive = &self.keep;
-        Ok((self.decode)(chunk_of(&stored[0])?)?)
-    }
-
-    /// The graph and the key of the value.
-    pub fn to_graph(&self) -> crate::Result<(Graph, TaskKey)> {
-        self.built.clone().map_err(|e| {
-            BagError::Type {
-                step: "build",
-                message: e.to_string(),
-            }
-            .into()
-        })
     }
 }

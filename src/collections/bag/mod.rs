@@ -24,12 +24,14 @@
 //! Builds graphs only: depends on `crate::graph`, `crate::function` and the
 //! [`Runner`](crate::Runner) trait, never on actors or sockets.
 
+mod aggregate;
 mod chunk;
 mod decode;
 mod error;
 mod frequencies;
 mod futures;
 mod grouping;
+mod item;
 mod kernels;
 mod lazy;
 mod partitionwise;
