@@ -136,6 +136,60 @@ fn main() -> taskforce::Result<()> {
     );
 
     drop((a, b, c, xs, total, layer));
+    bag_walkthrough(&executor)?;
     println!("done in {:.2?}", started.elapsed());
+    Ok(())
+}
+
+#[remote]
+fn contains_word(line: &str, word: &str) -> bool {
+    line.contains(word)
+}
+
+/// A Bag over a small generated corpus in a temp dir: one partition per file (the `.gz` one
+/// decompressed), lines read by the workers, the steps fused into one task per file.
+fn bag_walkthrough(executor: &Executor) -> taskforce::Result<()> {
+    use std::io::Write as _;
+    use taskforce::collections::bag::{lowercase, split_words};
+    use taskforce::collections::Bag;
+
+    let dir = std::env::temp_dir().join(format!("taskforce-quickstart-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let words = ["Python", "rust", "python", "dask", "bag", "graph"];
+    for file in 0..4_usize {
+        let text: String = (0..2500_usize)
+            .map(|i| {
+                format!(
+                    "{} {} line {i}\n",
+                    words[(i * 7 + file) % 6],
+                    words[(i + file) % 6]
+                )
+            })
+            .collect();
+        if file == 0 {
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            gz.write_all(text.as_bytes())?;
+            std::fs::write(dir.join("lines_0.txt.gz"), gz.finish()?)?;
+        } else {
+            std::fs::write(dir.join(format!("lines_{file}.txt")), text)?;
+        }
+    }
+
+    let step = Instant::now();
+    let lines = Bag::read_text(&format!("{}/lines_*", dir.display()))?;
+    let python = lines.filter(contains_word.bind(("python".to_string(),)));
+    let n = python.count().compute(executor)?;
+    let top = lines
+        .flat_map(split_words)
+        .map(lowercase)
+        .frequencies()
+        .topk(3)
+        .compute(executor)?;
+    println!(
+        "bag of {} files: {n} lines contain \"python\"; top words {top:?} ({:.2?})",
+        lines.npartitions(),
+        step.elapsed()
+    );
+    std::fs::remove_dir_all(&dir)?;
     Ok(())
 }

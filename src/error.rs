@@ -169,6 +169,10 @@ pub enum Error {
     /// help.
     #[error(transparent)]
     Graph(crate::graph::GraphError),
+    /// A Bag pipeline could not be built (a glob matching nothing, a bad pattern) or its
+    /// result could not be read. Errors of its tasks come back as task errors.
+    #[error(transparent)]
+    Bag(#[from] crate::collections::bag::BagError),
 }
 
 impl From<crate::graph::GraphError> for Error {

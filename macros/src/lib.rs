@@ -171,6 +171,12 @@ fn expand(args: RemoteArgs, function: ItemFn) -> syn::Result<TokenStream2> {
             }
 
             #[doc(hidden)]
+            fn __taskforce_local() -> &'static (dyn ::std::any::Any + Send + Sync) {
+                const LOCAL: fn(#(#tys),*) #ret_ty = #impl_name;
+                &LOCAL
+            }
+
+            #[doc(hidden)]
             fn __taskforce_invoke(
                 args: &::taskforce::function::ArgReader<'_>,
             ) -> ::std::result::Result<
@@ -191,6 +197,7 @@ fn expand(args: RemoteArgs, function: ItemFn) -> syn::Result<TokenStream2> {
                 name: #registered_name,
                 signature: #name::__taskforce_signature,
                 invoke: #name::__taskforce_invoke,
+                local: #name::__taskforce_local,
             }
         }
     })

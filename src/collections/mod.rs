@@ -8,3 +8,4 @@
 
 pub mod array;
 pub mod bag;
+pub use bag::Bag;

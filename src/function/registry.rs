@@ -21,6 +21,10 @@ pub struct Registration {
     pub signature: fn() -> u64,
     /// Calls it.
     pub invoke: Invoke,
+    /// The function itself as a typed `fn` pointer (`fn(&str) -> bool`, …) behind `Any`, so
+    /// a kernel that knows the signature calls it per element without boxing arguments or
+    /// results (the Bag's fused pipelines do).
+    pub local: fn() -> &'static (dyn std::any::Any + Send + Sync),
 }
 
 inventory::collect!(Registration);
