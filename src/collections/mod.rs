@@ -8,3 +8,6 @@
 
 pub mod array;
 pub mod bag;
+mod token;
+
+pub use array::Array;
