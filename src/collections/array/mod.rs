@@ -41,7 +41,7 @@ use ndarray::{ArrayD, IxDyn, Slice};
 
 pub use block::{Block, DType, Element};
 pub use grid::{ArrayError, Grid};
-pub use program::Number;
+pub use program::{block_rng, unit_f64, Number};
 pub use reduce::{Scalar, DEFAULT_SPLIT_EVERY};
 pub use reduce_math::Reduction;
 

@@ -233,3 +233,32 @@ pub fn graph_of(node: &Arc<Node>) -> Graph {
     }
     graph
 }
+
+#[cfg(test)]
+mod tests {
+
+    #[test]
+    fn equal_expressions_share_keys_and_layers() {
+        let a = crate::collections::Array::random_seeded(&[10, 10], &[4, 4], 1);
+        let b = crate::collections::Array::random_seeded(&[10, 10], &[4, 4], 1);
+        assert_eq!((&a + 1.0).keys(), (&b + 1.0).keys());
+        assert_ne!((&a + 1.0).keys(), (&a + 2.0).keys());
+        let graph = (&a + 1.0).sum().graph();
+        assert_eq!(
+            graph.len(),
+            9 + 2 + 1 + 1,
+            "fused: 9 partials, 2 + 1 combines, 1 finish"
+        );
+    }
+
+    #[test]
+    fn a_million_chunk_graph_builds_quickly() {
+        let started = std::time::Instant::now();
+        let graph = crate::collections::Array::random_seeded(&[1_000_000], &[1], 1)
+            .sum()
+            .graph();
+        let took = started.elapsed();
+        assert_eq!(graph.len(), 1_142_861);
+        eprintln!("1M-chunk graph built in {took:?}");
+    }
+}
