@@ -3,7 +3,7 @@
 
 use ndarray::{ArrayD, Axis, IxDyn};
 use proptest::prelude::*;
-use taskforce::collections::array::{ArrayError, Reduction};
+use taskforce::collections::array::{concatenate, stack, where_, ArrayError, Reduction};
 use taskforce::collections::Array;
 use taskforce::threaded::Threaded;
 
@@ -86,6 +86,54 @@ proptest! {
         prop_assert!(all_close(&centered.compute(&r).unwrap(), &plain_centered));
         let scaled = 10.0 - &x / 4.0;
         prop_assert!(all_close(&scaled.compute(&r).unwrap(), &plain.mapv(|v| 10.0 - v / 4.0)));
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    #[test]
+    fn structure_matches_ndarray(
+        (shape, chunks) in shape_and_chunks(),
+        seed in any::<u64>(),
+        starts in prop::collection::vec(0_usize..4, 3),
+        steps in prop::collection::vec(1_usize..4, 3),
+    ) {
+        let plain = data(&shape, seed);
+        let x = Array::from_ndarray(&plain, &chunks);
+        let r = runner();
+        prop_assert_eq!(x.transpose().compute(&r).unwrap(), plain.t().to_owned());
+        let ranges: Vec<(usize, usize, usize)> = shape
+            .iter()
+            .enumerate()
+            .map(|(a, &n)| (starts[a].min(n - 1), n, steps[a]))
+            .collect();
+        let sliced = x.slice(&ranges).compute(&r).unwrap();
+        let expected = plain.slice_each_axis(|ax| {
+            let (a, b, s) = ranges[ax.axis.index()];
+            ndarray::Slice::new(a as isize, Some(b as isize), s as isize)
+        });
+        prop_assert_eq!(sliced, expected.to_owned());
+        let joined = concatenate(&[x.clone(), x.clone()], 0).compute(&r).unwrap();
+        prop_assert_eq!(joined, ndarray::concatenate(Axis(0), &[plain.view(), plain.view()]).unwrap());
+        let stacked = stack(&[x.clone(), (&x * 2.0)], 1).compute(&r).unwrap();
+        let doubled = &plain * 2.0;
+        prop_assert_eq!(stacked, ndarray::stack(Axis(1), &[plain.view(), doubled.view()]).unwrap());
+        let mask = x.gt(0.0);
+        prop_assert_eq!(mask.compute(&r).unwrap(), plain.mapv(|v| v > 0.0));
+        let zero = Array::full(&[], &[], 0.0);
+        let relu = where_(&mask, &x, &zero).compute(&r).unwrap();
+        prop_assert_eq!(relu, plain.mapv(|v| v.max(0.0)));
+    }
+
+    #[test]
+    fn blocked_matmul_matches_ndarray(n in 1_usize..9, k in 1_usize..9, m in 1_usize..9, cn in 1_usize..4, ck in 1_usize..4, cm in 1_usize..4, seed in any::<u64>()) {
+        let a = data(&[n, k], seed).into_dimensionality::<ndarray::Ix2>().unwrap();
+        let b = data(&[k, m], seed ^ 1).into_dimensionality::<ndarray::Ix2>().unwrap();
+        let x = Array::from_ndarray(&a.clone().into_dyn(), &[cn, ck]);
+        let y = Array::from_ndarray(&b.clone().into_dyn(), &[ck, cm]);
+        let got = x.dot(&y).compute(&runner()).unwrap();
+        prop_assert!(all_close(&got, &a.dot(&b).into_dyn()));
     }
 }
 

@@ -74,3 +74,173 @@ pub fn finish(spec: &ReduceSpec, part: &Block) -> Result<Block, String> {
 pub fn identity(block: Block) -> Block {
     block
 }
+
+/// How two elements compare.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Compare {
+    /// `a < b`.
+    Lt,
+    /// `a <= b`.
+    Le,
+    /// `a > b`.
+    Gt,
+    /// `a >= b`.
+    Ge,
+    /// `a == b`.
+    Eq,
+    /// `a != b`.
+    Ne,
+}
+
+fn broadcast_pair(
+    a: &Block,
+    b: &Block,
+) -> Result<(ndarray::ArrayD<f64>, ndarray::ArrayD<f64>), String> {
+    let (a, b) = (a.to_f64(), b.to_f64());
+    let shape = super::program::broadcast_shapes(a.shape(), b.shape())?;
+    let a = super::program::stretch(a.view(), &shape)?;
+    let b = super::program::stretch(b.view(), &shape)?;
+    Ok((a, b))
+}
+
+/// A mask of `a cmp b` (broadcast; compared as `f64`).
+#[crate::remote(name = "taskforce.array.compare")]
+pub fn compare(cmp: Compare, a: &Block, b: &Block) -> Result<Block, String> {
+    let (a, b) = broadcast_pair(a, b)?;
+    let test = move |x: f64, y: f64| match cmp {
+        Compare::Lt => x < y,
+        Compare::Le => x <= y,
+        Compare::Gt => x > y,
+        Compare::Ge => x >= y,
+        Compare::Eq => x == y,
+        Compare::Ne => x != y,
+    };
+    Ok(Block::Bool(
+        ndarray::Zip::from(&a)
+            .and(&b)
+            .map_collect(|&x, &y| test(x, y)),
+    ))
+}
+
+/// `a` where `mask` holds, else `b` (broadcast, in `dtype`).
+#[crate::remote(name = "taskforce.array.select")]
+pub fn select(
+    dtype: super::block::DType,
+    mask: &Block,
+    a: &Block,
+    b: &Block,
+) -> Result<Block, String> {
+    let mask = mask.view::<bool>().ok_or("where_ needs a boolean mask")?;
+    let shape = super::program::broadcast_shapes(mask.shape(), a.shape())?;
+    let shape = super::program::broadcast_shapes(&shape, b.shape())?;
+    let (mask, a, b) = (
+        super::program::stretch(mask, &shape)?,
+        super::program::stretch(a.to_f64().view(), &shape)?,
+        super::program::stretch(b.to_f64().view(), &shape)?,
+    );
+    let picked = ndarray::Zip::from(&mask)
+        .and(&a)
+        .and(&b)
+        .map_collect(|&m, &x, &y| if m { x } else { y });
+    Ok(match dtype {
+        super::block::DType::F32 => Block::F32(picked.mapv(|v| v as f32)),
+        super::block::DType::I64 => Block::I64(picked.mapv(|v| v as i64)),
+        _ => Block::F64(picked),
+    })
+}
+
+/// A block with its axes permuted.
+#[crate::remote(name = "taskforce.array.transpose")]
+pub fn transpose(axes: Vec<usize>, block: &Block) -> Result<Block, String> {
+    if axes.len() != block.shape().len() {
+        return Err(format!(
+            "axes {axes:?} for a block of shape {:?}",
+            block.shape()
+        ));
+    }
+    Ok(match block {
+        Block::F64(a) => Block::F64(
+            a.view()
+                .permuted_axes(axes)
+                .as_standard_layout()
+                .into_owned(),
+        ),
+        Block::F32(a) => Block::F32(
+            a.view()
+                .permuted_axes(axes)
+                .as_standard_layout()
+                .into_owned(),
+        ),
+        Block::I64(a) => Block::I64(
+            a.view()
+                .permuted_axes(axes)
+                .as_standard_layout()
+                .into_owned(),
+        ),
+        Block::Bool(a) => Block::Bool(
+            a.view()
+                .permuted_axes(axes)
+                .as_standard_layout()
+                .into_owned(),
+        ),
+    })
+}
+
+/// Part of a block: per axis `(start, stop, step)` in the block's own indices.
+#[crate::remote(name = "taskforce.array.slice")]
+pub fn slice(ranges: Vec<(u64, u64, u64)>, block: &Block) -> Result<Block, String> {
+    if ranges.len() != block.shape().len() {
+        return Err(format!(
+            "{} ranges for a block of shape {:?}",
+            ranges.len(),
+            block.shape()
+        ));
+    }
+    let cut = |axis: ndarray::AxisDescription| {
+        let (start, stop, step) = ranges[axis.axis.index()];
+        ndarray::Slice::new(start as isize, Some(stop as isize), step.max(1) as isize)
+    };
+    Ok(match block {
+        Block::F64(a) => Block::F64(a.slice_each_axis(cut).to_owned()),
+        Block::F32(a) => Block::F32(a.slice_each_axis(cut).to_owned()),
+        Block::I64(a) => Block::I64(a.slice_each_axis(cut).to_owned()),
+        Block::Bool(a) => Block::Bool(a.slice_each_axis(cut).to_owned()),
+    })
+}
+
+/// A block with a new axis of length 1 at `axis`.
+#[crate::remote(name = "taskforce.array.expand_dims")]
+pub fn expand_dims(axis: usize, block: &Block) -> Result<Block, String> {
+    let axis = ndarray::Axis(axis);
+    Ok(match block.clone() {
+        Block::F64(a) => Block::F64(a.insert_axis(axis)),
+        Block::F32(a) => Block::F32(a.insert_axis(axis)),
+        Block::I64(a) => Block::I64(a.insert_axis(axis)),
+        Block::Bool(a) => Block::Bool(a.insert_axis(axis)),
+    })
+}
+
+/// The matrix product of two 2-d blocks (in `f64`; `i64` blocks are converted back).
+#[crate::remote(name = "taskforce.array.matmul")]
+pub fn matmul(a: &Block, b: &Block) -> Result<Block, String> {
+    let (x, y) = (a.to_f64(), b.to_f64());
+    let x = x
+        .into_dimensionality::<ndarray::Ix2>()
+        .map_err(|e| e.to_string())?;
+    let y = y
+        .into_dimensionality::<ndarray::Ix2>()
+        .map_err(|e| e.to_string())?;
+    if x.ncols() != y.nrows() {
+        return Err(format!(
+            "matmul of blocks {:?} and {:?}",
+            x.shape(),
+            y.shape()
+        ));
+    }
+    let product = x.dot(&y).into_dyn();
+    Ok(match a.dtype() {
+        super::block::DType::F32 => Block::F32(product.mapv(|v| v as f32)),
+        super::block::DType::I64 => Block::I64(product.mapv(|v| v as i64)),
+        _ => Block::F64(product),
+    })
+}

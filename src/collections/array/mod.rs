@@ -33,6 +33,7 @@ mod node;
 mod program;
 mod reduce;
 mod reduce_math;
+mod structure;
 
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -41,9 +42,11 @@ use ndarray::{ArrayD, IxDyn, Slice};
 
 pub use block::{Block, DType, Element};
 pub use grid::{ArrayError, Grid};
+pub use kernels::Compare;
 pub use program::{block_rng, unit_f64, Number};
 pub use reduce::{Scalar, DEFAULT_SPLIT_EVERY};
 pub use reduce_math::Reduction;
+pub use structure::{concatenate, stack, where_};
 
 use crate::function::ValueError;
 use crate::graph::Graph;

@@ -176,6 +176,43 @@ pub fn unit_f64(bits: u64) -> f64 {
     (bits >> 11) as f64 * (1.0 / (1_u64 << 53) as f64)
 }
 
+/// The numpy broadcast of two shapes.
+pub fn broadcast_shapes(a: &[usize], b: &[usize]) -> Result<Vec<usize>, String> {
+    let ndim = a.len().max(b.len());
+    let at = |s: &[usize], i: usize| {
+        if i + s.len() >= ndim {
+            s[i + s.len() - ndim]
+        } else {
+            1
+        }
+    };
+    (0..ndim)
+        .map(|i| match (at(a, i), at(b, i)) {
+            (x, y) if x == y || y == 1 => Ok(x),
+            (1, y) => Ok(y),
+            _ => Err(format!("blocks of shapes {a:?} and {b:?} do not broadcast")),
+        })
+        .collect()
+}
+
+/// A view stretched (numpy broadcasting) to `shape`, owned.
+pub fn stretch<T: Clone>(
+    view: ndarray::ArrayViewD<'_, T>,
+    shape: &[usize],
+) -> Result<ArrayD<T>, String> {
+    let mut view = view;
+    while view.ndim() < shape.len() {
+        view.insert_axis_inplace(ndarray::Axis(0));
+    }
+    let stretched = view.broadcast(IxDyn(shape)).ok_or_else(|| {
+        format!(
+            "a block of shape {:?} does not broadcast to {shape:?}",
+            view.shape()
+        )
+    })?;
+    Ok(stretched.to_owned())
+}
+
 /// Input `block` as a `T` array of exactly `shape` (broadcast, converted if its type differs).
 fn load<T: Number>(block: &Block, shape: &IxDyn) -> Result<ArrayD<T>, String> {
     let converted;

@@ -88,7 +88,7 @@ fn check(kind: Reduction, grid: &Grid, axes: &[usize]) -> Result<Vec<usize>, Arr
 }
 
 /// Combines `keys` in a tree of at most `split_every` per task until one key is left.
-fn tree(
+pub(super) fn tree(
     spec: &Result<ArgSpec, crate::messages::CodecError>,
     name: &str,
     group: usize,
