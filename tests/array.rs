@@ -119,6 +119,10 @@ proptest! {
         let stacked = stack(&[x.clone(), (&x * 2.0)], 1).compute(&r).unwrap();
         let doubled = &plain * 2.0;
         prop_assert_eq!(stacked, ndarray::stack(Axis(1), &[plain.view(), doubled.view()]).unwrap());
+        let new_chunks: Vec<usize> = chunks.iter().map(|c| c % 3 + 1).collect();
+        let rechunked = x.rechunk(&new_chunks);
+        prop_assert_eq!(rechunked.compute(&r).unwrap(), plain.clone());
+        prop_assert!(close(rechunked.sum().compute(&r).unwrap(), plain.sum()));
         let mask = x.gt(0.0);
         prop_assert_eq!(mask.compute(&r).unwrap(), plain.mapv(|v| v > 0.0));
         let zero = Array::full(&[], &[], 0.0);

@@ -244,3 +244,60 @@ pub fn matmul(a: &Block, b: &Block) -> Result<Block, String> {
         _ => Block::F64(product),
     })
 }
+
+fn join<T: Clone>(
+    axis: usize,
+    parts: Vec<ndarray::ArrayD<T>>,
+) -> Result<ndarray::ArrayD<T>, String> {
+    let views: Vec<_> = parts.iter().map(|p| p.view()).collect();
+    ndarray::concatenate(ndarray::Axis(axis), &views).map_err(|e| e.to_string())
+}
+
+fn assemble_typed<T: Clone>(
+    axis: usize,
+    counts: &[usize],
+    mut parts: Vec<ndarray::ArrayD<T>>,
+) -> Result<ndarray::ArrayD<T>, String> {
+    let Some((&here, rest)) = counts.split_first() else {
+        return parts.pop().ok_or_else(|| "no parts".to_string());
+    };
+    let per: usize = rest.iter().product();
+    let mut rows = Vec::with_capacity(here);
+    for _ in 0..here {
+        let tail = parts.split_off(per.min(parts.len()));
+        rows.push(assemble_typed(
+            axis + 1,
+            rest,
+            std::mem::replace(&mut parts, tail),
+        )?);
+    }
+    join(axis, rows)
+}
+
+/// One block from pieces laid out `counts` per axis, in C order (for rechunk).
+#[crate::remote(name = "taskforce.array.assemble")]
+pub fn assemble(counts: Vec<usize>, parts: Vec<Block>) -> Result<Block, String> {
+    if counts.iter().product::<usize>() != parts.len() {
+        return Err(format!("{} pieces for a layout of {counts:?}", parts.len()));
+    }
+    macro_rules! typed {
+        ($variant:ident) => {{
+            let typed: Option<Vec<_>> = parts
+                .into_iter()
+                .map(|p| match p {
+                    Block::$variant(a) => Some(a),
+                    _ => None,
+                })
+                .collect();
+            let typed = typed.ok_or("pieces of mixed types")?;
+            Ok(Block::$variant(assemble_typed(0, &counts, typed)?))
+        }};
+    }
+    match parts.first().map(Block::dtype) {
+        Some(super::block::DType::F64) => typed!(F64),
+        Some(super::block::DType::F32) => typed!(F32),
+        Some(super::block::DType::I64) => typed!(I64),
+        Some(super::block::DType::Bool) => typed!(Bool),
+        None => Err("no pieces".into()),
+    }
+}

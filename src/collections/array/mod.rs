@@ -31,6 +31,7 @@ mod grid;
 pub mod kernels;
 mod node;
 mod program;
+mod rechunk;
 mod reduce;
 mod reduce_math;
 mod structure;

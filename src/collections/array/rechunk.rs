@@ -1,0 +1,100 @@
+//! `rechunk`: new chunk sizes through intermediate chunks. Each output block is assembled
+//! from the pieces of the input blocks it overlaps (a piece that is a whole input block is
+//! read as it is), so no task holds more than one output block and its pieces.
+
+use super::block::Element;
+use super::grid::{starts, Grid};
+use super::kernels;
+use super::node::{block_key, literal, task_of, Layer, Node, Source};
+use super::Array;
+use crate::collections::token::token;
+use crate::function::ArgSpec;
+
+/// Along one axis, the pieces of each output chunk: `(input chunk, local start, local stop)`.
+fn overlaps(old: &[usize], new: &[usize]) -> Vec<Vec<(usize, usize, usize)>> {
+    let old_starts = starts(old);
+    starts(new)
+        .into_iter()
+        .zip(new)
+        .map(|(start, &size)| {
+            let stop = start + size;
+            old.iter()
+                .zip(&old_starts)
+                .enumerate()
+                .filter(|(_, (&len, &at))| at < stop && at + len > start && len > 0)
+                .map(|(i, (&len, &at))| (i, start.max(at) - at, stop.min(at + len) - at))
+                .collect()
+        })
+        .collect()
+}
+
+impl<T: Element> Array<T> {
+    /// The same array cut into chunks of `chunks` per axis (0 keeps an axis whole).
+    ///
+    /// ```
+    /// use taskforce::collections::Array;
+    /// let x = Array::random_seeded(&[10, 10], &[3, 7], 1);
+    /// let y = x.rechunk(&[5, 5]);
+    /// assert_eq!(y.chunks(), &[vec![5, 5], vec![5, 5]]);
+    /// let r = taskforce::threaded::Threaded::default();
+    /// assert_eq!(y.compute(&r)?, x.compute(&r)?);
+    /// # Ok::<(), taskforce::Error>(())
+    /// ```
+    pub fn rechunk(&self, chunks: &[usize]) -> Array<T> {
+        let node = &self.node;
+        let grid = match node
+            .error()
+            .cloned()
+            .map_or_else(|| Grid::regular(self.shape(), chunks), Err)
+        {
+            Ok(grid) => grid,
+            Err(error) => return Array::from_node(Node::invalid(error, T::DTYPE)),
+        };
+        if grid == node.grid {
+            return self.clone();
+        }
+        let name = token("rechunk", &grid.chunks().to_vec(), &[&node.name]);
+        let per_axis: Vec<_> = (0..grid.ndim())
+            .map(|a| overlaps(&node.grid.chunks()[a], &grid.chunks()[a]))
+            .collect();
+        let mut tasks = Vec::new();
+        for index in grid.block_indices() {
+            let axes: Vec<&Vec<(usize, usize, usize)>> = index
+                .iter()
+                .enumerate()
+                .map(|(a, &i)| &per_axis[a][i])
+                .collect();
+            let counts: Vec<usize> = axes.iter().map(|p| p.len()).collect();
+            let layout = Grid::from_chunks(counts.iter().map(|&n| vec![1; n]).collect());
+            let mut parts = Vec::new();
+            for (p, at) in layout.block_indices().enumerate() {
+                let picked: Vec<_> = at.iter().enumerate().map(|(a, &j)| axes[a][j]).collect();
+                let from: Vec<usize> = picked.iter().map(|x| x.0).collect();
+                let whole = picked
+                    .iter()
+                    .enumerate()
+                    .all(|(a, x)| x.1 == 0 && x.2 == node.grid.chunks()[a][x.0]);
+                let source = node.key(&from);
+                if whole {
+                    parts.push(source);
+                    continue;
+                }
+                let ranges: Vec<(u64, u64, u64)> =
+                    picked.iter().map(|x| (x.1 as u64, x.2 as u64, 1)).collect();
+                let mut piece_index = index.clone();
+                piece_index.push(p);
+                let key = block_key(&format!("{name}-piece"), &piece_index);
+                let args = vec![literal(&ranges), Ok(ArgSpec::Key(source))];
+                tasks.push((key.clone(), task_of(&kernels::slice, args)));
+                parts.push(key);
+            }
+            let args = vec![literal(&counts), Ok(ArgSpec::Keys(parts))];
+            tasks.push((block_key(&name, &index), task_of(&kernels::assemble, args)));
+        }
+        let layer = std::sync::Arc::new(Layer {
+            tasks,
+            deps: vec![node.clone()],
+        });
+        Array::from_node(Node::new(name, grid, T::DTYPE, Source::Built(layer)))
+    }
+}
