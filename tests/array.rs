@@ -198,6 +198,27 @@ fn creation_matches_ndarray() {
 }
 
 #[test]
+fn reshape_where_chunks_allow() {
+    let r = runner();
+    let x = Array::<i64>::arange(0.0, 24.0, 1.0, 8);
+    let m = x.reshape(&[6, 4]).compute(&r).unwrap();
+    let expected = ndarray::Array::from_iter(0..24_i64)
+        .into_shape_with_order(IxDyn(&[6, 4]))
+        .unwrap();
+    assert_eq!(m, expected);
+    let back = x.reshape(&[6, 4]).reshape(&[24]).compute(&r).unwrap();
+    assert_eq!(back, ndarray::Array::from_iter(0..24_i64).into_dyn());
+    assert!(matches!(
+        x.reshape(&[4, 6]).check(),
+        Err(ArrayError::Unsupported { .. })
+    ));
+    assert!(matches!(
+        x.reshape(&[5, 5]).check(),
+        Err(ArrayError::ShapeMismatch { .. })
+    ));
+}
+
+#[test]
 fn stable_variance_with_a_large_offset_and_nan() {
     let r = runner();
     let plain = data(&[1000], 3).mapv(|v| v + 1e9);

@@ -301,3 +301,18 @@ pub fn assemble(counts: Vec<usize>, parts: Vec<Block>) -> Result<Block, String> 
         None => Err("no pieces".into()),
     }
 }
+
+/// A block given a new shape with the same number of elements (C order).
+#[crate::remote(name = "taskforce.array.reshape")]
+pub fn reshape(shape: Vec<usize>, block: &Block) -> Result<Block, String> {
+    fn to<T: Clone>(a: &ndarray::ArrayD<T>, shape: &[usize]) -> Result<ndarray::ArrayD<T>, String> {
+        let data: Vec<T> = a.iter().cloned().collect();
+        ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(shape), data).map_err(|e| e.to_string())
+    }
+    Ok(match block {
+        Block::F64(a) => Block::F64(to(a, &shape)?),
+        Block::F32(a) => Block::F32(to(a, &shape)?),
+        Block::I64(a) => Block::I64(to(a, &shape)?),
+        Block::Bool(a) => Block::Bool(to(a, &shape)?),
+    })
+}

@@ -98,3 +98,86 @@ impl<T: Element> Array<T> {
         Array::from_node(Node::new(name, grid, T::DTYPE, Source::Built(layer)))
     }
 }
+
+impl<T: Element> Array<T> {
+    /// The same elements in C order under a new shape, where the chunks allow: every axis
+    /// but the first must be whole, and each block's elements must fill whole rows of the new
+    /// shape (rechunk first otherwise). `arange(…).reshape(&[rows, cols])` is the common case.
+    ///
+    /// ```
+    /// use taskforce::collections::Array;
+    /// let x = Array::<f64>::arange(0.0, 12.0, 1.0, 6).reshape(&[4, 3]);
+    /// assert_eq!(x.chunks(), &[vec![2, 2], vec![3]]);
+    /// let m = x.compute(&taskforce::threaded::Threaded::default())?;
+    /// assert_eq!(m[[3, 2]], 11.0);
+    /// # Ok::<(), taskforce::Error>(())
+    /// ```
+    pub fn reshape(&self, shape: &[usize]) -> Array<T> {
+        let node = &self.node;
+        let grid = match node
+            .error()
+            .cloned()
+            .map_or_else(|| reshaped(&node.grid, shape), Err)
+        {
+            Ok(grid) => grid,
+            Err(error) => return Array::from_node(Node::invalid(error, T::DTYPE)),
+        };
+        let name = token("reshape", &grid.chunks().to_vec(), &[&node.name]);
+        let tasks = grid
+            .block_indices()
+            .zip(node.grid.block_indices())
+            .map(|(index, from)| {
+                let block_shape: Vec<usize> = index
+                    .iter()
+                    .enumerate()
+                    .map(|(a, &i)| grid.chunks()[a][i])
+                    .collect();
+                let args = vec![literal(&block_shape), Ok(ArgSpec::Key(node.key(&from)))];
+                (block_key(&name, &index), task_of(&kernels::reshape, args))
+            })
+            .collect();
+        let layer = std::sync::Arc::new(Layer {
+            tasks,
+            deps: vec![node.clone()],
+        });
+        Array::from_node(Node::new(name, grid, T::DTYPE, Source::Built(layer)))
+    }
+}
+
+fn reshaped(grid: &Grid, shape: &[usize]) -> Result<Grid, super::grid::ArrayError> {
+    let unsupported = |reason: &str| super::grid::ArrayError::Unsupported {
+        op: "reshape",
+        shape: grid.shape().to_vec(),
+        reason: format!("to {shape:?}: {reason}"),
+    };
+    if grid.shape().iter().product::<usize>() != shape.iter().product::<usize>() {
+        return Err(super::grid::ArrayError::ShapeMismatch {
+            op: "reshape",
+            left: grid.shape().to_vec(),
+            right: shape.to_vec(),
+        });
+    }
+    if grid.ndim() == 0 || shape.is_empty() {
+        return Err(unsupported("0-dimensional shapes"));
+    }
+    if grid.chunks()[1..].iter().any(|c| c.len() != 1) {
+        return Err(unsupported(
+            "only the first axis may be chunked; rechunk first",
+        ));
+    }
+    let row_in: usize = grid.shape()[1..].iter().product();
+    let row_out: usize = shape[1..].iter().product();
+    let mut first = Vec::new();
+    for &rows in &grid.chunks()[0] {
+        let elements = rows * row_in;
+        if row_out == 0 || elements % row_out != 0 {
+            return Err(unsupported(
+                "a block does not fill whole rows; rechunk first",
+            ));
+        }
+        first.push(elements / row_out);
+    }
+    let mut chunks = vec![first];
+    chunks.extend(shape[1..].iter().map(|&n| vec![n]));
+    Ok(Grid::from_chunks(chunks))
+}
