@@ -168,6 +168,23 @@ fn seeded_random_is_reproducible_and_blocks_differ() {
 }
 
 #[test]
+fn streamed_reductions_of_created_arrays_match_the_materialized_array() {
+    let r = runner();
+    let x = Array::random_seeded(&[50_000, 3], &[20_000, 2], 8);
+    let y = (&x * 2.0 - 1.0).abs();
+    let plain = y.compute(&r).unwrap();
+    assert!(close(y.sum().compute(&r).unwrap(), plain.sum()));
+    assert!(close(y.mean().compute(&r).unwrap(), plain.mean().unwrap()));
+    assert!(close(y.var().compute(&r).unwrap(), plain.var(0.0)));
+    let max = plain.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    assert_eq!(y.max().compute(&r).unwrap(), max);
+    let argmax = plain.iter().position(|&v| v == max).unwrap() as i64;
+    assert_eq!(y.argmax().compute(&r).unwrap(), argmax);
+    let ints = Array::<i64>::arange(0.0, 100_000.0, 1.0, 30_000);
+    assert_eq!((&ints * 3).sum().compute(&r).unwrap(), 3 * 99_999 * 100_000 / 2);
+}
+
+#[test]
 fn creation_matches_ndarray() {
     let r = runner();
     let a = Array::<f64>::arange(0.0, 10.0, 1.5, 3).compute(&r).unwrap();

@@ -6,8 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::block::Block;
-use super::program::{evaluate, BlockInfo, Program};
+use super::block::{Block, DType};
+use super::program::{evaluate, streams, BlockInfo, Program};
 use super::reduce_math::{self, ReduceSpec};
 
 /// What a blockwise task does: run a program over its inputs, then maybe reduce the result.
@@ -20,6 +20,17 @@ pub struct Plan {
 }
 
 fn run_plan(plan: &Plan, info: &BlockInfo, inputs: &[&Block]) -> Result<Block, String> {
+    if let Some(spec) = &plan.reduce {
+        let ops = &plan.program.ops;
+        if streams(ops) && reduce_math::streamable(spec, info.shape.len()) {
+            return match plan.program.dtype {
+                DType::F64 => reduce_math::partial_streamed::<f64>(spec, ops, info),
+                DType::F32 => reduce_math::partial_streamed::<f32>(spec, ops, info),
+                DType::I64 => reduce_math::partial_streamed::<i64>(spec, ops, info),
+                DType::Bool => Err("element-wise programs compute numbers, not masks".into()),
+            };
+        }
+    }
     let block = evaluate(&plan.program, info, inputs)?;
     match &plan.reduce {
         None => Ok(block),

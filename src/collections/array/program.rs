@@ -353,3 +353,98 @@ mod tests {
             .all(|v| (0.0..1.0).contains(v)));
     }
 }
+
+/// Elements per tile when a program of no input streams into a full reduction.
+pub const TILE: usize = 1 << 14;
+
+/// Whether `ops` read no input block (creation followed by element-wise steps), so they can
+/// run a tile at a time.
+pub fn streams(ops: &[Op]) -> bool {
+    !ops.iter().any(|op| matches!(op, Op::Input(_)))
+}
+
+/// Runs a program of no input over its block a tile of [`TILE`] elements at a time, in C
+/// order, handing each tile to `each`: the same values as [`run`] without ever holding the
+/// block (random numbers are drawn in the same order).
+pub fn run_tiled<T: Number>(
+    ops: &[Op],
+    info: &BlockInfo,
+    mut each: impl FnMut(&[T]),
+) -> Result<(), String> {
+    let len: usize = info.shape.iter().map(|&n| n as usize).product();
+    let mut rngs: Vec<Option<Xoshiro256PlusPlus>> = ops
+        .iter()
+        .map(|op| match op {
+            Op::Random(seed) => Some(block_rng(*seed, info.linear)),
+            _ => None,
+        })
+        .collect();
+    let first = info.offset.first().copied().unwrap_or(0) as f64;
+    let mut stack: Vec<Vec<T>> = Vec::new();
+    let mut spare: Vec<Vec<T>> = Vec::new();
+    let underflow = || "element-wise program pops an empty stack".to_string();
+    let mut done = 0;
+    while done < len {
+        let n = TILE.min(len - done);
+        for (step, op) in ops.iter().enumerate() {
+            let mut fresh = || {
+                let mut buffer = spare.pop().unwrap_or_default();
+                buffer.clear();
+                buffer
+            };
+            match *op {
+                Op::Input(_) => return Err("a streamed program reads no input".into()),
+                Op::Random(_) => {
+                    let rng = rngs[step].as_mut().expect("a generator per random step");
+                    let mut buffer = fresh();
+                    buffer.extend((0..n).map(|_| T::from_f64(unit_f64(rng.next_u64()))));
+                    stack.push(buffer);
+                }
+                Op::Full(value) => {
+                    let mut buffer = fresh();
+                    buffer.resize(n, T::from_f64(value));
+                    stack.push(buffer);
+                }
+                Op::Arange { start, step } => {
+                    let at = first + done as f64;
+                    let mut buffer = fresh();
+                    buffer.extend((0..n).map(|i| T::from_f64(start + step * (at + i as f64))));
+                    stack.push(buffer);
+                }
+                Op::Unary(u) => {
+                    let top = stack.last_mut().ok_or_else(underflow)?;
+                    top.iter_mut().for_each(|v| *v = v.unary(u));
+                }
+                Op::Binary(b) => {
+                    let right = stack.pop().ok_or_else(underflow)?;
+                    let left = stack.last_mut().ok_or_else(underflow)?;
+                    left.iter_mut()
+                        .zip(&right)
+                        .for_each(|(l, &r)| *l = l.binary(b, r));
+                    spare.push(right);
+                }
+                Op::Scalar {
+                    op,
+                    value,
+                    scalar_left,
+                } => {
+                    let s = T::from_f64(value);
+                    let top = stack.last_mut().ok_or_else(underflow)?;
+                    if scalar_left {
+                        top.iter_mut().for_each(|v| *v = s.binary(op, *v));
+                    } else {
+                        top.iter_mut().for_each(|v| *v = v.binary(op, s));
+                    }
+                }
+            }
+        }
+        let tile = stack.pop().ok_or_else(underflow)?;
+        if !stack.is_empty() {
+            return Err("element-wise program leaves other than one result".into());
+        }
+        each(&tile);
+        spare.push(tile);
+        done += n;
+    }
+    Ok(())
+}

@@ -329,3 +329,59 @@ pub fn finish(spec: &ReduceSpec, block: Block) -> Result<Block, String> {
         _ => Block::I64(field(1).mapv(|i| i as i64)),
     })
 }
+
+/// Whether a full reduction of `kind` can take its block a tile at a time.
+pub fn streamable(spec: &ReduceSpec, ndim: usize) -> bool {
+    spec.axes.len() == ndim && !spec.kind.is_arg()
+}
+
+/// The partial of a full reduction over a block streamed by `program` in tiles (see
+/// [`run_tiled`](super::program::run_tiled)), never holding the block.
+pub fn partial_streamed<T: Number>(
+    spec: &ReduceSpec,
+    ops: &[super::program::Op],
+    info: &BlockInfo,
+) -> Result<Block, String> {
+    let ones = IxDyn(&vec![1; info.shape.len()]);
+    let kind = spec.kind;
+    if kind.is_moment() {
+        let mut acc = ArrayD::from_shape_vec(IxDyn(&[3]), vec![0.0, 0.0, 0.0]).expect("3");
+        super::program::run_tiled::<T>(ops, info, |tile| {
+            let n = tile.len() as f64;
+            let mean = tile.iter().map(|v| v.to_f64()).sum::<f64>() / n;
+            let m2 = tile
+                .iter()
+                .map(|v| (v.to_f64() - mean).powi(2))
+                .sum::<f64>();
+            let part = ArrayD::from_shape_vec(IxDyn(&[3]), vec![n, mean, m2]).expect("3");
+            combine_moments(&mut acc, &part);
+        })?;
+        let mut shape = vec![3];
+        shape.extend(ones.slice());
+        let acc = acc
+            .into_shape_with_order(IxDyn(&shape))
+            .map_err(|e| e.to_string())?;
+        return Ok(Block::F64(acc));
+    }
+    let mut acc: Option<T> = None;
+    super::program::run_tiled::<T>(ops, info, |tile| {
+        let part = match kind {
+            Reduction::Sum => ndarray::ArrayView1::from(tile).sum(),
+            _ => match tile.iter().copied().reduce(|a, b| pick(kind, a, b)) {
+                Some(part) => part,
+                None => return,
+            },
+        };
+        acc = Some(match (acc, kind) {
+            (None, _) => part,
+            (Some(a), Reduction::Sum) => a + part,
+            (Some(a), _) => pick(kind, a, part),
+        });
+    })?;
+    let value = match (acc, kind) {
+        (Some(value), _) => value,
+        (None, Reduction::Sum) => T::zero(),
+        (None, _) => return Err("reduction of an empty block".into()),
+    };
+    Ok(T::into_block(ArrayD::from_elem(ones, value)))
+}
