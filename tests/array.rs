@@ -181,7 +181,10 @@ fn streamed_reductions_of_created_arrays_match_the_materialized_array() {
     let argmax = plain.iter().position(|&v| v == max).unwrap() as i64;
     assert_eq!(y.argmax().compute(&r).unwrap(), argmax);
     let ints = Array::<i64>::arange(0.0, 100_000.0, 1.0, 30_000);
-    assert_eq!((&ints * 3).sum().compute(&r).unwrap(), 3 * 99_999 * 100_000 / 2);
+    assert_eq!(
+        (&ints * 3).sum().compute(&r).unwrap(),
+        3 * 99_999 * 100_000 / 2
+    );
 }
 
 #[test]

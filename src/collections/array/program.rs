@@ -306,54 +306,6 @@ pub fn run<T: Number>(
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn info(shape: &[u64]) -> BlockInfo {
-        BlockInfo {
-            linear: 3,
-            offset: vec![10; shape.len()],
-            shape: shape.to_vec(),
-        }
-    }
-
-    #[test]
-    fn a_fused_chain_matches_the_steps_one_by_one() {
-        let x = ArrayD::from_shape_fn(IxDyn(&[2, 3]), |i| (i[0] * 3 + i[1]) as f64);
-        let row = Block::F64(ArrayD::from_shape_fn(IxDyn(&[3]), |i| i[0] as f64));
-        let ops = vec![
-            Op::Input(0),
-            Op::Input(1),
-            Op::Binary(Binary::Sub),
-            Op::Scalar {
-                op: Binary::Div,
-                value: 2.0,
-                scalar_left: true,
-            },
-            Op::Unary(Unary::Abs),
-        ];
-        let program = Program {
-            dtype: DType::F64,
-            ops,
-        };
-        let got = evaluate(&program, &info(&[2, 3]), &[&Block::F64(x.clone()), &row]).unwrap();
-        let row = row.into_array::<f64>().unwrap();
-        let expected = (2.0 / (&x - &row)).mapv(f64::abs);
-        assert_eq!(got, Block::F64(expected));
-    }
-
-    #[test]
-    fn random_blocks_differ_by_position_and_repeat_by_seed() {
-        assert_eq!(random_block(7, 1, 100), random_block(7, 1, 100));
-        assert_ne!(random_block(7, 1, 100), random_block(7, 2, 100));
-        assert_ne!(random_block(7, 1, 100), random_block(8, 1, 100));
-        assert!(random_block(1, 0, 1000)
-            .iter()
-            .all(|v| (0.0..1.0).contains(v)));
-    }
-}
-
 /// Elements per tile when a program of no input streams into a full reduction.
 pub const TILE: usize = 1 << 14;
 
@@ -447,4 +399,52 @@ pub fn run_tiled<T: Number>(
         done += n;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(shape: &[u64]) -> BlockInfo {
+        BlockInfo {
+            linear: 3,
+            offset: vec![10; shape.len()],
+            shape: shape.to_vec(),
+        }
+    }
+
+    #[test]
+    fn a_fused_chain_matches_the_steps_one_by_one() {
+        let x = ArrayD::from_shape_fn(IxDyn(&[2, 3]), |i| (i[0] * 3 + i[1]) as f64);
+        let row = Block::F64(ArrayD::from_shape_fn(IxDyn(&[3]), |i| i[0] as f64));
+        let ops = vec![
+            Op::Input(0),
+            Op::Input(1),
+            Op::Binary(Binary::Sub),
+            Op::Scalar {
+                op: Binary::Div,
+                value: 2.0,
+                scalar_left: true,
+            },
+            Op::Unary(Unary::Abs),
+        ];
+        let program = Program {
+            dtype: DType::F64,
+            ops,
+        };
+        let got = evaluate(&program, &info(&[2, 3]), &[&Block::F64(x.clone()), &row]).unwrap();
+        let row = row.into_array::<f64>().unwrap();
+        let expected = (2.0 / (&x - &row)).mapv(f64::abs);
+        assert_eq!(got, Block::F64(expected));
+    }
+
+    #[test]
+    fn random_blocks_differ_by_position_and_repeat_by_seed() {
+        assert_eq!(random_block(7, 1, 100), random_block(7, 1, 100));
+        assert_ne!(random_block(7, 1, 100), random_block(7, 2, 100));
+        assert_ne!(random_block(7, 1, 100), random_block(8, 1, 100));
+        assert!(random_block(1, 0, 1000)
+            .iter()
+            .all(|v| (0.0..1.0).contains(v)));
+    }
 }
