@@ -81,7 +81,7 @@ fn with_literal(
 /// ```
 /// use taskforce::collections::array::{where_, Array};
 /// let x = Array::random_seeded(&[100], &[30], 1);
-/// let clipped = where_(&x.gt(0.5), &x, &Array::full(&[], &[], 0.5));
+/// let clipped = where_(&x.gt(0.5), &Array::full(&[], &[], 0.5), &x);
 /// assert!(clipped.max().compute(&taskforce::threaded::Threaded::default())? <= 0.5);
 /// # Ok::<(), taskforce::Error>(())
 /// ```
