@@ -84,6 +84,12 @@ proptest! {
         let centered = &x - &x.mean_axis(0);
         let plain_centered = &plain - &plain.mean_axis(Axis(0)).unwrap();
         prop_assert!(all_close(&centered.compute(&r).unwrap(), &plain_centered));
+        let other_cut: Vec<usize> = chunks.iter().map(|c| c % 3 + 1).collect();
+        let y = Array::from_ndarray(&plain, &other_cut);
+        prop_assert!(all_close(&(&x + &y).compute(&r).unwrap(), &(&plain * 2.0)));
+        let row = Array::from_ndarray(&plain.index_axis(Axis(0), 0).to_owned(), &other_cut[1..]);
+        let plain_row = plain.index_axis(Axis(0), 0).to_owned();
+        prop_assert!(all_close(&(&x * &row).compute(&r).unwrap(), &(&plain * &plain_row)));
         let scaled = 10.0 - &x / 4.0;
         prop_assert!(all_close(&scaled.compute(&r).unwrap(), &plain.mapv(|v| 10.0 - v / 4.0)));
     }
@@ -137,6 +143,9 @@ proptest! {
         let x = Array::from_ndarray(&a.clone().into_dyn(), &[cn, ck]);
         let y = Array::from_ndarray(&b.clone().into_dyn(), &[ck, cm]);
         let got = x.dot(&y).compute(&runner()).unwrap();
+        prop_assert!(all_close(&got, &a.dot(&b).into_dyn()));
+        let y_other_cut = Array::from_ndarray(&b.clone().into_dyn(), &[ck % 3 + 1, cm]);
+        let got = x.dot(&y_other_cut).compute(&runner()).unwrap();
         prop_assert!(all_close(&got, &a.dot(&b).into_dyn()));
     }
 }

@@ -85,10 +85,33 @@ fn finish_program<U: Element>(
     Array::from_node(Node::new(name, grid, U::DTYPE, source))
 }
 
+/// `b` cut like `a` along the axes where both have the same length (numpy-aligned at the
+/// right), so the two can be zipped block by block.
+fn unify_chunks<T: Number>(a: &Arc<Node>, b: &Arc<Node>) -> Arc<Node> {
+    let skip = a.grid.ndim().saturating_sub(b.grid.ndim());
+    let other_skip = b.grid.ndim().saturating_sub(a.grid.ndim());
+    let mut chunks = b.grid.chunks().to_vec();
+    let mut changed = false;
+    for (axis, sizes) in chunks.iter_mut().enumerate().skip(other_skip) {
+        let mine = &a.grid.chunks()[axis - other_skip + skip];
+        let same_len = a.grid.shape()[axis - other_skip + skip] == b.grid.shape()[axis];
+        if same_len && b.grid.shape()[axis] != 1 && mine != sizes {
+            *sizes = mine.clone();
+            changed = true;
+        }
+    }
+    if !changed {
+        return b.clone();
+    }
+    let b: Array<T> = Array::from_node(b.clone());
+    b.rechunk_to(Grid::from_chunks(chunks)).node
+}
+
 fn binary<T: Number>(op: &'static str, a: &Arc<Node>, b: &Arc<Node>, step: Binary) -> Array<T> {
     if let Some(invalid) = first_error(&[a, b]) {
         return invalid;
     }
+    let b = &unify_chunks::<T>(a, b);
     let grid = match broadcast(op, &a.grid, &b.grid) {
         Ok(grid) => grid,
         Err(error) => return Array::from_node(Node::invalid(error, T::DTYPE)),

@@ -41,15 +41,18 @@ impl<T: Element> Array<T> {
     /// # Ok::<(), taskforce::Error>(())
     /// ```
     pub fn rechunk(&self, chunks: &[usize]) -> Array<T> {
+        match Grid::regular(self.shape(), chunks) {
+            Ok(grid) => self.rechunk_to(grid),
+            Err(error) => Array::from_node(Node::invalid(error, T::DTYPE)),
+        }
+    }
+
+    /// The same array cut as `grid` (of the same shape) says.
+    pub(super) fn rechunk_to(&self, grid: Grid) -> Array<T> {
         let node = &self.node;
-        let grid = match node
-            .error()
-            .cloned()
-            .map_or_else(|| Grid::regular(self.shape(), chunks), Err)
-        {
-            Ok(grid) => grid,
-            Err(error) => return Array::from_node(Node::invalid(error, T::DTYPE)),
-        };
+        if let Some(error) = node.error() {
+            return Array::from_node(Node::invalid(error.clone(), T::DTYPE));
+        }
         if grid == node.grid {
             return self.clone();
         }

@@ -361,7 +361,8 @@ fn expand_dims<T: Element>(array: &Array<T>, axis: usize) -> Array<T> {
 
 impl<T: Number> Array<T> {
     /// The matrix product of two 2-d arrays, blocked: each output block sums the products
-    /// of a row of blocks and a column of blocks in a tree. The inner axis must be cut alike.
+    /// of a row of blocks and a column of blocks in a tree (`other` is rechunked to cut the
+    /// inner axis as `self` does, where they differ).
     pub fn dot(&self, other: &Array<T>) -> Array<T> {
         let (a, b) = (&self.node, &other.node);
         if let Some(error) = first_error(&[a, b]) {
@@ -376,17 +377,15 @@ impl<T: Number> Array<T> {
                 right: other.shape().to_vec(),
             });
         }
-        if a.grid.chunks()[1] != b.grid.chunks()[0] {
-            return invalid(ArrayError::Unsupported {
-                op: "dot",
-                shape: self.shape().to_vec(),
-                reason: format!(
-                    "inner chunks {:?} and {:?} differ",
-                    a.grid.chunks()[1],
-                    b.grid.chunks()[0]
-                ),
-            });
-        }
+        let rechunked;
+        let b = if a.grid.chunks()[1] != b.grid.chunks()[0] {
+            let rows = a.grid.chunks()[1].clone();
+            let cut = Grid::from_chunks(vec![rows, b.grid.chunks()[1].clone()]);
+            rechunked = other.rechunk_to(cut).node;
+            &rechunked
+        } else {
+            b
+        };
         let grid = Grid::from_chunks(vec![a.grid.chunks()[0].clone(), b.grid.chunks()[1].clone()]);
         let name = token("dot", &(), &[&a.name, &b.name]);
         let spec = ReduceSpec {
