@@ -136,8 +136,34 @@ fn main() -> taskforce::Result<()> {
     );
 
     drop((a, b, c, xs, total, layer));
+    array_walkthrough(&executor)?;
     bag_walkthrough(&executor)?;
     println!("done in {:.2?}", started.elapsed());
+    Ok(())
+}
+
+/// Chunked arrays: lazy expressions lowered to task graphs, computed on the cluster or on
+/// local threads.
+fn array_walkthrough(executor: &Executor) -> taskforce::Result<()> {
+    use taskforce::collections::Array;
+
+    let step = Instant::now();
+    let x = Array::random(&[1_000_000 * 1000], &[1_000_000]); // lazy, 1000 blocks
+    let total: f64 = x.sum().compute(executor)?; // one task per block, then a tree
+    println!(
+        "Array::random(1e9, chunks 1e6).sum() = {total:.1} (expected about 5.0e8) ({:.2?})",
+        step.elapsed()
+    );
+
+    let step = Instant::now();
+    let y = Array::random(&[4_000, 4_000], &[1_000, 1_000]);
+    let centered = &y - &y.mean_axis(1); // numpy broadcasting, fused into one task per block
+    let spread = centered.std().compute(executor)?;
+    let on_threads = centered.std().compute(&Threaded::default())?;
+    println!(
+        "std of y - y.mean_axis(1) over 4000x4000: {spread:.6} on the cluster, {on_threads:.6} on threads ({:.2?})",
+        step.elapsed()
+    );
     Ok(())
 }
 

@@ -150,6 +150,9 @@ pub enum Error {
     /// with its worker, an unknown dependency).
     #[error(transparent)]
     Task(TaskFailure),
+    /// An array operation was invalid (shapes, chunks or axes); found while building.
+    #[error(transparent)]
+    Array(#[from] crate::collections::array::ArrayError),
     /// A value could not be read as the type asked for.
     #[error("could not read the value of {key}: {source}")]
     Value {

@@ -8,4 +8,7 @@
 
 pub mod array;
 pub mod bag;
+mod token;
+
+pub use array::Array;
 pub use bag::Bag;
