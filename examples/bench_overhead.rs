@@ -2,7 +2,8 @@
 //! (as dask's `bench_overhead.py`): submit→result roundtrip latency, and the throughput of
 //! independent trivial tasks (map, then gather every result), and a chain of dependent tasks.
 //!
-//! `cargo run --release --example bench_overhead [-- --tasks 50000 --roundtrips 300]`
+//! `cargo run --release --example bench_overhead [-- --tasks 50000 --roundtrips 300]
+//! [--no-dashboard]]` (the center feeds its dashboard unless `--no-dashboard`).
 
 use std::time::{Duration, Instant};
 
@@ -30,10 +31,15 @@ fn main() -> taskforce::Result<()> {
     taskforce::local::serve_if_local_worker();
     let tasks = arg("--tasks", 50_000);
     let roundtrips = arg("--roundtrips", 300);
+    let dashboard = !std::env::args().any(|a| a == "--no-dashboard");
     let cluster = LocalCluster::builder()
         .workers(2)
         .threads_per_worker(1)
+        .dashboard(dashboard)
         .start()?;
+    if let Some(link) = cluster.dashboard_link() {
+        println!("dashboard: {link}");
+    }
     let executor = cluster.executor()?;
 
     for i in 0..50 {

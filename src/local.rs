@@ -30,6 +30,7 @@ pub struct LocalClusterBuilder {
     memory_limit: u64,
     program: Option<std::path::PathBuf>,
     log_level: String,
+    dashboard: bool,
 }
 
 impl Default for LocalClusterBuilder {
@@ -41,6 +42,7 @@ impl Default for LocalClusterBuilder {
             memory_limit: total_memory() / cores.clamp(1, 4) as u64,
             program: None,
             log_level: "warn".into(),
+            dashboard: true,
         }
     }
 }
@@ -70,6 +72,12 @@ impl LocalClusterBuilder {
         self
     }
 
+    /// Whether the center serves a dashboard on a free port of 127.0.0.1 (default true).
+    pub fn dashboard(mut self, serve: bool) -> Self {
+        self.dashboard = serve;
+        self
+    }
+
     /// The executable to start workers from (default: this one).
     pub fn program(mut self, program: impl Into<std::path::PathBuf>) -> Self {
         self.program = Some(program.into());
@@ -83,7 +91,7 @@ impl LocalClusterBuilder {
             Some(program) => program,
             None => std::env::current_exe()?,
         };
-        let (center_thread, addr, system, dashboard) = start_center_thread()?;
+        let (center_thread, addr, system, dashboard) = start_center_thread(self.dashboard)?;
         let mut cluster = LocalCluster {
             addr,
             dashboard,
@@ -218,7 +226,7 @@ type CenterThread = (
     Option<String>,
 );
 
-fn start_center_thread() -> crate::Result<CenterThread> {
+fn start_center_thread(dashboard: bool) -> crate::Result<CenterThread> {
     let (started, startup) = std::sync::mpsc::channel();
     let thread = std::thread::Builder::new()
         .name("taskforce-center".into())
@@ -227,7 +235,7 @@ fn start_center_thread() -> crate::Result<CenterThread> {
             let config = CenterConfig {
                 host: Ipv4Addr::LOCALHOST.into(),
                 port: 0,
-                dashboard: Some(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))),
+                dashboard: dashboard.then(|| SocketAddr::from((Ipv4Addr::LOCALHOST, 0))),
                 ..CenterConfig::default()
             };
             let handle = system.block_on(center::start(config));
