@@ -354,8 +354,15 @@ impl DashboardModel {
         Some(now - start)
     }
 
+    /// A forgotten task counts as done, except a failed one, which stays counted as failed.
     fn task_released(&mut self, key: &TaskKey) {
-        self.set_phase(key, TaskPhase::Released);
+        if self
+            .tasks
+            .get(key)
+            .is_some_and(|entry| entry.phase != TaskPhase::Erred)
+        {
+            self.set_phase(key, TaskPhase::Released);
+        }
         if let Some(entry) = self.tasks.remove(key) {
             if let Some((worker, _)) = entry.sent {
                 if let Some(panel) = self.workers.get_mut(&worker) {

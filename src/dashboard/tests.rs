@@ -220,3 +220,37 @@ fn layers_group_indexed_and_hashed_keys() {
     assert_eq!(layer_of("my-name"), "my-name");
     assert_eq!(layer_of("-ff"), "-ff");
 }
+
+#[test]
+fn a_failed_task_stays_counted_as_failed_once_forgotten() {
+    let mut model = DashboardModel::default();
+    joined(&mut model, 1);
+    submit(&mut model, "bad-01", "bad", &[]);
+    model.observe(
+        Observation::TaskSent {
+            key: "bad-01".into(),
+            worker: WorkerId(1),
+        },
+        0.1,
+    );
+    model.observe(
+        Observation::TaskErred {
+            key: "bad-01".into(),
+        },
+        0.2,
+    );
+    model.observe(
+        Observation::TaskReleased {
+            key: "bad-01".into(),
+        },
+        0.3,
+    );
+    assert_eq!(
+        model.totals(),
+        Counts {
+            erred: 1,
+            ..Counts::default()
+        }
+    );
+    assert!(model.snapshot(0.4, 10).stream[0].erred);
+}

@@ -17,7 +17,8 @@ function bytes(n) {
 function colourOf(name) {
   let hash = 0;
   for (const c of name) hash = (hash * 31 + c.charCodeAt(0)) >>> 0;
-  return "hsl(" + (hash % 360) + ", 60%, 50%)";
+  // The golden angle spreads similar names over distant hues.
+  return "hsl(" + Math.round((hash * 137.508) % 360) + ", 65%, 50%)";
 }
 
 function el(tag, attrs, text) {
