@@ -15,9 +15,10 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::{debug, warn};
 
 use super::bounds::{BoundReached, MAX_REFUSING, REFUSAL_GRACE};
-use super::handshake::{reply_envelope, server_handshake, write_envelope, HandshakeError};
+use super::handshake::{auth_envelope, server_handshake, write_envelope, HandshakeError};
+use crate::messages::auth::AuthMessage;
 use crate::messages::handshake::preamble;
-use crate::messages::{FrameLimits, Hello, HelloReply};
+use crate::messages::{Hello, Token};
 
 const LOG_TARGET: &str = "taskforce::remote";
 
@@ -59,10 +60,12 @@ pub struct Arrival {
 }
 
 /// Accepts connections forever, handing each handshaken one to `admit`; at most
-/// `max_connections` are held at once, and one more is refused with the reason.
+/// `max_connections` are held at once, and one more is refused with the reason. With a
+/// `token`, only clients that prove it get as far as their `Hello`; without one, anyone who
+/// reaches the port does (a warning says so when the port is reachable from other hosts).
 pub async fn accept_loop<F>(
     listener: TcpListener,
-    limits: FrameLimits,
+    token: Option<Token>,
     handshake_timeout: Duration,
     max_connections: usize,
     log_target: &'static str,
@@ -70,6 +73,9 @@ pub async fn accept_loop<F>(
 ) where
     F: Fn(Arrival) + Clone + Send + 'static,
 {
+    if let Ok(addr) = listener.local_addr() {
+        warn_if_open(log_target, addr, token.as_ref());
+    }
     let slots = Arc::new(Semaphore::new(max_connections));
     let refusing = Arc::new(Semaphore::new(MAX_REFUSING));
     loop {
@@ -95,9 +101,10 @@ pub async fn accept_loop<F>(
             continue;
         };
         let admit = admit.clone();
+        let token = token.clone();
         actix_rt::spawn(async move {
             let mut stream = stream;
-            match server_handshake(&mut stream, &limits, handshake_timeout).await {
+            match server_handshake(&mut stream, token.as_ref(), handshake_timeout).await {
                 Ok(hello) => admit(Arrival {
                     stream: SessionSocket {
                         stream,
@@ -112,15 +119,15 @@ pub async fn accept_loop<F>(
     }
 }
 
-/// Tells a client refused before its `Hello` why: our preamble and a `Refused` reply, which
-/// is what its handshake reads. Then waits (briefly) for the client to close, so closing
+/// Tells a client refused before its `Hello` why: our preamble and a `Refused` in place of
+/// the challenge, which is what its handshake reads. Then waits (briefly) for the client to close, so closing
 /// with its `Hello` unread does not reset the connection before it reads the reason.
 async fn refuse_before_hello(mut stream: TcpStream, reason: String) {
     let words = async {
         stream.write_all(&preamble()).await?;
         write_envelope(
             &mut stream,
-            &reply_envelope(&HelloReply::Refused { reason }),
+            &auth_envelope(&AuthMessage::Refused { reason }),
         )
         .await?;
         stream.shutdown().await?;
@@ -131,8 +138,26 @@ async fn refuse_before_hello(mut stream: TcpStream, reason: String) {
     let _ = tokio::time::timeout(REFUSAL_GRACE, words).await;
 }
 
+/// Warns, once per listener, that a listener without a token on a non-loopback address
+/// admits anyone who can reach it.
+fn warn_if_open(listener: &'static str, addr: SocketAddr, token: Option<&Token>) {
+    if token.is_none() && !addr.ip().is_loopback() {
+        warn!(
+            target: LOG_TARGET,
+            %listener, %addr,
+            "listening without a token on an address other hosts can reach: anyone who reaches \
+             it can join or steer this cluster; run with --token or TASKFORCE_TOKEN unless the \
+             network is trusted"
+        );
+    }
+}
+
 fn log_refusal(target: &'static str, peer: SocketAddr, error: &HandshakeError) {
     match error {
+        HandshakeError::AuthenticationFailed { reason, .. } => warn!(
+            target: LOG_TARGET,
+            %peer, listener = target, %reason, "authentication failed; connection closed"
+        ),
         HandshakeError::Io(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
             debug!(target: LOG_TARGET, %peer, "connection closed during handshake")
         }
