@@ -115,11 +115,6 @@ pub enum AuthMessage {
         /// Why, for the client's error.
         reason: String,
     },
-    /// Server: refused before authentication for another reason (at its connection cap).
-    Refused {
-        /// Why, for the client's error.
-        reason: String,
-    },
 }
 
 impl AuthMessage {
@@ -129,7 +124,6 @@ impl AuthMessage {
             AuthMessage::Response { .. } => "Response",
             AuthMessage::Accepted { .. } => "Accepted",
             AuthMessage::Denied { .. } => "Denied",
-            AuthMessage::Refused { .. } => "Refused",
         }
     }
 }
@@ -164,9 +158,6 @@ pub enum AuthError {
     /// Client: the server denied us, and said why.
     #[error("{0}")]
     Denied(String),
-    /// Client: the server refused us before authentication (not about the token).
-    #[error("{0}")]
-    Refused(String),
     /// Either side: a message out of order.
     #[error("authentication failed: unexpected {got} (expected {expected})")]
     Unexpected {
@@ -286,7 +277,6 @@ impl ClientAuth {
     pub fn on_message(&mut self, message: AuthMessage) -> Result<Option<AuthMessage>, AuthError> {
         match (message, self.server_nonce) {
             (AuthMessage::Denied { reason }, _) => Err(AuthError::Denied(reason)),
-            (AuthMessage::Refused { reason }, _) => Err(AuthError::Refused(reason)),
             (
                 AuthMessage::Challenge {
                     nonce,

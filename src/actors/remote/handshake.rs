@@ -91,21 +91,14 @@ async fn write_small<T: serde::Serialize>(
     Ok(())
 }
 
-/// Encodes an authentication message as an envelope.
-pub fn auth_envelope(message: &AuthMessage) -> Envelope {
+fn auth_envelope(message: &AuthMessage) -> Envelope {
     Envelope::new(codec::encode(message).expect("AuthMessage always encodes"))
 }
 
 fn auth_failure(peer: &str, error: AuthError) -> HandshakeError {
-    match error {
-        AuthError::Refused(reason) => HandshakeError::Refused {
-            peer: peer.into(),
-            reason,
-        },
-        other => HandshakeError::AuthenticationFailed {
-            peer: peer.into(),
-            reason: other.to_string(),
-        },
+    HandshakeError::AuthenticationFailed {
+        peer: peer.into(),
+        reason: error.to_string(),
     }
 }
 
