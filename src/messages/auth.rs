@@ -146,12 +146,6 @@ pub enum AuthError {
          this cluster (connect without a token, or give the server the token)"
     )]
     ServerHasNoToken,
-    /// Client: the server requires a token and we have none.
-    #[error(
-        "authentication failed: the server requires a token and none was given (set \
-         TASKFORCE_TOKEN or pass --token)"
-    )]
-    ClientHasNoToken,
     /// Client: the server's proof is not of our token.
     #[error("authentication failed: the server proved a different token")]
     ServerWrongToken,
@@ -301,10 +295,10 @@ impl ClientAuth {
         server: Nonce,
         token_required: bool,
     ) -> Result<AuthMessage, AuthError> {
-        match (&self.token, token_required) {
-            (None, true) => return Err(AuthError::ClientHasNoToken),
-            (Some(_), false) => return Err(AuthError::ServerHasNoToken),
-            _ => {}
+        // Without a token where one is required, the response goes anyway (without proof):
+        // the server then names the missing token to us and in its own log.
+        if self.token.is_some() && !token_required {
+            return Err(AuthError::ServerHasNoToken);
         }
         self.server_nonce = Some(server);
         let proof = self

@@ -28,7 +28,7 @@ fn a_wrong_or_missing_token_fails_on_the_side_that_finds_it() {
     );
     assert_eq!(
         exchange(token("s3cret"), None),
-        Err(AuthError::ClientHasNoToken)
+        Err(AuthError::MissingToken)
     );
     assert_eq!(
         exchange(None, token("s3cret")),

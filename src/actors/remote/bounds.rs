@@ -66,7 +66,6 @@
 //! The sizes of incoming headers and frames are checked before allocation; a frame over its
 //! limit is a protocol violation and closes that session only.
 
-
 /// Default bound on the bytes a session holds for its writer.
 pub const DEFAULT_SEND_QUEUE_BYTES: usize = 512 << 20;
 /// Default bound on the bytes of received messages the owner has not handled yet.

@@ -5,14 +5,14 @@
 //! connection with a logged reason naming the peer. How many connections may be in their
 //! handshake, and how many admitted, is decided in [`super::bounds`].
 
-use std::net::SocketAddr;
 use std::collections::VecDeque;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
-use tokio::task::AbortHandle;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::task::AbortHandle;
 use tracing::{debug, warn};
 
 use super::bounds::{BoundReached, MAX_HANDSHAKING};
@@ -104,7 +104,7 @@ pub async fn accept_loop<F>(
                 Ok(hello) => {
                     let cap = (&slots, max_connections);
                     admit_or_refuse(stream, hello, peer, cap, log_target, &admit)
-                },
+                }
                 Err(e) => log_refusal(log_target, peer, &e),
             }
         });
