@@ -167,12 +167,7 @@ fn token_cluster_admits_its_own_and_refuses_strangers() -> Result<(), Failed> {
 }
 
 fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
+    memory_kib(pid, "VmRSS:")
 }
 
 /// Sends `bytes` after a real preamble, and returns how long the server took to close.
@@ -257,6 +252,77 @@ fn idle_strangers_do_not_lock_out_real_clients() -> Result<(), Failed> {
     check(fds < 400, "the center holds a bounded number of sockets")
 }
 
+#[remote]
+fn big(mib: usize) -> Vec<f64> {
+    vec![1.0; mib << 17]
+}
+
+fn memory_kib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// A peer with the token (an insider misbehaving) asks for a 64 MiB value 40 times and never
+/// reads: the worker's send-queue bound (512 MiB) closes that session.
+fn a_peer_that_asks_and_never_reads_is_cut_off() -> Result<(), Failed> {
+    use taskforce::messages::peer_link::PeerToWorker;
+    use taskforce::messages::{codec, Envelope, Packet, Tag};
+    let (_center, addr) = token_center();
+    let worker = worker("w", &addr, &["--no-nanny"], &[(TOKEN_ENV, TOKEN)]);
+    let peer_port = started_at(&worker.wait_for("Start worker at"));
+    let executor = Executor::connect_with(&addr, options(Some(TOKEN)))?;
+    let value = executor.submit(big, (64,))?;
+    check(value.result()?.len() == 64 << 17, "a 64 MiB value")?;
+    let (rss_before, peak_before) = (
+        memory_kib(worker.pid(), "VmRSS:"),
+        memory_kib(worker.pid(), "VmHWM:"),
+    );
+    let hello = Hello {
+        role: Role::Peer,
+        name: "greedy".into(),
+        listen_addr: None,
+        nthreads: 0,
+        memory_limit: 0,
+        pid: std::process::id(),
+        functions: Vec::new(),
+    };
+    let system = actix::System::new();
+    let connected = system.block_on(connect_once(&peer_port, &hello, &options(Some(TOKEN))))?;
+    let mut stream = connected.stream.into_std()?;
+    stream.set_nonblocking(false)?;
+    let mut asks = Vec::new();
+    for tag in 1..=40 {
+        let packet = Packet {
+            tag: Tag::Ask(tag),
+            body: PeerToWorker::GetData(vec![value.key().clone()]),
+        };
+        Envelope::new(codec::encode(&packet)?).put_all(&mut asks);
+    }
+    stream.write_all(&asks)?;
+    worker.wait_for("send queue bound reached");
+    let (rss_after, peak_after) = (
+        memory_kib(worker.pid(), "VmRSS:"),
+        memory_kib(worker.pid(), "VmHWM:"),
+    );
+    eprintln!(
+        "40 asks for 64 MiB, never read: worker RSS {rss_before} KiB -> {rss_after} KiB, peak \
+         {peak_before} KiB -> {peak_after} KiB (+{} MiB)",
+        peak_after.saturating_sub(peak_before) / 1024
+    );
+    check(
+        executor.submit(inc, (1,))?.result()? == 2,
+        "the worker serves on",
+    )?;
+    check(
+        peak_after < peak_before + 600 * 1024,
+        "peak grew less than the 512 MiB bound plus a value",
+    )
+}
+
 fn main() {
     if matches!(
         std::env::args().nth(1).as_deref(),
@@ -278,6 +344,10 @@ fn main() {
         Trial::test(
             "another_protocol_version_is_named_on_the_client",
             another_protocol_version_is_named_on_the_client,
+        ),
+        Trial::test(
+            "a_peer_that_asks_and_never_reads_is_cut_off",
+            a_peer_that_asks_and_never_reads_is_cut_off,
         ),
         Trial::test(
             "idle_strangers_do_not_lock_out_real_clients",
