@@ -13,6 +13,7 @@ use tracing_subscriber::EnvFilter;
 use crate::actors::center::{self, CenterConfig};
 use crate::actors::nanny::{self, NannyConfig};
 use crate::actors::worker::{self, WorkerConfig};
+use crate::messages::Token;
 
 /// A distributed task runtime: a center coordinates workers that run tasks.
 #[derive(Debug, Parser)]
@@ -54,6 +55,10 @@ pub struct CenterArgs {
     /// use falls back to a free one, logged).
     #[arg(long, default_value_t = 8788)]
     pub dashboard_port: u16,
+    /// The cluster's shared secret: only peers that prove it are admitted (also read from
+    /// TASKFORCE_TOKEN; prefer the variable, since other users can read argv).
+    #[arg(long, env = "TASKFORCE_TOKEN", hide_env_values = true, value_parser = parse_token)]
+    pub token: Option<Token>,
 }
 
 /// Flags of `taskforce worker`.
@@ -88,6 +93,10 @@ pub struct WorkerArgs {
     /// Nanny: the window of the restart budget.
     #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
     pub restart_window: Duration,
+    /// The cluster's shared secret: only peers that prove it are admitted (also read from
+    /// TASKFORCE_TOKEN; prefer the variable, since other users can read argv).
+    #[arg(long, env = "TASKFORCE_TOKEN", hide_env_values = true, value_parser = parse_token)]
+    pub token: Option<Token>,
 }
 
 /// A parsed `--memory-limit`.
@@ -97,6 +106,10 @@ pub enum MemoryLimit {
     Auto,
     /// A number of bytes.
     Bytes(u64),
+}
+
+fn parse_token(text: &str) -> Result<Token, String> {
+    Token::new(text).map_err(|e| e.to_string())
 }
 
 fn parse_memory_limit(text: &str) -> Result<MemoryLimit, String> {
@@ -118,6 +131,7 @@ impl CenterArgs {
             worker_ttl: self.worker_ttl,
             dashboard: (self.dashboard_port != 0)
                 .then(|| std::net::SocketAddr::new(self.host, self.dashboard_port)),
+            token: self.token.clone(),
             ..CenterConfig::default()
         }
     }
@@ -137,6 +151,7 @@ impl WorkerArgs {
             config.memory_limit = bytes;
         }
         config.death_timeout = self.death_timeout;
+        config.connect.token.clone_from(&self.token);
         config
     }
 
@@ -170,6 +185,7 @@ impl WorkerArgs {
         let mut config = NannyConfig::new(&self.center, self.child_args(log_level))?;
         config.max_restarts = self.max_restarts;
         config.restart_window = self.restart_window;
+        config.connect.token.clone_from(&self.token);
         if let Some(name) = &self.name {
             config.name = format!("{name}-nanny");
         }

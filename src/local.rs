@@ -5,6 +5,9 @@
 //! them SIGTERM if this process dies (and they exit by themselves if the center goes away).
 //! A worker child that runs the user's `main` again and reaches `Executor::local()` serves as
 //! the worker instead of starting another cluster.
+//!
+//! Each local cluster makes a random token of its own and gives it to its workers by
+//! environment (not argv), so other users of the machine cannot join or steer it.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::Stdio;
@@ -14,7 +17,9 @@ use tracing::{info, warn};
 
 use crate::actors::center::{self, CenterConfig};
 use crate::actors::executor::Executor;
+use crate::actors::remote::ConnectOptions;
 use crate::actors::worker::config::{default_nthreads, total_memory};
+use crate::messages::{Token, TOKEN_ENV};
 
 /// Set in the environment of worker processes started by a local cluster.
 pub const LOCAL_WORKER_ENV: &str = "TASKFORCE_LOCAL_WORKER";
@@ -91,16 +96,19 @@ impl LocalClusterBuilder {
             Some(program) => program,
             None => std::env::current_exe()?,
         };
-        let (center_thread, addr, system, dashboard) = start_center_thread(self.dashboard)?;
+        let token = Token::generate();
+        let (center_thread, addr, system, dashboard) =
+            start_center_thread(token.clone(), self.dashboard)?;
         let mut cluster = LocalCluster {
             addr,
+            token,
             dashboard,
             system: Some(system),
             center_thread: Some(center_thread),
             workers: Vec::new(),
         };
         cluster.workers = self.spawn_workers_from_center_thread(&cluster, program)?;
-        let executor = Executor::connect(&addr.to_string())?;
+        let executor = cluster.executor()?;
         executor.wait_for_workers(self.workers, STARTUP_TIMEOUT)?;
         info!(workers = self.workers, "Local cluster ready at {addr}");
         Ok(cluster)
@@ -118,9 +126,10 @@ impl LocalClusterBuilder {
         let (spawned, children) = std::sync::mpsc::channel();
         let builder = self.clone();
         let center = cluster.addr;
+        let token = cluster.token.clone();
         system.arbiter().spawn_fn(move || {
             let started = (0..builder.workers)
-                .map(|index| builder.spawn_worker(&program, center, index))
+                .map(|index| builder.spawn_worker(&program, center, &token, index))
                 .collect::<crate::Result<Vec<_>>>();
             let _ = spawned.send(started);
         });
@@ -133,6 +142,7 @@ impl LocalClusterBuilder {
         &self,
         program: &std::path::Path,
         center: SocketAddr,
+        token: &Token,
         index: usize,
     ) -> crate::Result<std::process::Child> {
         let mut command = std::process::Command::new(program);
@@ -145,6 +155,7 @@ impl LocalClusterBuilder {
             .arg(format!("--name=local-{index}"))
             .arg(format!("--log-level={}", self.log_level))
             .env(LOCAL_WORKER_ENV, "1")
+            .env(TOKEN_ENV, token.expose())
             .env(
                 crate::actors::nanny::PARENT_PID_ENV,
                 std::process::id().to_string(),
@@ -160,6 +171,8 @@ impl LocalClusterBuilder {
 /// A center and worker processes on this machine, stopped when dropped.
 pub struct LocalCluster {
     addr: SocketAddr,
+    /// Made for this cluster; its workers get it by environment.
+    token: Token,
     dashboard: Option<String>,
     system: Option<actix::System>,
     center_thread: Option<std::thread::JoinHandle<()>>,
@@ -187,9 +200,20 @@ impl LocalCluster {
         self.workers.iter().map(std::process::Child::id).collect()
     }
 
+    /// The token this cluster made for itself: a program that connects to it from elsewhere
+    /// needs it (`TASKFORCE_TOKEN`).
+    pub fn token(&self) -> &Token {
+        &self.token
+    }
+
     /// A new executor connected to this cluster.
     pub fn executor(&self) -> crate::Result<Executor> {
-        Executor::connect(&self.addr.to_string())
+        let options = ConnectOptions {
+            give_up_after: Some(crate::actors::executor::CONNECT_TIMEOUT),
+            ..ConnectOptions::default()
+        }
+        .with_token(self.token.clone());
+        Executor::connect_with(&self.addr.to_string(), options)
     }
 }
 
@@ -226,7 +250,7 @@ type CenterThread = (
     Option<String>,
 );
 
-fn start_center_thread(dashboard: bool) -> crate::Result<CenterThread> {
+fn start_center_thread(token: Token, dashboard: bool) -> crate::Result<CenterThread> {
     let (started, startup) = std::sync::mpsc::channel();
     let thread = std::thread::Builder::new()
         .name("taskforce-center".into())
@@ -236,6 +260,7 @@ fn start_center_thread(dashboard: bool) -> crate::Result<CenterThread> {
                 host: Ipv4Addr::LOCALHOST.into(),
                 port: 0,
                 dashboard: dashboard.then(|| SocketAddr::from((Ipv4Addr::LOCALHOST, 0))),
+                token: Some(token),
                 ..CenterConfig::default()
             };
             let handle = system.block_on(center::start(config));

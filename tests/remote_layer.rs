@@ -91,7 +91,7 @@ async fn serve(bounds: LinkBounds) -> Server {
     let options = SessionOptions::new(FrameLimits::default(), bounds);
     actix_rt::spawn(accept_loop(
         listener,
-        FrameLimits::default(),
+        None,
         Duration::from_secs(5),
         bounds.max_connections,
         "test",
@@ -252,7 +252,7 @@ async fn garbage_on_the_port_closes_that_connection_only() {
         .ok();
     // After the handshake: bytes that do not frame.
     let mut rogue = TcpStream::connect(server.addr).await.expect("connects");
-    client_handshake(&mut rogue, &hello(), &FrameLimits::default(), PATIENCE)
+    client_handshake(&mut rogue, &hello(), None, PATIENCE)
         .await
         .expect("handshakes");
     let _rogue_link = next_link(&mut server).await;
@@ -350,7 +350,7 @@ async fn a_listener_at_its_cap_refuses_with_the_reason() {
 /// A raw client that handshakes and then never reads.
 async fn silent_client(addr: SocketAddr) -> TcpStream {
     let mut stream = TcpStream::connect(addr).await.expect("connects");
-    client_handshake(&mut stream, &hello(), &FrameLimits::default(), PATIENCE)
+    client_handshake(&mut stream, &hello(), None, PATIENCE)
         .await
         .expect("handshakes");
     stream
@@ -426,7 +426,7 @@ async fn silent_server() -> (SocketAddr, tokio::task::JoinHandle<TcpStream>) {
     let addr = listener.local_addr().expect("address");
     let accepted = actix_rt::spawn(async move {
         let (mut stream, _) = listener.accept().await.expect("accepts");
-        server_handshake(&mut stream, &FrameLimits::default(), PATIENCE)
+        server_handshake(&mut stream, None, PATIENCE)
             .await
             .expect("handshakes");
         write_envelope(&mut stream, &welcome())

@@ -2,23 +2,37 @@
 //!
 //! ```text
 //! both sides:  b"TFRC" | u16 protocol version (LE)     the preamble
+//!              the token's challenge and response      (see `super::auth`)
 //! client:      Hello        (one envelope)
 //! server:      HelloReply   (one envelope: Welcome or Refused)
 //! ```
 //! The preamble lets each side name a version mismatch before it tries to decode anything
-//! the other wrote. Pure data: no sockets here (see `crate::actors::remote::handshake`).
+//! the other wrote. Every envelope of the handshake is read under [`HANDSHAKE_LIMITS`], so a
+//! stranger cannot make a server allocate more than that before it is authenticated. Pure
+//! data: no sockets here (see `crate::actors::remote::handshake`).
 
 use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
 
+use super::FrameLimits;
 use crate::ids::FunctionId;
 
 /// The first four bytes of every taskforce connection.
 pub const MAGIC: [u8; 4] = *b"TFRC";
 
 /// The protocol this build speaks. Bump it on any change to a message enum's encoding.
-pub const PROTOCOL_VERSION: u16 = 2;
+pub const PROTOCOL_VERSION: u16 = 3;
+
+/// Limits on every envelope of the handshake (64 KiB, a header and no data frames): the
+/// only thing a peer may send before it is authenticated and admitted. A larger announced
+/// length closes the connection before anything is allocated.
+pub const HANDSHAKE_LIMITS: FrameLimits = FrameLimits {
+    max_header: 64 << 10,
+    max_frames: 0,
+    max_frame: 0,
+    max_message: 64 << 10,
+};
 
 /// Bytes of the preamble.
 pub const PREAMBLE_LEN: usize = 6;
@@ -138,6 +152,14 @@ pub enum HandshakeError {
     /// The handshake message did not decode.
     #[error("bad handshake message: {0}")]
     Codec(#[from] super::CodecError),
+    /// The token did not check out, on either side (retrying will not help).
+    #[error("{reason} (peer {peer})")]
+    AuthenticationFailed {
+        /// The other side.
+        peer: String,
+        /// What failed, in words (says "authentication failed").
+        reason: String,
+    },
     /// The server refused us, and said why (retrying will not help).
     #[error("refused by {peer}: {reason}")]
     Refused {

@@ -3,6 +3,7 @@
 //! Pure data and bytes: nothing here opens a socket or knows an actor. `crate::actors::remote`
 //! moves these over TCP.
 
+pub mod auth;
 pub mod center_link;
 pub mod codec;
 pub mod executor_link;
@@ -13,7 +14,8 @@ pub mod packet;
 pub mod peer_link;
 pub mod tasks;
 
+pub use auth::{Token, TOKEN_ENV};
 pub use codec::CodecError;
 pub use frame::{Envelope, FrameError, FrameLimits};
-pub use handshake::{Hello, HelloReply, Role, PROTOCOL_VERSION};
+pub use handshake::{Hello, HelloReply, Role, HANDSHAKE_LIMITS, PROTOCOL_VERSION};
 pub use packet::{Packet, Tag};

@@ -39,9 +39,20 @@ impl Proc {
 
     /// Starts `PROGRAM ARGS` (a binary that serves the taskforce CLI) the same way.
     pub fn start_program(program: &std::path::Path, name: &str, args: &[&str]) -> Proc {
+        Self::start_with_env(program, name, args, &[])
+    }
+
+    /// Like [`Proc::start_program`], with variables added to the environment.
+    pub fn start_with_env(
+        program: &std::path::Path,
+        name: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Proc {
         let mut command = Command::new(program);
         command
             .args(args)
+            .envs(env.iter().copied())
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -23,7 +23,7 @@ pub use actor::{Center, RestartWorkers};
 use crate::actors::dashboard::{Dashboard, DashboardServer};
 use crate::actors::remote::{accept_loop, LinkBounds, SessionOptions};
 use crate::actors::LOG_CENTER as LOG_TARGET;
-use crate::messages::FrameLimits;
+use crate::messages::{FrameLimits, Token};
 use crate::scheduler::SchedulerConfig;
 
 /// How a center runs.
@@ -43,6 +43,9 @@ pub struct CenterConfig {
     pub limits: FrameLimits,
     /// Bounds of the listener and its sessions (send queue, connections).
     pub bounds: LinkBounds,
+    /// The cluster's token: only clients that prove it are admitted (default `None`: anyone
+    /// who reaches the port, for trusted networks only).
+    pub token: Option<Token>,
     /// Scheduling policy.
     pub scheduler: SchedulerConfig,
     /// Where to serve the dashboard and `/metrics` (default: nowhere; the CLI's default is
@@ -60,6 +63,7 @@ impl Default for CenterConfig {
             handshake_timeout: Duration::from_secs(10),
             limits: FrameLimits::default(),
             bounds: LinkBounds::default(),
+            token: None,
             scheduler: SchedulerConfig::default(),
             dashboard: None,
         }
@@ -110,12 +114,13 @@ pub async fn start(config: CenterConfig) -> std::io::Result<CenterHandle> {
         None => scheduler,
     }
     .start();
+    let token = config.token.clone();
     let actor = Center::new(config, scheduler.clone()).start();
     scheduler.do_send(scheduler::AttachCenter(actor.clone()));
     let admit = actor.clone();
     actix_rt::spawn(accept_loop(
         listener,
-        limits,
+        token,
         handshake_timeout,
         max_connections,
         "center",

@@ -64,7 +64,8 @@ impl std::fmt::Debug for Executor {
 
 impl Executor {
     /// Connects to the center at `addr` (`HOST:PORT`), retrying for up to 20 s while it is
-    /// not up yet.
+    /// not up yet. The cluster's token, if it has one, is read from `TASKFORCE_TOKEN`; pass it
+    /// explicitly with [`Executor::connect_with`] and [`ConnectOptions::with_token`].
     ///
     /// ```no_run
     /// let executor = taskforce::Executor::connect("127.0.0.1:8787")?;
@@ -73,6 +74,7 @@ impl Executor {
     pub fn connect(addr: &str) -> crate::Result<Executor> {
         let options = ConnectOptions {
             give_up_after: Some(CONNECT_TIMEOUT),
+            token: crate::messages::Token::from_env(),
             ..ConnectOptions::default()
         };
         Self::connect_with(addr, options)

@@ -68,6 +68,10 @@ impl Nanny {
             .env(PARENT_PID_ENV, std::process::id().to_string())
             .stdin(Stdio::null())
             .kill_on_drop(true);
+        // The token goes by environment, never argv (which other users can read).
+        if let Some(token) = &self.config.connect.token {
+            command.env(crate::messages::TOKEN_ENV, token.expose());
+        }
         let mut child = match command.spawn() {
             Ok(child) => child,
             Err(e) => {

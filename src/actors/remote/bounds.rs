@@ -42,21 +42,29 @@
 //! unfinished tasks is over a bound would bound it, but would also stop the releases and
 //! cancels that shrink it; that is a scheduling decision, left to the scheduler.
 //!
+//! # Connections in their handshake ([`MAX_HANDSHAKING`], 128 per listener)
+//!
+//! Before its handshake completes, a connection is a stranger: it may send only the small
+//! handshake messages (`HANDSHAKE_LIMITS`, 64 KiB each), within the handshake deadline, and
+//! at most [`MAX_HANDSHAKING`] are in their handshake at once. A new connection that finds
+//! the pool full drops the oldest one (its socket closes; a warning is logged on the first
+//! drop and every 1000th). So a flood of strangers holds at most that many sockets, never
+//! fills the admitted connections' slots, and must open connections faster than a real
+//! client completes its handshake (a round trip or three) to crowd it out.
+//!
 //! # Connections per listener ([`LinkBounds::max_connections`], default 1024)
 //!
-//! Each accepted connection holds a slot from the handshake until its session stops (mini-
-//! redis's `MAX_CONNECTIONS` semaphore). A connection that finds no slot is refused at once:
-//! it is sent the protocol preamble and a `Refused` reply naming the limit (so the client
-//! reports "refused by ...: at its limit of N connections" rather than a reset), and a
-//! warning is logged. At most [`MAX_REFUSING`] refusals are in progress at a time; beyond
-//! that a connection is closed without a word, so a flood costs nothing but the log line.
+//! Each admitted connection (handshake done, token proved) holds a slot until its session
+//! stops (mini-redis's `MAX_CONNECTIONS` semaphore). A connection that finds no slot is
+//! refused: it is sent a `Refused` reply naming the limit (so the client reports "refused by
+//! ...: at its limit of N connections" rather than a reset), and a warning is logged. A
+//! client holding the token can still fill these slots with idle connections; timing idle
+//! connections out is not done yet.
 //!
 //! # Frames (`FrameLimits`, in `crate::messages`)
 //!
 //! The sizes of incoming headers and frames are checked before allocation; a frame over its
 //! limit is a protocol violation and closes that session only.
-
-use std::time::Duration;
 
 /// Default bound on the bytes a session holds for its writer.
 pub const DEFAULT_SEND_QUEUE_BYTES: usize = 512 << 20;
@@ -64,10 +72,8 @@ pub const DEFAULT_SEND_QUEUE_BYTES: usize = 512 << 20;
 pub const DEFAULT_UNHANDLED_BYTES: usize = 64 << 20;
 /// Default cap on the connections a listener holds at once.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
-/// Refusals (preamble and reason written to a connection over the cap) in progress at once.
-pub const MAX_REFUSING: usize = 64;
-/// Time a refused connection is given to read its refusal.
-pub const REFUSAL_GRACE: Duration = Duration::from_secs(2);
+/// Connections a listener lets be in their handshake at once; a new one drops the oldest.
+pub const MAX_HANDSHAKING: usize = 128;
 
 /// The bounds of a link, with the defaults above. Part of the center's, the worker's and the
 /// connecting side's configuration.

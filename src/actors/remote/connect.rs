@@ -9,7 +9,7 @@ use tracing::debug;
 use super::bounds::LinkBounds;
 use super::handshake::{client_handshake, HandshakeError};
 use super::session::SessionOptions;
-use crate::messages::{FrameLimits, Hello};
+use crate::messages::{FrameLimits, Hello, Token};
 
 /// How a client connects and how patiently it retries.
 #[derive(Clone, Debug)]
@@ -22,13 +22,23 @@ pub struct ConnectOptions {
     pub max_backoff: Duration,
     /// Stop retrying after this long; `None` retries forever (default `None`).
     pub give_up_after: Option<Duration>,
-    /// Frame limits for the handshake and the session after it.
+    /// Frame limits of the session after the handshake (the handshake has its own, small
+    /// ones: `HANDSHAKE_LIMITS`).
     pub limits: FrameLimits,
+    /// The cluster's token, proved to the server (which must prove it back); `None` connects
+    /// only to servers without one (default `None`).
+    pub token: Option<Token>,
     /// Bounds of the session after the handshake (its listener cap is unused here).
     pub bounds: LinkBounds,
 }
 
 impl ConnectOptions {
+    /// These options with the cluster's token.
+    pub fn with_token(mut self, token: Token) -> Self {
+        self.token = Some(token);
+        self
+    }
+
     /// The options of a session on a connection made with these options.
     pub fn session_options(&self) -> SessionOptions {
         SessionOptions::new(self.limits, self.bounds)
@@ -43,6 +53,7 @@ impl Default for ConnectOptions {
             max_backoff: Duration::from_secs(2),
             give_up_after: None,
             limits: FrameLimits::default(),
+            token: None,
             bounds: LinkBounds::default(),
         }
     }
@@ -68,8 +79,13 @@ pub async fn connect_once(
     let attempt = async {
         let mut stream = TcpStream::connect(addr).await?;
         stream.set_nodelay(true)?;
-        let (id, server_name) =
-            client_handshake(&mut stream, hello, &options.limits, options.attempt_timeout).await?;
+        let (id, server_name) = client_handshake(
+            &mut stream,
+            hello,
+            options.token.as_ref(),
+            options.attempt_timeout,
+        )
+        .await?;
         Ok(Connected {
             stream,
             id,

@@ -19,6 +19,8 @@ use super::bounds::{AtSendBound, BoundReached};
 #[derive(Debug)]
 pub struct SendQueue {
     queued: AtomicUsize,
+    /// Bytes of data replies handed to the session's mailbox and not yet queued.
+    in_mailbox: AtomicUsize,
     bound: usize,
     closed: AtomicBool,
     room: Notify,
@@ -32,6 +34,7 @@ impl SendQueue {
     pub(super) fn new(bound: usize) -> Arc<Self> {
         Arc::new(SendQueue {
             queued: AtomicUsize::new(0),
+            in_mailbox: AtomicUsize::new(0),
             bound,
             closed: AtomicBool::new(false),
             room: Notify::new(),
@@ -72,6 +75,27 @@ impl SendQueue {
         }
         self.queued.fetch_add(bytes, Ordering::AcqRel);
         Ok(())
+    }
+
+    /// Counts a data reply of `bytes` on its way to the session's mailbox, unless it does not
+    /// fit beside what is queued and already in the mailbox (the same rule as [`Self::admit`],
+    /// policy `Close`): checked before the reply waits in the mailbox, where no bound sees it.
+    pub(super) fn enter_mailbox(&self, bytes: usize) -> Result<(), BoundReached> {
+        let pending = self.queued_bytes() + self.in_mailbox.load(Ordering::Acquire);
+        if pending > 0 && pending.saturating_add(bytes) > self.bound {
+            return Err(BoundReached::SendQueue {
+                queued: pending,
+                incoming: bytes,
+                bound: self.bound,
+            });
+        }
+        self.in_mailbox.fetch_add(bytes, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// The session took a reply counted by [`Self::enter_mailbox`] out of its mailbox.
+    pub(super) fn leave_mailbox(&self, bytes: usize) {
+        self.in_mailbox.fetch_sub(bytes, Ordering::AcqRel);
     }
 
     /// The writer wrote `bytes` to the socket.

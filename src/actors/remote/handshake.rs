@@ -1,4 +1,5 @@
-//! The handshake over a real socket: preamble exchange, `Hello`, `HelloReply`.
+//! The handshake over a real socket: preamble exchange, the token's challenge and response
+//! (`crate::messages::auth`), `Hello`, `HelloReply`.
 //!
 //! Reads exactly what the handshake needs and nothing more, so the session that takes the
 //! socket afterwards starts at a message boundary. Knows no actor.
@@ -9,10 +10,13 @@ use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::messages::auth::{random_nonce, AuthError, AuthMessage, ClientAuth, ServerAuth};
 use crate::messages::frame::PREFIX_LEN;
-use crate::messages::handshake::{check_preamble, preamble, PreambleCheck, PREAMBLE_LEN};
+use crate::messages::handshake::{
+    check_preamble, preamble, PreambleCheck, HANDSHAKE_LIMITS, PREAMBLE_LEN,
+};
 use crate::messages::PROTOCOL_VERSION;
-use crate::messages::{codec, Envelope, FrameLimits, Hello, HelloReply};
+use crate::messages::{codec, Envelope, FrameLimits, Hello, HelloReply, Token};
 
 pub use crate::messages::handshake::HandshakeError;
 
@@ -20,6 +24,10 @@ async fn exchange_preambles(stream: &mut TcpStream) -> Result<(), HandshakeError
     stream.write_all(&preamble()).await?;
     let mut theirs = [0_u8; PREAMBLE_LEN];
     stream.read_exact(&mut theirs).await?;
+    check_theirs(theirs)
+}
+
+fn check_theirs(theirs: [u8; PREAMBLE_LEN]) -> Result<(), HandshakeError> {
     match check_preamble(theirs) {
         PreambleCheck::Compatible => Ok(()),
         PreambleCheck::NotTaskforce => Err(HandshakeError::NotTaskforce),
@@ -67,12 +75,56 @@ pub fn reply_envelope(reply: &HelloReply) -> Envelope {
     Envelope::new(codec::encode(reply).expect("HelloReply always encodes"))
 }
 
-/// Client side: preambles, then `hello`, then the server's reply.
-/// Returns the id and server name of a `Welcome`.
+/// Reads one handshake envelope (under [`HANDSHAKE_LIMITS`]) and decodes it as `T`.
+async fn read_small<T: serde::de::DeserializeOwned>(
+    stream: &mut TcpStream,
+) -> Result<T, HandshakeError> {
+    let envelope = read_envelope(stream, &HANDSHAKE_LIMITS).await?;
+    Ok(codec::decode::<T>(&envelope.header)?)
+}
+
+async fn write_small<T: serde::Serialize>(
+    stream: &mut TcpStream,
+    message: &T,
+) -> Result<(), HandshakeError> {
+    write_envelope(stream, &Envelope::new(codec::encode(message)?)).await?;
+    Ok(())
+}
+
+fn auth_envelope(message: &AuthMessage) -> Envelope {
+    Envelope::new(codec::encode(message).expect("AuthMessage always encodes"))
+}
+
+fn auth_failure(peer: &str, error: AuthError) -> HandshakeError {
+    HandshakeError::AuthenticationFailed {
+        peer: peer.into(),
+        reason: error.to_string(),
+    }
+}
+
+/// Client side: answers the server's challenge and checks its proof ([`ClientAuth`]).
+async fn client_authenticate(
+    stream: &mut TcpStream,
+    token: Option<&Token>,
+    peer: &str,
+) -> Result<(), HandshakeError> {
+    let mut auth = ClientAuth::new(token.cloned(), random_nonce());
+    loop {
+        let message = read_small::<AuthMessage>(stream).await?;
+        match auth.on_message(message) {
+            Ok(Some(reply)) => write_small(stream, &reply).await?,
+            Ok(None) => return Ok(()),
+            Err(e) => return Err(auth_failure(peer, e)),
+        }
+    }
+}
+
+/// Client side: preambles, proof of the token (both ways), then `hello` and the server's
+/// reply. Returns the id and server name of a `Welcome`.
 pub async fn client_handshake(
     stream: &mut TcpStream,
     hello: &Hello,
-    limits: &FrameLimits,
+    token: Option<&Token>,
     timeout: Duration,
 ) -> Result<(u32, String), HandshakeError> {
     let peer = stream
@@ -81,9 +133,9 @@ pub async fn client_handshake(
         .unwrap_or_default();
     let exchange = async {
         exchange_preambles(stream).await?;
-        write_envelope(stream, &Envelope::new(codec::encode(hello)?)).await?;
-        let reply = read_envelope(stream, limits).await?;
-        Ok::<_, HandshakeError>(codec::decode::<HelloReply>(&reply.header)?)
+        client_authenticate(stream, token, &peer).await?;
+        write_small(stream, hello).await?;
+        read_small::<HelloReply>(stream).await
     };
     match tokio::time::timeout(timeout, exchange).await {
         Err(_) => Err(HandshakeError::Timeout(timeout)),
@@ -93,16 +145,43 @@ pub async fn client_handshake(
     }
 }
 
-/// Server side: preambles, then the client's `Hello`. The caller decides and replies.
+/// Server side: our preamble and challenge (in one write), the client's preamble, its
+/// response checked ([`ServerAuth`]), our proof, then the client's `Hello`. The caller
+/// decides and replies. A client that fails authentication is told so before the error
+/// returns; nothing it sends is parsed but the handshake messages, each under
+/// [`HANDSHAKE_LIMITS`].
 pub async fn server_handshake(
     stream: &mut TcpStream,
-    limits: &FrameLimits,
+    token: Option<&Token>,
     timeout: Duration,
 ) -> Result<Hello, HandshakeError> {
+    let peer = stream
+        .peer_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
     let exchange = async {
-        exchange_preambles(stream).await?;
-        let hello = read_envelope(stream, limits).await?;
-        Ok::<_, HandshakeError>(codec::decode::<Hello>(&hello.header)?)
+        let (mut auth, challenge) = ServerAuth::new(token.cloned(), random_nonce());
+        let mut opening = preamble().to_vec();
+        auth_envelope(&challenge).put_all(&mut opening);
+        stream.write_all(&opening).await?;
+        let mut theirs = [0_u8; PREAMBLE_LEN];
+        stream.read_exact(&mut theirs).await?;
+        check_theirs(theirs)?;
+        let response = read_small::<AuthMessage>(stream).await?;
+        match auth.on_message(response) {
+            Ok(accepted) => write_small(stream, &accepted).await?,
+            Err(e) => {
+                if e.is_denial() {
+                    let denied = AuthMessage::Denied {
+                        reason: e.to_string(),
+                    };
+                    let _ = write_small(stream, &denied).await;
+                    let _ = stream.shutdown().await;
+                }
+                return Err(auth_failure(&peer, e));
+            }
+        }
+        read_small::<Hello>(stream).await
     };
     tokio::time::timeout(timeout, exchange)
         .await

@@ -1,23 +1,23 @@
 //! Server side of connections: accept, run the handshake, hand the admitted socket over.
 //!
 //! Every connection gets its own task, so a slow or hostile peer delays nobody. Whatever goes
-//! wrong before the `Hello` is decoded closes that connection with a logged reason. A
-//! listener holds at most `max_connections` at once; what happens past the cap is decided in
-//! [`super::bounds`].
+//! wrong before the `Hello` is decoded (a missing or wrong token among it) closes that
+//! connection with a logged reason naming the peer. How many connections may be in their
+//! handshake, and how many admitted, is decided in [`super::bounds`].
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::task::AbortHandle;
 use tracing::{debug, warn};
 
-use super::bounds::{BoundReached, MAX_REFUSING, REFUSAL_GRACE};
-use super::handshake::{reply_envelope, server_handshake, write_envelope, HandshakeError};
-use crate::messages::handshake::preamble;
-use crate::messages::{FrameLimits, Hello, HelloReply};
+use super::bounds::{BoundReached, MAX_HANDSHAKING};
+use super::handshake::{refuse, server_handshake, HandshakeError};
+use crate::messages::{Hello, Token};
 
 const LOG_TARGET: &str = "taskforce::remote";
 
@@ -58,11 +58,15 @@ pub struct Arrival {
     pub peer: SocketAddr,
 }
 
-/// Accepts connections forever, handing each handshaken one to `admit`; at most
-/// `max_connections` are held at once, and one more is refused with the reason.
+/// Accepts connections forever, handing each handshaken one to `admit`. With a `token`, only
+/// clients that prove it get as far as their `Hello`; without one, anyone who reaches the
+/// port does (a warning says so when the port is reachable from other hosts). At most
+/// [`MAX_HANDSHAKING`] connections are in their handshake at once (the oldest is dropped for
+/// a new one), and at most `max_connections` are admitted at once (one more is refused with
+/// the reason): see [`super::bounds`].
 pub async fn accept_loop<F>(
     listener: TcpListener,
-    limits: FrameLimits,
+    token: Option<Token>,
     handshake_timeout: Duration,
     max_connections: usize,
     log_target: &'static str,
@@ -70,8 +74,11 @@ pub async fn accept_loop<F>(
 ) where
     F: Fn(Arrival) + Clone + Send + 'static,
 {
+    if let Ok(addr) = listener.local_addr() {
+        warn_if_open(log_target, addr, token.as_ref());
+    }
     let slots = Arc::new(Semaphore::new(max_connections));
-    let refusing = Arc::new(Semaphore::new(MAX_REFUSING));
+    let handshaking = Arc::new(Mutex::new(Handshaking::default()));
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -81,58 +88,115 @@ pub async fn accept_loop<F>(
                 continue;
             }
         };
-        let Ok(slot) = slots.clone().try_acquire_owned() else {
-            let full = BoundReached::Connections {
-                max: max_connections,
-            };
-            warn!(target: LOG_TARGET, %peer, listener = log_target, reason = %full, "refusing connection");
-            if let Ok(turn) = refusing.clone().try_acquire_owned() {
-                actix_rt::spawn(async move {
-                    refuse_before_hello(stream, full.to_string()).await;
-                    drop(turn);
-                });
-            }
-            continue;
-        };
         let admit = admit.clone();
-        actix_rt::spawn(async move {
+        let token = token.clone();
+        let slots = slots.clone();
+        let pool = handshaking.clone();
+        // Held across the spawn: the task's own removal (on its first poll, at the earliest)
+        // finds its entry.
+        let mut running = handshaking.lock().expect("handshake pool lock");
+        let id = running.make_room(log_target);
+        let task = actix_rt::spawn(async move {
             let mut stream = stream;
-            match server_handshake(&mut stream, &limits, handshake_timeout).await {
-                Ok(hello) => admit(Arrival {
-                    stream: SessionSocket {
-                        stream,
-                        slot: Some(slot),
-                    },
-                    hello,
-                    peer,
-                }),
+            let outcome = server_handshake(&mut stream, token.as_ref(), handshake_timeout).await;
+            pool.lock().expect("handshake pool lock").finished(id);
+            match outcome {
+                Ok(hello) => {
+                    let cap = (&slots, max_connections);
+                    admit_or_refuse(stream, hello, peer, cap, log_target, &admit)
+                }
                 Err(e) => log_refusal(log_target, peer, &e),
             }
         });
+        running.started(id, task.abort_handle());
     }
 }
 
-/// Tells a client refused before its `Hello` why: our preamble and a `Refused` reply, which
-/// is what its handshake reads. Then waits (briefly) for the client to close, so closing
-/// with its `Hello` unread does not reset the connection before it reads the reason.
-async fn refuse_before_hello(mut stream: TcpStream, reason: String) {
-    let words = async {
-        stream.write_all(&preamble()).await?;
-        write_envelope(
-            &mut stream,
-            &reply_envelope(&HelloReply::Refused { reason }),
-        )
-        .await?;
-        stream.shutdown().await?;
-        let mut sink = [0_u8; 1024];
-        while stream.read(&mut sink).await? > 0 {}
-        Ok::<_, std::io::Error>(())
+/// The connections in their handshake, oldest first.
+#[derive(Default)]
+struct Handshaking {
+    next_id: u64,
+    running: VecDeque<(u64, AbortHandle)>,
+    dropped: u64,
+}
+
+impl Handshaking {
+    /// A number for a new handshake, dropping the oldest one if the pool is full (its socket
+    /// closes: a client that authenticates takes a round trip or two, a flood of strangers
+    /// has to outpace that to crowd it out). Logs the first drop, then every 1000th.
+    fn make_room(&mut self, listener: &'static str) -> u64 {
+        if self.running.len() >= MAX_HANDSHAKING {
+            if let Some((_, oldest)) = self.running.pop_front() {
+                oldest.abort();
+                if self.dropped % 1000 == 0 {
+                    warn!(
+                        target: LOG_TARGET,
+                        %listener, dropped = self.dropped + 1,
+                        "{MAX_HANDSHAKING} connections in their handshake; dropping the oldest"
+                    );
+                }
+                self.dropped += 1;
+            }
+        }
+        self.next_id += 1;
+        self.next_id
+    }
+
+    fn started(&mut self, id: u64, task: AbortHandle) {
+        self.running.push_back((id, task));
+    }
+
+    fn finished(&mut self, id: u64) {
+        self.running.retain(|(other, _)| *other != id);
+    }
+}
+
+/// Hands a handshaken connection to `admit` with a connection slot, or refuses it (with the
+/// reason, and a warning) when the listener is at its cap.
+fn admit_or_refuse<F: Fn(Arrival)>(
+    stream: TcpStream,
+    hello: Hello,
+    peer: SocketAddr,
+    (slots, max): (&Arc<Semaphore>, usize),
+    log_target: &'static str,
+    admit: &F,
+) {
+    let Ok(slot) = slots.clone().try_acquire_owned() else {
+        let full = BoundReached::Connections { max };
+        warn!(target: LOG_TARGET, %peer, listener = log_target, reason = %full, "refusing connection");
+        actix_rt::spawn(refuse(stream, full.to_string()));
+        return;
     };
-    let _ = tokio::time::timeout(REFUSAL_GRACE, words).await;
+    admit(Arrival {
+        stream: SessionSocket {
+            stream,
+            slot: Some(slot),
+        },
+        hello,
+        peer,
+    });
+}
+
+/// Warns, once per listener, that a listener without a token on a non-loopback address
+/// admits anyone who can reach it.
+fn warn_if_open(listener: &'static str, addr: SocketAddr, token: Option<&Token>) {
+    if token.is_none() && !addr.ip().is_loopback() {
+        warn!(
+            target: LOG_TARGET,
+            %listener, %addr,
+            "listening without a token on an address other hosts can reach: anyone who reaches \
+             it can join or steer this cluster; run with --token or TASKFORCE_TOKEN unless the \
+             network is trusted"
+        );
+    }
 }
 
 fn log_refusal(target: &'static str, peer: SocketAddr, error: &HandshakeError) {
     match error {
+        HandshakeError::AuthenticationFailed { reason, .. } => warn!(
+            target: LOG_TARGET,
+            %peer, listener = target, %reason, "authentication failed; connection closed"
+        ),
         HandshakeError::Io(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
             debug!(target: LOG_TARGET, %peer, "connection closed during handshake")
         }

@@ -12,7 +12,8 @@ use bytes::Bytes;
 
 use super::flow::SendQueue;
 use super::session::{
-    Ask, Close, Incoming, Outgoing, Reply, SendQueueOf, Session, SessionId, Tell, WireMessage,
+    Ask, Close, CloseAtBound, Incoming, Outgoing, Reply, SendQueueOf, Session, SessionId, Tell,
+    WireMessage,
 };
 use super::RemoteError;
 
@@ -114,14 +115,26 @@ impl<Tx: WireMessage, Rx: WireMessage> Remote<Tx, Rx> {
         self.session.do_send(Reply {
             tag,
             reply: body.into(),
+            counted: 0,
         });
     }
 
     /// Answers a request that arrived with `tag`, with raw data frames.
+    /// With a known send queue, a reply that does not fit beside what is queued and waiting
+    /// is dropped here, its frames freed at once, and the session closed at its bound.
     pub fn reply_with_frames(&self, tag: u64, body: Tx, frames: Vec<Bytes>) {
+        let mut counted = 0;
+        if let Some(queue) = &self.send_queue {
+            let bytes = frames.iter().map(Bytes::len).sum();
+            if let Err(bound) = queue.enter_mailbox(bytes) {
+                return self.session.do_send(CloseAtBound(bound));
+            }
+            counted = bytes;
+        }
         self.session.do_send(Reply {
             tag,
             reply: Outgoing { body, frames },
+            counted,
         });
     }
 

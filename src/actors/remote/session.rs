@@ -168,7 +168,14 @@ pub struct Reply<Tx> {
     pub tag: u64,
     /// The answer.
     pub reply: Outgoing<Tx>,
+    /// Bytes of it counted on their way to the mailbox (`SendQueue::enter_mailbox`).
+    pub(super) counted: usize,
 }
+
+/// Close the session at a bound its proxy found reached.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(super) struct CloseAtBound(pub(super) super::BoundReached);
 
 /// Close the connection; the owner gets `Closed` with this reason.
 #[derive(Message)]
@@ -423,7 +430,16 @@ impl<Tx: WireMessage, Rx: WireMessage> Handler<Reply<Tx>> for Session<Tx, Rx> {
     type Result = ();
 
     fn handle(&mut self, msg: Reply<Tx>, ctx: &mut Context<Self>) {
+        self.send_queue.leave_mailbox(msg.counted);
         self.send_packet(Tag::Reply(msg.tag), msg.reply, ctx);
+    }
+}
+
+impl<Tx: WireMessage, Rx: WireMessage> Handler<CloseAtBound> for Session<Tx, Rx> {
+    type Result = ();
+
+    fn handle(&mut self, msg: CloseAtBound, ctx: &mut Context<Self>) {
+        self.close(CloseReason::Bound(msg.0), ctx);
     }
 }
 

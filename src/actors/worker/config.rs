@@ -27,7 +27,7 @@ pub struct WorkerConfig {
     pub death_timeout: Option<Duration>,
     /// Time a peer has to complete its handshake (default 10 s).
     pub handshake_timeout: Duration,
-    /// How to connect and retry.
+    /// How to connect and retry; its token is also the one peers must prove.
     pub connect: ConnectOptions,
     /// Bounds on incoming frames.
     pub limits: FrameLimits,

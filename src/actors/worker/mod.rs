@@ -44,13 +44,13 @@ pub async fn start(config: WorkerConfig) -> crate::Result<WorkerHandle> {
     let bound = listener.local_addr()?;
     let addr = SocketAddr::new(advertised_ip(config.host, &config.center), bound.port());
     info!(target: crate::actors::LOG_WORKER, "Start worker at {addr}");
-    let limits = config.limits;
+    let token = config.connect.token.clone();
     let handshake_timeout = config.handshake_timeout;
     let max_connections = config.bounds.max_connections;
     let actor = Worker::new(config, addr).start();
     actix_rt::spawn(accept_loop(
         listener,
-        limits,
+        token,
         handshake_timeout,
         max_connections,
         "worker",

@@ -6,9 +6,7 @@ use tracing::{debug, warn};
 
 use super::actor::{Worker, LOG_TARGET};
 use crate::actors::remote::handshake::reply_envelope;
-use crate::actors::remote::{
-    Arrival, Incoming, Remote, Session, SessionEvent, SessionId, SessionOptions,
-};
+use crate::actors::remote::{Arrival, Incoming, Session, SessionEvent, SessionId, SessionOptions};
 use crate::function::Stored;
 use crate::messages::peer_link::{join_value, split_value, PeerToWorker, WorkerToPeer};
 use crate::messages::HelloReply;
@@ -67,15 +65,16 @@ impl Handler<AdmitPeer> for Worker {
             server_name: self.name(),
         });
         let limits = SessionOptions::new(self.config.limits, self.config.bounds);
-        let (session, addr) = Session::start(
+        // Opened with its send queue, so a reply too large for it is dropped at once (and the
+        // session closed) rather than held in the session's mailbox: see remote/bounds.rs.
+        let link = Session::open(
             arrival.stream,
             ctx.address().recipient(),
             limits,
             Some(greeting),
         );
         debug!(target: LOG_TARGET, peer = %arrival.peer, "peer {} connected", arrival.hello.name);
-        self.peer_sessions
-            .insert(session, Remote::new(session, addr));
+        self.peer_sessions.insert(link.session_id(), link);
     }
 }
 
