@@ -1,6 +1,7 @@
 //! [`DashboardModel`]: counts and rings kept up to date from [`Observation`]s.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 
 use super::layers::layer_of;
 use super::snapshot::{
@@ -71,7 +72,7 @@ pub enum Observation {
         /// Its key.
         key: TaskKey,
         /// Its function's name.
-        function: String,
+        function: Arc<str>,
         /// The keys it reads.
         dependencies: Vec<TaskKey>,
     },
@@ -112,7 +113,7 @@ struct TaskEntry {
 
 #[derive(Default)]
 struct Groups {
-    names: Vec<String>,
+    names: Vec<Arc<str>>,
     counts: Vec<Counts>,
     index: Map<String, usize>,
 }
@@ -130,7 +131,7 @@ impl Groups {
         if let Some(&at) = self.index.get(name) {
             return at;
         }
-        self.names.push(name.to_string());
+        self.names.push(Arc::from(name));
         self.counts.push(Counts::default());
         self.index.insert(name.to_string(), self.names.len() - 1);
         self.names.len() - 1
@@ -236,7 +237,7 @@ impl DashboardModel {
         let mut functions: Vec<FunctionProgress> = (self.functions.names.iter())
             .zip(&self.functions.counts)
             .map(|(function, &counts)| FunctionProgress {
-                function: function.clone(),
+                function: function.to_string(),
                 counts,
             })
             .collect();
@@ -245,11 +246,11 @@ impl DashboardModel {
         });
         let layers = (self.layers.names.iter().enumerate())
             .map(|(at, name)| LayerView {
-                name: name.clone(),
+                name: name.to_string(),
                 counts: self.layers.counts[at],
                 inputs: self.layer_inputs[at]
                     .iter()
-                    .map(|&i| self.layers.names[i].clone())
+                    .map(|&i| self.layers.names[i].to_string())
                     .collect(),
             })
             .collect();

@@ -1,5 +1,7 @@
 //! The JSON the browser receives: plain serde structs, each list bounded by the model.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 
 /// Tasks by phase.
@@ -57,7 +59,7 @@ pub struct TaskSpan {
     /// The worker.
     pub worker: u32,
     /// The function (colours the bar).
-    pub function: String,
+    pub function: Arc<str>,
     /// Seconds since the dashboard started.
     pub start: f64,
     /// Seconds since the dashboard started.

@@ -1,6 +1,8 @@
 //! What the scheduler shell tells the dashboard: observations gathered during one event and
 //! handed over under one lock when the event's commands are flushed. Nothing here decides.
 
+use std::sync::Arc;
+
 use super::Scheduler;
 use crate::actors::dashboard::Dashboard;
 use crate::dashboard::Observation;
@@ -66,7 +68,7 @@ impl Observer {
         self.pending
             .extend(tasks.iter().map(|task| Observation::TaskSubmitted {
                 key: task.key.clone(),
-                function: task.function.name.to_string(),
+                function: task.function.name.clone(),
                 dependencies: task.deps.clone(),
             }));
     }
@@ -75,7 +77,7 @@ impl Observer {
         for key in keys {
             self.push(|| Observation::TaskSubmitted {
                 key: key.clone(),
-                function: "scatter".into(),
+                function: Arc::from("scatter"),
                 dependencies: Vec::new(),
             });
             self.push(|| Observation::TaskFinished { key: key.clone() });
