@@ -180,3 +180,33 @@ fn worker_with_death_timeout_exits_when_no_center_comes() {
     assert_eq!(worker.wait_exit(PATIENCE), Some(1));
     worker.wait_for("unreachable");
 }
+
+/// A restart replaces every worker, also one no connected nanny watches (as a worker whose
+/// nanny has not connected yet looks to the center, the race behind a flake of
+/// `restart_forgets_everything_and_keeps_serving`): that one is told to shut down, and the
+/// restart answers only once every old worker has left and the nanny's fresh one joined.
+#[test]
+fn restart_replaces_workers_no_known_nanny_watches() {
+    let (center, addr) = start_center(&[]);
+    let _nanny = start_worker("nanny", &addr, &[]);
+    let mut bare = start_worker("bare", &addr, &["--no-nanny"]);
+    center.wait_for_nth("Register worker at", 2, PATIENCE);
+    center.wait_for("Nanny started a worker process");
+    let executor = taskforce::Executor::connect(&addr).expect("executor connects");
+    let before: Vec<_> = executor.cluster_info().unwrap().workers;
+    assert_eq!(before.len(), 2, "{before:?}");
+    executor.restart().expect("restart");
+    let after = executor.cluster_info().unwrap().workers;
+    assert_eq!(
+        after.len(),
+        1,
+        "only the nanny's worker comes back: {after:?}"
+    );
+    assert!(
+        after
+            .iter()
+            .all(|w| before.iter().all(|old| old.id != w.id)),
+        "fresh workers only: before {before:?}, after {after:?}"
+    );
+    assert!(bare.wait_exit(PATIENCE).is_some(), "the bare worker exits");
+}

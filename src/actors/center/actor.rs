@@ -15,8 +15,10 @@ use crate::actors::remote::{Arrival, Remote, Session, SessionEvent, SessionId, S
 use crate::actors::scheduler::{
     AdmitExecutor, Scheduler, WorkerJoined, WorkerLeft, WorkerLoad, WorkerTaskEvents,
 };
-use crate::ids::{Map, WorkerId};
-use crate::messages::center_link::{CenterToWorker, WorkerDescription, WorkerToCenter};
+use crate::ids::{Map, Set, WorkerId};
+use crate::messages::center_link::{
+    CenterToWorker, ShutdownMsg, WorkerDescription, WorkerToCenter,
+};
 use crate::messages::nanny_link::{CenterToNanny, NannyToCenter};
 use crate::messages::{HelloReply, Role};
 
@@ -33,7 +35,15 @@ pub struct Center {
     state: CenterState,
     worker_sessions: Map<SessionId, WorkerId>,
     worker_links: Map<WorkerId, WorkerLink>,
-    nannies: Map<SessionId, (String, NannyLink)>,
+    nannies: Map<SessionId, NannyEntry>,
+}
+
+/// A connected nanny: its name, its link, and the pid of the worker process it watches
+/// (from its last `WorkerStarted`), by which the center knows which worker is whose.
+struct NannyEntry {
+    name: String,
+    link: NannyLink,
+    child_pid: Option<u32>,
 }
 
 /// A connection finished its handshake and asks to be admitted.
@@ -41,7 +51,9 @@ pub struct Center {
 #[rtype(result = "()")]
 pub struct Admit(pub Arrival);
 
-/// Asks every nanny to replace its worker process; answers how many were asked.
+/// Asks every nanny to replace its worker process, and every worker no connected nanny
+/// watches to shut down; answers how many nannies were asked (how many fresh workers to
+/// expect).
 #[derive(Message)]
 #[rtype(result = "usize")]
 pub struct RestartWorkers;
@@ -122,8 +134,12 @@ impl Center {
             Some(greeting),
         );
         info!(target: LOG_TARGET, %peer, pid = hello.pid, "Nanny {} connected", hello.name);
-        self.nannies
-            .insert(session, (hello.name, Remote::new(session, addr)));
+        let entry = NannyEntry {
+            name: hello.name,
+            link: Remote::new(session, addr),
+            child_pid: None,
+        };
+        self.nannies.insert(session, entry);
     }
 
     /// Forgets a worker everywhere: membership (if still there: a replaced worker's entry
@@ -165,9 +181,14 @@ impl Center {
         }
     }
 
-    fn on_nanny_message(&self, name: &str, message: NannyToCenter) {
+    fn on_nanny_message(&mut self, session: SessionId, message: NannyToCenter) {
+        let Some(nanny) = self.nannies.get_mut(&session) else {
+            return;
+        };
+        let name = &nanny.name;
         match message {
             NannyToCenter::WorkerStarted(m) => {
+                nanny.child_pid = Some(m.pid);
                 info!(target: LOG_TARGET, nanny = %name, pid = m.pid, restarts = m.restarts, "Nanny started a worker process")
             }
             NannyToCenter::WorkerExited(m) => {
@@ -234,13 +255,11 @@ impl Handler<SessionEvent<NannyToCenter>> for Center {
     fn handle(&mut self, event: SessionEvent<NannyToCenter>, _ctx: &mut Context<Self>) {
         match event {
             SessionEvent::Received { session, incoming } => {
-                if let Some((name, _)) = self.nannies.get(&session) {
-                    self.on_nanny_message(name, incoming.body);
-                }
+                self.on_nanny_message(session, incoming.body);
             }
             SessionEvent::Closed { session, reason } => {
-                if let Some((name, _)) = self.nannies.remove(&session) {
-                    info!(target: LOG_TARGET, nanny = %name, "Nanny disconnected: {reason}");
+                if let Some(nanny) = self.nannies.remove(&session) {
+                    info!(target: LOG_TARGET, nanny = %nanny.name, "Nanny disconnected: {reason}");
                 }
             }
         }
@@ -250,10 +269,27 @@ impl Handler<SessionEvent<NannyToCenter>> for Center {
 impl Handler<RestartWorkers> for Center {
     type Result = usize;
 
+    /// A worker whose nanny has not connected yet (it connects after starting its worker)
+    /// is told to shut down: its nanny, if it has one, starts a fresh one, and an old
+    /// worker never outlives a restart unnoticed.
     fn handle(&mut self, _: RestartWorkers, _ctx: &mut Context<Self>) -> usize {
-        for (name, link) in self.nannies.values() {
-            info!(target: LOG_TARGET, nanny = %name, "Asking nanny to restart its worker");
-            link.tell(CenterToNanny::RestartWorker);
+        let watched: Set<u32> = self.nannies.values().filter_map(|n| n.child_pid).collect();
+        for nanny in self.nannies.values() {
+            info!(target: LOG_TARGET, nanny = %nanny.name, "Asking nanny to restart its worker");
+            nanny.link.tell(CenterToNanny::RestartWorker);
+        }
+        for worker in self.state.workers() {
+            if watched.contains(&worker.description.pid) {
+                continue;
+            }
+            let Some(link) = self.worker_links.get(&worker.id) else {
+                continue;
+            };
+            info!(target: LOG_TARGET, worker = %worker.id, pid = worker.description.pid,
+                "Asking a worker no connected nanny watches to shut down for the restart");
+            link.tell(CenterToWorker::Shutdown(ShutdownMsg {
+                reason: "the cluster restarts".into(),
+            }));
         }
         self.nannies.len()
     }

@@ -10,7 +10,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use tracing::{error, info, warn};
 
-use super::{NannyConfig, RestartBudget, PARENT_PID_ENV};
+use super::{NannyConfig, RestartBudget, RestartDecision, PARENT_PID_ENV};
 use crate::actors::remote::{connect_with_backoff, Connected, Remote, Session, SessionEvent};
 use crate::messages::nanny_link::{
     CenterToNanny, GaveUpMsg, NannyToCenter, WorkerExitedMsg, WorkerStartedMsg,
@@ -42,7 +42,7 @@ impl Nanny {
     /// A nanny that has not started its worker yet.
     pub fn new(config: NannyConfig) -> Self {
         Nanny {
-            budget: RestartBudget::new(config.max_restarts, config.restart_window),
+            budget: RestartBudget::new(config.max_restarts, config.restart_window, config.backoff),
             config,
             child_pid: None,
             center: None,
@@ -103,24 +103,34 @@ impl Nanny {
             return System::current().stop();
         }
         let requested = std::mem::take(&mut self.restart_requested);
-        let within_budget = requested || self.budget.try_restart(Instant::now());
+        let decision = if requested {
+            RestartDecision::RestartAfter(std::time::Duration::ZERO)
+        } else {
+            self.budget.on_worker_died(Instant::now())
+        };
         self.report(NannyToCenter::WorkerExited(WorkerExitedMsg {
             pid,
             status: status.clone(),
-            restarting: within_budget,
+            restarting: decision != RestartDecision::GiveUp,
         }));
-        if !within_budget {
+        let RestartDecision::RestartAfter(delay) = decision else {
             return self.give_up(pid, &status);
-        }
+        };
         self.restarts += 1;
         if requested {
             info!(target: LOG_TARGET, pid, "Worker process exited ({status}) as asked; starting a fresh one");
-        } else {
-            warn!(target: LOG_TARGET, pid, restarts_in_window = self.budget.used(), max = self.config.max_restarts,
-                "Worker process exited ({status}); restarting"
-            );
+            return self.spawn_worker(ctx);
         }
-        self.spawn_worker(ctx);
+        warn!(target: LOG_TARGET, pid, restarts_in_window = self.budget.used(), max = self.config.max_restarts,
+            backoff = ?delay, "Worker process exited ({status}); restarting"
+        );
+        // A stop asked while waiting finds no child and closes the system, so the delayed
+        // start never runs after it.
+        ctx.run_later(delay, |nanny, ctx| {
+            if !nanny.stopping {
+                nanny.spawn_worker(ctx);
+            }
+        });
     }
 
     fn give_up(&mut self, pid: u32, status: &str) {

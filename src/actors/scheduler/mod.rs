@@ -349,7 +349,7 @@ impl Handler<WorkerJoined> for Scheduler {
             .on_worker_added(id, nthreads, functions, &mut self.batch);
         self.flush();
         self.broadcast_cluster();
-        self.on_restarted_worker_joined();
+        self.check_restart();
     }
 }
 
@@ -373,6 +373,7 @@ impl Handler<WorkerLeft> for Scheduler {
         log_worker_left(id, &entry.description, &reason, loss, self.workers.len());
         self.flush();
         self.broadcast_cluster();
+        self.check_restart();
     }
 }
 
