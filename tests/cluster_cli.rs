@@ -36,7 +36,7 @@ fn nanny_restarts_a_killed_worker() {
     let killed_at = Instant::now();
     kill(Pid::from_raw(first.parse().unwrap()), Signal::SIGKILL).unwrap();
 
-    nanny.wait_for("signal 9 (SIGKILL)); restarting");
+    nanny.wait_for("Worker process killed by signal SIGKILL; restarting");
     let second = field(
         &nanny.wait_for_nth("Started worker process", 2, PATIENCE),
         "pid",
@@ -48,20 +48,26 @@ fn nanny_restarts_a_killed_worker() {
         "new worker registered {:?} after the kill",
         killed_at.elapsed()
     );
-    center.wait_for("Nanny reports worker process exited: signal 9 (SIGKILL)");
+    center.wait_for("Nanny reports its worker process killed by signal SIGKILL");
 }
 
 #[test]
 fn nanny_gives_up_past_its_restart_budget() {
-    let (_center, addr) = start_center(&[]);
+    let (center, addr) = start_center(&[]);
     let mut nanny = start_worker("nanny", &addr, &["--max-restarts", "1"]);
+    center.wait_for("Nanny started a worker process");
     for round in 1..=2 {
         let line = nanny.wait_for_nth("Started worker process", round, PATIENCE);
         let pid: i32 = field(&line, "pid").parse().unwrap();
         kill(Pid::from_raw(pid), Signal::SIGKILL).unwrap();
     }
-    nanny.wait_for("giving up");
+    let gave_up = nanny.wait_for("Nanny giving up");
+    assert!(
+        gave_up.contains("its worker killed by signal SIGKILL after 1 restarts within 60 s"),
+        "{gave_up}"
+    );
     assert_eq!(nanny.wait_exit(PATIENCE), Some(1));
+    center.wait_for("Nanny gave up: its worker killed by signal SIGKILL after 1 restarts");
 }
 
 #[test]

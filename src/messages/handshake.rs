@@ -18,7 +18,7 @@ use crate::ids::FunctionId;
 pub const MAGIC: [u8; 4] = *b"TFRC";
 
 /// The protocol this build speaks. Bump it on any change to a message enum's encoding.
-pub const PROTOCOL_VERSION: u16 = 2;
+pub const PROTOCOL_VERSION: u16 = 3;
 
 /// Bytes of the preamble.
 pub const PREAMBLE_LEN: usize = 6;

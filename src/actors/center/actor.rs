@@ -193,11 +193,11 @@ impl Center {
             }
             NannyToCenter::WorkerExited(m) => {
                 warn!(target: LOG_TARGET, nanny = %name, pid = m.pid, restarting = m.restarting,
-                    "Nanny reports worker process exited: {}", m.status
+                    "Nanny reports its worker process {}", m.cause
                 )
             }
             NannyToCenter::GaveUp(m) => {
-                warn!(target: LOG_TARGET, nanny = %name, "Nanny gave up: {}", m.reason)
+                warn!(target: LOG_TARGET, nanny = %name, "Nanny gave up: {m}")
             }
         }
     }
