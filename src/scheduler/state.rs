@@ -119,7 +119,9 @@ impl SchedulerState {
 
     /// How many workers died while running `key` (0 for unknown keys).
     pub fn suspicious(&self, key: &TaskKey) -> u32 {
-        self.tasks.get(key).map_or(0, |task| task.suspicious)
+        self.tasks
+            .get(key)
+            .map_or(0, |task| task.deaths.len() as u32)
     }
 
     /// The record of `key`, which must exist.

@@ -368,7 +368,9 @@ impl Handler<WorkerLeft> for Scheduler {
         let Some(entry) = self.workers.remove(&id) else {
             return;
         };
-        let loss = self.state.on_worker_removed(id, &mut self.batch);
+        let loss = self
+            .state
+            .on_worker_removed(id, reason.cause(), &mut self.batch);
         self.observer.worker_lost(id, reason.to_string());
         log_worker_left(id, &entry.description, &reason, loss, self.workers.len());
         self.flush();
