@@ -68,6 +68,14 @@ fn sleep_ms(ms: u64) -> u64 {
     ms
 }
 
+#[remote]
+fn abort_the_worker(x: i64) -> i64 {
+    if x > 0 {
+        std::process::abort();
+    }
+    x
+}
+
 fn cluster(workers: usize) -> LocalCluster {
     LocalCluster::builder()
         .workers(workers)
@@ -298,6 +306,28 @@ fn restart_forgets_everything_and_keeps_serving() -> Result<(), Failed> {
         after.workers.iter().all(|w| !old.contains(&w.id)),
         "fresh workers",
     )?;
+    assert_eq!(executor.submit(inc, (2,))?.result()?, 3);
+    Ok(())
+}
+
+/// A function that aborts its worker process fails after `allowed_failures + 1` (default
+/// 3) deaths, and the error names the task and each death as the nannies saw it.
+fn aborting_task_names_sigabrt_for_each_death() -> Result<(), Failed> {
+    let cluster = cluster(2);
+    let executor = cluster.executor()?;
+    let doomed = executor.submit(abort_the_worker, (1,))?;
+    let message = match doomed.result() {
+        Err(e) => e.to_string(),
+        Ok(value) => return Err(format!("expected an error, got {value}").into()),
+    };
+    eprintln!("the user sees: {message}");
+    let head = format!("task {} was running on 4 workers that died: ", doomed.key());
+    check(message.starts_with(&head), &message)?;
+    check(
+        message.matches(" killed by signal SIGABRT").count() == 4,
+        &message,
+    )?;
+    executor.wait_for_workers(2, Duration::from_secs(30))?;
     assert_eq!(executor.submit(inc, (2,))?.result()?, 3);
     Ok(())
 }
@@ -652,6 +682,10 @@ fn main() {
         Trial::test(
             "lost_worker_log_counts_the_keys_it_held",
             lost_worker_log_counts_the_keys_it_held,
+        ),
+        Trial::test(
+            "aborting_task_names_sigabrt_for_each_death",
+            aborting_task_names_sigabrt_for_each_death,
         ),
         Trial::test(
             "lost_worker_data_is_recomputed",

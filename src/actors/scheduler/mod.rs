@@ -25,6 +25,7 @@ use crate::messages::executor_link::{
     ClusterSnapshot, ExecutorToScheduler, KeyInMemory, ScatteredKey, SchedulerToExecutor,
     WorkerView,
 };
+use crate::messages::nanny_link::DeathCause;
 use crate::messages::tasks::ComputeMsg;
 use crate::messages::HelloReply;
 use crate::scheduler::{
@@ -82,6 +83,8 @@ pub struct WorkerLeft {
     pub id: WorkerId,
     /// Why it left.
     pub reason: LeaveReason,
+    /// How it ended, as its nanny reported it or the center saw it.
+    pub cause: DeathCause,
 }
 
 /// A worker's heartbeat figures.
@@ -364,13 +367,12 @@ impl Handler<AttachCenter> for Scheduler {
 impl Handler<WorkerLeft> for Scheduler {
     type Result = ();
 
-    fn handle(&mut self, WorkerLeft { id, reason }: WorkerLeft, _ctx: &mut Context<Self>) {
+    fn handle(&mut self, left: WorkerLeft, _ctx: &mut Context<Self>) {
+        let WorkerLeft { id, reason, cause } = left;
         let Some(entry) = self.workers.remove(&id) else {
             return;
         };
-        let loss = self
-            .state
-            .on_worker_removed(id, reason.cause(), &mut self.batch);
+        let loss = self.state.on_worker_removed(id, cause, &mut self.batch);
         self.observer.worker_lost(id, reason.to_string());
         log_worker_left(id, &entry.description, &reason, loss, self.workers.len());
         self.flush();
