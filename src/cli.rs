@@ -54,6 +54,10 @@ pub struct CenterArgs {
     /// use falls back to a free one, logged).
     #[arg(long, default_value_t = 8788)]
     pub dashboard_port: u16,
+    /// How many workers may die while running a task before it fails with an error naming
+    /// each death (it fails on the next one).
+    #[arg(long, default_value_t = 3)]
+    pub allowed_failures: u32,
 }
 
 /// Flags of `taskforce worker`.
@@ -118,6 +122,10 @@ impl CenterArgs {
             worker_ttl: self.worker_ttl,
             dashboard: (self.dashboard_port != 0)
                 .then(|| std::net::SocketAddr::new(self.host, self.dashboard_port)),
+            scheduler: crate::scheduler::SchedulerConfig {
+                allowed_failures: self.allowed_failures,
+                ..Default::default()
+            },
             ..CenterConfig::default()
         }
     }

@@ -525,6 +525,55 @@ fn wait_for_cluster(
 /// API.md §2 as a user writes it, against `myprog center` and two `myprog worker` processes
 /// started from the command line (this test binary is `myprog`: its `main` hands those
 /// subcommands to `taskforce::cli::main()`).
+/// `--allowed-failures 0`: the first death fails the task, naming it; a nanny with no
+/// restart budget gives up, says why, and the center says so too.
+fn command_line_center_with_no_allowed_failures_and_a_nanny_that_gives_up() -> Result<(), Failed> {
+    let exe = std::env::current_exe()?;
+    let args = ["center", "--host", "127.0.0.1", "--port", "0"];
+    let center = Proc::start_program(
+        &exe,
+        "center",
+        &[&args[..], &["--allowed-failures", "0"]].concat(),
+    );
+    let addr = started_at(&center.wait_for("Start center at "));
+    let args = [
+        "worker",
+        &addr,
+        "--host",
+        "127.0.0.1",
+        "--nthreads",
+        "1",
+        "--max-restarts",
+        "0",
+    ];
+    let mut nanny = Proc::start_program(&exe, "nanny", &args);
+    nanny.wait_for("Registered with center at");
+    center.wait_for("Nanny started a worker process");
+    let executor = Executor::connect(&addr)?;
+    let doomed = executor.submit(abort_the_worker, (1,))?;
+    let message = match doomed.result() {
+        Err(e) => e.to_string(),
+        Ok(value) => return Err(format!("expected an error, got {value}").into()),
+    };
+    eprintln!("the user sees: {message}");
+    let expected = format!(
+        "task {} was running on 1 worker that died: w1 killed by signal SIGABRT",
+        doomed.key()
+    );
+    check(message == expected, &message)?;
+    let gave_up = nanny.wait_for("Nanny giving up");
+    check(
+        gave_up.contains("its worker killed by signal SIGABRT after 0 restarts within 60 s"),
+        &gave_up,
+    )?;
+    check(
+        nanny.wait_exit(support::PATIENCE) == Some(1),
+        "the nanny exits with 1",
+    )?;
+    center.wait_for("Nanny gave up: its worker killed by signal SIGABRT after 0 restarts");
+    Ok(())
+}
+
 fn api_program_against_command_line_cluster() -> Result<(), Failed> {
     let exe = std::env::current_exe()?;
     let center = Proc::start_program(
@@ -682,6 +731,10 @@ fn main() {
         Trial::test(
             "lost_worker_log_counts_the_keys_it_held",
             lost_worker_log_counts_the_keys_it_held,
+        ),
+        Trial::test(
+            "command_line_center_with_no_allowed_failures_and_a_nanny_that_gives_up",
+            command_line_center_with_no_allowed_failures_and_a_nanny_that_gives_up,
         ),
         Trial::test(
             "aborting_task_names_sigabrt_for_each_death",

@@ -24,6 +24,13 @@ impl std::fmt::Display for WorkerDeath {
     }
 }
 
+fn workers(count: usize) -> String {
+    match count {
+        1 => "1 worker".into(),
+        n => format!("{n} workers"),
+    }
+}
+
 fn deaths_in_words(deaths: &[WorkerDeath]) -> String {
     let words: Vec<String> = deaths.iter().map(WorkerDeath::to_string).collect();
     words.join(", ")
@@ -93,7 +100,7 @@ pub enum TaskFailure {
         key: TaskKey,
     },
     /// Too many workers died while running this task; it is probably what kills them.
-    #[error("task {key} was running on {} workers that died: {}", .deaths.len(), deaths_in_words(.deaths))]
+    #[error("task {key} was running on {} that died: {}", workers(.deaths.len()), deaths_in_words(.deaths))]
     KilledWorker {
         /// The suspicious task.
         key: TaskKey,
