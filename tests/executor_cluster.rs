@@ -529,7 +529,15 @@ fn wait_for_cluster(
 /// restart budget gives up, says why, and the center says so too.
 fn command_line_center_with_no_allowed_failures_and_a_nanny_that_gives_up() -> Result<(), Failed> {
     let exe = std::env::current_exe()?;
-    let args = ["center", "--host", "127.0.0.1", "--port", "0"];
+    let args = [
+        "center",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--dashboard-port",
+        "0",
+    ];
     let center = Proc::start_program(
         &exe,
         "center",
@@ -571,6 +579,38 @@ fn command_line_center_with_no_allowed_failures_and_a_nanny_that_gives_up() -> R
         "the nanny exits with 1",
     )?;
     center.wait_for("Nanny gave up: its worker killed by signal SIGABRT after 0 restarts");
+    let stranded = executor.submit(inc, (7,))?;
+    let deadline = Instant::now() + support::PATIENCE;
+    let info = loop {
+        let info = executor.cluster_info()?;
+        if info.tasks_waiting_for_worker == 1 && !info.nannies_gave_up.is_empty() {
+            break info;
+        }
+        check(
+            Instant::now() < deadline,
+            &format!("no waiting status: {info:?}"),
+        )?;
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    eprintln!("cluster_info shows: {info:?}");
+    check(info.workers.is_empty(), "no worker left")?;
+    let gave_up = &info.nannies_gave_up[0];
+    check(
+        gave_up.ends_with(": its worker killed by signal SIGABRT after 0 restarts within 60 s"),
+        gave_up,
+    )?;
+    check(
+        info.last_worker_death.as_deref() == Some("w1 killed by signal SIGABRT"),
+        &format!("{info:?}"),
+    )?;
+    check(!stranded.done(), "the stranded task waits")?;
+    let missing = executor.wait_for_workers(1, Duration::from_millis(300));
+    let message = missing.err().map(|e| e.to_string()).unwrap_or_default();
+    eprintln!("wait_for_workers says: {message}");
+    check(
+        message.starts_with("only 0 of 1 workers arrived after "),
+        &message,
+    )?;
     Ok(())
 }
 
@@ -657,7 +697,15 @@ fn tree_reduction_fetches_without_warnings() -> Result<(), Failed> {
 /// (the one owner of who holds what) counted them.
 fn lost_worker_log_counts_the_keys_it_held() -> Result<(), Failed> {
     let exe = std::env::current_exe()?;
-    let args = ["center", "--host", "127.0.0.1", "--port", "0"];
+    let args = [
+        "center",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--dashboard-port",
+        "0",
+    ];
     let center = Proc::start_program(&exe, "center", &args);
     let addr = started_at(&center.wait_for("Start center at "));
     let mut workers = Vec::new();

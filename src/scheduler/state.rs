@@ -74,6 +74,11 @@ impl SchedulerState {
         self.tasks.len()
     }
 
+    /// Tasks ready to run that wait for a worker able to take them (`no-worker` in dask).
+    pub fn waiting_for_worker(&self) -> usize {
+        self.no_worker.len()
+    }
+
     /// How many keys are in memory on some worker.
     pub fn keys_in_memory(&self) -> usize {
         self.keys_in_memory

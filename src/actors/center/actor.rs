@@ -13,7 +13,7 @@ use crate::actors::remote::handshake::refuse;
 use crate::actors::remote::handshake::reply_envelope;
 use crate::actors::remote::{Arrival, Remote, Session, SessionEvent, SessionId, SessionOptions};
 use crate::actors::scheduler::{
-    AdmitExecutor, Scheduler, WorkerJoined, WorkerLeft, WorkerLoad, WorkerTaskEvents,
+    AdmitExecutor, NannyGaveUp, Scheduler, WorkerJoined, WorkerLeft, WorkerLoad, WorkerTaskEvents,
 };
 use crate::ids::{Map, Set, WorkerId};
 use crate::messages::center_link::{
@@ -250,7 +250,11 @@ impl Center {
                 self.on_exit_report(m.pid, m.cause);
             }
             NannyToCenter::GaveUp(m) => {
-                warn!(target: LOG_TARGET, nanny = %name, "Nanny gave up: {m}")
+                warn!(target: LOG_TARGET, nanny = %name, "Nanny gave up: {m}");
+                self.scheduler.do_send(NannyGaveUp {
+                    nanny: name.clone(),
+                    reason: m.to_string(),
+                });
             }
         }
     }

@@ -206,3 +206,29 @@ fn killed_worker_names_each_death_and_its_cause() {
          w2 sent no heartbeat for 61.0 s, w3 exceeded its memory limit of 500 MiB (RSS 512 MiB)"
     );
 }
+
+#[test]
+fn tasks_left_without_any_worker_wait_and_are_counted() {
+    let mut sim = Sim::new();
+    sim.add_worker(WorkerBuilder::new(W1));
+    sim.submit(
+        C1,
+        vec![TaskBuilder::new("a"), TaskBuilder::new("b").deps(&["a"])],
+        &["b"],
+    );
+    assert_eq!(sim.state.waiting_for_worker(), 0);
+    let sent = sim.remove_worker(W1);
+    assert!(
+        sent.is_empty(),
+        "nothing errs while no worker is left: {sent:?}"
+    );
+    assert_eq!(sim.state_of("a"), "no-worker");
+    assert_eq!(
+        sim.state.waiting_for_worker(),
+        1,
+        "b waits for a, not for a worker"
+    );
+    sim.add_worker(WorkerBuilder::new(W2));
+    assert_eq!(sim.runner("a"), Some(W2));
+    assert_eq!(sim.state.waiting_for_worker(), 0);
+}
