@@ -59,6 +59,10 @@ pub struct CenterArgs {
     /// TASKFORCE_TOKEN; prefer the variable, since other users can read argv).
     #[arg(long, env = "TASKFORCE_TOKEN", hide_env_values = true, value_parser = parse_token)]
     pub token: Option<Token>,
+    /// How many workers may die while running a task before it fails with an error naming
+    /// each death (it fails on the next one).
+    #[arg(long, default_value_t = 3)]
+    pub allowed_failures: u32,
 }
 
 /// Flags of `taskforce worker`.
@@ -132,6 +136,10 @@ impl CenterArgs {
             dashboard: (self.dashboard_port != 0)
                 .then(|| std::net::SocketAddr::new(self.host, self.dashboard_port)),
             token: self.token.clone(),
+            scheduler: crate::scheduler::SchedulerConfig {
+                allowed_failures: self.allowed_failures,
+                ..Default::default()
+            },
             ..CenterConfig::default()
         }
     }

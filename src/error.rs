@@ -168,6 +168,16 @@ pub enum Error {
     /// The cluster has no worker to place data on.
     #[error("the cluster has no workers")]
     NoWorkers,
+    /// `wait_for_workers` timed out. Retrying helps only if workers are still starting.
+    #[error("only {arrived} of {wanted} workers arrived after {waited:.1?}")]
+    WorkersMissing {
+        /// Workers connected at the deadline.
+        arrived: usize,
+        /// Workers asked for.
+        wanted: usize,
+        /// How long the call waited.
+        waited: std::time::Duration,
+    },
     /// A task graph can't run as given (missing key, cycle, unknown output). Retrying won't
     /// help.
     #[error(transparent)]

@@ -68,6 +68,14 @@ fn sleep_ms(ms: u64) -> u64 {
     ms
 }
 
+#[remote]
+fn abort_the_worker(x: i64) -> i64 {
+    if x > 0 {
+        std::process::abort();
+    }
+    x
+}
+
 fn cluster(workers: usize) -> LocalCluster {
     LocalCluster::builder()
         .workers(workers)
@@ -302,6 +310,28 @@ fn restart_forgets_everything_and_keeps_serving() -> Result<(), Failed> {
     Ok(())
 }
 
+/// A function that aborts its worker process fails after `allowed_failures + 1` (default
+/// 3) deaths, and the error names the task and each death as the nannies saw it.
+fn aborting_task_names_sigabrt_for_each_death() -> Result<(), Failed> {
+    let cluster = cluster(2);
+    let executor = cluster.executor()?;
+    let doomed = executor.submit(abort_the_worker, (1,))?;
+    let message = match doomed.result() {
+        Err(e) => e.to_string(),
+        Ok(value) => return Err(format!("expected an error, got {value}").into()),
+    };
+    eprintln!("the user sees: {message}");
+    let head = format!("task {} was running on 4 workers that died: ", doomed.key());
+    check(message.starts_with(&head), &message)?;
+    check(
+        message.matches(" killed by signal SIGABRT").count() == 4,
+        &message,
+    )?;
+    executor.wait_for_workers(2, Duration::from_secs(30))?;
+    assert_eq!(executor.submit(inc, (2,))?.result()?, 3);
+    Ok(())
+}
+
 /// A worker killed with SIGKILL: what it held is recomputed from lineage on the others, and
 /// its nanny brings a new worker.
 fn lost_worker_data_is_recomputed() -> Result<(), Failed> {
@@ -495,6 +525,95 @@ fn wait_for_cluster(
 /// API.md §2 as a user writes it, against `myprog center` and two `myprog worker` processes
 /// started from the command line (this test binary is `myprog`: its `main` hands those
 /// subcommands to `taskforce::cli::main()`).
+/// `--allowed-failures 0`: the first death fails the task, naming it; a nanny with no
+/// restart budget gives up, says why, and the center says so too.
+fn command_line_center_with_no_allowed_failures_and_a_nanny_that_gives_up() -> Result<(), Failed> {
+    let exe = std::env::current_exe()?;
+    let args = [
+        "center",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--dashboard-port",
+        "0",
+    ];
+    let center = Proc::start_program(
+        &exe,
+        "center",
+        &[&args[..], &["--allowed-failures", "0"]].concat(),
+    );
+    let addr = started_at(&center.wait_for("Start center at "));
+    let args = [
+        "worker",
+        &addr,
+        "--host",
+        "127.0.0.1",
+        "--nthreads",
+        "1",
+        "--max-restarts",
+        "0",
+    ];
+    let mut nanny = Proc::start_program(&exe, "nanny", &args);
+    nanny.wait_for("Registered with center at");
+    center.wait_for("Nanny started a worker process");
+    let executor = Executor::connect(&addr)?;
+    let doomed = executor.submit(abort_the_worker, (1,))?;
+    let message = match doomed.result() {
+        Err(e) => e.to_string(),
+        Ok(value) => return Err(format!("expected an error, got {value}").into()),
+    };
+    eprintln!("the user sees: {message}");
+    let expected = format!(
+        "task {} was running on 1 worker that died: w1 killed by signal SIGABRT",
+        doomed.key()
+    );
+    check(message == expected, &message)?;
+    let gave_up = nanny.wait_for("Nanny giving up");
+    check(
+        gave_up.contains("its worker killed by signal SIGABRT after 0 restarts within 60 s"),
+        &gave_up,
+    )?;
+    check(
+        nanny.wait_exit(support::PATIENCE) == Some(1),
+        "the nanny exits with 1",
+    )?;
+    center.wait_for("Nanny gave up: its worker killed by signal SIGABRT after 0 restarts");
+    let stranded = executor.submit(inc, (7,))?;
+    let deadline = Instant::now() + support::PATIENCE;
+    let info = loop {
+        let info = executor.cluster_info()?;
+        if info.tasks_waiting_for_worker == 1 && !info.nannies_gave_up.is_empty() {
+            break info;
+        }
+        check(
+            Instant::now() < deadline,
+            &format!("no waiting status: {info:?}"),
+        )?;
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    eprintln!("cluster_info shows: {info:?}");
+    check(info.workers.is_empty(), "no worker left")?;
+    let gave_up = &info.nannies_gave_up[0];
+    check(
+        gave_up.ends_with(": its worker killed by signal SIGABRT after 0 restarts within 60 s"),
+        gave_up,
+    )?;
+    check(
+        info.last_worker_death.as_deref() == Some("w1 killed by signal SIGABRT"),
+        &format!("{info:?}"),
+    )?;
+    check(!stranded.done(), "the stranded task waits")?;
+    let missing = executor.wait_for_workers(1, Duration::from_millis(300));
+    let message = missing.err().map(|e| e.to_string()).unwrap_or_default();
+    eprintln!("wait_for_workers says: {message}");
+    check(
+        message.starts_with("only 0 of 1 workers arrived after "),
+        &message,
+    )?;
+    Ok(())
+}
+
 fn api_program_against_command_line_cluster() -> Result<(), Failed> {
     let exe = std::env::current_exe()?;
     let center = Proc::start_program(
@@ -578,7 +697,15 @@ fn tree_reduction_fetches_without_warnings() -> Result<(), Failed> {
 /// (the one owner of who holds what) counted them.
 fn lost_worker_log_counts_the_keys_it_held() -> Result<(), Failed> {
     let exe = std::env::current_exe()?;
-    let args = ["center", "--host", "127.0.0.1", "--port", "0"];
+    let args = [
+        "center",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--dashboard-port",
+        "0",
+    ];
     let center = Proc::start_program(&exe, "center", &args);
     let addr = started_at(&center.wait_for("Start center at "));
     let mut workers = Vec::new();
@@ -652,6 +779,14 @@ fn main() {
         Trial::test(
             "lost_worker_log_counts_the_keys_it_held",
             lost_worker_log_counts_the_keys_it_held,
+        ),
+        Trial::test(
+            "command_line_center_with_no_allowed_failures_and_a_nanny_that_gives_up",
+            command_line_center_with_no_allowed_failures_and_a_nanny_that_gives_up,
+        ),
+        Trial::test(
+            "aborting_task_names_sigabrt_for_each_death",
+            aborting_task_names_sigabrt_for_each_death,
         ),
         Trial::test(
             "lost_worker_data_is_recomputed",

@@ -86,6 +86,14 @@ pub struct ClusterSnapshot {
     pub tasks: u64,
     /// The URL of the cluster's dashboard, when it serves one.
     pub dashboard: Option<String>,
+    /// Tasks ready to run that wait because no connected worker can take them (none left,
+    /// or none with their function yet).
+    pub tasks_waiting_for_worker: u64,
+    /// The last worker death and its cause ("w3 killed by signal SIGABRT"), if any.
+    pub last_worker_death: Option<String>,
+    /// Why nannies gave up, newest last (at most the last 16): their workers do not come
+    /// back.
+    pub nannies_gave_up: Vec<String>,
 }
 
 /// One worker in a [`ClusterSnapshot`]: its description and last load, flat (the public

@@ -7,6 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::nanny_link::DeathCause;
 use crate::function::TaskSpec;
 use crate::ids::{FunctionId, TaskKey, WorkerId};
 
@@ -106,10 +107,8 @@ pub enum FailureMsg {
     KilledWorker {
         /// The task.
         key: TaskKey,
-        /// How many workers died running it.
-        attempts: u32,
-        /// The last of them.
-        last_worker: WorkerId,
+        /// Each worker that died running it, with how it ended.
+        deaths: Vec<(WorkerId, DeathCause)>,
     },
     /// Scattered data with no copy left.
     DataLost {
@@ -217,9 +216,8 @@ mod tests {
         golden(&task, &[1, b'x', 1, b'g', 2, 1, 1, 1, 1, b'w', 10]);
         let lost = FailureMsg::KilledWorker {
             key: "k".into(),
-            attempts: 4,
-            last_worker: WorkerId(9),
+            deaths: vec![(WorkerId(9), DeathCause::Exited { code: 3 })],
         };
-        golden(&lost, &[6, 1, b'k', 4, 9]);
+        golden(&lost, &[6, 1, b'k', 1, 9, 1, 6]);
     }
 }

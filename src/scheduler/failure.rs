@@ -7,6 +7,34 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::FunctionId;
 use crate::ids::{TaskKey, WorkerId};
+pub use crate::messages::nanny_link::DeathCause;
+
+/// One death of a worker that was running a task: which worker, and how it ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerDeath {
+    /// The worker that died.
+    pub worker: WorkerId,
+    /// How it ended (its nanny's report, or what the center saw).
+    pub cause: DeathCause,
+}
+
+impl std::fmt::Display for WorkerDeath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.worker, self.cause)
+    }
+}
+
+fn workers(count: usize) -> String {
+    match count {
+        1 => "1 worker".into(),
+        n => format!("{n} workers"),
+    }
+}
+
+fn deaths_in_words(deaths: &[WorkerDeath]) -> String {
+    let words: Vec<String> = deaths.iter().map(WorkerDeath::to_string).collect();
+    words.join(", ")
+}
 
 /// Why a task erred. Travels from worker to scheduler to client unchanged.
 ///
@@ -72,14 +100,12 @@ pub enum TaskFailure {
         key: TaskKey,
     },
     /// Too many workers died while running this task; it is probably what kills them.
-    #[error("task {key} was running on {attempts} workers that died, the last {last_worker}")]
+    #[error("task {key} was running on {} that died: {}", workers(.deaths.len()), deaths_in_words(.deaths))]
     KilledWorker {
         /// The suspicious task.
         key: TaskKey,
-        /// How many workers died while running it.
-        attempts: u32,
-        /// The last worker that died running it.
-        last_worker: WorkerId,
+        /// Each worker that died while running it, in order, with how it ended.
+        deaths: Vec<WorkerDeath>,
     },
     /// Data without lineage (scattered by a client) is no longer held by any worker, so it
     /// cannot be recomputed.

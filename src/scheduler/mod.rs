@@ -45,7 +45,7 @@ mod worker_events;
 #[cfg(test)]
 mod tests;
 
-pub use failure::TaskFailure;
+pub use failure::{DeathCause, TaskFailure, WorkerDeath};
 pub use outbox::{ClientReport, Outbox, OutboxBatch, WorkerCommand};
 pub use state::SchedulerState;
 pub use task::TaskState;

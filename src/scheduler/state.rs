@@ -74,6 +74,11 @@ impl SchedulerState {
         self.tasks.len()
     }
 
+    /// Tasks ready to run that wait for a worker able to take them (`no-worker` in dask).
+    pub fn waiting_for_worker(&self) -> usize {
+        self.no_worker.len()
+    }
+
     /// How many keys are in memory on some worker.
     pub fn keys_in_memory(&self) -> usize {
         self.keys_in_memory
@@ -119,7 +124,9 @@ impl SchedulerState {
 
     /// How many workers died while running `key` (0 for unknown keys).
     pub fn suspicious(&self, key: &TaskKey) -> u32 {
-        self.tasks.get(key).map_or(0, |task| task.suspicious)
+        self.tasks
+            .get(key)
+            .map_or(0, |task| task.deaths.len() as u32)
     }
 
     /// The record of `key`, which must exist.

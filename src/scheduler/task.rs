@@ -97,7 +97,7 @@ pub(crate) struct TaskRecord {
     /// Size of the value, as last reported.
     pub(crate) nbytes: u64,
     /// How many workers died while running this task.
-    pub(crate) suspicious: u32,
+    pub(crate) deaths: Vec<super::failure::WorkerDeath>,
 }
 
 impl TaskRecord {
@@ -116,7 +116,7 @@ impl TaskRecord {
             who_wants: Vec::new(),
             active_dependents: 0,
             nbytes: 0,
-            suspicious: 0,
+            deaths: Vec::new(),
         }
     }
 

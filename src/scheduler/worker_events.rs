@@ -4,7 +4,7 @@
 //!
 //! No I/O: commands go to the outbox at the end of each event.
 
-use super::failure::TaskFailure;
+use super::failure::{DeathCause, TaskFailure, WorkerDeath};
 use super::outbox::{Command, Outbox};
 use super::state::SchedulerState;
 use super::task::TaskState;
@@ -25,7 +25,10 @@ impl SchedulerState {
         out: &mut dyn Outbox,
     ) {
         if self.workers.contains_key(&worker) {
-            self.drop_worker(worker);
+            let cause = DeathCause::ConnectionClosed {
+                reason: "it registered again".into(),
+            };
+            self.drop_worker(worker, &cause);
         }
         self.insert_worker(worker, nthreads, functions);
         let mut parked: Vec<TaskKey> = self.no_worker.iter().cloned().collect();
@@ -65,13 +68,18 @@ impl SchedulerState {
     /// `key_recomputing`), or reported lost if they were scattered data.
     ///
     /// Returns what the loss cost, for the caller's log (all zero for an unknown worker).
-    pub fn on_worker_removed(&mut self, worker: WorkerId, out: &mut dyn Outbox) -> WorkerLoss {
-        let loss = self.drop_worker(worker);
+    pub fn on_worker_removed(
+        &mut self,
+        worker: WorkerId,
+        cause: DeathCause,
+        out: &mut dyn Outbox,
+    ) -> WorkerLoss {
+        let loss = self.drop_worker(worker, &cause);
         self.end_event(out);
         loss
     }
 
-    fn drop_worker(&mut self, worker: WorkerId) -> WorkerLoss {
+    fn drop_worker(&mut self, worker: WorkerId, cause: &DeathCause) -> WorkerLoss {
         let Some(record) = self.remove_worker_record(worker) else {
             return WorkerLoss::default();
         };
@@ -87,7 +95,7 @@ impl SchedulerState {
         running.sort_unstable();
         for key in &running {
             if self.task(key).state == (TaskState::Processing { worker }) {
-                self.worker_died_running(key, worker);
+                self.worker_died_running(key, worker, cause);
             }
         }
         self.recompute_lost(&lost);
@@ -116,16 +124,19 @@ impl SchedulerState {
         Some(record)
     }
 
-    /// `key` was running on `worker`, which died: try again elsewhere, or give up.
-    fn worker_died_running(&mut self, key: &TaskKey, worker: WorkerId) {
+    /// `key` was running on `worker`, which died of `cause`: try again elsewhere, or give
+    /// up naming every death.
+    fn worker_died_running(&mut self, key: &TaskKey, worker: WorkerId, cause: &DeathCause) {
+        let allowed_failures = self.config.allowed_failures;
         let task = self.task_mut(key);
-        task.suspicious += 1;
-        let attempts = task.suspicious;
-        if attempts > self.config.allowed_failures {
+        task.deaths.push(WorkerDeath {
+            worker,
+            cause: cause.clone(),
+        });
+        if task.deaths.len() as u32 > allowed_failures {
             let failure = TaskFailure::KilledWorker {
                 key: key.clone(),
-                attempts,
-                last_worker: worker,
+                deaths: task.deaths.clone(),
             };
             self.fail(key, failure);
         } else {

@@ -13,11 +13,13 @@ use crate::actors::remote::handshake::refuse;
 use crate::actors::remote::handshake::reply_envelope;
 use crate::actors::remote::{Arrival, Remote, Session, SessionEvent, SessionId, SessionOptions};
 use crate::actors::scheduler::{
-    AdmitExecutor, Scheduler, WorkerJoined, WorkerLeft, WorkerLoad, WorkerTaskEvents,
+    AdmitExecutor, NannyGaveUp, Scheduler, WorkerJoined, WorkerLeft, WorkerLoad, WorkerTaskEvents,
 };
-use crate::ids::{Map, WorkerId};
-use crate::messages::center_link::{CenterToWorker, WorkerDescription, WorkerToCenter};
-use crate::messages::nanny_link::{CenterToNanny, NannyToCenter};
+use crate::ids::{Map, Set, WorkerId};
+use crate::messages::center_link::{
+    CenterToWorker, ShutdownMsg, WorkerDescription, WorkerToCenter,
+};
+use crate::messages::nanny_link::{CenterToNanny, DeathCause, NannyToCenter};
 use crate::messages::{HelloReply, Role};
 
 /// Logs of this actor appear under the role's name.
@@ -33,7 +35,29 @@ pub struct Center {
     state: CenterState,
     worker_sessions: Map<SessionId, WorkerId>,
     worker_links: Map<WorkerId, WorkerLink>,
-    nannies: Map<SessionId, (String, NannyLink)>,
+    nannies: Map<SessionId, NannyEntry>,
+    /// How watched worker processes ended, by pid, as their nannies reported it before the
+    /// center saw the worker leave. At most [`MAX_EXIT_REPORTS`]; at the bound it is
+    /// cleared (a cleared report only makes one error vaguer).
+    exit_reports: Map<u32, DeathCause>,
+    /// Watched workers whose connection closed before their nanny's report, by pid: they
+    /// leave when the report comes or after [`NANNY_REPORT_GRACE`].
+    awaiting_report: Map<u32, (WorkerId, String)>,
+}
+
+/// How long a watched worker whose connection closed waits for its nanny to say how it
+/// ended before it leaves with what the center saw.
+const NANNY_REPORT_GRACE: Duration = Duration::from_secs(2);
+
+/// The most exit reports kept for workers the center has not yet seen leave.
+const MAX_EXIT_REPORTS: usize = 256;
+
+/// A connected nanny: its name, its link, and the pid of the worker process it watches
+/// (from its last `WorkerStarted`), by which the center knows which worker is whose.
+struct NannyEntry {
+    name: String,
+    link: NannyLink,
+    child_pid: Option<u32>,
 }
 
 /// A connection finished its handshake and asks to be admitted.
@@ -41,7 +65,9 @@ pub struct Center {
 #[rtype(result = "()")]
 pub struct Admit(pub Arrival);
 
-/// Asks every nanny to replace its worker process; answers how many were asked.
+/// Asks every nanny to replace its worker process, and every worker no connected nanny
+/// watches to shut down; answers how many nannies were asked (how many fresh workers to
+/// expect).
 #[derive(Message)]
 #[rtype(result = "usize")]
 pub struct RestartWorkers;
@@ -56,6 +82,8 @@ impl Center {
             worker_sessions: Map::default(),
             worker_links: Map::default(),
             nannies: Map::default(),
+            exit_reports: Map::default(),
+            awaiting_report: Map::default(),
         }
     }
 
@@ -122,8 +150,12 @@ impl Center {
             Some(greeting),
         );
         info!(target: LOG_TARGET, %peer, pid = hello.pid, "Nanny {} connected", hello.name);
-        self.nannies
-            .insert(session, (hello.name, Remote::new(session, addr)));
+        let entry = NannyEntry {
+            name: hello.name,
+            link: Remote::new(session, addr),
+            child_pid: None,
+        };
+        self.nannies.insert(session, entry);
     }
 
     /// Forgets a worker everywhere: membership (if still there: a replaced worker's entry
@@ -131,13 +163,17 @@ impl Center {
     /// knows which keys the worker held, logs the loss with what it cost.
     fn drop_worker(&mut self, id: WorkerId, reason: LeaveReason) {
         let left = self.state.on_worker_left(id);
+        let reported = left
+            .as_ref()
+            .and_then(|w| self.exit_reports.remove(&w.description.pid));
+        let cause = reported.unwrap_or_else(|| reason.cause());
         let link = self.worker_links.remove(&id);
         if let Some(link) = &link {
             self.worker_sessions.remove(&link.session_id());
             link.close(reason.to_string());
         }
         if left.is_some() || link.is_some() {
-            self.scheduler.do_send(WorkerLeft { id, reason });
+            self.scheduler.do_send(WorkerLeft { id, reason, cause });
         }
     }
 
@@ -165,18 +201,60 @@ impl Center {
         }
     }
 
-    fn on_nanny_message(&self, name: &str, message: NannyToCenter) {
+    /// A nanny said how its worker process `pid` ended: the worker leaves with that cause,
+    /// now if its connection already closed, or when it does.
+    fn on_exit_report(&mut self, pid: u32, cause: DeathCause) {
+        if self.exit_reports.len() >= MAX_EXIT_REPORTS {
+            self.exit_reports.clear();
+        }
+        self.exit_reports.insert(pid, cause);
+        if let Some((id, reason)) = self.awaiting_report.remove(&pid) {
+            self.drop_worker(id, LeaveReason::ConnectionLost(reason));
+        }
+    }
+
+    /// A worker's connection closed. A worker some nanny watches waits (briefly) for the
+    /// nanny's word on how it ended: the socket's end and the nanny's report race, and only
+    /// the report can name a signal or a memory kill.
+    fn on_worker_closed(&mut self, id: WorkerId, reason: String, ctx: &mut Context<Self>) {
+        let pid = self.state.worker(id).map(|w| w.description.pid);
+        let watched = pid.filter(|pid| {
+            !self.exit_reports.contains_key(pid)
+                && self.nannies.values().any(|n| n.child_pid == Some(*pid))
+        });
+        let Some(pid) = watched else {
+            return self.drop_worker(id, LeaveReason::ConnectionLost(reason));
+        };
+        self.awaiting_report.insert(pid, (id, reason));
+        ctx.run_later(NANNY_REPORT_GRACE, move |center, _| {
+            if let Some((id, reason)) = center.awaiting_report.remove(&pid) {
+                center.drop_worker(id, LeaveReason::ConnectionLost(reason));
+            }
+        });
+    }
+
+    fn on_nanny_message(&mut self, session: SessionId, message: NannyToCenter) {
+        let Some(nanny) = self.nannies.get_mut(&session) else {
+            return;
+        };
+        let name = &nanny.name;
         match message {
             NannyToCenter::WorkerStarted(m) => {
+                nanny.child_pid = Some(m.pid);
                 info!(target: LOG_TARGET, nanny = %name, pid = m.pid, restarts = m.restarts, "Nanny started a worker process")
             }
             NannyToCenter::WorkerExited(m) => {
                 warn!(target: LOG_TARGET, nanny = %name, pid = m.pid, restarting = m.restarting,
-                    "Nanny reports worker process exited: {}", m.status
-                )
+                    "Nanny reports its worker process {}", m.cause
+                );
+                self.on_exit_report(m.pid, m.cause);
             }
             NannyToCenter::GaveUp(m) => {
-                warn!(target: LOG_TARGET, nanny = %name, "Nanny gave up: {}", m.reason)
+                warn!(target: LOG_TARGET, nanny = %name, "Nanny gave up: {m}");
+                self.scheduler.do_send(NannyGaveUp {
+                    nanny: name.clone(),
+                    reason: m.to_string(),
+                });
             }
         }
     }
@@ -212,7 +290,7 @@ impl Handler<Admit> for Center {
 impl Handler<SessionEvent<WorkerToCenter>> for Center {
     type Result = ();
 
-    fn handle(&mut self, event: SessionEvent<WorkerToCenter>, _ctx: &mut Context<Self>) {
+    fn handle(&mut self, event: SessionEvent<WorkerToCenter>, ctx: &mut Context<Self>) {
         match event {
             SessionEvent::Received { session, incoming } => {
                 if let Some(&id) = self.worker_sessions.get(&session) {
@@ -221,7 +299,7 @@ impl Handler<SessionEvent<WorkerToCenter>> for Center {
             }
             SessionEvent::Closed { session, reason } => {
                 if let Some(id) = self.worker_sessions.remove(&session) {
-                    self.drop_worker(id, LeaveReason::ConnectionLost(reason));
+                    self.on_worker_closed(id, reason, ctx);
                 }
             }
         }
@@ -234,13 +312,11 @@ impl Handler<SessionEvent<NannyToCenter>> for Center {
     fn handle(&mut self, event: SessionEvent<NannyToCenter>, _ctx: &mut Context<Self>) {
         match event {
             SessionEvent::Received { session, incoming } => {
-                if let Some((name, _)) = self.nannies.get(&session) {
-                    self.on_nanny_message(name, incoming.body);
-                }
+                self.on_nanny_message(session, incoming.body);
             }
             SessionEvent::Closed { session, reason } => {
-                if let Some((name, _)) = self.nannies.remove(&session) {
-                    info!(target: LOG_TARGET, nanny = %name, "Nanny disconnected: {reason}");
+                if let Some(nanny) = self.nannies.remove(&session) {
+                    info!(target: LOG_TARGET, nanny = %nanny.name, "Nanny disconnected: {reason}");
                 }
             }
         }
@@ -250,10 +326,27 @@ impl Handler<SessionEvent<NannyToCenter>> for Center {
 impl Handler<RestartWorkers> for Center {
     type Result = usize;
 
+    /// A worker whose nanny has not connected yet (it connects after starting its worker)
+    /// is told to shut down: its nanny, if it has one, starts a fresh one, and an old
+    /// worker never outlives a restart unnoticed.
     fn handle(&mut self, _: RestartWorkers, _ctx: &mut Context<Self>) -> usize {
-        for (name, link) in self.nannies.values() {
-            info!(target: LOG_TARGET, nanny = %name, "Asking nanny to restart its worker");
-            link.tell(CenterToNanny::RestartWorker);
+        let watched: Set<u32> = self.nannies.values().filter_map(|n| n.child_pid).collect();
+        for nanny in self.nannies.values() {
+            info!(target: LOG_TARGET, nanny = %nanny.name, "Asking nanny to restart its worker");
+            nanny.link.tell(CenterToNanny::RestartWorker);
+        }
+        for worker in self.state.workers() {
+            if watched.contains(&worker.description.pid) {
+                continue;
+            }
+            let Some(link) = self.worker_links.get(&worker.id) else {
+                continue;
+            };
+            info!(target: LOG_TARGET, worker = %worker.id, pid = worker.description.pid,
+                "Asking a worker no connected nanny watches to shut down for the restart");
+            link.tell(CenterToWorker::Shutdown(ShutdownMsg {
+                reason: "the cluster restarts".into(),
+            }));
         }
         self.nannies.len()
     }

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::ids::{Map, WorkerId};
 use crate::messages::center_link::{HeartbeatMsg, WorkerDescription};
+use crate::messages::nanny_link::DeathCause;
 
 /// What the center knows of one worker: its description, its last load, and when it was
 /// last heard from. Which keys it holds is the scheduler's business, not the center's.
@@ -44,6 +45,19 @@ impl std::fmt::Display for LeaveReason {
             LeaveReason::ConnectionLost(why) => write!(f, "connection lost: {why}"),
             LeaveReason::Silent(for_) => write!(f, "silent for {for_:.1?}"),
             LeaveReason::Replaced => f.write_str("replaced by a new connection from its address"),
+        }
+    }
+}
+
+impl LeaveReason {
+    /// What the center can tell of how the worker ended (a nanny knows more: a signal, an
+    /// exit code).
+    pub fn cause(&self) -> DeathCause {
+        match self {
+            LeaveReason::Silent(quiet) => DeathCause::heartbeats_lost(*quiet),
+            other => DeathCause::ConnectionClosed {
+                reason: other.to_string(),
+            },
         }
     }
 }

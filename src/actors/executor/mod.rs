@@ -173,16 +173,21 @@ impl Executor {
         }
     }
 
-    /// Waits until at least `n` workers are connected, at most `timeout`.
+    /// Waits until at least `n` workers are connected, at most `timeout`; then fails with
+    /// [`crate::Error::WorkersMissing`] ("only 0 of 2 workers arrived after 5.0s").
     pub fn wait_for_workers(&self, n: usize, timeout: Duration) -> crate::Result<ClusterSnapshot> {
-        let deadline = std::time::Instant::now() + timeout;
+        let started = std::time::Instant::now();
         loop {
             let snapshot = self.cluster_info()?;
             if snapshot.workers.len() >= n {
                 return Ok(snapshot);
             }
-            if std::time::Instant::now() >= deadline {
-                return Err(crate::Error::NoWorkers);
+            if started.elapsed() >= timeout {
+                return Err(crate::Error::WorkersMissing {
+                    arrived: snapshot.workers.len(),
+                    wanted: n,
+                    waited: started.elapsed(),
+                });
             }
             std::thread::sleep(Duration::from_millis(20));
         }

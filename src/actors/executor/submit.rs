@@ -356,7 +356,7 @@ mod tests {
         ClusterSnapshot {
             workers: vec![worker],
             tasks: 0,
-            dashboard: None,
+            ..ClusterSnapshot::default()
         }
     }
 

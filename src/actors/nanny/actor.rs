@@ -10,10 +10,10 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use tracing::{error, info, warn};
 
-use super::{NannyConfig, RestartBudget, PARENT_PID_ENV};
+use super::{NannyConfig, RestartBudget, RestartDecision, PARENT_PID_ENV};
 use crate::actors::remote::{connect_with_backoff, Connected, Remote, Session, SessionEvent};
 use crate::messages::nanny_link::{
-    CenterToNanny, GaveUpMsg, NannyToCenter, WorkerExitedMsg, WorkerStartedMsg,
+    CenterToNanny, DeathCause, GaveUpMsg, NannyToCenter, WorkerExitedMsg, WorkerStartedMsg,
 };
 use crate::messages::{Hello, Role};
 
@@ -42,7 +42,7 @@ impl Nanny {
     /// A nanny that has not started its worker yet.
     pub fn new(config: NannyConfig) -> Self {
         Nanny {
-            budget: RestartBudget::new(config.max_restarts, config.restart_window),
+            budget: RestartBudget::new(config.max_restarts, config.restart_window, config.backoff),
             config,
             child_pid: None,
             center: None,
@@ -101,40 +101,50 @@ impl Nanny {
         ctx: &mut Context<Self>,
     ) {
         self.child_pid = None;
-        let status = describe(status);
+        let cause = cause_of(status);
         if self.stopping {
-            info!(target: LOG_TARGET, pid, "Worker process exited ({status}); nanny closing");
+            info!(target: LOG_TARGET, pid, "Worker process {cause}; nanny closing");
             return System::current().stop();
         }
         let requested = std::mem::take(&mut self.restart_requested);
-        let within_budget = requested || self.budget.try_restart(Instant::now());
+        let decision = if requested {
+            RestartDecision::RestartAfter(std::time::Duration::ZERO)
+        } else {
+            self.budget.on_worker_died(Instant::now())
+        };
         self.report(NannyToCenter::WorkerExited(WorkerExitedMsg {
             pid,
-            status: status.clone(),
-            restarting: within_budget,
+            cause: cause.clone(),
+            restarting: decision != RestartDecision::GiveUp,
         }));
-        if !within_budget {
-            return self.give_up(pid, &status);
-        }
+        let RestartDecision::RestartAfter(delay) = decision else {
+            return self.give_up(pid, cause);
+        };
         self.restarts += 1;
         if requested {
-            info!(target: LOG_TARGET, pid, "Worker process exited ({status}) as asked; starting a fresh one");
-        } else {
-            warn!(target: LOG_TARGET, pid, restarts_in_window = self.budget.used(), max = self.config.max_restarts,
-                "Worker process exited ({status}); restarting"
-            );
+            info!(target: LOG_TARGET, pid, "Worker process {cause} as asked; starting a fresh one");
+            return self.spawn_worker(ctx);
         }
-        self.spawn_worker(ctx);
+        warn!(target: LOG_TARGET, pid, restarts_in_window = self.budget.used(), max = self.config.max_restarts,
+            backoff = ?delay, "Worker process {cause}; restarting"
+        );
+        // A stop asked while waiting finds no child and closes the system, so the delayed
+        // start never runs after it.
+        ctx.run_later(delay, |nanny, ctx| {
+            if !nanny.stopping {
+                nanny.spawn_worker(ctx);
+            }
+        });
     }
 
-    fn give_up(&mut self, pid: u32, status: &str) {
-        let reason = format!(
-            "worker process {pid} exited ({status}) after {} restarts within {:?}; giving up",
-            self.budget.used(),
-            self.budget.window()
-        );
-        error!(target: LOG_TARGET, "{reason}");
-        self.report(NannyToCenter::GaveUp(GaveUpMsg { reason }));
+    fn give_up(&mut self, pid: u32, last_cause: DeathCause) {
+        let gave_up = GaveUpMsg {
+            last_cause,
+            restarts: self.budget.used(),
+            window_ms: u64::try_from(self.budget.window().as_millis()).unwrap_or(u64::MAX),
+        };
+        error!(target: LOG_TARGET, pid, "Nanny giving up: {gave_up}");
+        self.report(NannyToCenter::GaveUp(gave_up));
         System::current().stop_with_code(1);
     }
 
@@ -184,17 +194,27 @@ impl Nanny {
     }
 }
 
-fn describe(status: std::io::Result<ExitStatus>) -> String {
-    match status {
-        Ok(status) => match (status.code(), status.signal()) {
-            (Some(code), _) => format!("exit status {code}"),
-            (None, Some(signal)) => match Signal::try_from(signal) {
-                Ok(name) => format!("signal {signal} ({name})"),
-                Err(_) => format!("signal {signal}"),
-            },
-            (None, None) => "unknown status".into(),
+/// How a worker process ended, from what waiting for it returned.
+fn cause_of(status: std::io::Result<ExitStatus>) -> DeathCause {
+    let status = match status {
+        Ok(status) => status,
+        Err(e) => {
+            return DeathCause::ConnectionClosed {
+                reason: format!("its nanny could not wait for it: {e}"),
+            }
+        }
+    };
+    match (status.code(), status.signal()) {
+        (Some(code), _) => DeathCause::Exited { code },
+        (None, Some(number)) => DeathCause::Signal {
+            number,
+            name: Signal::try_from(number)
+                .map(|signal| signal.as_str().to_string())
+                .unwrap_or_else(|_| format!("number {number}")),
         },
-        Err(e) => format!("could not wait for it: {e}"),
+        // An exit status from `wait` is either a code or a signal; stopped processes are
+        // not reported by it.
+        (None, None) => DeathCause::Exited { code: -1 },
     }
 }
 
@@ -244,5 +264,21 @@ impl Handler<SessionEvent<CenterToNanny>> for Nanny {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_signal_is_named_and_an_exit_code_kept() {
+        // Raw wait statuses: the signal number in the low bits, an exit code shifted by 8.
+        let aborted = cause_of(Ok(ExitStatus::from_raw(6)));
+        assert_eq!(aborted.to_string(), "killed by signal SIGABRT");
+        let killed = cause_of(Ok(ExitStatus::from_raw(9)));
+        assert_eq!(killed.to_string(), "killed by signal SIGKILL");
+        let exited = cause_of(Ok(ExitStatus::from_raw(3 << 8)));
+        assert_eq!(exited, DeathCause::Exited { code: 3 });
     }
 }

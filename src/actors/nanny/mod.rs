@@ -12,7 +12,7 @@ use std::time::Duration;
 use tracing::warn;
 
 pub use actor::Nanny;
-pub use budget::RestartBudget;
+pub use budget::{Backoff, RestartBudget, RestartDecision};
 
 use crate::actors::remote::ConnectOptions;
 
@@ -35,6 +35,9 @@ pub struct NannyConfig {
     pub max_restarts: u32,
     /// The window of the restart budget (default 60 s).
     pub restart_window: Duration,
+    /// The wait before each restart within the window (default 100 ms, doubling, at most
+    /// 5 s). A restart the center asks for is not delayed.
+    pub backoff: Backoff,
     /// Time a worker gets to exit after SIGTERM before SIGKILL (default 10 s).
     pub kill_timeout: Duration,
     /// How to reach the center for reports.
@@ -51,6 +54,7 @@ impl NannyConfig {
             name: format!("nanny-{}", std::process::id()),
             max_restarts: 5,
             restart_window: Duration::from_secs(60),
+            backoff: Backoff::default(),
             kill_timeout: Duration::from_secs(10),
             connect: ConnectOptions::default(),
         })

@@ -25,6 +25,7 @@ use crate::messages::executor_link::{
     ClusterSnapshot, ExecutorToScheduler, KeyInMemory, ScatteredKey, SchedulerToExecutor,
     WorkerView,
 };
+use crate::messages::nanny_link::DeathCause;
 use crate::messages::tasks::ComputeMsg;
 use crate::messages::HelloReply;
 use crate::scheduler::{
@@ -60,6 +61,23 @@ pub struct Scheduler {
     limits: SessionOptions,
     name: String,
     observer: observe::Observer,
+    /// The last worker death and its cause, for `cluster_info`.
+    last_death: Option<String>,
+    /// Why nannies gave up, newest last; at most [`MAX_GAVE_UP_NOTES`], the oldest dropped.
+    gave_up: std::collections::VecDeque<String>,
+}
+
+/// How many nannies' last words a cluster snapshot carries.
+const MAX_GAVE_UP_NOTES: usize = 16;
+
+/// A nanny's restart budget is spent: its worker will not come back.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct NannyGaveUp {
+    /// The nanny's name.
+    pub nanny: String,
+    /// Why, in words ("its worker killed by signal SIGABRT after 5 restarts within 60 s").
+    pub reason: String,
 }
 
 /// A worker registered with the center.
@@ -82,6 +100,8 @@ pub struct WorkerLeft {
     pub id: WorkerId,
     /// Why it left.
     pub reason: LeaveReason,
+    /// How it ended, as its nanny reported it or the center saw it.
+    pub cause: DeathCause,
 }
 
 /// A worker's heartbeat figures.
@@ -130,6 +150,8 @@ impl Scheduler {
             limits,
             name,
             observer: observe::Observer::default(),
+            last_death: None,
+            gave_up: std::collections::VecDeque::new(),
         }
     }
 
@@ -148,6 +170,9 @@ impl Scheduler {
             workers,
             tasks: self.state.task_count() as u64,
             dashboard: self.observer.link().map(str::to_string),
+            tasks_waiting_for_worker: self.state.waiting_for_worker() as u64,
+            last_worker_death: self.last_death.clone(),
+            nannies_gave_up: self.gave_up.iter().cloned().collect(),
         }
     }
 
@@ -349,7 +374,23 @@ impl Handler<WorkerJoined> for Scheduler {
             .on_worker_added(id, nthreads, functions, &mut self.batch);
         self.flush();
         self.broadcast_cluster();
-        self.on_restarted_worker_joined();
+        self.check_restart();
+    }
+}
+
+impl Handler<NannyGaveUp> for Scheduler {
+    type Result = ();
+
+    /// Every executor hears it at once (a cluster snapshot naming it), and tasks left
+    /// without a worker show as waiting in `cluster_info`.
+    fn handle(&mut self, NannyGaveUp { nanny, reason }: NannyGaveUp, _ctx: &mut Context<Self>) {
+        warn!(target: LOG_TARGET, %nanny, workers = self.workers.len(),
+            waiting_for_worker = self.state.waiting_for_worker(), "Nanny gave up: {reason}");
+        if self.gave_up.len() >= MAX_GAVE_UP_NOTES {
+            self.gave_up.pop_front();
+        }
+        self.gave_up.push_back(format!("{nanny}: {reason}"));
+        self.broadcast_cluster();
     }
 }
 
@@ -364,15 +405,20 @@ impl Handler<AttachCenter> for Scheduler {
 impl Handler<WorkerLeft> for Scheduler {
     type Result = ();
 
-    fn handle(&mut self, WorkerLeft { id, reason }: WorkerLeft, _ctx: &mut Context<Self>) {
+    fn handle(&mut self, left: WorkerLeft, _ctx: &mut Context<Self>) {
+        let WorkerLeft { id, reason, cause } = left;
+        if !matches!(reason, LeaveReason::Goodbye(_)) {
+            self.last_death = Some(format!("{id} {cause}"));
+        }
         let Some(entry) = self.workers.remove(&id) else {
             return;
         };
-        let loss = self.state.on_worker_removed(id, &mut self.batch);
+        let loss = self.state.on_worker_removed(id, cause, &mut self.batch);
         self.observer.worker_lost(id, reason.to_string());
         log_worker_left(id, &entry.description, &reason, loss, self.workers.len());
         self.flush();
         self.broadcast_cluster();
+        self.check_restart();
     }
 }
 

@@ -5,7 +5,7 @@
 //! than a silent change of the protocol.
 
 use crate::messages::tasks::{ComputeMsg, FailureMsg, NewTaskMsg, PriorityMsg};
-use crate::scheduler::{ComputeTask, NewTask, Priority, TaskFailure};
+use crate::scheduler::{ComputeTask, NewTask, Priority, TaskFailure, WorkerDeath};
 
 impl From<NewTask> for NewTaskMsg {
     fn from(task: NewTask) -> Self {
@@ -135,14 +135,9 @@ impl From<TaskFailure> for FailureMsg {
                 FailureMsg::UnknownDependency { key, dependency }
             }
             F::DependencyCycle { key } => FailureMsg::DependencyCycle { key },
-            F::KilledWorker {
+            F::KilledWorker { key, deaths } => FailureMsg::KilledWorker {
                 key,
-                attempts,
-                last_worker,
-            } => FailureMsg::KilledWorker {
-                key,
-                attempts,
-                last_worker,
+                deaths: deaths.into_iter().map(|d| (d.worker, d.cause)).collect(),
             },
             F::DataLost { key, worker } => FailureMsg::DataLost { key, worker },
             F::Cancelled { key } => FailureMsg::Cancelled { key },
@@ -190,14 +185,12 @@ impl From<FailureMsg> for TaskFailure {
                 TaskFailure::UnknownDependency { key, dependency }
             }
             M::DependencyCycle { key } => TaskFailure::DependencyCycle { key },
-            M::KilledWorker {
+            M::KilledWorker { key, deaths } => TaskFailure::KilledWorker {
                 key,
-                attempts,
-                last_worker,
-            } => TaskFailure::KilledWorker {
-                key,
-                attempts,
-                last_worker,
+                deaths: deaths
+                    .into_iter()
+                    .map(|(worker, cause)| WorkerDeath { worker, cause })
+                    .collect(),
             },
             M::DataLost { key, worker } => TaskFailure::DataLost { key, worker },
             M::Cancelled { key } => TaskFailure::Cancelled { key },
@@ -214,6 +207,7 @@ mod tests {
     use super::*;
     use crate::ids::{FunctionId, WorkerId};
     use crate::messages::codec;
+    use crate::scheduler::DeathCause;
 
     fn same_bytes<C, W>(core: C)
     where
@@ -271,8 +265,13 @@ mod tests {
             TaskFailure::DependencyCycle { key: "a".into() },
             TaskFailure::KilledWorker {
                 key: "a".into(),
-                attempts: 4,
-                last_worker: WorkerId(3),
+                deaths: vec![WorkerDeath {
+                    worker: WorkerId(3),
+                    cause: DeathCause::Signal {
+                        number: 6,
+                        name: "SIGABRT".into(),
+                    },
+                }],
             },
             TaskFailure::DataLost {
                 key: "a".into(),

@@ -118,8 +118,16 @@ fn a_task_that_kills_workers_errs_with_killed_worker() {
     let sent = sim.remove_worker(W2);
     let killed = TaskFailure::KilledWorker {
         key: key("bomb"),
-        attempts: 2,
-        last_worker: W2,
+        deaths: vec![
+            WorkerDeath {
+                worker: W1,
+                cause: died_of_signal(),
+            },
+            WorkerDeath {
+                worker: W2,
+                cause: died_of_signal(),
+            },
+        ],
     };
     assert_eq!(
         sent,
@@ -156,4 +164,71 @@ fn stale_worker_reports_are_ignored_or_released() {
     assert_eq!(sim.state.who_has(&key("a")), &[W1, W2]);
     let sent = sim.releases(C1, &["a"]);
     assert_eq!(releases(&sent), pairs(&[(W1, "a"), (W2, "a")]));
+}
+
+#[test]
+fn killed_worker_names_each_death_and_its_cause() {
+    let config = SchedulerConfig {
+        allowed_failures: 2,
+        ..Default::default()
+    };
+    let mut sim = Sim::with_config(config);
+    let causes = [
+        DeathCause::Signal {
+            number: 6,
+            name: "SIGABRT".into(),
+        },
+        DeathCause::heartbeats_lost(std::time::Duration::from_secs(61)),
+        DeathCause::MemoryLimit {
+            limit_bytes: 500 << 20,
+            rss_bytes: 512 << 20,
+        },
+    ];
+    let workers = [W1, W2, W3];
+    sim.add_worker(WorkerBuilder::new(W1));
+    sim.submit(C1, vec![TaskBuilder::new("bomb")], &["bomb"]);
+    let mut last = Vec::new();
+    for (i, (worker, cause)) in workers.into_iter().zip(causes).enumerate() {
+        if let Some(&next) = workers.get(i + 1) {
+            sim.add_worker(WorkerBuilder::new(next));
+        }
+        assert_eq!(sim.runner("bomb"), Some(worker));
+        last = sim.lose_worker_of(worker, cause).1;
+        assert_eq!(sim.state.suspicious(&key("bomb")), i as u32 + 1);
+    }
+    let [Sent::Erred(C1, erred, failure)] = &last[..] else {
+        panic!("expected one error, got {last:?}");
+    };
+    assert_eq!(erred, &key("bomb"));
+    assert_eq!(
+        failure.to_string(),
+        "task bomb was running on 3 workers that died: w1 killed by signal SIGABRT, \
+         w2 sent no heartbeat for 61.0 s, w3 exceeded its memory limit of 500 MiB (RSS 512 MiB)"
+    );
+}
+
+#[test]
+fn tasks_left_without_any_worker_wait_and_are_counted() {
+    let mut sim = Sim::new();
+    sim.add_worker(WorkerBuilder::new(W1));
+    sim.submit(
+        C1,
+        vec![TaskBuilder::new("a"), TaskBuilder::new("b").deps(&["a"])],
+        &["b"],
+    );
+    assert_eq!(sim.state.waiting_for_worker(), 0);
+    let sent = sim.remove_worker(W1);
+    assert!(
+        sent.is_empty(),
+        "nothing errs while no worker is left: {sent:?}"
+    );
+    assert_eq!(sim.state_of("a"), "no-worker");
+    assert_eq!(
+        sim.state.waiting_for_worker(),
+        1,
+        "b waits for a, not for a worker"
+    );
+    sim.add_worker(WorkerBuilder::new(W2));
+    assert_eq!(sim.runner("a"), Some(W2));
+    assert_eq!(sim.state.waiting_for_worker(), 0);
 }

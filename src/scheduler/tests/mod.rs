@@ -13,9 +13,17 @@ mod scale;
 
 use crate::ids::{ClientId, TaskKey, WorkerId};
 use crate::scheduler::{
-    ComputeTask, FunctionId, NewTask, Outbox, SchedulerConfig, SchedulerState, TaskFailure,
-    TaskState, WorkerLoss,
+    ComputeTask, DeathCause, FunctionId, NewTask, Outbox, SchedulerConfig, SchedulerState,
+    TaskFailure, TaskState, WorkerDeath, WorkerLoss,
 };
+
+/// The cause of death tests use when it does not matter: SIGKILL.
+pub(super) fn died_of_signal() -> DeathCause {
+    DeathCause::Signal {
+        number: 9,
+        name: "SIGKILL".into(),
+    }
+}
 
 /// The function most tests use.
 pub(super) fn func() -> FunctionId {
@@ -235,7 +243,16 @@ impl Sim {
 
     /// Removes `worker`, returning what the scheduler says the loss cost and what it sent.
     pub(super) fn lose_worker(&mut self, worker: WorkerId) -> (WorkerLoss, Vec<Sent>) {
-        self.step_with(|s, out| s.on_worker_removed(worker, out))
+        self.lose_worker_of(worker, died_of_signal())
+    }
+
+    /// Removes `worker`, which died of `cause`.
+    pub(super) fn lose_worker_of(
+        &mut self,
+        worker: WorkerId,
+        cause: DeathCause,
+    ) -> (WorkerLoss, Vec<Sent>) {
+        self.step_with(|s, out| s.on_worker_removed(worker, cause, out))
     }
 
     pub(super) fn restart(&mut self) -> Vec<Sent> {
