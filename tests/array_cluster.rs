@@ -117,11 +117,8 @@ fn a_worker_killed_mid_computation_still_gives_the_answer() -> Result<(), Failed
     let expected = expression.compute(&Threaded::new(2))?;
     let running = {
         let expression = expression.clone();
-        let addr = cluster.addr().to_string();
-        std::thread::spawn(move || -> taskforce::Result<f64> {
-            let executor = Executor::connect(&addr)?;
-            expression.compute(&executor)
-        })
+        let executor = cluster.executor()?;
+        std::thread::spawn(move || -> taskforce::Result<f64> { expression.compute(&executor) })
     };
     // Kill as soon as some worker holds a piece of this computation; should it all finish
     // first (a fast machine), kill a worker anyway: the computation below must then run on
