@@ -7,12 +7,13 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use tracing::{error, info, warn};
 
+use super::connect::connect_until;
 use super::pool::TaskPool;
 use super::WorkerConfig;
 use crate::actors::remote::handshake::HandshakeError;
 use crate::actors::remote::peer_pool::PeerPool;
 use crate::actors::remote::SessionId;
-use crate::actors::remote::{connect_with_backoff, Connected, Remote, Session, SessionEvent};
+use crate::actors::remote::{Connected, Remote, Session, SessionEvent};
 use crate::ids::{Map, WorkerId};
 use crate::messages::center_link::TaskEvent;
 use crate::messages::center_link::{CenterToWorker, GoodbyeMsg, HeartbeatMsg, WorkerToCenter};
@@ -104,13 +105,13 @@ impl Worker {
     fn connect(&mut self, ctx: &mut Context<Self>) {
         let center = self.config.center.clone();
         let hello = self.hello();
-        let mut options = self.config.connect.clone();
-        options.give_up_after = self
+        let options = self.config.connect.clone();
+        let deadline = self
             .config
             .death_timeout
-            .map(|limit| limit.saturating_sub(self.disconnected_since.elapsed()));
+            .map(|limit| tokio::time::Instant::from_std(self.disconnected_since + limit));
         self.connecting = true;
-        let attempt = async move { connect_with_backoff(&center, &hello, &options).await };
+        let attempt = async move { connect_until(&center, &hello, &options, deadline).await };
         ctx.spawn(
             attempt
                 .into_actor(self)
@@ -147,7 +148,8 @@ impl Worker {
         let center = &self.config.center;
         if e.is_transient() {
             let waited = self.disconnected_since.elapsed();
-            error!(target: LOG_TARGET, "Center at {center} unreachable for {waited:.1?} (death timeout); closing: {e}");
+            let limit = self.config.death_timeout.unwrap_or_default();
+            error!(target: LOG_TARGET, "Center at {center} unreachable for {waited:.1?} (death timeout {limit:?}); closing: {e}");
         } else {
             error!(target: LOG_TARGET, "Center at {center} refused this worker; closing: {e}");
         }
