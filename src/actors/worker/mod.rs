@@ -12,6 +12,7 @@ mod connect;
 mod execution;
 mod peers;
 pub mod pool;
+pub mod spill;
 
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 
@@ -54,7 +55,11 @@ pub async fn start(config: WorkerConfig) -> crate::Result<WorkerHandle> {
     let limits = config.limits;
     let handshake_timeout = config.handshake_timeout;
     let max_connections = config.bounds.max_connections;
-    let actor = Worker::new(config, addr).start();
+    let spill = match config.memory {
+        Some(_) => Some(spill::SpillDir::create()?),
+        None => None,
+    };
+    let actor = Worker::new(config, addr, spill).start();
     actix_rt::spawn(accept_loop(
         listener,
         limits,
