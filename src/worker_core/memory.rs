@@ -50,10 +50,19 @@ impl WorkerState {
 
     /// The shell measured the process's resident memory: pause past the pause fraction,
     /// resume (starting the held tasks in priority order) once back under it.
-    pub fn on_memory_sample(&mut self, rss: u64, out: &mut dyn WorkerOutbox) {
+    ///
+    /// Past the pause fraction every value in memory spills (memory the process holds
+    /// beyond the values is out of the core's reach); returns the bytes spilled now.
+    pub fn on_memory_sample(&mut self, rss: u64, out: &mut dyn WorkerOutbox) -> u64 {
         self.rss = rss;
-        self.relieve_memory(out);
+        let before = self.store.memory_nbytes();
+        let over = self.memory.is_some_and(|policy| rss > policy.pause_bytes());
+        match over {
+            true => self.spill_down_to(0, out),
+            false => self.relieve_memory(out),
+        }
         self.update_pause(out);
+        before.saturating_sub(self.store.memory_nbytes())
     }
 
     /// Whether new tasks are held back for memory.
@@ -79,10 +88,15 @@ impl WorkerState {
     /// Spills the least recently used values until those in memory are under the target.
     /// A value the disk does not take stays in memory, and spilling stops for this turn.
     pub(super) fn relieve_memory(&mut self, out: &mut dyn WorkerOutbox) {
-        let Some(policy) = self.memory else {
-            return;
-        };
-        while self.store.memory_nbytes() > policy.target_bytes() {
+        if let Some(policy) = self.memory {
+            self.spill_down_to(policy.target_bytes(), out);
+        }
+        self.update_pause(out);
+    }
+
+    /// Spills the least recently used values until at most `bytes` are in memory.
+    fn spill_down_to(&mut self, bytes: u64, out: &mut dyn WorkerOutbox) {
+        while self.store.memory_nbytes() > bytes {
             let Some((key, value)) = self.store.oldest_in_memory() else {
                 break;
             };
@@ -92,7 +106,6 @@ impl WorkerState {
             let key = key.clone();
             self.store.spilled(&key);
         }
-        self.update_pause(out);
     }
 
     fn update_pause(&mut self, out: &mut dyn WorkerOutbox) {

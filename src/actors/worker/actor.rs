@@ -177,14 +177,18 @@ impl Worker {
     fn sample_memory(&mut self, ctx: &mut Context<Self>) {
         let was_paused = self.core.is_paused();
         let mut out = ShellOutbox::new(self.spill.as_mut());
-        self.core.on_memory_sample(Self::rss(), &mut out);
+        let rss = Self::rss();
+        let spilled = self.core.on_memory_sample(rss, &mut out);
         let commands = out.commands;
+        if spilled > 0 || self.core.is_paused() {
+            super::spill::return_freed_memory();
+        }
         match (was_paused, self.core.is_paused()) {
             (false, true) => {
-                warn!(target: LOG_TARGET, memory = Self::rss(), "Pausing: memory past the pause fraction of the limit; running tasks finish, new ones wait")
+                warn!(target: LOG_TARGET, memory = rss, "Pausing: memory past the pause fraction of the limit; running tasks finish, new ones wait")
             }
             (true, false) => {
-                info!(target: LOG_TARGET, memory = Self::rss(), "Resuming: memory back under the pause fraction")
+                info!(target: LOG_TARGET, memory = rss, "Resuming: memory back under the pause fraction")
             }
             _ => {}
         }

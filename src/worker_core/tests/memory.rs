@@ -106,3 +106,13 @@ fn a_paused_worker_still_finishes_what_runs() {
     let sent = sim.done("a", value(8));
     assert!(matches!(&reports(&sent)[..], [TaskEvent::Finished { .. }]));
 }
+
+#[test]
+fn past_the_pause_fraction_every_value_spills() {
+    let mut sim = Sim::with_memory(policy());
+    sim.hold("a", 250);
+    sim.hold("b", 250);
+    assert_eq!(spills(&sim.memory(900)), keys(&["a", "b"]));
+    assert_eq!(sim.state.memory_bytes(), 0);
+    assert!(sim.state.is_paused());
+}

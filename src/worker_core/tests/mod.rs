@@ -236,7 +236,9 @@ impl Sim {
 
     /// The shell measured `rss` bytes of process memory.
     pub(super) fn memory(&mut self, rss: u64) -> Vec<Sent> {
-        self.step(|s, out| s.on_memory_sample(rss, out))
+        self.step(|s, out| {
+            s.on_memory_sample(rss, out);
+        })
     }
 
     pub(super) fn release(&mut self, names: &[&str]) -> Vec<Sent> {
