@@ -14,6 +14,7 @@ use crate::actors::center::{self, CenterConfig};
 use crate::actors::nanny::{self, NannyConfig};
 use crate::actors::worker::{self, WorkerConfig};
 use crate::messages::Token;
+use crate::worker_core::MemoryPolicy;
 
 /// A distributed task runtime: a center coordinates workers that run tasks.
 #[derive(Debug, Parser)]
@@ -77,11 +78,20 @@ pub struct WorkerArgs {
     #[arg(long, default_value_t = 0)]
     pub port: u16,
     /// Threads that run tasks [default: number of cores].
-    #[arg(long)]
+    #[arg(long, value_parser = parse_nthreads)]
     pub nthreads: Option<u32>,
-    /// Memory limit, e.g. 4GiB or 500MB; "auto" is the machine's total memory.
+    /// Memory limit, e.g. 4GiB or 500MB; "auto" is the machine's total memory. With a limit
+    /// given, values spill to disk past --memory-target and tasks pause past --memory-pause.
     #[arg(long, default_value = "auto", value_parser = parse_memory_limit)]
     pub memory_limit: MemoryLimit,
+    /// Fraction of --memory-limit past which stored values spill to disk, least recently
+    /// used first.
+    #[arg(long, default_value_t = 0.6, value_parser = parse_fraction)]
+    pub memory_target: f64,
+    /// Fraction of --memory-limit past which the worker takes no new tasks (it keeps serving
+    /// data and finishing what runs).
+    #[arg(long, default_value_t = 0.8, value_parser = parse_fraction)]
+    pub memory_pause: f64,
     /// Name used in logs [default: the worker's address].
     #[arg(long)]
     pub name: Option<String>,
@@ -116,13 +126,73 @@ fn parse_token(text: &str) -> Result<Token, String> {
     Token::new(text).map_err(|e| e.to_string())
 }
 
+/// A limit past this many times the machine's memory is a typo, not a plan.
+const MAX_MEMORY_OVERCOMMIT: u64 = 1000;
+
 fn parse_memory_limit(text: &str) -> Result<MemoryLimit, String> {
     if text.eq_ignore_ascii_case("auto") {
         return Ok(MemoryLimit::Auto);
     }
-    parse_size::parse_size(text)
-        .map(MemoryLimit::Bytes)
-        .map_err(|e| format!("expected a size like 4GiB, 500MB or auto: {e}"))
+    let bytes = parse_size::parse_size(text)
+        .map_err(|e| format!("expected a size like 4GiB, 500MB or auto: {e}"))?;
+    check_memory_limit(bytes, worker::config::total_memory())?;
+    Ok(MemoryLimit::Bytes(bytes))
+}
+
+/// Refuses a limit of nothing, or one past a thousand times the machine's `total` memory.
+fn check_memory_limit(bytes: u64, total: u64) -> Result<(), String> {
+    if bytes == 0 {
+        return Err("a memory limit of 0 bytes leaves no room for any value".into());
+    }
+    if total > 0 && bytes / MAX_MEMORY_OVERCOMMIT > total {
+        return Err(format!(
+            "{} is more than {MAX_MEMORY_OVERCOMMIT} times this machine's memory ({})",
+            ByteSize(bytes),
+            ByteSize(total)
+        ));
+    }
+    Ok(())
+}
+
+/// Bytes as a person reads them (binary units, one decimal).
+struct ByteSize(u64);
+
+impl std::fmt::Display for ByteSize {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+        let mut value = self.0 as f64;
+        let mut unit = 0;
+        while value >= 1024.0 && unit + 1 < UNITS.len() {
+            value /= 1024.0;
+            unit += 1;
+        }
+        match unit {
+            0 => write!(f, "{} B", self.0),
+            _ => write!(f, "{value:.1} {}", UNITS[unit]),
+        }
+    }
+}
+
+fn parse_nthreads(text: &str) -> Result<u32, String> {
+    let n: u32 = text
+        .parse()
+        .map_err(|_| format!("expected a whole number of threads, got {text:?}"))?;
+    if n == 0 {
+        return Err("a worker needs at least 1 thread to run tasks".into());
+    }
+    Ok(n)
+}
+
+fn parse_fraction(text: &str) -> Result<f64, String> {
+    let fraction: f64 = text
+        .parse()
+        .map_err(|_| format!("expected a fraction like 0.6, got {text:?}"))?;
+    if !(fraction > 0.0 && fraction <= 1.0) {
+        return Err(format!(
+            "expected a fraction above 0 and at most 1, got {text}"
+        ));
+    }
+    Ok(fraction)
 }
 
 impl CenterArgs {
@@ -153,14 +223,27 @@ impl WorkerArgs {
         config.port = self.port;
         config.name.clone_from(&self.name);
         if let Some(n) = self.nthreads {
-            config.nthreads = n.max(1);
+            config.nthreads = n;
         }
         if let MemoryLimit::Bytes(bytes) = self.memory_limit {
             config.memory_limit = bytes;
+            config.memory = Some(MemoryPolicy {
+                limit: bytes,
+                target: self.memory_target,
+                pause: self.memory_pause,
+            });
         }
         config.death_timeout = self.death_timeout;
         config.connect.token.clone_from(&self.token);
         config
+    }
+
+    /// Refuses, before any process starts, a host that is not this machine's or a port in
+    /// use (a nanny would otherwise restart a worker that can never listen).
+    fn check_listen(&self) -> crate::Result<()> {
+        std::net::TcpListener::bind((self.host, self.port))
+            .map(drop)
+            .map_err(|e| crate::Error::listening(self.host, self.port, e))
     }
 
     /// The flags a nanny passes on to its worker process.
@@ -176,6 +259,8 @@ impl WorkerArgs {
         if let MemoryLimit::Bytes(bytes) = self.memory_limit {
             args.push(format!("--memory-limit={bytes}"));
         }
+        args.push(format!("--memory-target={}", self.memory_target));
+        args.push(format!("--memory-pause={}", self.memory_pause));
         if let Some(name) = &self.name {
             args.push(format!("--name={name}"));
         }
@@ -217,10 +302,19 @@ pub fn init_logging(level: &str) {
 ///
 /// A process that ends with a failure (a refused worker, a nanny out of restarts) exits with
 /// status 1 after logging why.
+///
+/// An error that stops the process before it runs (a port in use, a bad host) is printed as
+/// one line, `error: …`, and the process exits with status 1.
 pub fn main() -> crate::Result<()> {
     let cli = Cli::parse();
     init_logging(&cli.log_level);
-    let code = run(cli)?;
+    let code = match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            1
+        }
+    };
     if code != 0 {
         std::process::exit(code);
     }
@@ -232,10 +326,66 @@ pub fn run(cli: Cli) -> crate::Result<i32> {
     match cli.command {
         Command::Center(args) => {
             let system = actix::System::new();
-            system.block_on(center::serve(args.config()))?;
+            system
+                .block_on(center::serve(args.config()))
+                .map_err(|e| match e {
+                    crate::Error::Bind(source) => {
+                        crate::Error::listening(args.host, args.port, source)
+                    }
+                    other => other,
+                })?;
             Ok(0)
         }
-        Command::Worker(args) if args.no_nanny => worker::serve(args.config()),
-        Command::Worker(args) => nanny::serve(args.nanny_config(&cli.log_level)?),
+        Command::Worker(args) => {
+            args.check_listen()?;
+            match args.no_nanny {
+                true => worker::serve(args.config()),
+                false => nanny::serve(args.nanny_config(&cli.log_level)?),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_limits_past_a_thousand_machines_are_refused() {
+        let gib = 1 << 30;
+        assert_eq!(check_memory_limit(1000 * gib, gib), Ok(()));
+        assert_eq!(
+            check_memory_limit(1001 * gib, gib),
+            Err("1001.0 GiB is more than 1000 times this machine's memory (1.0 GiB)".into())
+        );
+        assert_eq!(
+            check_memory_limit(0, gib),
+            Err("a memory limit of 0 bytes leaves no room for any value".into())
+        );
+    }
+
+    #[test]
+    fn memory_fractions_are_checked_and_passed_to_the_config() {
+        let cli = Cli::try_parse_from([
+            "taskforce",
+            "worker",
+            "127.0.0.1:1",
+            "--memory-limit",
+            "300MiB",
+            "--memory-pause",
+            "0.9",
+        ])
+        .expect("valid flags");
+        let Command::Worker(args) = cli.command else {
+            panic!("a worker command")
+        };
+        let policy = args.config().memory.expect("a limit was given");
+        assert_eq!(
+            (policy.limit, policy.target, policy.pause),
+            (300 << 20, 0.6, 0.9)
+        );
+        assert!(
+            Cli::try_parse_from(["taskforce", "worker", "a:1", "--memory-pause", "0"]).is_err()
+        );
     }
 }

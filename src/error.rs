@@ -10,6 +10,17 @@ use crate::messages::handshake::HandshakeError;
 use crate::messages::CodecError;
 use crate::scheduler::TaskFailure;
 
+impl Error {
+    /// The error of listening on `host:port`, naming the port or host when the OS says which.
+    pub fn listening(host: std::net::IpAddr, port: u16, source: std::io::Error) -> Error {
+        match source.kind() {
+            std::io::ErrorKind::AddrInUse => Error::PortInUse { port, source },
+            std::io::ErrorKind::AddrNotAvailable => Error::BadHost { host, source },
+            _ => Error::Bind(source),
+        }
+    }
+}
+
 /// Errors of the taskforce runtime.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -17,6 +28,34 @@ pub enum Error {
     /// until the port is free.
     #[error("could not listen: {0}")]
     Bind(#[source] std::io::Error),
+    /// The port asked for is taken by another process.
+    #[error("port {port} is already in use")]
+    PortInUse {
+        /// The port.
+        port: u16,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The host asked for is not an address this machine can listen on.
+    #[error("cannot listen on {host}: not an address of this machine ({source})")]
+    BadHost {
+        /// The host.
+        host: std::net::IpAddr,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Listening on every interface, no local address on the route to the center was found
+    /// to advertise to it and to peers.
+    #[error("cannot tell which address of this machine reaches the center at {center} ({source}); pass --host")]
+    NoAdvertisedAddress {
+        /// The center's address.
+        center: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
     /// Could not connect to, or was refused by, a peer. Transient causes were already retried.
     #[error("could not connect to {addr}: {source}")]
     Connect {

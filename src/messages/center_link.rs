@@ -68,6 +68,8 @@ pub struct HeartbeatMsg {
     pub stored_bytes: u64,
     /// The most bytes of values held at once since the worker started.
     pub peak_stored_bytes: u64,
+    /// Bytes of values spilled to disk now (0 without a memory limit).
+    pub spilled_bytes: u64,
 }
 
 /// What a worker is: the one description of it, made once from its [`Hello`] when it

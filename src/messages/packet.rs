@@ -42,10 +42,11 @@ mod tests {
                 peer_bytes_in: 0,
                 stored_bytes: 1,
                 peak_stored_bytes: 251,
+                spilled_bytes: 0,
             }),
         };
         let bytes = codec::encode(&packet).unwrap();
-        let golden: &[u8] = &[1, 5, 0, 251, 44, 1, 2, 7, 0, 1, 251, 251, 0];
+        let golden: &[u8] = &[1, 5, 0, 251, 44, 1, 2, 7, 0, 1, 251, 251, 0, 0];
         assert_eq!(
             bytes, golden,
             "the wire format changed: bump PROTOCOL_VERSION"

@@ -113,7 +113,7 @@ impl WorkerState {
         } = prepared;
         let mut args = Vec::with_capacity(specs.len());
         for spec in specs {
-            match self.resolve(spec) {
+            match self.resolve(spec, out) {
                 Ok(slot) => args.push(slot),
                 Err(dependency) => {
                     // An input arrived and was released before the task could start.
@@ -132,16 +132,19 @@ impl WorkerState {
         };
         self.tasks
             .insert(key.clone(), TaskRecord { priority, state });
-        out.run(Job {
+        let job = Job {
             key,
             priority,
             call: Call { invoke, args },
-        });
+        };
+        self.run_or_hold(job, out);
+        // Inputs read back from disk came into memory.
+        self.relieve_memory(out);
     }
 
     /// Turns an argument into what the function reads; `Err` names an input not held here.
-    fn resolve(&self, spec: ArgSpec) -> Result<ArgSlot, TaskKey> {
-        let held = |key: TaskKey| self.store.get(&key).cloned().ok_or(key);
+    fn resolve(&mut self, spec: ArgSpec, out: &mut dyn WorkerOutbox) -> Result<ArgSlot, TaskKey> {
+        let mut held = |key: TaskKey| self.value_for_task(&key, out).ok_or(key);
         Ok(match spec {
             ArgSpec::Value(value) => ArgSlot::One(Stored::Encoded(Arc::new(value))),
             ArgSpec::Key(key) => ArgSlot::One(held(key)?),

@@ -21,6 +21,10 @@ impl WorkerState {
         let Some(record) = self.tasks.get(&key) else {
             return;
         };
+        if self.held_jobs.iter().any(|job| job.key == key) {
+            // Only after a center loss: the old run ends while the new center's is held.
+            return;
+        }
         let TaskState::Running { function, released } = &record.state else {
             // Only after a center loss: the old run ends while the new center's task waits.
             return;
@@ -37,8 +41,7 @@ impl WorkerState {
                 let inline = (nbytes <= INLINE_BYTES)
                     .then(|| value.encode().ok())
                     .flatten();
-                self.store
-                    .insert(key.clone(), Stored::Object(value), nbytes);
+                self.keep(key.clone(), Stored::Object(value), nbytes, out);
                 TaskEvent::Finished {
                     key,
                     nbytes,
@@ -70,10 +73,16 @@ impl WorkerState {
 
     /// The scheduler releases `keys`: drop their values, forget them if waiting, drop their
     /// outcome if running (a run cannot be stopped; a later compute of the key keeps it).
-    pub fn on_release(&mut self, keys: Vec<TaskKey>) {
+    pub fn on_release(&mut self, keys: Vec<TaskKey>, out: &mut dyn WorkerOutbox) {
         for key in keys {
-            self.store.remove(&key);
+            if self.store.remove(&key) == Some(true) {
+                out.drop_spilled(&key);
+            }
             self.forget_waiting(&key);
+            if self.drop_held(&key) {
+                self.tasks.remove(&key);
+                continue;
+            }
             if let Some(record) = self.tasks.get_mut(&key) {
                 if let TaskState::Running { released, .. } = &mut record.state {
                     *released = true;
@@ -83,12 +92,16 @@ impl WorkerState {
     }
 
     /// A peer (an executor's scatter) places `values` here; returns their sizes.
-    pub fn on_put(&mut self, values: Vec<(TaskKey, EncodedValue)>) -> Vec<u64> {
+    pub fn on_put(
+        &mut self,
+        values: Vec<(TaskKey, EncodedValue)>,
+        out: &mut dyn WorkerOutbox,
+    ) -> Vec<u64> {
         let mut sizes = Vec::with_capacity(values.len());
         for (key, value) in values {
             let nbytes = value.len() as u64;
-            self.store
-                .insert(key, Stored::Encoded(std::sync::Arc::new(value)), nbytes);
+            let value = Stored::Encoded(std::sync::Arc::new(value));
+            self.keep(key, value, nbytes, out);
             sizes.push(nbytes);
         }
         sizes
@@ -97,9 +110,13 @@ impl WorkerState {
     /// The center is gone. A new one knows nothing of what the old one asked: drop every
     /// value and task, and forget fetches in flight (what they bring is dropped on arrival,
     /// as are the outcomes of runs still on the threads). Returns how many keys were held.
-    pub fn on_center_lost(&mut self) -> usize {
+    pub fn on_center_lost(&mut self, out: &mut dyn WorkerOutbox) -> usize {
         let held = self.store.len();
+        for key in self.store.on_disk() {
+            out.drop_spilled(key);
+        }
         self.store = Default::default();
+        self.held_jobs.clear();
         self.tasks = Map::default();
         self.needed_by = Map::default();
         self.fetching = Map::default();

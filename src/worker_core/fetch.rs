@@ -122,8 +122,7 @@ impl WorkerState {
         self.fetching.remove(&dep);
         let nbytes = value.len() as u64;
         self.peer_bytes_in += nbytes;
-        self.store
-            .insert(dep.clone(), Stored::Encoded(Arc::new(value)), nbytes);
+        self.keep(dep.clone(), Stored::Encoded(Arc::new(value)), nbytes, out);
         // A copy the scheduler must know of, so its release reaches this worker too.
         out.report(TaskEvent::Finished {
             key: dep.clone(),

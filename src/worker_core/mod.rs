@@ -14,6 +14,7 @@
 mod compute;
 mod events;
 mod fetch;
+mod memory;
 mod outbox;
 mod sanity;
 mod state;
@@ -23,6 +24,7 @@ pub mod store;
 mod tests;
 
 pub use events::INLINE_BYTES;
+pub use memory::MemoryPolicy;
 pub use outbox::{FetchId, FetchOrder, Job, WorkerCommand, WorkerOutbox};
 pub use state::{registered_function, FunctionLookup, WorkerState};
 pub use store::DataStore;

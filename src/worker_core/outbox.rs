@@ -5,7 +5,7 @@
 
 use std::net::SocketAddr;
 
-use crate::function::Call;
+use crate::function::{Call, EncodedValue, Stored};
 use crate::ids::{TaskKey, WorkerId};
 use crate::messages::center_link::TaskEvent;
 use crate::scheduler::Priority;
@@ -52,7 +52,9 @@ pub struct FetchOrder {
 
 /// Where the worker core writes its commands. Production performs them; tests record them.
 ///
-/// Commands come in the order the core decided them; reports keep their order.
+/// Commands come in the order the core decided them; reports keep their order. The spill
+/// methods are the exception: the disk answers at once, so the core's memory accounting
+/// never runs ahead of what is really on disk.
 pub trait WorkerOutbox {
     /// Hand a task to the task threads; its outcome comes back as
     /// [`WorkerState::on_job_done`](super::WorkerState::on_job_done).
@@ -61,6 +63,17 @@ pub trait WorkerOutbox {
     fn fetch(&mut self, order: FetchOrder);
     /// Tell the scheduler what happened to a task (or that a fetched copy is held here).
     fn report(&mut self, event: TaskEvent);
+    /// Write `key`'s `value` to the spill directory, now; returns whether it is there (only
+    /// then does the core drop the memory copy). Without a disk nothing spills.
+    fn spill(&mut self, _key: &TaskKey, _value: &Stored) -> bool {
+        false
+    }
+    /// Read `key`'s spilled value back, now; `None` if it cannot be read.
+    fn read_back(&mut self, _key: &TaskKey) -> Option<EncodedValue> {
+        None
+    }
+    /// `key`'s spilled value is no longer needed: delete it.
+    fn drop_spilled(&mut self, _key: &TaskKey) {}
 }
 
 /// A command of the core, as [`Vec<WorkerCommand>`] queues them for the shell.

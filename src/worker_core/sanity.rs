@@ -40,12 +40,32 @@ impl WorkerState {
             }
         }
         self.check_fetches();
-        let stored: u64 = self.store.sizes().sum();
-        assert_eq!(stored, self.store.nbytes(), "stored byte count is off");
+        self.check_memory();
         assert!(
             self.store.nbytes() <= self.store.peak_nbytes(),
             "peak below bytes held"
         );
+    }
+
+    fn check_memory(&self) {
+        let stored: u64 = self.store.sizes().map(|(nbytes, _)| nbytes).sum();
+        assert_eq!(stored, self.store.nbytes(), "stored byte count is off");
+        let in_memory = self.store.sizes().filter(|(_, memory)| *memory);
+        let (count, bytes) = in_memory.fold((0, 0), |(n, b), (nbytes, _)| (n + 1, b + nbytes));
+        assert_eq!(
+            bytes,
+            self.store.memory_nbytes(),
+            "memory byte count is off"
+        );
+        assert_eq!(count, self.store.use_order_len(), "use order out of step");
+        for job in &self.held_jobs {
+            assert!(self.paused, "{}: held while not paused", job.key);
+            let running = matches!(
+                self.tasks.get(&job.key).map(|task| &task.state),
+                Some(TaskState::Running { .. })
+            );
+            assert!(running, "{}: held but not running", job.key);
+        }
     }
 
     fn check_missing_input(&self, key: &TaskKey, dep: &TaskKey) {

@@ -6,10 +6,11 @@
 
 use std::net::SocketAddr;
 
-use super::outbox::FetchId;
+use super::memory::MemoryPolicy;
+use super::outbox::{FetchId, Job};
 use super::store::DataStore;
 use crate::function::registry::Invoke;
-use crate::function::{ArgSpec, Stored};
+use crate::function::ArgSpec;
 use crate::ids::{FunctionId, Map, Set, TaskKey, WorkerId};
 use crate::scheduler::Priority;
 
@@ -81,6 +82,14 @@ pub struct WorkerState {
     pub(super) next_fetch: u64,
     pub(super) peer_addrs: Map<WorkerId, SocketAddr>,
     pub(super) peer_bytes_in: u64,
+    /// When to spill and pause; `None` never does.
+    pub(super) memory: Option<MemoryPolicy>,
+    /// The process's resident memory at the last sample.
+    pub(super) rss: u64,
+    /// Past the pause fraction: ready tasks wait in `held_jobs`.
+    pub(super) paused: bool,
+    /// Ready tasks held back while paused (each also `Running` in `tasks`).
+    pub(super) held_jobs: Vec<Job>,
 }
 
 impl WorkerState {
@@ -97,6 +106,10 @@ impl WorkerState {
             next_fetch: 0,
             peer_addrs: Map::default(),
             peer_bytes_in: 0,
+            memory: None,
+            rss: 0,
+            paused: false,
+            held_jobs: Vec::new(),
         }
     }
 
@@ -110,8 +123,9 @@ impl WorkerState {
         self.id
     }
 
-    /// The value of `key`, if held here.
-    pub fn get(&self, key: &TaskKey) -> Option<&Stored> {
+    /// The value of `key` and where it is (a spilled one the shell reads from disk), if
+    /// held here.
+    pub fn get(&self, key: &TaskKey) -> Option<super::store::Held<'_>> {
         self.store.get(key)
     }
 
@@ -138,7 +152,7 @@ impl WorkerState {
         self.store.len()
     }
 
-    /// Bytes held in memory (as they would travel).
+    /// Bytes held, in memory and spilled (as they would travel).
     pub fn stored_bytes(&self) -> u64 {
         self.store.nbytes()
     }

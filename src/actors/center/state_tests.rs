@@ -36,6 +36,7 @@ fn beat() -> HeartbeatMsg {
         peer_bytes_in: 0,
         stored_bytes: 0,
         peak_stored_bytes: 0,
+        spilled_bytes: 0,
     }
 }
 

@@ -7,12 +7,14 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use tracing::{error, info, warn};
 
+use super::connect::connect_until;
 use super::pool::TaskPool;
+use super::spill::{ShellOutbox, SpillDir};
 use super::WorkerConfig;
 use crate::actors::remote::handshake::HandshakeError;
 use crate::actors::remote::peer_pool::PeerPool;
 use crate::actors::remote::SessionId;
-use crate::actors::remote::{connect_with_backoff, Connected, Remote, Session, SessionEvent};
+use crate::actors::remote::{Connected, Remote, Session, SessionEvent};
 use crate::ids::{Map, WorkerId};
 use crate::messages::center_link::TaskEvent;
 use crate::messages::center_link::{CenterToWorker, GoodbyeMsg, HeartbeatMsg, WorkerToCenter};
@@ -27,6 +29,9 @@ type CenterLink = Remote<WorkerToCenter, CenterToWorker>;
 
 /// How long a leaving worker waits for the center to acknowledge its goodbye.
 const GOODBYE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How often a worker with a memory limit measures its process's memory.
+const MEMORY_SAMPLE_INTERVAL: Duration = Duration::from_millis(100);
 
 /// The worker actor.
 pub struct Worker {
@@ -47,6 +52,8 @@ pub struct Worker {
     /// Reports gathered this turn, sent in one frame (see `execution.rs`).
     pub(super) events: Vec<TaskEvent>,
     pub(super) flush_scheduled: bool,
+    /// Files of spilled values (only with a memory limit); removed with the worker.
+    pub(super) spill: Option<SpillDir>,
 }
 
 /// Asks the worker to leave the cluster and stop its process.
@@ -58,8 +65,13 @@ pub struct Shutdown {
 }
 
 impl Worker {
-    /// A worker advertising `addr`, not yet connected.
-    pub fn new(config: WorkerConfig, addr: SocketAddr) -> Self {
+    /// A worker advertising `addr`, not yet connected. With a memory policy it spills to
+    /// `spill` (without one, values stay in memory whatever the policy says).
+    pub fn new(config: WorkerConfig, addr: SocketAddr, spill: Option<SpillDir>) -> Self {
+        let mut core = WorkerState::new(registered_function);
+        if let Some(policy) = config.memory {
+            core.set_memory_policy(policy);
+        }
         Worker {
             config,
             addr,
@@ -67,12 +79,13 @@ impl Worker {
             disconnected_since: Instant::now(),
             leaving: None,
             connecting: false,
-            core: WorkerState::new(registered_function),
+            core,
             pool: None,
             peer_links: PeerPool::default(),
             peer_sessions: Map::default(),
             events: Vec::new(),
             flush_scheduled: false,
+            spill,
         }
     }
 
@@ -104,13 +117,13 @@ impl Worker {
     fn connect(&mut self, ctx: &mut Context<Self>) {
         let center = self.config.center.clone();
         let hello = self.hello();
-        let mut options = self.config.connect.clone();
-        options.give_up_after = self
+        let options = self.config.connect.clone();
+        let deadline = self
             .config
             .death_timeout
-            .map(|limit| limit.saturating_sub(self.disconnected_since.elapsed()));
+            .map(|limit| tokio::time::Instant::from_std(self.disconnected_since + limit));
         self.connecting = true;
-        let attempt = async move { connect_with_backoff(&center, &hello, &options).await };
+        let attempt = async move { connect_until(&center, &hello, &options, deadline).await };
         ctx.spawn(
             attempt
                 .into_actor(self)
@@ -147,17 +160,46 @@ impl Worker {
         let center = &self.config.center;
         if e.is_transient() {
             let waited = self.disconnected_since.elapsed();
-            error!(target: LOG_TARGET, "Center at {center} unreachable for {waited:.1?} (death timeout); closing: {e}");
+            let limit = self.config.death_timeout.unwrap_or_default();
+            error!(target: LOG_TARGET, "Center at {center} unreachable for {waited:.1?} (death timeout {limit:?}); closing: {e}");
         } else {
             error!(target: LOG_TARGET, "Center at {center} refused this worker; closing: {e}");
         }
         System::current().stop_with_code(1);
     }
 
+    /// The process's resident memory now, in bytes (0 if unknown).
+    pub(super) fn rss() -> u64 {
+        memory_stats::memory_stats().map_or(0, |m| m.physical_mem as u64)
+    }
+
+    /// Tells the core how much memory the process holds: it spills, pauses or resumes.
+    fn sample_memory(&mut self, ctx: &mut Context<Self>) {
+        let was_paused = self.core.is_paused();
+        let mut out = ShellOutbox::new(self.spill.as_mut());
+        let rss = Self::rss();
+        let spilled = self.core.on_memory_sample(rss, &mut out);
+        let commands = out.commands;
+        if spilled > 0 || self.core.is_paused() {
+            super::spill::return_freed_memory();
+        }
+        match (was_paused, self.core.is_paused()) {
+            (false, true) => {
+                warn!(target: LOG_TARGET, memory = rss, "Pausing: memory past the pause fraction of the limit; running tasks finish, new ones wait")
+            }
+            (true, false) => {
+                info!(target: LOG_TARGET, memory = rss, "Resuming: memory back under the pause fraction")
+            }
+            _ => {}
+        }
+        self.perform(commands, ctx);
+    }
+
     fn heartbeat(&self) {
         if let Some(center) = &self.center {
-            let memory_bytes = memory_stats::memory_stats().map_or(0, |m| m.physical_mem as u64);
+            let memory_bytes = Self::rss();
             center.tell(WorkerToCenter::Heartbeat(HeartbeatMsg {
+                spilled_bytes: self.core.spilled_bytes(),
                 memory_bytes,
                 executing: self.core.running_count() as u32,
                 stored_keys: self.core.stored_keys() as u32,
@@ -174,7 +216,10 @@ impl Worker {
             CenterToWorker::Compute { tasks, peers } => {
                 self.on_compute(tasks.into_iter().map(Into::into).collect(), peers, ctx)
             }
-            CenterToWorker::Release(keys) => self.core.on_release(keys),
+            CenterToWorker::Release(keys) => {
+                let mut out = ShellOutbox::new(self.spill.as_mut());
+                self.core.on_release(keys, &mut out);
+            }
             CenterToWorker::Shutdown(m) => {
                 info!(target: LOG_TARGET, "Center asks this worker to close: {}", m.reason);
                 self.leave(format!("center asked: {}", m.reason), ctx);
@@ -196,7 +241,8 @@ impl Worker {
     /// A new center knows nothing of what the old one asked: the core drops it all, and the
     /// reports not yet sent were meant for the old center.
     fn forget_everything(&mut self) {
-        let held = self.core.on_center_lost();
+        let mut out = ShellOutbox::new(self.spill.as_mut());
+        let held = self.core.on_center_lost(&mut out);
         if held > 0 {
             warn!(target: LOG_TARGET, keys = held, "dropping data of the lost center's tasks");
         }
@@ -255,6 +301,9 @@ impl Actor for Worker {
         ctx.run_interval(self.config.heartbeat_interval, |worker, _| {
             worker.heartbeat()
         });
+        if self.config.memory.is_some() {
+            ctx.run_interval(MEMORY_SAMPLE_INTERVAL, Worker::sample_memory);
+        }
     }
 }
 

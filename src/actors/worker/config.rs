@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::actors::remote::{ConnectOptions, LinkBounds};
 use crate::messages::FrameLimits;
+use crate::worker_core::MemoryPolicy;
 
 /// How a worker runs.
 #[derive(Clone, Debug)]
@@ -21,6 +22,9 @@ pub struct WorkerConfig {
     pub nthreads: u32,
     /// Memory limit in bytes (default: the machine's total memory).
     pub memory_limit: u64,
+    /// When to spill values to disk and pause taking tasks; `None` (no explicit limit)
+    /// never spills nor pauses (default `None`).
+    pub memory: Option<MemoryPolicy>,
     /// Time between heartbeats to the center (default 1 s).
     pub heartbeat_interval: Duration,
     /// Exit if the center stays unreachable this long; `None` waits forever (default `None`).
@@ -45,6 +49,7 @@ impl WorkerConfig {
             name: None,
             nthreads: default_nthreads(),
             memory_limit: total_memory(),
+            memory: None,
             heartbeat_interval: Duration::from_secs(1),
             death_timeout: None,
             handshake_timeout: Duration::from_secs(10),

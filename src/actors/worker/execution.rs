@@ -10,6 +10,7 @@ use tracing::warn;
 
 use super::actor::{Worker, LOG_TARGET};
 use super::pool::JobDone;
+use super::spill::ShellOutbox;
 use crate::actors::remote::peer_client::{connect_peer, get_data};
 use crate::ids::WorkerId;
 use crate::messages::center_link::{TaskEvent, WorkerToCenter};
@@ -27,9 +28,10 @@ impl Worker {
         peers: Vec<(WorkerId, SocketAddr)>,
         ctx: &mut Context<Self>,
     ) {
-        let mut out = Vec::new();
+        let mut out = ShellOutbox::new(self.spill.as_mut());
         self.core.on_compute(tasks, peers, &mut out);
-        self.perform(out, ctx);
+        let commands = out.commands;
+        self.perform(commands, ctx);
     }
 
     /// Does what the core said, in its order.
@@ -64,7 +66,7 @@ impl Worker {
             get_data(&link, addr, keys).await
         };
         ctx.spawn(request.into_actor(self).map(move |result, worker, ctx| {
-            let mut out = Vec::new();
+            let mut out = ShellOutbox::new(worker.spill.as_mut());
             match result {
                 Ok(fetched) => worker.core.on_fetched(id, fetched.values, &mut out),
                 Err(e) => {
@@ -72,7 +74,8 @@ impl Worker {
                     worker.core.on_fetch_failed(id, &mut out);
                 }
             }
-            worker.perform(out, ctx);
+            let commands = out.commands;
+            worker.perform(commands, ctx);
         }));
     }
 
@@ -127,8 +130,9 @@ impl Handler<JobDone> for Worker {
     type Result = ();
 
     fn handle(&mut self, JobDone { key, outcome }: JobDone, ctx: &mut Context<Self>) {
-        let mut out = Vec::new();
+        let mut out = ShellOutbox::new(self.spill.as_mut());
         self.core.on_job_done(key, outcome, &mut out);
-        self.perform(out, ctx);
+        let commands = out.commands;
+        self.perform(commands, ctx);
     }
 }

@@ -8,9 +8,11 @@
 
 pub mod actor;
 pub mod config;
+mod connect;
 mod execution;
 mod peers;
 pub mod pool;
+pub mod spill;
 
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 
@@ -40,14 +42,24 @@ pub struct WorkerHandle {
 pub async fn start(config: WorkerConfig) -> crate::Result<WorkerHandle> {
     let listener = TcpListener::bind((config.host, config.port))
         .await
-        .map_err(crate::Error::Bind)?;
+        .map_err(|e| crate::Error::listening(config.host, config.port, e))?;
     let bound = listener.local_addr()?;
-    let addr = SocketAddr::new(advertised_ip(config.host, &config.center), bound.port());
+    let advertised = advertised_ip(config.host, &config.center).map_err(|source| {
+        crate::Error::NoAdvertisedAddress {
+            center: config.center.clone(),
+            source,
+        }
+    })?;
+    let addr = SocketAddr::new(advertised, bound.port());
     info!(target: crate::actors::LOG_WORKER, "Start worker at {addr}");
     let token = config.connect.token.clone();
     let handshake_timeout = config.handshake_timeout;
     let max_connections = config.bounds.max_connections;
-    let actor = Worker::new(config, addr).start();
+    let spill = match config.memory {
+        Some(_) => Some(spill::SpillDir::create()?),
+        None => None,
+    };
+    let actor = Worker::new(config, addr, spill).start();
     actix_rt::spawn(accept_loop(
         listener,
         token,
@@ -88,13 +100,12 @@ pub fn serve(config: WorkerConfig) -> crate::Result<i32> {
 
 /// The address to advertise: the listening host, or, when listening on every interface, the
 /// local address of the route to the center (no packet is sent to find it).
-fn advertised_ip(host: IpAddr, center: &str) -> IpAddr {
+/// Never the unspecified address itself: peers could not reach it.
+fn advertised_ip(host: IpAddr, center: &str) -> std::io::Result<IpAddr> {
     if !host.is_unspecified() {
-        return host;
+        return Ok(host);
     }
-    let local = UdpSocket::bind((host, 0)).and_then(|socket| {
-        socket.connect(center)?;
-        socket.local_addr()
-    });
-    local.map_or(host, |addr| addr.ip())
+    let socket = UdpSocket::bind((host, 0))?;
+    socket.connect(center)?;
+    Ok(socket.local_addr()?.ip())
 }

@@ -5,11 +5,12 @@ use actix::prelude::*;
 use tracing::{debug, warn};
 
 use super::actor::{Worker, LOG_TARGET};
+use super::spill::ShellOutbox;
 use crate::actors::remote::handshake::reply_envelope;
 use crate::actors::remote::{Arrival, Incoming, Session, SessionEvent, SessionId, SessionOptions};
-use crate::function::Stored;
 use crate::messages::peer_link::{join_value, split_value, PeerToWorker, WorkerToPeer};
 use crate::messages::HelloReply;
+use crate::worker_core::store::Held;
 
 /// A peer finished its handshake with this worker.
 #[derive(Message)]
@@ -23,7 +24,11 @@ impl Worker {
         };
         let (mut found, mut frames, mut missing) = (Vec::new(), Vec::new(), Vec::new());
         for key in keys {
-            let encoded = self.core.get(&key).map(Stored::encode);
+            let encoded = match self.core.get(&key) {
+                Some(Held::Memory(value)) => Some(value.encode().map_err(|e| e.to_string())),
+                Some(Held::Disk) => self.spill.as_ref().map(|disk| disk.read(&key)),
+                None => None,
+            };
             match encoded {
                 Some(Ok(value)) => {
                     let (meta, bytes) = split_value(value);
@@ -40,7 +45,12 @@ impl Worker {
         link.reply_with_frames(tag, WorkerToPeer::Data { found, missing }, frames);
     }
 
-    fn serve_put(&mut self, session: SessionId, incoming: Incoming<PeerToWorker>) {
+    fn serve_put(
+        &mut self,
+        session: SessionId,
+        incoming: Incoming<PeerToWorker>,
+        ctx: &mut Context<Self>,
+    ) {
         let (PeerToWorker::PutData(metas), Some(tag)) = (incoming.body, incoming.reply_tag) else {
             return;
         };
@@ -49,7 +59,10 @@ impl Worker {
             .zip(incoming.frames)
             .map(|((key, meta), bytes)| (key, join_value(meta, bytes)))
             .collect();
-        let sizes = self.core.on_put(values);
+        let mut out = ShellOutbox::new(self.spill.as_mut());
+        let sizes = self.core.on_put(values, &mut out);
+        let commands = out.commands;
+        self.perform(commands, ctx);
         if let Some(link) = self.peer_sessions.get(&session) {
             link.reply(tag, WorkerToPeer::Stored(sizes));
         }
@@ -81,14 +94,14 @@ impl Handler<AdmitPeer> for Worker {
 impl Handler<SessionEvent<PeerToWorker>> for Worker {
     type Result = ();
 
-    fn handle(&mut self, event: SessionEvent<PeerToWorker>, _ctx: &mut Context<Self>) {
+    fn handle(&mut self, event: SessionEvent<PeerToWorker>, ctx: &mut Context<Self>) {
         match event {
             SessionEvent::Received { session, incoming } => {
                 match (&incoming.body, incoming.reply_tag) {
                     (PeerToWorker::GetData(keys), Some(tag)) => {
                         self.serve_get(session, tag, keys.clone())
                     }
-                    (PeerToWorker::PutData(_), _) => self.serve_put(session, incoming),
+                    (PeerToWorker::PutData(_), _) => self.serve_put(session, incoming, ctx),
                     (PeerToWorker::GetData(_), None) => {}
                 }
             }

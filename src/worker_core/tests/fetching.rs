@@ -128,7 +128,8 @@ fn a_failed_fetch_reports_the_waiting_tasks_with_the_holder() {
 #[test]
 fn a_value_put_by_a_peer_serves_as_an_input() {
     let mut sim = Sim::new();
-    let sizes = sim.state.on_put(vec![(key("x"), bytes(5))]);
+    let mut sizes = Vec::new();
+    sim.step(|s, out| sizes = s.on_put(vec![(key("x"), bytes(5))], out));
     assert_eq!(sizes, vec![bytes(5).len() as u64]);
     let sent = sim.compute(vec![TaskBuilder::new("a").input("x", &[ME])]);
     assert_eq!(sent, vec![Sent::Run(key("a"), 1)]);

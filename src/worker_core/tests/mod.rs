@@ -4,6 +4,7 @@
 
 mod failures;
 mod fetching;
+mod memory;
 mod random_walk;
 mod running;
 
@@ -122,12 +123,20 @@ pub(super) enum Sent {
     Run(TaskKey, usize),
     Fetch(FetchOrder),
     Report(TaskEvent),
+    /// A value written to the (recorded) disk.
+    Spill(TaskKey),
+    /// A value read back from it.
+    ReadBack(TaskKey),
+    /// A spilled value deleted.
+    DropSpilled(TaskKey),
 }
 
-/// Records commands; every report is round-tripped through the wire codec first.
+/// Records commands; every report is round-tripped through the wire codec first. Its disk
+/// keeps spilled values in a map.
 #[derive(Default)]
 struct RecordingOutbox {
     sent: Vec<Sent>,
+    disk: crate::ids::Map<TaskKey, crate::function::EncodedValue>,
 }
 
 impl WorkerOutbox for RecordingOutbox {
@@ -142,6 +151,26 @@ impl WorkerOutbox for RecordingOutbox {
         let decoded: TaskEvent = codec::decode(&bytes).expect("decode report");
         assert_eq!(decoded, event, "a report changed on the wire");
         self.sent.push(Sent::Report(decoded));
+    }
+    fn spill(&mut self, key: &TaskKey, value: &crate::function::Stored) -> bool {
+        let encoded = value.encode().expect("encode a spilled value");
+        assert!(
+            self.disk.insert(key.clone(), encoded).is_none(),
+            "{key} spilled twice"
+        );
+        self.sent.push(Sent::Spill(key.clone()));
+        true
+    }
+    fn read_back(&mut self, key: &TaskKey) -> Option<crate::function::EncodedValue> {
+        self.sent.push(Sent::ReadBack(key.clone()));
+        self.disk.get(key).cloned()
+    }
+    fn drop_spilled(&mut self, key: &TaskKey) {
+        assert!(
+            self.disk.remove(key).is_some(),
+            "{key} dropped but not on disk"
+        );
+        self.sent.push(Sent::DropSpilled(key.clone()));
     }
 }
 
@@ -162,13 +191,26 @@ impl Sim {
         }
     }
 
-    /// Runs one event, checks invariants, returns what it sent.
+    /// Like [`Sim::new`], spilling and pausing by `policy`.
+    pub(super) fn with_memory(policy: crate::worker_core::MemoryPolicy) -> Self {
+        let mut sim = Sim::new();
+        sim.state.set_memory_policy(policy);
+        sim
+    }
+
+    /// Runs one event, checks invariants (and that the disk holds exactly the values the
+    /// core thinks spilled), returns what it sent.
     pub(super) fn step(
         &mut self,
         event: impl FnOnce(&mut WorkerState, &mut dyn WorkerOutbox),
     ) -> Vec<Sent> {
         event(&mut self.state, &mut self.out);
         self.state.sanity_check();
+        let mut on_disk: Vec<&TaskKey> = self.state.store.on_disk().collect();
+        let mut written: Vec<&TaskKey> = self.out.disk.keys().collect();
+        on_disk.sort();
+        written.sort();
+        assert_eq!(on_disk, written, "the disk and the core disagree");
         std::mem::take(&mut self.out.sent)
     }
 
@@ -192,9 +234,16 @@ impl Sim {
         self.step(|s, out| s.on_job_done(key(name), outcome, out))
     }
 
+    /// The shell measured `rss` bytes of process memory.
+    pub(super) fn memory(&mut self, rss: u64) -> Vec<Sent> {
+        self.step(|s, out| {
+            s.on_memory_sample(rss, out);
+        })
+    }
+
     pub(super) fn release(&mut self, names: &[&str]) -> Vec<Sent> {
         let keys = names.iter().map(|name| key(name)).collect();
-        self.step(|s, _| s.on_release(keys))
+        self.step(|s, out| s.on_release(keys, out))
     }
 
     /// Runs a task with no inputs to memory with a value of about `n` bytes.

@@ -11,6 +11,9 @@ use super::*;
 use crate::function::CallError;
 use crate::ids::Set;
 
+/// The memory limit of the walks with one: a few of the walk's values.
+const LIMIT: u64 = 100;
+
 /// A small deterministic generator (SplitMix64), so failures replay from the seed.
 struct Dice(u64);
 
@@ -49,7 +52,12 @@ struct Walk {
 impl Walk {
     fn new(seed: u64) -> Self {
         Walk {
-            sim: Sim::new(),
+            // Odd seeds run with a memory limit of a few values, so values spill and read
+            // back and the worker pauses and resumes all along the walk.
+            sim: match seed % 2 {
+                0 => Sim::new(),
+                _ => Sim::with_memory(crate::worker_core::MemoryPolicy::new(LIMIT)),
+            },
             dice: Dice(seed),
             jobs: Vec::new(),
             fetches: Vec::new(),
@@ -71,6 +79,7 @@ impl Walk {
                     self.fetches.push(order);
                 }
                 Sent::Report(event) => self.check_report(event),
+                Sent::Spill(_) | Sent::ReadBack(_) | Sent::DropSpilled(_) => {}
             }
         }
     }
@@ -188,16 +197,16 @@ impl Walk {
 
     fn lose_center(&mut self) {
         self.outstanding.clear();
-        let sent = self.sim.step(|s, _| {
-            s.on_center_lost();
+        let sent = self.sim.step(|s, out| {
+            s.on_center_lost(out);
         });
         self.absorb(sent);
     }
 
     fn put(&mut self) {
         let name = format!("d{}", self.dice.below(8));
-        let sent = self.sim.step(|s, _| {
-            s.on_put(vec![(key(&name), bytes(3))]);
+        let sent = self.sim.step(|s, out| {
+            s.on_put(vec![(key(&name), bytes(3))], out);
         });
         self.absorb(sent);
     }
@@ -209,13 +218,24 @@ impl Walk {
             20..=31 => self.answer_fetch(),
             32..=36 => self.release(),
             37 | 38 => self.put(),
-            _ => self.lose_center(),
+            39 if self.dice.below(2) == 0 => self.lose_center(),
+            _ => self.sample_memory(),
         }
+    }
+
+    /// The shell measures process memory: anything from nothing to twice the limit.
+    fn sample_memory(&mut self) {
+        let rss = self.dice.below(2 * LIMIT as usize) as u64;
+        let sent = self.sim.memory(rss);
+        self.absorb(sent);
     }
 
     /// Answers every fetch and ends every job until nothing is left in flight: then every
     /// task asked and not released has been reported.
     fn drain(&mut self) {
+        // Memory falls back: held tasks start.
+        let sent = self.sim.memory(0);
+        self.absorb(sent);
         while !self.jobs.is_empty() || !self.fetches.is_empty() {
             if let Some(order) = self.fetches.pop() {
                 let names: Vec<String> = order.keys.iter().map(|k| k.to_string()).collect();

@@ -100,7 +100,7 @@ fn a_lost_center_takes_data_tasks_and_fetches_with_it() {
         TaskBuilder::new("b").input("x", &[W2]),
     ]);
     let order = fetches(&sent)[0].clone();
-    let held = sim.step(|s, _| assert_eq!(s.on_center_lost(), 1));
+    let held = sim.step(|s, out| assert_eq!(s.on_center_lost(out), 1));
     assert!(held.is_empty());
     assert_eq!((sim.state.stored_keys(), sim.state.running_count()), (0, 0));
     // What the old center asked still comes back, and is dropped.
@@ -117,8 +117,8 @@ fn a_lost_center_takes_data_tasks_and_fetches_with_it() {
 fn an_old_run_ending_while_the_new_center_waits_for_inputs_is_dropped() {
     let mut sim = Sim::new();
     sim.compute(vec![TaskBuilder::new("a")]);
-    sim.step(|s, _| {
-        s.on_center_lost();
+    sim.step(|s, out| {
+        s.on_center_lost(out);
     });
     sim.compute(vec![TaskBuilder::new("a").input("x", &[W2])]);
     assert!(sim.done("a", value(1)).is_empty());

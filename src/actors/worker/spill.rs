@@ -1,0 +1,172 @@
+//! The worker's spill directory: the files behind values the core spilled, in a directory
+//! of the system's temp dir made at start and removed with the worker; and
+//! [`ShellOutbox`], the outbox the actor hands the core, which queues commands and does the
+//! spill I/O on the spot (a write or read of one value blocks the actor that long, as the
+//! core must know at once whether the value is on disk).
+//!
+//! A file is a header (the value's type name and layout, through the wire codec, after its
+//! length) followed by the value's bytes.
+
+use std::fs;
+use std::io::Write;
+use std::path::PathBuf;
+
+use bytes::Bytes;
+use tracing::{info, warn};
+
+use super::actor::LOG_TARGET;
+use crate::function::{EncodedValue, Stored};
+use crate::ids::{Map, TaskKey};
+use crate::messages::codec;
+use crate::worker_core::{WorkerCommand, WorkerOutbox};
+
+/// The directory of one worker's spilled values; removed (with its files) when dropped.
+#[derive(Debug)]
+pub struct SpillDir {
+    root: PathBuf,
+    files: Map<TaskKey, PathBuf>,
+    next_file: u64,
+}
+
+impl SpillDir {
+    /// Makes a fresh directory under the system's temp dir.
+    pub fn create() -> std::io::Result<Self> {
+        let base = std::env::temp_dir();
+        let pid = std::process::id();
+        for attempt in 0u32..100 {
+            let root = base.join(format!("taskforce-spill-{pid}-{attempt}"));
+            match fs::create_dir(&root) {
+                Ok(()) => {
+                    info!(target: LOG_TARGET, dir = %root.display(), "spilling values to disk past the memory target");
+                    return Ok(SpillDir {
+                        root,
+                        files: Map::default(),
+                        next_file: 0,
+                    });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(std::io::Error::other("no free spill directory name"))
+    }
+
+    /// Where the files are.
+    pub fn path(&self) -> &std::path::Path {
+        &self.root
+    }
+
+    fn write(&mut self, key: &TaskKey, value: &Stored) -> Result<(), String> {
+        let encoded = value.encode().map_err(|e| e.to_string())?;
+        let header =
+            codec::encode(&(encoded.type_name.as_ref(), encoded.raw)).map_err(|e| e.to_string())?;
+        self.next_file += 1;
+        let path = self.root.join(self.next_file.to_string());
+        let mut file = fs::File::create(&path).map_err(|e| e.to_string())?;
+        file.write_all(&(header.len() as u32).to_le_bytes())
+            .and_then(|()| file.write_all(&header))
+            .and_then(|()| file.write_all(&encoded.bytes))
+            .map_err(|e| e.to_string())?;
+        if let Some(old) = self.files.insert(key.clone(), path) {
+            let _ = fs::remove_file(old);
+        }
+        Ok(())
+    }
+
+    /// Reads `key`'s spilled value back.
+    pub fn read(&self, key: &TaskKey) -> Result<EncodedValue, String> {
+        let path = self.files.get(key).ok_or("no spill file")?;
+        let bytes = Bytes::from(fs::read(path).map_err(|e| e.to_string())?);
+        let corrupt = || "corrupt spill file".to_string();
+        let header_len = u32::from_le_bytes(
+            bytes
+                .get(..4)
+                .ok_or_else(corrupt)?
+                .try_into()
+                .map_err(|_| corrupt())?,
+        ) as usize;
+        let header = bytes.get(4..4 + header_len).ok_or_else(corrupt)?;
+        let (type_name, raw): (String, bool) = codec::decode(header).map_err(|e| e.to_string())?;
+        Ok(EncodedValue {
+            type_name: type_name.into(),
+            bytes: bytes.slice(4 + header_len..),
+            raw,
+        })
+    }
+
+    fn remove(&mut self, key: &TaskKey) {
+        if let Some(path) = self.files.remove(key) {
+            let _ = fs::remove_file(path);
+        }
+    }
+}
+
+impl Drop for SpillDir {
+    fn drop(&mut self) {
+        if let Err(e) = fs::remove_dir_all(&self.root) {
+            warn!(target: LOG_TARGET, dir = %self.root.display(), "could not remove the spill directory: {e}");
+        }
+    }
+}
+
+/// The core's commands for the actor to perform, and the spill directory it writes to now.
+pub(super) struct ShellOutbox<'a> {
+    pub(super) commands: Vec<WorkerCommand>,
+    disk: Option<&'a mut SpillDir>,
+}
+
+impl<'a> ShellOutbox<'a> {
+    pub(super) fn new(disk: Option<&'a mut SpillDir>) -> Self {
+        ShellOutbox {
+            commands: Vec::new(),
+            disk,
+        }
+    }
+}
+
+impl WorkerOutbox for ShellOutbox<'_> {
+    fn run(&mut self, job: crate::worker_core::Job) {
+        self.commands.run(job);
+    }
+    fn fetch(&mut self, order: crate::worker_core::FetchOrder) {
+        self.commands.fetch(order);
+    }
+    fn report(&mut self, event: crate::messages::center_link::TaskEvent) {
+        self.commands.report(event);
+    }
+    fn spill(&mut self, key: &TaskKey, value: &Stored) -> bool {
+        let Some(disk) = self.disk.as_deref_mut() else {
+            return false;
+        };
+        match disk.write(key, value) {
+            Ok(()) => true,
+            Err(e) => {
+                warn!(target: LOG_TARGET, %key, "could not spill a value to disk; keeping it in memory: {e}");
+                false
+            }
+        }
+    }
+    fn read_back(&mut self, key: &TaskKey) -> Option<EncodedValue> {
+        let disk = self.disk.as_deref_mut()?;
+        disk.read(key)
+            .inspect_err(
+                |e| warn!(target: LOG_TARGET, %key, "could not read a spilled value back: {e}"),
+            )
+            .ok()
+    }
+    fn drop_spilled(&mut self, key: &TaskKey) {
+        if let Some(disk) = self.disk.as_deref_mut() {
+            disk.remove(key);
+        }
+    }
+}
+
+/// Hands memory freed by spilling back to the OS: glibc keeps freed blocks of large values
+/// in its heaps, and the resident memory the pause is decided on would not fall.
+pub(super) fn return_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free memory of the allocator's own heaps.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
