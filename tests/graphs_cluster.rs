@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use libtest_mimic::{Arguments, Failed, Trial};
 use taskforce::graph::{key, task, Graph, GraphError};
 use taskforce::threaded::{self, Threaded};
+use taskforce::scheduler::SchedulerConfig;
 use taskforce::{delayed, remote, Error, LocalCluster};
 
 #[remote]
@@ -138,7 +139,8 @@ fn invalid_graphs_fail_before_running() -> Result<(), Failed> {
 }
 
 /// 100 chunks of 8 MB (800 MB of intermediates) through workers limited to 80 MB each:
-/// ordering and release keep each worker's peak far below its limit.
+/// ordering and release keep what each worker holds within the scheduler's window of root
+/// tasks in flight, whatever the graph's size (past 60% of the limit values go to disk).
 fn graph_ten_times_the_memory_limit_completes() -> Result<(), Failed> {
     let limit: u64 = 80_000_000;
     let cluster = LocalCluster::builder()
@@ -166,8 +168,12 @@ fn graph_ten_times_the_memory_limit_completes() -> Result<(), Failed> {
             "worker {} peak {} bytes (limit {limit})",
             worker.name, worker.peak_stored_bytes
         );
+        // However slow the round trips (a loaded machine), a worker holds at most the root
+        // tasks the scheduler lets it have in flight (its saturation window) plus their small
+        // sums: far below the 800 MB the graph makes, which is freed as it goes.
+        let window = SchedulerConfig::default().saturation(1) as u64;
         assert!(
-            worker.peak_stored_bytes < limit / 2,
+            worker.peak_stored_bytes <= window * 8_000_000 + 1_000_000,
             "peak {} of {}",
             worker.peak_stored_bytes,
             worker.name
