@@ -8,7 +8,7 @@ use super::block::Element;
 use super::grid::{ArrayError, Grid};
 use super::kernels::{combine, finish, Plan};
 use super::node::{
-    block_key, blockwise_layer, linear_index, literal, task_of, Layer, Node, Source,
+    block_key, blockwise_layer, linear_index, literal, task_of, BlockKeys, Layer, Node, Source,
 };
 use super::program::{Number, Op, Program};
 use super::reduce_math::{ReduceSpec, Reduction};
@@ -98,12 +98,12 @@ pub(super) fn tree(
 ) -> TaskKey {
     let mut level = 0;
     while keys.len() > 1 {
-        let level_name = format!("{name}-combine-{level}");
+        let level_keys = BlockKeys::new(&format!("{name}-combine-{level}"));
         keys = keys
             .chunks(split_every)
             .enumerate()
             .map(|(j, part)| {
-                let key = block_key(&level_name, &[group, j]);
+                let key = level_keys.key(&[group, j]);
                 let args = vec![spec.clone(), Ok(ArgSpec::Keys(part.to_vec()))];
                 tasks.push((key.clone(), task_of(&combine, args)));
                 key
