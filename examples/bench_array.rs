@@ -5,7 +5,8 @@
 //! memory for the seed sum and `(&x - &x.mean_axis(1)).sum()` over 10000×10000 in
 //! 1000×1000 blocks under a memory limit.
 //!
-//! `cargo run --release --example bench_array [-- --runs 3 --memory-limit 1GiB]`
+//! `cargo run --release --example bench_array [-- --runs 3 --memory-limit 1GiB --only big_graph]`
+//! (`--only` one of `graph_build`, `seed_sum`, `big_graph`, `memory`; all by default)
 
 use std::time::Instant;
 
@@ -203,15 +204,26 @@ fn memory(limit: &str) -> taskforce::Result<()> {
 fn main() -> taskforce::Result<()> {
     taskforce::local::serve_if_local_worker();
     let runs: usize = arg("--runs", "3").parse().expect("--runs N");
-    graph_build();
-    {
+    let only = arg("--only", "all");
+    let wanted = |bench: &str| only == "all" || only == bench;
+    if wanted("graph_build") {
+        graph_build();
+    }
+    if wanted("seed_sum") || wanted("big_graph") {
         let cluster = LocalCluster::builder()
             .workers(2)
             .threads_per_worker(1)
             .start()?;
         let executor = cluster.executor()?;
-        seed_sums(&executor, runs)?;
-        big_graph(&executor, runs)?;
+        if wanted("seed_sum") {
+            seed_sums(&executor, runs)?;
+        }
+        if wanted("big_graph") {
+            big_graph(&executor, runs)?;
+        }
     }
-    memory(&arg("--memory-limit", "1GiB"))
+    if wanted("memory") {
+        memory(&arg("--memory-limit", "1GiB"))?;
+    }
+    Ok(())
 }

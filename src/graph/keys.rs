@@ -3,8 +3,6 @@
 //!
 //! Pure string building; depends on nothing but [`TaskKey`].
 
-use std::fmt::Write as _;
-
 use crate::ids::TaskKey;
 
 /// Makes a [`TaskKey`] from one or more parts, each a string or any integer type.
@@ -80,7 +78,7 @@ macro_rules! integer_key_parts {
             }
 
             fn write_bare(&self, out: &mut String) {
-                let _ = write!(out, "{self}");
+                out.push_str(itoa::Buffer::new().format(*self));
             }
         }
     )*};
@@ -121,6 +119,7 @@ pub fn bare_key<P: KeyPart + ?Sized>(part: &P) -> TaskKey {
 }
 
 /// A tuple key being written (what `key!(a, b, …)` expands to).
+#[derive(Clone, Debug)]
 pub struct TupleKey {
     text: String,
 }
@@ -130,6 +129,14 @@ impl TupleKey {
     pub fn start<P: KeyPart + ?Sized>(first: &P) -> Self {
         let mut text = String::from("(");
         first.write_in_tuple(&mut text);
+        TupleKey { text }
+    }
+
+    /// A copy of the key written so far with room for `extra` more bytes: writes the common
+    /// start of many keys (a layer's quoted name) once.
+    pub fn branch(&self, extra: usize) -> Self {
+        let mut text = String::with_capacity(self.text.len() + extra);
+        text.push_str(&self.text);
         TupleKey { text }
     }
 
@@ -165,6 +172,11 @@ mod tests {
         assert_eq!(key!("it's", 0).as_str(), "(\"it's\", 0)");
         assert_eq!(key!("a'\"b", 0).as_str(), "('a\\'\"b', 0)");
         let i = 5_u32;
+        let start = super::TupleKey::start("x");
+        let mut branch = start.branch(8);
+        branch.push(&i);
+        assert_eq!(branch.finish(), key!("x", 5));
+        assert_eq!(start.finish().as_str(), "('x')");
         assert_eq!(key!("x", i,), key!("x", 5));
     }
 }

@@ -74,6 +74,11 @@ impl Graph {
         self.tasks.insert(key.into(), task)
     }
 
+    /// Makes room for `additional` more tasks, so inserting them rehashes nothing.
+    pub fn reserve(&mut self, additional: usize) {
+        self.tasks.reserve(additional);
+    }
+
     /// Removes the task computing `key`.
     pub fn remove(&mut self, key: &TaskKey) -> Option<GraphTask> {
         self.tasks.remove(key)
@@ -165,6 +170,8 @@ impl<K: Into<TaskKey>> FromIterator<(K, GraphTask)> for Graph {
 
 impl<K: Into<TaskKey>> Extend<(K, GraphTask)> for Graph {
     fn extend<I: IntoIterator<Item = (K, GraphTask)>>(&mut self, iter: I) {
+        let iter = iter.into_iter();
+        self.tasks.reserve(iter.size_hint().0);
         for (key, task) in iter {
             self.insert(key, task);
         }

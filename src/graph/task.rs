@@ -74,7 +74,8 @@ pub struct GraphTask {
     short_name: &'static str,
     /// Shared, so culling and merging graphs copy no argument bytes.
     args: Arc<[ArgSpec]>,
-    error: Option<CodecError>,
+    /// Boxed: rare, and a graph of a million tasks holds a million of these.
+    error: Option<Box<CodecError>>,
 }
 
 impl GraphTask {
@@ -91,7 +92,11 @@ impl GraphTask {
     /// A task calling `function` on already-built arguments, followed by its bound ones. For
     /// generic code, where [`task!`](crate::task) can't see concrete argument types.
     pub fn from_specs<F: RemoteFunction>(function: &F, mut args: Vec<ArgSpec>) -> Self {
-        let error = function.bound_args().map(|bound| args.extend(bound)).err();
+        let error = function
+            .bound_args()
+            .map(|bound| args.extend(bound))
+            .err()
+            .map(Box::new);
         let task = GraphTask::new(function.function_id().clone(), function.short_name(), args);
         GraphTask { error, ..task }
     }
@@ -99,7 +104,7 @@ impl GraphTask {
     /// The same task, marked as having an argument that could not be encoded (reported by
     /// validation rather than at build time).
     pub fn with_error(mut self, error: CodecError) -> Self {
-        self.error = Some(error);
+        self.error = Some(Box::new(error));
         self
     }
 
@@ -131,13 +136,13 @@ impl GraphTask {
 
     /// Why an argument could not be encoded, if one could not.
     pub fn encoding_error(&self) -> Option<&CodecError> {
-        self.error.as_ref()
+        self.error.as_deref()
     }
 
     /// What a worker needs to run it (an error if an argument could not be encoded).
     pub fn to_body(&self) -> Result<TaskBody, CodecError> {
         match &self.error {
-            Some(error) => Err(error.clone()),
+            Some(error) => Err(error.as_ref().clone()),
             None => Ok(TaskBody {
                 function: self.function.clone(),
                 args: self.args.to_vec(),
@@ -249,7 +254,7 @@ impl CallBuilder<()> {
         let bound_error = self.bound.map(|bound| self.args.extend(bound)).err();
         let task = GraphTask::new(self.function, self.short_name, self.args);
         GraphTask {
-            error: self.error.or(bound_error),
+            error: self.error.or(bound_error).map(Box::new),
             ..task
         }
     }

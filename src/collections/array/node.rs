@@ -62,6 +62,7 @@ pub struct Node {
     pub dtype: DType,
     /// How its blocks come about.
     pub source: Source,
+    keys: BlockKeys,
     layer: OnceLock<Arc<Layer>>,
 }
 
@@ -69,6 +70,7 @@ impl Node {
     /// A node of `source`.
     pub fn new(name: String, grid: Grid, dtype: DType, source: Source) -> Arc<Node> {
         Arc::new(Node {
+            keys: BlockKeys::new(&name),
             name: name.into(),
             grid,
             dtype,
@@ -101,7 +103,7 @@ impl Node {
         if let Source::Futures { keys, .. } = &self.source {
             return keys[linear_index(&self.grid.nblocks(), index)].clone();
         }
-        block_key(&self.name, index)
+        self.keys.key(index)
     }
 
     /// Every block key, in C order.
@@ -111,7 +113,7 @@ impl Node {
         }
         self.grid
             .block_indices()
-            .map(|index| block_key(&self.name, &index))
+            .map(|index| self.keys.key(&index))
             .collect()
     }
 
@@ -140,11 +142,32 @@ impl Node {
 
 /// `(name, i, j, …)`.
 pub fn block_key(name: &str, index: &[usize]) -> TaskKey {
-    let mut key = TupleKey::start(name);
-    for i in index {
-        key.push(i);
+    BlockKeys::new(name).key(index)
+}
+
+/// The block keys `(name, i, j, …)` of one layer, its quoted name written once.
+#[derive(Clone, Debug)]
+pub struct BlockKeys {
+    start: TupleKey,
+}
+
+impl BlockKeys {
+    /// The keys of the layer `name`.
+    pub fn new(name: &str) -> Self {
+        BlockKeys {
+            start: TupleKey::start(name),
+        }
     }
-    key.finish()
+
+    /// The key of block `index`.
+    pub fn key(&self, index: &[usize]) -> TaskKey {
+        // ", " and up to 20 digits per part, and the closing parenthesis.
+        let mut key = self.start.branch(index.len() * 22 + 1);
+        for i in index {
+            key.push(i);
+        }
+        key.finish()
+    }
 }
 
 /// Position of `index` among blocks counted `counts` per axis, in C order.
@@ -173,6 +196,7 @@ pub fn task_of<F: RemoteFunction>(
 /// One task per block of `grid`, each running `plan` over the broadcast blocks of `inputs`.
 pub fn blockwise_layer(name: &str, grid: &Grid, plan: &Plan, inputs: &[Arc<Node>]) -> Layer {
     let plan = literal(plan);
+    let keys = BlockKeys::new(name);
     let offsets = grid.offsets();
     let chunks = grid.chunks();
     let tasks = grid
@@ -203,7 +227,7 @@ pub fn blockwise_layer(name: &str, grid: &Grid, plan: &Plan, inputs: &[Arc<Node>
                 2 => task_of(&blockwise2, args),
                 _ => task_of(&blockwise3, args),
             };
-            (block_key(name, &index), task)
+            (keys.key(&index), task)
         })
         .collect();
     Layer {
@@ -226,6 +250,7 @@ pub fn graph_of(node: &Arc<Node>) -> Graph {
         layers.push(layer);
     }
     let mut graph = Graph::new();
+    graph.reserve(layers.iter().map(|layer| layer.tasks.len()).sum());
     for layer in &layers {
         for (key, task) in &layer.tasks {
             graph.insert(key.clone(), task.clone());

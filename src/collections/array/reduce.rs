@@ -8,7 +8,7 @@ use super::block::Element;
 use super::grid::{ArrayError, Grid};
 use super::kernels::{combine, finish, Plan};
 use super::node::{
-    block_key, blockwise_layer, linear_index, literal, task_of, Layer, Node, Source,
+    block_key, blockwise_layer, linear_index, literal, task_of, BlockKeys, Layer, Node, Source,
 };
 use super::program::{Number, Op, Program};
 use super::reduce_math::{ReduceSpec, Reduction};
@@ -98,20 +98,30 @@ pub(super) fn tree(
 ) -> TaskKey {
     let mut level = 0;
     while keys.len() > 1 {
-        let level_name = format!("{name}-combine-{level}");
-        keys = keys
-            .chunks(split_every)
-            .enumerate()
-            .map(|(j, part)| {
-                let key = block_key(&level_name, &[group, j]);
-                let args = vec![spec.clone(), Ok(ArgSpec::Keys(part.to_vec()))];
-                tasks.push((key.clone(), task_of(&combine, args)));
-                key
-            })
-            .collect();
+        let level_keys = BlockKeys::new(&format!("{name}-combine-{level}"));
+        let mut below = keys.into_iter();
+        keys = Vec::with_capacity(below.len().div_ceil(split_every));
+        // Moves each key into its combine: a million-block level is not cloned and dropped.
+        while below.len() > 0 {
+            let part: Vec<TaskKey> = below.by_ref().take(split_every).collect();
+            let key = level_keys.key(&[group, keys.len()]);
+            let args = vec![spec.clone(), Ok(ArgSpec::Keys(part))];
+            tasks.push((key.clone(), task_of(&combine, args)));
+            keys.push(key);
+        }
         level += 1;
     }
     keys.pop().expect("a reduction has at least one block")
+}
+
+/// How many combine tasks [`tree`] makes for `keys` keys.
+fn tree_size(mut keys: usize, split_every: usize) -> usize {
+    let mut size = 0;
+    while keys > 1 {
+        keys = keys.div_ceil(split_every);
+        size += keys;
+    }
+    size
 }
 
 /// The reduction `kind` of `node` over `axes`, in a tree of `split_every`.
@@ -164,6 +174,8 @@ pub(super) fn reduction<U: Element>(
         groups[linear_index(&out_counts, &out_index)].push(key.clone());
     }
     let mut tasks = partials.tasks;
+    let group_size = grid.block_count() / out.block_count().max(1);
+    tasks.reserve(out.block_count() * (tree_size(group_size, split_every) + 1));
     let spec_arg = literal(&spec);
     for (group, out_index) in out.block_indices().enumerate() {
         let keys = std::mem::take(&mut groups[group]);
