@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use libtest_mimic::{Arguments, Failed, Trial};
 use taskforce::graph::{key, task, Graph, GraphError};
-use taskforce::threaded::{self, Threaded};
 use taskforce::scheduler::SchedulerConfig;
+use taskforce::threaded::{self, Threaded};
 use taskforce::{delayed, remote, Error, LocalCluster};
 
 #[remote]
