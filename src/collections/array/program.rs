@@ -347,9 +347,13 @@ pub fn run_tiled<T: Number>(
             match *op {
                 Op::Input(_) => return Err("a streamed program reads no input".into()),
                 Op::Random(_) => {
-                    let rng = rngs[step].as_mut().expect("a generator per random step");
+                    // A local copy of the generator stays in registers while the tile is
+                    // written; through the vector of generators it is reloaded per element.
+                    let slot = &mut rngs[step];
+                    let mut rng = slot.clone().expect("a generator per random step");
                     let mut buffer = fresh();
                     buffer.extend((0..n).map(|_| T::from_f64(unit_f64(rng.next_u64()))));
+                    *slot = Some(rng);
                     stack.push(buffer);
                 }
                 Op::Full(value) => {
