@@ -1,4 +1,4 @@
-//! Collections that lower to task graphs: [`array`] (chunked n-dimensional arrays on ndarray)
+//! Collections that lower to task graphs: [`array`](mod@array) (chunked n-dimensional arrays on ndarray)
 //! and [`bag`] (partitioned sequences of serde values, text pipelines over many files).
 //!
 //! Collections only build graphs: they depend on `crate::graph`, `crate::function` and the

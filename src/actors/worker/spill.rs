@@ -1,6 +1,6 @@
 //! The worker's spill directory: the files behind values the core spilled, in a directory
 //! of the system's temp dir made at start and removed with the worker; and
-//! [`ShellOutbox`], the outbox the actor hands the core, which queues commands and does the
+//! `ShellOutbox`, the outbox the actor hands the core, which queues commands and does the
 //! spill I/O on the spot (a write or read of one value blocks the actor that long, as the
 //! core must know at once whether the value is on disk).
 //!

@@ -165,7 +165,7 @@ pub fn random_block(seed: u64, linear: u64, len: usize) -> Vec<f64> {
     (0..len).map(|_| unit_f64(rng.next_u64())).collect()
 }
 
-/// The generator of one block (see [`random_block`]).
+/// The generator of one block (see `random_block`).
 pub fn block_rng(seed: u64, linear: u64) -> Xoshiro256PlusPlus {
     let mixed = xxhash_rust::xxh3::xxh3_64_with_seed(&linear.to_le_bytes(), seed);
     Xoshiro256PlusPlus::seed_from_u64(mixed)
