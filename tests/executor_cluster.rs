@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 mod support;
 
 use libtest_mimic::{Arguments, Failed, Trial};
-use support::{field, started_at, Proc};
+use support::{field, program_cluster, started_at, Proc};
 use taskforce::{as_completed, remote, wait, Error, Executor, LocalCluster};
 
 #[remote]
@@ -616,19 +616,7 @@ fn command_line_center_with_no_allowed_failures_and_a_nanny_that_gives_up() -> R
 
 fn api_program_against_command_line_cluster() -> Result<(), Failed> {
     let exe = std::env::current_exe()?;
-    let center = Proc::start_program(
-        &exe,
-        "center",
-        &["center", "--host", "127.0.0.1", "--port", "0"],
-    );
-    let addr = started_at(&center.wait_for("Start center at "));
-    let mut workers = Vec::new();
-    for name in ["w1", "w2"] {
-        let args = ["worker", &addr, "--host", "127.0.0.1", "--nthreads", "1"];
-        let worker = Proc::start_program(&exe, name, &args);
-        worker.wait_for("Registered with center at");
-        workers.push(worker);
-    }
+    let (_center, addr, _workers) = program_cluster(&exe, &["w1", "w2"], "1");
     let executor = Executor::connect(&addr)?;
     let a = executor.submit(inc, (1,))?;
     let b = executor.submit(inc, (100,))?;
@@ -655,19 +643,7 @@ fn api_program_against_command_line_cluster() -> Result<(), Failed> {
 /// connect, and the loser's link was closed under its request).
 fn tree_reduction_fetches_without_warnings() -> Result<(), Failed> {
     let exe = std::env::current_exe()?;
-    let center = Proc::start_program(
-        &exe,
-        "center",
-        &["center", "--host", "127.0.0.1", "--port", "0"],
-    );
-    let addr = started_at(&center.wait_for("Start center at "));
-    let mut workers = Vec::new();
-    for name in ["w1", "w2"] {
-        let args = ["worker", &addr, "--host", "127.0.0.1", "--nthreads", "2"];
-        let worker = Proc::start_program(&exe, name, &args);
-        worker.wait_for("Registered with center at");
-        workers.push(worker);
-    }
+    let (_center, addr, workers) = program_cluster(&exe, &["w1", "w2"], "2");
     let executor = Executor::connect(&addr)?;
     for round in 0..3_u64 {
         let mut layer = executor.map(make_array.bind((100_000,)), round * 32..(round + 1) * 32)?;
@@ -697,24 +673,7 @@ fn tree_reduction_fetches_without_warnings() -> Result<(), Failed> {
 /// (the one owner of who holds what) counted them.
 fn lost_worker_log_counts_the_keys_it_held() -> Result<(), Failed> {
     let exe = std::env::current_exe()?;
-    let args = [
-        "center",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--dashboard-port",
-        "0",
-    ];
-    let center = Proc::start_program(&exe, "center", &args);
-    let addr = started_at(&center.wait_for("Start center at "));
-    let mut workers = Vec::new();
-    for name in ["w1", "w2"] {
-        let args = ["worker", &addr, "--host", "127.0.0.1", "--nthreads", "1"];
-        let worker = Proc::start_program(&exe, name, &args);
-        worker.wait_for("Registered with center at");
-        workers.push(worker);
-    }
+    let (center, addr, _workers) = program_cluster(&exe, &["w1", "w2"], "1");
     let executor = Executor::connect(&addr)?;
     let xs = executor.map(inc, 0..40)?;
     let _: Vec<i64> = executor.gather(&xs)?;

@@ -189,3 +189,41 @@ pub fn start_worker(name: &str, center: &str, extra: &[&str]) -> Proc {
     args.extend_from_slice(extra);
     Proc::start(name, &args)
 }
+
+/// A center and named workers of `program` (a test binary that serves `center` and
+/// `worker`) on 127.0.0.1 ephemeral ports, each worker registered: (center, its address,
+/// workers).
+pub fn program_cluster(
+    program: &std::path::Path,
+    workers: &[&str],
+    nthreads: &str,
+) -> (Proc, String, Vec<Proc>) {
+    let args = [
+        "center",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--dashboard-port",
+        "0",
+    ];
+    let center = Proc::start_program(program, "center", &args);
+    let addr = started_at(&center.wait_for("Start center at "));
+    let workers = workers
+        .iter()
+        .map(|name| {
+            let args = [
+                "worker",
+                &addr,
+                "--host",
+                "127.0.0.1",
+                "--nthreads",
+                nthreads,
+            ];
+            let worker = Proc::start_program(program, name, &args);
+            worker.wait_for("Registered with center at");
+            worker
+        })
+        .collect();
+    (center, addr, workers)
+}
