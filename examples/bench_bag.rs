@@ -194,6 +194,19 @@ fn main() -> taskforce::Result<()> {
     }
     report("bag_filter_count", secs, &format!("\"count\": {warm}"));
 
+    let threads = taskforce::threaded::Threaded::new(2);
+    let mut secs = Vec::new();
+    for _ in 0..runs {
+        let started = Instant::now();
+        assert_eq!(count.compute(&threads)?, warm);
+        secs.push(started.elapsed().as_secs_f64());
+    }
+    report(
+        "bag_filter_count_threaded",
+        secs,
+        &format!("\"count\": {warm}"),
+    );
+
     let top = lines.flat_map(split_words).frequencies().topk(10);
     let warm = top.compute(&executor)?;
     let mut secs = Vec::new();

@@ -43,6 +43,7 @@ mod sink;
 mod source;
 #[cfg(test)]
 mod tests;
+mod word_tally;
 
 pub use chunk::{Chunk, FreqTable, NumberAcc};
 pub use decode::Number;

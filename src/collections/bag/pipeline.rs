@@ -218,6 +218,14 @@ impl Pipeline {
         next: usize,
         sink: &mut dyn Sink,
     ) -> Result<ControlFlow<()>, BagError> {
+        if next == self.steps.len() {
+            for word in words {
+                if sink.accept_str(word)?.is_break() {
+                    return Ok(ControlFlow::Break(()));
+                }
+            }
+            return Ok(ControlFlow::Continue(()));
+        }
         for word in words {
             if self.push(next, Elem::Str(word), sink)?.is_break() {
                 return Ok(ControlFlow::Break(()));

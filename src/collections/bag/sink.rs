@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::chunk::{Chunk, Elem, FreqTable, NumberAcc};
 use super::error::BagError;
 use super::shuffle::{GroupSink, GroupSpec};
+use super::word_tally::WordTally;
 use crate::function::Stored;
 
 /// What a partition task makes of its elements.
@@ -52,6 +53,11 @@ pub enum NumberKind {
 pub trait Sink {
     /// Takes one element; `Break` when it wants no more.
     fn accept(&mut self, elem: Elem<'_>) -> Result<ControlFlow<()>, BagError>;
+    /// Takes one borrowed string element (the same as `accept(Elem::Str(text))`, which a
+    /// sink may do faster).
+    fn accept_str(&mut self, text: &str) -> Result<ControlFlow<()>, BagError> {
+        self.accept(Elem::Str(text))
+    }
     /// The result.
     fn finish(self: Box<Self>) -> Result<Chunk, BagError>;
 }
@@ -65,7 +71,7 @@ pub fn sink_for(terminal: &Terminal) -> Result<Box<dyn Sink>, BagError> {
             limit: limit.unwrap_or(u64::MAX),
         }),
         Terminal::Count => Box::new(Count(0)),
-        Terminal::Frequencies => Box::new(Frequencies(FreqTable::default())),
+        Terminal::Frequencies => Box::new(Frequencies::default()),
         Terminal::Numbers(kind) => Box::new(Numbers {
             kind: *kind,
             acc: NumberAcc::default(),
@@ -124,28 +130,33 @@ impl Sink for Count {
     }
 }
 
-struct Frequencies(FreqTable);
+#[derive(Default)]
+struct Frequencies {
+    words: WordTally,
+    table: FreqTable,
+}
 
 impl Sink for Frequencies {
     fn accept(&mut self, elem: Elem<'_>) -> Result<ControlFlow<()>, BagError> {
         if let Some(text) = elem.as_str() {
-            // Look up by &str first so a word already counted is not copied.
-            match self.0.strings.get_mut(text) {
-                Some(n) => *n += 1,
-                None => {
-                    self.0.strings.insert(text.to_owned(), 1);
-                }
-            }
+            self.words.add(text);
         } else {
             let encoded = super::chunk::as_bincode(elem.into_stored().encode()?)?;
             let key = encoded.bytes.to_vec();
-            self.0.values.entry(key).or_insert((encoded, 0)).1 += 1;
+            self.table.values.entry(key).or_insert((encoded, 0)).1 += 1;
         }
         Ok(ControlFlow::Continue(()))
     }
 
+    fn accept_str(&mut self, text: &str) -> Result<ControlFlow<()>, BagError> {
+        self.words.add(text);
+        Ok(ControlFlow::Continue(()))
+    }
+
     fn finish(self: Box<Self>) -> Result<Chunk, BagError> {
-        Ok(Chunk::Freqs(self.0))
+        let Frequencies { words, mut table } = *self;
+        words.drain_into(&mut table.strings);
+        Ok(Chunk::Freqs(table))
     }
 }
 

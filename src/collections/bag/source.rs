@@ -150,7 +150,7 @@ impl TextBlock {
                 })
             }
         };
-        for line in text.lines() {
+        for line in lines(&text) {
             if each(line)?.is_break() {
                 break;
             }
@@ -288,6 +288,23 @@ impl TextBlock {
     }
 }
 
+/// The lines of `text` as [`str::lines`] cuts them (without `\n` or `\r\n`, no empty last
+/// line), found with one vectorized scan of the whole text rather than a search per line.
+fn lines(text: &str) -> impl Iterator<Item = &str> {
+    let mut start = 0;
+    let ends = memchr::memchr_iter(b'\n', text.as_bytes()).chain(std::iter::once(text.len()));
+    ends.filter_map(move |end| {
+        let line = text.get(start..end)?;
+        start = end + 1;
+        if end == text.len() {
+            // No newline ends this line: it has no line ending to strip, and an empty one
+            // only means the text ended with a newline.
+            return (!line.is_empty()).then_some(line);
+        }
+        Some(line.strip_suffix('\r').unwrap_or(line))
+    })
+}
+
 /// Reads a whole block into lines.
 #[cfg(test)]
 pub fn read_lines(block: &TextBlock) -> Result<Vec<String>, BagError> {
@@ -325,6 +342,26 @@ mod tests {
             let lines: Vec<String> = blocks.iter().flat_map(|b| read_lines(b).unwrap()).collect();
             let expected: Vec<&str> = text.lines().collect();
             assert_eq!(lines, expected, "block size {block_size}");
+        }
+    }
+
+    #[test]
+    fn lines_are_cut_as_std_cuts_them() {
+        for text in [
+            "",
+            "a",
+            "a\n",
+            "a\r\nb",
+            "\n\n",
+            "a\n\nb\r\n",
+            "\r\n",
+            "x\ry\n",
+            "a\r",
+            "a\nb\r",
+        ] {
+            let ours: Vec<&str> = lines(text).collect();
+            let std: Vec<&str> = text.lines().collect();
+            assert_eq!(ours, std, "{text:?}");
         }
     }
 
