@@ -6,7 +6,7 @@
 //! memchr's substring finder). Prints one JSON line per measurement.
 //!
 //! With `--big DIR`, it also writes a ~1 GiB corpus to DIR (16 files of 64 MiB made of the
-//! small corpus's lines; not kept in the repository), runs both pipelines over it on two
+//! small corpus's lines; not kept in the repository), runs both pipelines and a groupby of every line by its first word over it on two
 //! workers with `--memory-limit 1GiB` (none with `BAG_BENCH_NO_LIMIT=1`), and reports each
 //! worker's peak resident memory.
 //!
@@ -22,6 +22,19 @@ use taskforce::{remote, LocalCluster};
 #[remote]
 fn contains_python(line: &str) -> bool {
     line.contains("python")
+}
+
+#[remote]
+fn first_word(line: String) -> String {
+    line.split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[remote]
+fn group_size(group: (String, Vec<String>)) -> u64 {
+    group.1.len() as u64
 }
 
 fn arg(name: &str, default: usize) -> usize {
@@ -135,6 +148,7 @@ fn big_corpus_memory(dir: &Path) -> taskforce::Result<()> {
     let lines = Bag::read_text(&format!("{}/big-*.txt", dir.display()))?;
     let started = Instant::now();
     let n = lines.filter(contains_python).count().compute(&executor)?;
+    let n_lines = lines.count().compute(&executor)?;
     let count_secs = started.elapsed().as_secs_f64();
     let started = Instant::now();
     let top = lines
@@ -143,6 +157,16 @@ fn big_corpus_memory(dir: &Path) -> taskforce::Result<()> {
         .topk(3)
         .compute(&executor)?;
     let freq_secs = started.elapsed().as_secs_f64();
+    // A real shuffle of every line: 1 GiB of groups spread over the two workers, more
+    // than their memory target, so they spill.
+    let started = Instant::now();
+    let grouped = lines
+        .groupby(first_word)
+        .map(group_size)
+        .sum()
+        .compute(&executor)?;
+    let groupby_secs = started.elapsed().as_secs_f64();
+    assert_eq!(grouped, n_lines, "every line in one group");
     let peaks = worker_peaks(&executor)?;
     for w in executor.cluster_info()?.workers {
         eprintln!(
@@ -154,7 +178,7 @@ fn big_corpus_memory(dir: &Path) -> taskforce::Result<()> {
         );
     }
     println!(
-        "{{\"bench\": \"bag_big_corpus\", \"system\": \"taskforce\", \"partitions\": {}, \"count\": {n}, \"count_s\": {count_secs:.3}, \"frequencies_s\": {freq_secs:.3}, \"top3\": \"{top:?}\", \"memory_limit_mib\": 1024, \"peak_worker_rss_mib\": {peaks:?}}}",
+        "{{\"bench\": \"bag_big_corpus\", \"system\": \"taskforce\", \"partitions\": {}, \"count\": {n}, \"count_s\": {count_secs:.3}, \"frequencies_s\": {freq_secs:.3}, \"groupby_s\": {groupby_secs:.3}, \"top3\": \"{top:?}\", \"memory_limit_mib\": 1024, \"peak_worker_rss_mib\": {peaks:?}}}",
         lines.npartitions()
     );
     Ok(())

@@ -54,7 +54,8 @@ impl<T> Bag<T> {
     {
         let built = (|| {
             let fold = Some((unbound(&binop)?, encode_value(&initial)?));
-            self.shuffle(unbound(&key)?, fold, Some(unbound(&combine)?), "foldby")
+            let combine = (unbound(&combine)?, std::any::type_name::<A>().to_string());
+            self.shuffle(unbound(&key)?, fold, Some(combine), "foldby")
         })();
         self.shuffled(built, std::any::type_name::<(K, A)>())
     }
@@ -89,7 +90,7 @@ impl<T> Bag<T> {
         &self,
         key: FunctionId,
         fold: Option<(FunctionId, crate::function::EncodedValue)>,
-        combine: Option<FunctionId>,
+        combine: Option<(FunctionId, String)>,
         name: &str,
     ) -> Result<Shuffle, BagError> {
         let buckets = self.npartitions().max(1) as u32;

@@ -158,7 +158,7 @@ pub fn shuffle_bucket(split: &Chunk, index: u64) -> Result<Chunk, BagError> {
 #[remote(name = "taskforce.bag.shuffle_merge")]
 pub fn shuffle_merge(
     buckets: Vec<Chunk>,
-    combine_with: Option<crate::ids::FunctionId>,
+    combine_with: Option<(crate::ids::FunctionId, String)>,
     pair_type: &str,
 ) -> Result<Chunk, BagError> {
     super::shuffle::merge(&buckets, combine_with.as_ref(), pair_type)

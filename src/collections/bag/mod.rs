@@ -53,6 +53,6 @@ pub use lazy::{Bag, Item};
 pub use pipeline::{Step, StepKind};
 pub use pluck::Layout;
 pub use reshape::Pluck;
-pub use shuffle::{Bucket, GroupSpec};
+pub use shuffle::{Bucket, Encodings, GroupSpec};
 pub use sink::{NumberKind, Terminal};
 pub use source::{Compression, TextBlock, TextOptions, DEFAULT_BLOCK_SIZE};

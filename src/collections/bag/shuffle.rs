@@ -11,6 +11,7 @@
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use super::chunk::{Chunk, Elem};
@@ -21,7 +22,18 @@ use crate::ids::{FunctionId, Map};
 use crate::messages::codec;
 
 /// One bucket: each key's encoding, with its accumulator (foldby) or its values (groupby).
-pub type Bucket = Vec<(EncodedValue, Vec<EncodedValue>)>;
+pub type Bucket = Vec<(EncodedValue, Encodings)>;
+
+/// `count` values' bincode encodings, back to back: a key's values in a bucket, held as one
+/// buffer (not a value each) so a bucket takes about its encoded size in memory, and
+/// picking a bucket out of a split shares the buffer instead of copying it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Encodings {
+    /// How many values.
+    pub count: u64,
+    /// Their encodings, concatenated.
+    pub bytes: Bytes,
+}
 
 /// How a shuffle's first stage treats elements.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,12 +93,13 @@ pub struct GroupSink {
     fold: Option<(ErasedFn, Stored)>,
     buckets: u32,
     /// Key encoding → (key, accumulator or values).
-    groups: Map<Vec<u8>, (EncodedValue, Grouped)>,
+    groups: Map<Vec<u8>, (EncodedValue, Gathered)>,
 }
 
-enum Grouped {
+enum Gathered {
     Acc(Stored),
-    List(Vec<EncodedValue>),
+    /// How many values, and their encodings back to back.
+    List(u64, Vec<u8>),
 }
 
 impl GroupSink {
@@ -117,8 +130,8 @@ impl Sink for GroupSink {
             Some(entry) => entry,
             None => {
                 let empty = match &self.fold {
-                    Some((_, initial)) => Grouped::Acc(initial.clone()),
-                    None => Grouped::List(Vec::new()),
+                    Some((_, initial)) => Gathered::Acc(initial.clone()),
+                    None => Gathered::List(0, Vec::new()),
                 };
                 self.groups
                     .entry(key.bytes.to_vec())
@@ -126,21 +139,33 @@ impl Sink for GroupSink {
             }
         };
         match (&mut entry.1, &self.fold) {
-            (Grouped::Acc(acc), Some((binop, _))) => {
+            (Gathered::Acc(acc), Some((binop, _))) => {
                 *acc = Stored::Object(binop.call(vec![acc.clone(), value])?);
             }
-            (Grouped::List(values), _) => values.push(encode(&value)?),
-            (Grouped::Acc(_), None) => unreachable!("accumulators exist only for a fold"),
+            (Gathered::List(count, bytes), _) => {
+                *count += 1;
+                bytes.extend_from_slice(&encode(&value)?.bytes);
+            }
+            (Gathered::Acc(_), None) => unreachable!("accumulators exist only for a fold"),
         }
         Ok(ControlFlow::Continue(()))
     }
 
     fn finish(self: Box<Self>) -> Result<Chunk, BagError> {
         let mut buckets: Vec<Bucket> = (0..self.buckets.max(1)).map(|_| Vec::new()).collect();
-        for (bytes, (key, grouped)) in self.groups {
-            let values = match grouped {
-                Grouped::List(values) => values,
-                Grouped::Acc(acc) => vec![encode(&acc)?],
+        for (bytes, (key, gathered)) in self.groups {
+            let values = match gathered {
+                Gathered::List(count, mut values) => {
+                    values.shrink_to_fit();
+                    Encodings {
+                        count,
+                        bytes: values.into(),
+                    }
+                }
+                Gathered::Acc(acc) => Encodings {
+                    count: 1,
+                    bytes: encode(&acc)?.bytes,
+                },
             };
             buckets[bucket_of(&bytes, self.buckets)].push((key, values));
         }
@@ -161,17 +186,37 @@ pub fn pick(split: &Chunk, index: usize) -> Result<Chunk, BagError> {
     }
 }
 
+/// The encoding of `(key, values)`: the key, the number of values, their encodings.
+fn list_pair(key: &EncodedValue, values: &[Encodings]) -> Result<Vec<u8>, BagError> {
+    let count: u64 = values.iter().map(|v| v.count).sum();
+    let count = codec::encode(&count)?;
+    let len = key.bytes.len() + count.len() + values.iter().map(|v| v.bytes.len()).sum::<usize>();
+    let mut pair = Vec::with_capacity(len);
+    pair.extend_from_slice(&key.bytes);
+    pair.extend_from_slice(&count);
+    for part in values {
+        pair.extend_from_slice(&part.bytes);
+    }
+    Ok(pair)
+}
+
 /// The second stage: one output partition from its bucket of every input, as `(key, acc)`
-/// pairs (with `combine`) or `(key, values)` pairs, typed `pair_type`.
+/// pairs (with `combine`, whose accumulators are of type `acc_type`) or `(key, values)`
+/// pairs, typed `pair_type`.
 pub fn merge(
     parts: &[Chunk],
-    combine: Option<&FunctionId>,
+    combine: Option<&(FunctionId, String)>,
     pair_type: &str,
 ) -> Result<Chunk, BagError> {
-    let combine = combine.map(ErasedFn::resolve).transpose()?;
+    let combine = match combine {
+        Some((function, acc_type)) => Some((
+            ErasedFn::resolve(function)?,
+            Arc::<str>::from(acc_type.as_str()),
+        )),
+        None => None,
+    };
     let mut order: Vec<Vec<u8>> = Vec::new();
-    let mut groups: Map<Vec<u8>, (EncodedValue, Vec<EncodedValue>, Option<Stored>)> =
-        Map::default();
+    let mut groups: Map<Vec<u8>, (EncodedValue, Vec<Encodings>, Option<Stored>)> = Map::default();
     for part in parts {
         let Chunk::Group(bucket) = part else {
             return Err(BagError::Type {
@@ -185,14 +230,18 @@ pub fn merge(
                 (key.clone(), Vec::new(), None)
             });
             match &combine {
-                Some(combine) => {
-                    let acc = Stored::Encoded(Arc::new(values[0].clone()));
+                Some((combine, acc_type)) => {
+                    let acc = Stored::Encoded(Arc::new(EncodedValue {
+                        type_name: acc_type.clone(),
+                        bytes: values.bytes.clone(),
+                        raw: false,
+                    }));
                     entry.2 = Some(match entry.2.take() {
                         None => acc,
                         Some(prev) => Stored::Object(combine.call(vec![prev, acc])?),
                     });
                 }
-                None => entry.1.extend(values.iter().cloned()),
+                None => entry.1.push(values.clone()),
             }
         }
     }
@@ -200,16 +249,10 @@ pub fn merge(
     let mut out = Vec::with_capacity(order.len());
     for bytes in order {
         let (key, values, acc) = groups.remove(&bytes).expect("recorded");
-        let mut pair = key.bytes.to_vec();
-        match acc {
-            Some(acc) => pair.extend_from_slice(&encode(&acc)?.bytes),
-            None => {
-                pair.extend_from_slice(&codec::encode(&(values.len() as u64))?);
-                for value in &values {
-                    pair.extend_from_slice(&value.bytes);
-                }
-            }
-        }
+        let pair = match acc {
+            Some(acc) => [key.bytes.as_ref(), &encode(&acc)?.bytes].concat(),
+            None => list_pair(&key, &values)?,
+        };
         out.push(Stored::Encoded(Arc::new(EncodedValue {
             type_name: type_name.clone(),
             bytes: pair.into(),

@@ -111,10 +111,14 @@ fn file_blocks(path: &Path, options: &TextOptions) -> Vec<TextBlock> {
     if compression != Compression::None || size <= block {
         return vec![whole(0, None)];
     }
-    (0..size.div_ceil(block))
+    // Equal blocks, so a file just past the block size is not a full block and a sliver
+    // (placed like any other task, the sliver would leave its worker idle).
+    let count = size.div_ceil(block);
+    let each = size.div_ceil(count);
+    (0..count)
         .map(|i| {
-            let end = (i + 1) * block;
-            whole(i * block, (end < size).then_some(end))
+            let end = (i + 1) * each;
+            whole(i * each, (end < size).then_some(end))
         })
         .collect()
 }
@@ -343,6 +347,21 @@ mod tests {
             let expected: Vec<&str> = text.lines().collect();
             assert_eq!(lines, expected, "block size {block_size}");
         }
+    }
+
+    #[test]
+    fn a_file_past_the_block_size_is_cut_into_equal_blocks() {
+        let dir = tempdir("equal");
+        let path = write(&dir, "a.txt", &[b'x'; 1001]);
+        let options = TextOptions {
+            block_size: 1000,
+            lossy: false,
+        };
+        let spans: Vec<(u64, Option<u64>)> = file_blocks(&path, &options)
+            .iter()
+            .map(|b| (b.start, b.end))
+            .collect();
+        assert_eq!(spans, [(0, Some(501)), (501, None)]);
     }
 
     #[test]
