@@ -109,9 +109,18 @@ impl Center {
             return;
         };
         let description = WorkerDescription::from_hello(&hello, listen_addr);
-        let (id, replaced) = self
+        let joined = self
             .state
             .on_worker_joined(description.clone(), Instant::now());
+        let (id, replaced) = match joined {
+            Ok(joined) => joined,
+            Err(refused) => {
+                warn!(target: LOG_TARGET, %peer, name = %hello.name, pid = hello.pid,
+                    "Refusing worker registration: {refused}");
+                actix::spawn(refuse(stream, refused.to_string()));
+                return;
+            }
+        };
         if let Some(old) = replaced {
             self.drop_worker(old, LeaveReason::Replaced);
         }
@@ -217,6 +226,7 @@ impl Center {
     /// nanny's word on how it ended: the socket's end and the nanny's report race, and only
     /// the report can name a signal or a memory kill.
     fn on_worker_closed(&mut self, id: WorkerId, reason: String, ctx: &mut Context<Self>) {
+        self.state.on_worker_disconnected(id);
         let pid = self.state.worker(id).map(|w| w.description.pid);
         let watched = pid.filter(|pid| {
             !self.exit_reports.contains_key(pid)

@@ -159,11 +159,14 @@ fn stale_worker_reports_are_ignored_or_released() {
     );
     assert!(sim.finish(WorkerId(99), "a", 1).is_empty());
     assert_eq!(sim.finish(W1, "a", 1), vec![Sent::InMemory(C1, key("a"))]);
-    // A second copy of a key in memory is a replica.
-    assert!(sim.finish(W2, "a", 1).is_empty());
-    assert_eq!(sim.state.who_has(&key("a")), &[W1, W2]);
+    // A copy of a key in memory from a worker never asked for it is not a replica.
+    assert_eq!(
+        sim.finish(W2, "a", 1),
+        vec![Sent::Release(W2, keys(&["a"]))]
+    );
+    assert_eq!(sim.state.who_has(&key("a")), &[W1]);
     let sent = sim.releases(C1, &["a"]);
-    assert_eq!(releases(&sent), pairs(&[(W1, "a"), (W2, "a")]));
+    assert_eq!(releases(&sent), pairs(&[(W1, "a")]));
 }
 
 #[test]

@@ -3,6 +3,7 @@
 //! that checks every invariant after each step.
 
 mod failures;
+mod forged_reports;
 mod placement;
 mod random_walk;
 mod recomputing;

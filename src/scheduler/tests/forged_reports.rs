@@ -1,0 +1,139 @@
+//! A worker reports only on what the scheduler asked of it: claims to hold keys it was
+//! never given, to finish or fail tasks it was not running, or to miss a copy it was not
+//! sent to fetch are ignored (with the reason returned for the log), and a client's wants
+//! and cancels touch only its own futures.
+
+use super::*;
+use crate::scheduler::IgnoredReport;
+
+/// W1 runs "a" for C1; W2 is connected and idle.
+fn a_running_on_w1() -> Sim {
+    let mut sim = Sim::new();
+    sim.add_worker(WorkerBuilder::new(W1));
+    sim.add_worker(WorkerBuilder::new(W2).functions(vec![]));
+    sim.submit(C1, vec![TaskBuilder::new("a")], &["a"]);
+    assert_eq!(sim.runner("a"), Some(W1));
+    sim
+}
+
+fn not_running(worker: WorkerId, name: &str, state: &str) -> Result<(), IgnoredReport> {
+    Err(IgnoredReport::NotRunning {
+        worker,
+        key: key(name),
+        state: state.into(),
+    })
+}
+
+#[test]
+fn a_result_for_a_task_running_elsewhere_is_ignored_and_the_runner_keeps_it() {
+    let mut sim = a_running_on_w1();
+    let (checked, sent) = sim.step_with(|s, out| s.on_task_finished(W2, key("a"), 1, out));
+    assert_eq!(checked, not_running(W2, "a", "processing on w1"));
+    assert!(checked.unwrap_err().to_string().contains("forged"));
+    assert_eq!(sent, vec![Sent::Release(W2, keys(&["a"]))]);
+    assert_eq!(sim.runner("a"), Some(W1), "C1 is not told a is done");
+    assert_eq!(sim.finish(W1, "a", 1), vec![Sent::InMemory(C1, key("a"))]);
+}
+
+#[test]
+fn a_worker_cannot_claim_to_hold_a_key_it_was_never_given() {
+    let mut sim = a_running_on_w1();
+    sim.finish(W1, "a", 1);
+    let (checked, sent) = sim.step_with(|s, out| s.on_task_finished(W2, key("a"), 1, out));
+    assert_eq!(checked, not_running(W2, "a", "memory"));
+    assert_eq!(sent, vec![Sent::Release(W2, keys(&["a"]))]);
+    assert_eq!(sim.state.who_has(&key("a")), &[W1]);
+    assert!(sim.state.has_what(W2).is_empty());
+    let (checked, _) = sim.step_with(|s, out| s.on_task_finished(W2, key("nope"), 1, out));
+    assert_eq!(checked, not_running(W2, "nope", "unknown"));
+    assert_eq!(
+        sim.state.task_state(&key("nope")),
+        None,
+        "nothing is created"
+    );
+}
+
+#[test]
+fn a_failure_of_a_task_running_elsewhere_is_ignored() {
+    let mut sim = a_running_on_w1();
+    let (checked, sent) =
+        sim.step_with(|s, out| s.on_task_erred(W2, key("a"), failed(W2, "a", "forged"), out));
+    assert_eq!(checked, not_running(W2, "a", "processing on w1"));
+    assert!(sent.is_empty(), "C1 hears nothing: {sent:?}");
+    assert_eq!(sim.runner("a"), Some(W1));
+}
+
+#[test]
+fn an_unknown_worker_changes_nothing() {
+    let mut sim = a_running_on_w1();
+    let stranger = WorkerId(99);
+    let (checked, sent) = sim.step_with(|s, out| s.on_task_finished(stranger, key("a"), 1, out));
+    assert_eq!(
+        checked,
+        Err(IgnoredReport::UnknownWorker { worker: stranger })
+    );
+    assert!(sent.is_empty());
+    assert_eq!(sim.runner("a"), Some(W1));
+}
+
+/// W1 holds "a" and "x"; W2 runs "b", which needs "a" only.
+fn b_fetching_a_on_w2() -> Sim {
+    let g = FunctionId::new("g", 7);
+    let mut sim = Sim::new();
+    sim.add_worker(WorkerBuilder::new(W1));
+    sim.add_worker(WorkerBuilder::new(W2).functions(vec![g.clone()]));
+    sim.add_worker(WorkerBuilder::new(W3).functions(vec![g.clone()]));
+    let tasks = vec![TaskBuilder::new("a"), TaskBuilder::new("x")];
+    sim.submit(C1, tasks, &["a", "x"]);
+    sim.finish(W1, "a", 4);
+    sim.finish(W1, "x", 4);
+    let b = TaskBuilder::new("b").deps(&["a"]).function(g);
+    sim.submit(C1, vec![b], &["b"]);
+    assert_eq!(sim.runner("b"), Some(W2));
+    sim
+}
+
+#[test]
+fn a_worker_not_running_the_task_cannot_make_another_drop_its_copy() {
+    let mut sim = b_fetching_a_on_w2();
+    let (checked, sent) =
+        sim.step_with(|s, out| s.on_missing_dependency(W3, key("b"), key("a"), W1, out));
+    assert_eq!(checked, not_running(W3, "b", "processing on w2"));
+    assert!(sent.is_empty(), "W1 is not told to drop a: {sent:?}");
+    assert_eq!(sim.state.who_has(&key("a")), &[W1]);
+    assert_eq!(sim.runner("b"), Some(W2));
+}
+
+#[test]
+fn a_missing_key_the_task_does_not_need_is_ignored() {
+    let mut sim = b_fetching_a_on_w2();
+    let (checked, sent) =
+        sim.step_with(|s, out| s.on_missing_dependency(W2, key("b"), key("x"), W1, out));
+    assert_eq!(
+        checked,
+        Err(IgnoredReport::NotADependency {
+            worker: W2,
+            key: key("b"),
+            dependency: key("x"),
+        })
+    );
+    assert!(sent.is_empty(), "{sent:?}");
+    assert_eq!(sim.state.who_has(&key("x")), &[W1]);
+    assert_eq!(sim.runner("b"), Some(W2));
+    // The runner's true report is taken.
+    let (checked, sent) =
+        sim.step_with(|s, out| s.on_missing_dependency(W2, key("b"), key("a"), W1, out));
+    assert_eq!(checked, Ok(()));
+    assert!(releases(&sent).contains(&(W1, key("a"))), "{sent:?}");
+}
+
+#[test]
+fn a_client_releases_and_cancels_only_its_own_futures() {
+    let mut sim = a_running_on_w1();
+    assert!(sim.releases(C2, &["a"]).is_empty());
+    assert!(sim.cancel(C2, &["a"]).is_empty());
+    assert_eq!(sim.runner("a"), Some(W1), "C1's task still runs");
+    assert_eq!(sim.finish(W1, "a", 1), vec![Sent::InMemory(C1, key("a"))]);
+    assert!(sim.releases(C2, &["a"]).is_empty());
+    assert_eq!(sim.state.who_has(&key("a")), &[W1], "C1's value stays");
+}
