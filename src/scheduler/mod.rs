@@ -10,7 +10,8 @@
 //! tasks by function and priority), `state` (the struct, queries, `set_state` bookkeeping),
 //! `transitions` (revive, ready, finish, fail, release), `placement` (worker choice, slots),
 //! `client_events`/`graph_intake`/`worker_events`/`restart` (the `on_*` events),
-//! `report_check` (a worker reports only on what it was asked), `outbox`, `sanity`.
+//! `report_check` (a worker reports only on what it was asked), `ownership` (a client uses
+//! only its own keys), `outbox`, `sanity`.
 //!
 //! ```
 //! use taskforce::ids::{ClientId, WorkerId};
@@ -32,6 +33,7 @@ mod client_events;
 mod failure;
 mod graph_intake;
 mod outbox;
+mod ownership;
 mod placement;
 mod queue;
 mod report_check;
@@ -47,6 +49,7 @@ mod worker_events;
 #[cfg(test)]
 mod tests;
 
+pub use client_events::FOREIGN_KEY;
 pub use failure::{DeathCause, TaskFailure, WorkerDeath};
 pub use outbox::{ClientReport, Outbox, OutboxBatch, WorkerCommand};
 pub use report_check::IgnoredReport;

@@ -14,7 +14,7 @@ fn only_the_wanters_of_lost_computed_keys_hear_recomputing() {
         TaskBuilder::new("outer").deps(&["inner"]),
     ];
     sim.submit(C1, tasks, &["shared", "replicated", "outer"]);
-    sim.wants(C2, &["shared"]);
+    sim.shares(C2, &["shared"]);
     sim.finish(W1, "shared", 8);
     sim.finish(W1, "replicated", 8);
     sim.finish(W1, "inner", 8);

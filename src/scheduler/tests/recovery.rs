@@ -99,7 +99,7 @@ fn scattered_data_lost_with_its_worker_is_reported_lost() {
         sim.scatter(C1, "x", W1, 10),
         vec![Sent::InMemory(C1, key("x"))]
     );
-    sim.wants(C2, &["x"]);
+    sim.scatter(C2, "x", W1, 10); // the same value scattered: shared
     sim.scatter(C1, "kept", W1, 10);
     sim.scatter(C2, "kept", W2, 10);
     sim.submit(C1, vec![TaskBuilder::new("y").deps(&["x"])], &["y"]);

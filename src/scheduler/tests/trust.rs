@@ -1,10 +1,13 @@
-//! A worker reports only on what the scheduler asked of it: claims to hold keys it was
-//! never given, to finish or fail tasks it was not running, or to miss a copy it was not
-//! sent to fetch are ignored (with the reason returned for the log), and a client's wants
-//! and cancels touch only its own futures.
+//! What the scheduler takes on a peer's word. A worker reports only on what it was asked:
+//! claims to hold keys it was never given, to finish or fail tasks it was not running, or
+//! to miss a copy it was not sent to fetch are ignored (with the reason returned for the
+//! log). A client uses only its own keys: another's it can take only by submitting the same
+//! task (with inputs it holds); its releases and cancels touch only its own futures.
 
 use super::*;
 use crate::scheduler::IgnoredReport;
+
+const C3: ClientId = ClientId(3);
 
 /// W1 runs "a" for C1; W2 is connected and idle.
 fn a_running_on_w1() -> Sim {
@@ -136,4 +139,57 @@ fn a_client_releases_and_cancels_only_its_own_futures() {
     assert_eq!(sim.finish(W1, "a", 1), vec![Sent::InMemory(C1, key("a"))]);
     assert!(sim.releases(C2, &["a"]).is_empty());
     assert_eq!(sim.state.who_has(&key("a")), &[W1], "C1's value stays");
+}
+
+fn foreign(client: ClientId, name: &str) -> Sent {
+    Sent::Lost(client, key(name), crate::scheduler::FOREIGN_KEY.into())
+}
+
+#[test]
+fn a_client_cannot_want_or_read_another_clients_key_by_naming_it() {
+    let mut sim = a_running_on_w1();
+    sim.finish(W1, "a", 1);
+    assert_eq!(sim.wants(C2, &["a"]), vec![foreign(C2, "a")]);
+    let reader = TaskBuilder::new("reader").deps(&["a"]);
+    let sent = sim.submit(C2, vec![reader], &["reader"]);
+    let unknown = TaskFailure::UnknownDependency {
+        key: key("reader"),
+        dependency: key("a"),
+    };
+    assert_eq!(
+        reports(&sent),
+        vec![Sent::Erred(C2, key("reader"), unknown)]
+    );
+    assert!(computes(&sent).is_empty(), "nothing reads a for C2");
+    // Another task under the same key is not the same computation.
+    let impostor = TaskBuilder::new("a").function(FunctionId::new("g", 9));
+    assert_eq!(
+        sim.submit(C2, vec![impostor], &["a"]),
+        vec![foreign(C2, "a")]
+    );
+    assert_eq!(sim.state.who_has(&key("a")), &[W1]);
+}
+
+#[test]
+fn resubmitting_the_same_task_shares_its_result_but_not_inputs_the_client_lacks() {
+    let mut sim = a_running_on_w1();
+    sim.finish(W1, "a", 1);
+    assert_eq!(
+        sim.submit(C2, vec![TaskBuilder::new("a")], &["a"]),
+        vec![Sent::InMemory(C2, key("a"))],
+        "the same call: C2 could compute it, so it shares it"
+    );
+    // C1's scattered secret, and a task over it: C2 can name the task, not the secret.
+    sim.scatter(C1, "secret", W1, 8);
+    sim.submit(C1, vec![TaskBuilder::new("t").deps(&["secret"])], &["t"]);
+    sim.finish(W1, "t", 1);
+    let t = TaskBuilder::new("t").deps(&["secret"]);
+    assert_eq!(sim.submit(C3, vec![t], &["t"]), vec![foreign(C3, "t")]);
+    // With the secret in hand (scattered by C3 too), the same task is shared.
+    sim.scatter(C3, "secret", W1, 8);
+    let t = TaskBuilder::new("t").deps(&["secret"]);
+    assert_eq!(
+        sim.submit(C3, vec![t], &["t"]),
+        vec![Sent::InMemory(C3, key("t"))]
+    );
 }
