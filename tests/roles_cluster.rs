@@ -289,6 +289,42 @@ fn forged_reports_are_ignored() -> Result<(), Failed> {
     check(holds(w1) >= Some(3), "w1 holds all three results")
 }
 
+/// An insider on w1's peer port (the token, the peer role) tries to overwrite a computed
+/// value with a scatter of its own under the same key: w1 keeps the computed one.
+fn a_peer_cannot_overwrite_a_workers_value() -> Result<(), Failed> {
+    use taskforce::messages::peer_link::{split_value, PeerToWorker};
+    let (_center, addr) = center(&[]);
+    let (_w1, w1_addr) = worker("w1", &addr);
+    let executor = executor(&addr)?;
+    let held = executor.submit(inc, (1,))?;
+    check(held.result()? == 2, "inc(1) == 2")?;
+    let mut peer = hello("insider", "127.0.0.1:9".parse()?);
+    peer.role = Role::Peer;
+    let system = actix::System::new();
+    let connected = system.block_on(connect_once(&w1_addr, &peer, &options()))?;
+    let mut stream = connected.stream.into_std()?;
+    stream.set_nonblocking(false)?;
+    stream.set_read_timeout(Some(PATIENCE))?;
+    let (meta, bytes) = split_value(forged_value());
+    let packet = Packet {
+        tag: Tag::Ask(1),
+        body: PeerToWorker::PutData(vec![(held.key().clone(), meta)]),
+    };
+    let envelope = Envelope {
+        header: codec::encode(&packet)?.into(),
+        frames: vec![bytes],
+    };
+    let mut wire = Vec::new();
+    envelope.put_all(&mut wire);
+    stream.write_all(&wire)?;
+    let mut answer = [0_u8; 8];
+    stream.read_exact(&mut answer)?;
+    check(
+        executor.submit(inc, (&held,))?.result()? == 3,
+        "inc(inc(1)) == 3 on w1's own value, not 667",
+    )
+}
+
 fn restart_is_refused_unless_the_cluster_allows_it() -> Result<(), Failed> {
     let (center, addr) = center(&[]);
     let (_w1, _) = worker("w1", &addr);
@@ -341,6 +377,10 @@ fn main() {
             a_worker_claiming_a_live_workers_address_is_refused,
         ),
         Trial::test("forged_reports_are_ignored", forged_reports_are_ignored),
+        Trial::test(
+            "a_peer_cannot_overwrite_a_workers_value",
+            a_peer_cannot_overwrite_a_workers_value,
+        ),
         Trial::test(
             "restart_is_refused_unless_the_cluster_allows_it",
             restart_is_refused_unless_the_cluster_allows_it,
