@@ -116,7 +116,9 @@ impl SchedulerState {
 
     /// `client` put data on workers directly: `(key, worker, nbytes)`. The client wants
     /// each key. Data has no lineage, so if all its holders die it is lost. A copy of a key
-    /// that is known with lineage and not in memory is not trusted and is released.
+    /// that is known with lineage and not in memory is not trusted and is released. A key
+    /// another client computed cannot be taken by claiming to have scattered it: the claim
+    /// is answered lost with [`FOREIGN_KEY`] (and the claimed copy released).
     pub fn on_scattered(
         &mut self,
         client: ClientId,
@@ -127,6 +129,13 @@ impl SchedulerState {
             if !self.workers.contains_key(&worker) {
                 let reason = format!("scattered to unknown worker {worker}");
                 self.push_command(Command::Lost(client, key, reason));
+                continue;
+            }
+            if self.is_computed_for_another(client, &key) {
+                if !self.task(&key).who_has().contains(&worker) {
+                    self.push_command(Command::Release(worker, key.clone()));
+                }
+                self.push_command(Command::Lost(client, key, FOREIGN_KEY.to_string()));
                 continue;
             }
             self.accept_scattered(&key, worker, nbytes);

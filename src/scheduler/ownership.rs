@@ -1,8 +1,10 @@
 //! Which keys a client may use: its own, and a key another client computed only when it
 //! submits the very same task (function and encoded call), whose inputs it may use too. A
 //! key of another client's is otherwise invisible: depending on it makes the task err as
-//! an unknown dependency, wanting it is answered as for an unknown key, and releasing or
-//! cancelling it touches only the asking client's own futures (`client_events`).
+//! an unknown dependency, wanting it (or claiming to have scattered it) is answered lost,
+//! and releasing or cancelling it touches only the asking client's own futures
+//! (`client_events`). Scattered data (no lineage) is shared by scattering the same value:
+//! its key names its content.
 //!
 //! Resubmitting the same call proves the client could compute the value itself, so sharing
 //! the result leaks nothing, and pure keys stay computed once across clients. No I/O.
@@ -17,6 +19,13 @@ impl SchedulerState {
         self.tasks
             .get(key)
             .is_some_and(|task| task.who_wants.contains(&client))
+    }
+
+    /// Whether `key` is a task (it has lineage) that `client` does not hold a future for.
+    pub(super) fn is_computed_for_another(&self, client: ClientId, key: &TaskKey) -> bool {
+        self.tasks
+            .get(key)
+            .is_some_and(|task| task.run.is_some() && !task.who_wants.contains(&client))
     }
 
     /// The known keys of `batch` that `client` may use: those it wants already, and those it

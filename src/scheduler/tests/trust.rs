@@ -193,3 +193,21 @@ fn resubmitting_the_same_task_shares_its_result_but_not_inputs_the_client_lacks(
         vec![Sent::InMemory(C3, key("t"))]
     );
 }
+
+#[test]
+fn a_client_cannot_take_a_computed_key_by_claiming_to_have_scattered_it() {
+    let mut sim = a_running_on_w1();
+    sim.finish(W1, "a", 1);
+    assert_eq!(
+        sim.scatter(C2, "a", W2, 1),
+        vec![foreign(C2, "a"), Sent::Release(W2, keys(&["a"]))]
+    );
+    assert_eq!(sim.state.who_has(&key("a")), &[W1]);
+    assert!(!sim.state.task(&key("a")).who_wants.contains(&C2));
+    // Scattered data is shared by scattering the same value.
+    sim.scatter(C1, "data", W1, 4);
+    assert_eq!(
+        sim.scatter(C2, "data", W2, 4),
+        vec![Sent::InMemory(C2, key("data"))]
+    );
+}
