@@ -131,7 +131,9 @@ fn run_round(state: &mut SchedulerState, graph: Graph) {
     let wanted = graph.wanted.clone();
     state.on_update_graph(CLIENT, graph.tasks, graph.wanted, &mut out);
     while let Some((worker, key)) = out.0.pop_front() {
-        state.on_task_finished(worker, key, 8, &mut out);
+        state
+            .on_task_finished(worker, key, 8, &mut out)
+            .expect("the worker was asked to run it");
     }
     state.on_client_releases(CLIENT, wanted, &mut out);
     assert_eq!(state.task_count(), 0, "every record is forgotten");

@@ -64,6 +64,10 @@ pub struct CenterArgs {
     /// each death (it fails on the next one).
     #[arg(long, default_value_t = 3)]
     pub allowed_failures: u32,
+    /// Let clients restart the cluster (`Executor::restart`), which cancels every client's
+    /// work; without it a restart is refused with the reason.
+    #[arg(long)]
+    pub allow_restart: bool,
 }
 
 /// Flags of `taskforce worker`.
@@ -206,6 +210,7 @@ impl CenterArgs {
             dashboard: (self.dashboard_port != 0)
                 .then(|| std::net::SocketAddr::new(self.host, self.dashboard_port)),
             token: self.token.clone(),
+            allow_restart: self.allow_restart,
             scheduler: crate::scheduler::SchedulerConfig {
                 allowed_failures: self.allowed_failures,
                 ..Default::default()

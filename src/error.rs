@@ -204,6 +204,15 @@ pub enum Error {
     /// Arguments could not be encoded.
     #[error("could not encode arguments: {0}")]
     Codec(#[from] CodecError),
+    /// The cluster refused a cluster-wide operation to this client (a restart on a cluster
+    /// started without `--allow-restart`); nothing was done. Retrying won't help.
+    #[error("{operation} refused by the scheduler: {reason}")]
+    Refused {
+        /// What was asked ("restart").
+        operation: String,
+        /// Why, and how to allow it.
+        reason: String,
+    },
     /// The cluster has no worker to place data on.
     #[error("the cluster has no workers")]
     NoWorkers,

@@ -261,6 +261,8 @@ fn start_center_thread(token: Token, dashboard: bool) -> crate::Result<CenterThr
                 port: 0,
                 dashboard: dashboard.then(|| SocketAddr::from((Ipv4Addr::LOCALHOST, 0))),
                 token: Some(token),
+                // Only this process holds the generated token: its owner may restart.
+                allow_restart: true,
                 ..CenterConfig::default()
             };
             let handle = system.block_on(center::start(config));

@@ -193,7 +193,7 @@ fn worker_with_death_timeout_exits_when_no_center_comes() {
 /// restart answers only once every old worker has left and the nanny's fresh one joined.
 #[test]
 fn restart_replaces_workers_no_known_nanny_watches() {
-    let (center, addr) = start_center(&[]);
+    let (center, addr) = start_center(&["--allow-restart"]);
     let _nanny = start_worker("nanny", &addr, &[]);
     let mut bare = start_worker("bare", &addr, &["--no-nanny"]);
     center.wait_for_nth("Register worker at", 2, PATIENCE);

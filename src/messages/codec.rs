@@ -16,6 +16,34 @@ fn config<const LIMIT: usize>() -> impl bincode::config::Config {
 /// The largest header or value we decode in one piece (bounded again by the frame limits).
 pub const MAX_DECODE_BYTES: usize = 1 << 32;
 
+/// The decode limits [`decode`] chooses from (bincode takes its limit as a constant).
+const DECODE_LIMITS: [usize; 4] = [L0, L1, L2, MAX_DECODE_BYTES];
+const L0: usize = 1 << 20;
+const L1: usize = 1 << 24;
+const L2: usize = 1 << 28;
+
+/// What bincode may count per byte of input: an integer counts its full width (16 bytes at
+/// most) however few bytes its varint took.
+const CLAIMED_PER_BYTE: usize = 16;
+
+/// The decode limit for an input of `len` bytes: at least 16 bytes per input byte (what a
+/// valid input can count), and 1 MiB (what serde may reserve for a sequence on its word).
+/// No single allocation while decoding goes past it, so a string or buffer announcing more
+/// than the input could hold is refused before it is allocated.
+pub fn decode_limit(len: usize) -> usize {
+    let needed = len.saturating_mul(CLAIMED_PER_BYTE);
+    DECODE_LIMITS
+        .into_iter()
+        .find(|&limit| limit >= needed)
+        .unwrap_or(MAX_DECODE_BYTES)
+}
+
+fn decode_within<T: DeserializeOwned, const LIMIT: usize>(
+    bytes: &[u8],
+) -> Result<(T, usize), bincode::error::DecodeError> {
+    bincode::serde::decode_from_slice(bytes, config::<LIMIT>())
+}
+
 /// Encoding or decoding failed.
 ///
 /// Retrying does not help: the bytes or the value are wrong for the expected type.
@@ -89,11 +117,16 @@ impl bincode::enc::write::Writer for &mut ByteCounter {
 /// Decodes a `T` that must fill `bytes` exactly.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
     let type_name = std::any::type_name::<T>();
-    let (value, used) = bincode::serde::decode_from_slice(bytes, config::<MAX_DECODE_BYTES>())
-        .map_err(|source| CodecError::Decode {
-            type_name,
-            message: source.to_string(),
-        })?;
+    let decoded = match decode_limit(bytes.len()) {
+        L0 => decode_within::<T, L0>(bytes),
+        L1 => decode_within::<T, L1>(bytes),
+        L2 => decode_within::<T, L2>(bytes),
+        _ => decode_within::<T, MAX_DECODE_BYTES>(bytes),
+    };
+    let (value, used) = decoded.map_err(|source| CodecError::Decode {
+        type_name,
+        message: source.to_string(),
+    })?;
     if used != bytes.len() {
         return Err(CodecError::TrailingBytes {
             type_name,

@@ -64,6 +64,14 @@ pub enum SchedulerToExecutor {
     Ack,
     /// The cluster was restarted: every key is forgotten, every future is void.
     Restarted,
+    /// A request was refused (a cluster-wide operation this cluster does not allow its
+    /// clients); nothing was done.
+    Refused {
+        /// What was asked ("restart").
+        operation: String,
+        /// Why it was refused, and how to allow it.
+        reason: String,
+    },
 }
 
 /// A key that finished, with where to fetch it.

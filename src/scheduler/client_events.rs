@@ -10,6 +10,9 @@ use super::task::{TaskRecord, TaskState};
 use super::types::{NewTask, Priority};
 use crate::ids::{ClientId, Set, TaskKey, WorkerId};
 
+/// Why a client is refused another client's key.
+pub const FOREIGN_KEY: &str = "another client's key: submit the same task to share its result";
+
 impl SchedulerState {
     /// A client submitted tasks and holds futures for `wanted`.
     ///
@@ -17,6 +20,10 @@ impl SchedulerState {
     /// keys or keys of the same batch; a task naming an unknown key (or caught in a cycle)
     /// errs, and so does what depends on it. Only what `wanted` needs is computed; tasks of
     /// the batch nothing needs are forgotten. A wanted key that is unknown is reported lost.
+    ///
+    /// Another client's key counts as known only if this client resubmits the same task
+    /// (`ownership`): a dependency on one it may not use errs as unknown, and wanting one
+    /// is answered "lost" with [`FOREIGN_KEY`].
     pub fn on_update_graph(
         &mut self,
         client: ClientId,
@@ -25,19 +32,36 @@ impl SchedulerState {
         out: &mut dyn Outbox,
     ) {
         self.generation += 1;
-        let new_keys = self.insert_tasks(tasks);
+        let resubmitted = self.known_keys_usable_by(client, &tasks);
+        let foreign: Set<TaskKey> = wanted
+            .iter()
+            .filter(|key| self.tasks.contains_key(*key) && !resubmitted.contains(*key))
+            .filter(|key| !self.is_wanted_by(client, key))
+            .cloned()
+            .collect();
+        let new_keys = self.insert_tasks(tasks, (client, &resubmitted));
         for key in wanted {
-            self.want_again(client, key);
+            if foreign.contains(&key) {
+                self.push_command(Command::Lost(client, key, FOREIGN_KEY.to_string()));
+            } else {
+                self.want_again(client, key);
+            }
         }
         self.release_candidates.extend(new_keys);
         self.end_event(out);
     }
 
-    /// `client` now holds futures for `keys` (known keys only; unknown ones are reported
-    /// lost). Keys in memory or erred are reported at once.
+    /// `client` holds futures for `keys` again: keys it wants are reported again (those in
+    /// memory or erred at once); others are reported lost, as unknown or, if another
+    /// client's, with [`FOREIGN_KEY`] (a client takes another's key only by resubmitting
+    /// its task).
     pub fn on_client_wants(&mut self, client: ClientId, keys: Vec<TaskKey>, out: &mut dyn Outbox) {
         for key in keys {
-            self.want_again(client, key);
+            if self.tasks.contains_key(&key) && !self.is_wanted_by(client, &key) {
+                self.push_command(Command::Lost(client, key, FOREIGN_KEY.to_string()));
+            } else {
+                self.want_again(client, key);
+            }
         }
         self.end_event(out);
     }
@@ -92,7 +116,9 @@ impl SchedulerState {
 
     /// `client` put data on workers directly: `(key, worker, nbytes)`. The client wants
     /// each key. Data has no lineage, so if all its holders die it is lost. A copy of a key
-    /// that is known with lineage and not in memory is not trusted and is released.
+    /// that is known with lineage and not in memory is not trusted and is released. A key
+    /// another client computed cannot be taken by claiming to have scattered it: the claim
+    /// is answered lost with [`FOREIGN_KEY`] (and the claimed copy released).
     pub fn on_scattered(
         &mut self,
         client: ClientId,
@@ -103,6 +129,13 @@ impl SchedulerState {
             if !self.workers.contains_key(&worker) {
                 let reason = format!("scattered to unknown worker {worker}");
                 self.push_command(Command::Lost(client, key, reason));
+                continue;
+            }
+            if self.is_computed_for_another(client, &key) {
+                if !self.task(&key).who_has().contains(&worker) {
+                    self.push_command(Command::Release(worker, key.clone()));
+                }
+                self.push_command(Command::Lost(client, key, FOREIGN_KEY.to_string()));
                 continue;
             }
             self.accept_scattered(&key, worker, nbytes);

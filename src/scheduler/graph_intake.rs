@@ -8,14 +8,19 @@ use super::failure::TaskFailure;
 use super::state::SchedulerState;
 use super::task::{RunSpec, TaskRecord, TaskState};
 use super::types::{NewTask, Priority};
-use crate::ids::{Map, Set, TaskKey};
+use crate::ids::{ClientId, Map, Set, TaskKey};
+
+/// The submitting client, and the known keys of its batch it may use (it wants or
+/// resubmitted: see `ownership`); other known keys it wants count too.
+pub(super) type KeysOf<'a> = (ClientId, &'a Set<TaskKey>);
 
 impl SchedulerState {
     /// Records the tasks of one `update_graph` call whose keys are new, all released (or
-    /// erred if they can never run). Returns the new keys.
-    pub(super) fn insert_tasks(&mut self, tasks: Vec<NewTask>) -> Vec<TaskKey> {
+    /// erred if they can never run). A known key counts as a dependency only if `usable`
+    /// (the client's: see `ownership`). Returns the new keys.
+    pub(super) fn insert_tasks(&mut self, tasks: Vec<NewTask>, usable: KeysOf<'_>) -> Vec<TaskKey> {
         let batch = self.new_tasks_only(tasks);
-        let (order, mut failures) = self.order_batch(&batch);
+        let (order, mut failures) = self.order_batch(&batch, usable);
         let mut slots: Vec<Option<NewTask>> = batch.into_iter().map(Some).collect();
         let mut keys = Vec::with_capacity(slots.len());
         for (index, failure) in failures.iter_mut().enumerate() {
@@ -51,13 +56,17 @@ impl SchedulerState {
     /// A dependency-first order of the batch (indexes) and, per task, the reason it can
     /// never run: a dependency nobody knows, or a cycle within the batch (Kahn's algorithm:
     /// what is never reached is on or behind a cycle).
-    fn order_batch(&self, batch: &[NewTask]) -> (Vec<usize>, Vec<Option<TaskFailure>>) {
+    fn order_batch(
+        &self,
+        batch: &[NewTask],
+        usable: KeysOf<'_>,
+    ) -> (Vec<usize>, Vec<Option<TaskFailure>>) {
         let index: Map<&TaskKey, usize> = batch
             .iter()
             .enumerate()
             .map(|(at, task)| (&task.key, at))
             .collect();
-        let mut failures = self.unknown_dependencies(batch, &index);
+        let mut failures = self.unknown_dependencies(batch, &index, usable);
         let mut indegree = vec![0_usize; batch.len()];
         let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); batch.len()];
         for (at, task) in batch.iter().enumerate() {
@@ -92,14 +101,19 @@ impl SchedulerState {
         (order, failures)
     }
 
-    /// Per task, `UnknownDependency` if it names a key neither known nor in the batch.
+    /// Per task, `UnknownDependency` if it names a key neither in the batch nor known and
+    /// the client's to use.
     fn unknown_dependencies(
         &self,
         batch: &[NewTask],
         index: &Map<&TaskKey, usize>,
+        (client, resubmitted): KeysOf<'_>,
     ) -> Vec<Option<TaskFailure>> {
-        let is_unknown =
-            |dep: &&TaskKey| !index.contains_key(dep) && !self.tasks.contains_key(*dep);
+        let is_unknown = |dep: &&TaskKey| {
+            !index.contains_key(dep)
+                && !resubmitted.contains(*dep)
+                && !self.is_wanted_by(client, dep)
+        };
         batch
             .iter()
             .map(|task| {

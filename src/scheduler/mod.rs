@@ -9,7 +9,9 @@
 //! Files: `types`/`failure` (values in and out), `task`/`worker` (records), `queue` (ready
 //! tasks by function and priority), `state` (the struct, queries, `set_state` bookkeeping),
 //! `transitions` (revive, ready, finish, fail, release), `placement` (worker choice, slots),
-//! `client_events`/`graph_intake`/`worker_events`/`restart` (the `on_*` events), `outbox`, `sanity`.
+//! `client_events`/`graph_intake`/`worker_events`/`restart` (the `on_*` events),
+//! `report_check` (a worker reports only on what it was asked), `ownership` (a client uses
+//! only its own keys), `outbox`, `sanity`.
 //!
 //! ```
 //! use taskforce::ids::{ClientId, WorkerId};
@@ -22,7 +24,7 @@
 //! let task = NewTask { key: "x".into(), function: inc, spec: vec![1u8].into(), deps: vec![], order: 0 };
 //! state.on_update_graph(ClientId(7), vec![task], vec!["x".into()], &mut out);
 //! assert_eq!(out.take_worker_commands().len(), 1); // compute x on w1
-//! state.on_task_finished(WorkerId(1), "x".into(), 8, &mut out);
+//! state.on_task_finished(WorkerId(1), "x".into(), 8, &mut out).expect("w1 runs x");
 //! assert_eq!(out.take_client_reports().len(), 1); // x is in memory, told to c7
 //! state.sanity_check();
 //! ```
@@ -31,8 +33,10 @@ mod client_events;
 mod failure;
 mod graph_intake;
 mod outbox;
+mod ownership;
 mod placement;
 mod queue;
+mod report_check;
 mod restart;
 mod sanity;
 mod state;
@@ -45,8 +49,10 @@ mod worker_events;
 #[cfg(test)]
 mod tests;
 
+pub use client_events::FOREIGN_KEY;
 pub use failure::{DeathCause, TaskFailure, WorkerDeath};
 pub use outbox::{ClientReport, Outbox, OutboxBatch, WorkerCommand};
+pub use report_check::IgnoredReport;
 pub use state::SchedulerState;
 pub use task::TaskState;
 pub use types::{

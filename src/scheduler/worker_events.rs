@@ -6,6 +6,7 @@
 
 use super::failure::{DeathCause, TaskFailure, WorkerDeath};
 use super::outbox::{Command, Outbox};
+use super::report_check::IgnoredReport;
 use super::state::SchedulerState;
 use super::task::TaskState;
 use super::types::WorkerLoss;
@@ -219,25 +220,25 @@ impl SchedulerState {
         }
     }
 
-    /// `worker` computed `key`, whose value takes `nbytes`. A result the scheduler did not
-    /// ask `worker` for is kept as a replica if the key is in memory, else released there.
+    /// `worker` computed `key`, whose value takes `nbytes`. Only a task the scheduler asked
+    /// `worker` to run, and which it runs there now, is taken ([`IgnoredReport`] otherwise):
+    /// a worker cannot claim to hold a key it was not given. A connected worker that claims
+    /// another result is told to drop that value, so its memory matches the scheduler's view.
     pub fn on_task_finished(
         &mut self,
         worker: WorkerId,
         key: TaskKey,
         nbytes: u64,
         out: &mut dyn Outbox,
-    ) {
-        if self.workers.contains_key(&worker) {
-            match self.tasks.get(&key).map(|task| &task.state) {
-                Some(TaskState::Processing { worker: runner }) if *runner == worker => {
-                    self.task_finished(&key, worker, nbytes);
-                }
-                Some(TaskState::Memory { .. }) => self.add_replica(&key, worker),
-                _ => self.push_command(Command::Release(worker, key)),
-            }
+    ) -> Result<(), IgnoredReport> {
+        let checked = self.check_running(worker, &key);
+        match &checked {
+            Ok(()) => self.task_finished(&key, worker, nbytes),
+            Err(IgnoredReport::UnknownWorker { .. }) => {}
+            Err(_) => self.push_command(Command::Release(worker, key)),
         }
         self.end_event(out);
+        checked
     }
 
     /// Running `key` on `worker` failed. Ignored unless `worker` was running it.
@@ -247,22 +248,23 @@ impl SchedulerState {
         key: TaskKey,
         failure: TaskFailure,
         out: &mut dyn Outbox,
-    ) {
-        let running = matches!(
-            self.tasks.get(&key).map(|task| &task.state),
-            Some(TaskState::Processing { worker: runner }) if *runner == worker
-        );
-        if running {
+    ) -> Result<(), IgnoredReport> {
+        let checked = self.check_running(worker, &key);
+        if checked.is_ok() {
             self.fail(&key, failure);
         }
         self.end_event(out);
+        checked
     }
 
     /// `worker` could not fetch `dep` from `holder` to run `key`, and has dropped `key`.
     ///
-    /// `holder` no longer counts as holding `dep` (and is told to delete any copy, so its
-    /// memory matches the scheduler's view). `key` goes back to waiting and is placed
-    /// again; if `dep` has no holder left it is recomputed, or reported lost if scattered.
+    /// Taken only from the worker running `key`, for a dependency of `key`
+    /// ([`IgnoredReport`] otherwise): a worker cannot make the scheduler forget another's
+    /// copy of a key it was not sent to fetch. `holder` no longer counts as holding `dep`
+    /// (and is told to delete any copy, so its memory matches the scheduler's view). `key`
+    /// goes back to waiting and is placed again; if `dep` has no holder left it is
+    /// recomputed, or reported lost if scattered.
     pub fn on_missing_dependency(
         &mut self,
         worker: WorkerId,
@@ -270,18 +272,16 @@ impl SchedulerState {
         dep: TaskKey,
         holder: WorkerId,
         out: &mut dyn Outbox,
-    ) {
-        let running = matches!(
-            self.tasks.get(&key).map(|task| &task.state),
-            Some(TaskState::Processing { worker: runner }) if *runner == worker
-        );
-        if running {
+    ) -> Result<(), IgnoredReport> {
+        let checked = self.check_dependency(worker, &key, &dep);
+        if checked.is_ok() {
             self.reset_to_waiting(&key, false);
+            let lost = self.forget_replica(&dep, holder);
+            self.fail_lost_data(&lost, Some(holder));
+            self.recompute_lost(&lost);
         }
-        let lost = self.forget_replica(&dep, holder);
-        self.fail_lost_data(&lost, Some(holder));
-        self.recompute_lost(&lost);
         self.end_event(out);
+        checked
     }
 
     /// Drops `holder` as a holder of `key` (if it was one) and tells it to delete its copy.

@@ -91,7 +91,9 @@ impl WorkerState {
         }
     }
 
-    /// A peer (an executor's scatter) places `values` here; returns their sizes.
+    /// A peer (an executor's scatter) places `values` here; returns their sizes. A key held
+    /// already keeps its value: a peer cannot overwrite what a task computed or another
+    /// client scattered (a scattered key names its content, so an honest copy is the same).
     pub fn on_put(
         &mut self,
         values: Vec<(TaskKey, EncodedValue)>,
@@ -99,6 +101,10 @@ impl WorkerState {
     ) -> Vec<u64> {
         let mut sizes = Vec::with_capacity(values.len());
         for (key, value) in values {
+            if let Some(held) = self.store.nbytes_of(&key) {
+                sizes.push(held);
+                continue;
+            }
             let nbytes = value.len() as u64;
             let value = Stored::Encoded(std::sync::Arc::new(value));
             self.keep(key, value, nbytes, out);

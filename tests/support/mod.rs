@@ -206,6 +206,7 @@ pub fn program_cluster(
         "0",
         "--dashboard-port",
         "0",
+        "--allow-restart",
     ];
     let center = Proc::start_program(program, "center", &args);
     let addr = started_at(&center.wait_for("Start center at "));

@@ -2,6 +2,7 @@
 //!
 //! Handlers here only translate between the network and the state machine.
 
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
@@ -20,7 +21,7 @@ use crate::messages::center_link::{
     CenterToWorker, ShutdownMsg, WorkerDescription, WorkerToCenter,
 };
 use crate::messages::nanny_link::{CenterToNanny, DeathCause, NannyToCenter};
-use crate::messages::{HelloReply, Role};
+use crate::messages::{Hello, HelloReply, Role};
 
 /// Logs of this actor appear under the role's name.
 const LOG_TARGET: &str = "taskforce::center";
@@ -100,21 +101,13 @@ impl Center {
             hello,
             peer,
         } = arrival;
-        let Some(listen_addr) = hello.listen_addr else {
-            warn!(target: LOG_TARGET, %peer, "refusing worker {}: it sent no listening address", hello.name);
-            actix::spawn(refuse(
-                stream,
-                "a worker must send its listening address".into(),
-            ));
-            return;
+        let (id, description) = match self.register_worker(&hello, peer) {
+            Ok(joined) => joined,
+            Err(reason) => {
+                actix::spawn(refuse(stream, reason));
+                return;
+            }
         };
-        let description = WorkerDescription::from_hello(&hello, listen_addr);
-        let (id, replaced) = self
-            .state
-            .on_worker_joined(description.clone(), Instant::now());
-        if let Some(old) = replaced {
-            self.drop_worker(old, LeaveReason::Replaced);
-        }
         let greeting = self.welcome(id.0);
         let (session, addr) = Session::start(
             stream,
@@ -125,6 +118,7 @@ impl Center {
         let link = Remote::new(session, addr);
         self.worker_sessions.insert(session, id);
         self.worker_links.insert(id, link.clone());
+        let listen_addr = description.addr;
         self.scheduler.do_send(WorkerJoined {
             id,
             description,
@@ -134,6 +128,33 @@ impl Center {
             memory_limit = hello.memory_limit, functions = hello.functions.len(),
             "Register worker at {listen_addr} ({} workers)", self.state.worker_count()
         );
+    }
+
+    /// Enters a worker in the membership: the one place a registration is checked. Refused
+    /// (with the reason for the worker, logged) without a listening address, or at the
+    /// address of a worker still connected; a worker whose connection closed is replaced.
+    fn register_worker(
+        &mut self,
+        hello: &Hello,
+        peer: SocketAddr,
+    ) -> Result<(WorkerId, WorkerDescription), String> {
+        let Some(listen_addr) = hello.listen_addr else {
+            warn!(target: LOG_TARGET, %peer, "refusing worker {}: it sent no listening address", hello.name);
+            return Err("a worker must send its listening address".into());
+        };
+        let description = WorkerDescription::from_hello(hello, listen_addr);
+        let joined = self
+            .state
+            .on_worker_joined(description.clone(), Instant::now());
+        let (id, replaced) = joined.map_err(|refused| {
+            warn!(target: LOG_TARGET, %peer, name = %hello.name, pid = hello.pid,
+                "Refusing worker registration: {refused}");
+            refused.to_string()
+        })?;
+        if let Some(old) = replaced {
+            self.drop_worker(old, LeaveReason::Replaced);
+        }
+        Ok((id, description))
     }
 
     fn admit_nanny(&mut self, arrival: Arrival, ctx: &mut Context<Self>) {
@@ -217,6 +238,7 @@ impl Center {
     /// nanny's word on how it ended: the socket's end and the nanny's report race, and only
     /// the report can name a signal or a memory kill.
     fn on_worker_closed(&mut self, id: WorkerId, reason: String, ctx: &mut Context<Self>) {
+        self.state.on_worker_disconnected(id);
         let pid = self.state.worker(id).map(|w| w.description.pid);
         let watched = pid.filter(|pid| {
             !self.exit_reports.contains_key(pid)

@@ -46,6 +46,9 @@ pub struct CenterConfig {
     /// The cluster's token: only clients that prove it are admitted (default `None`: anyone
     /// who reaches the port, for trusted networks only).
     pub token: Option<Token>,
+    /// Whether clients may restart the cluster, cancelling everyone's work (default
+    /// `false`: a restart is refused with the reason; `--allow-restart`).
+    pub allow_restart: bool,
     /// Scheduling policy.
     pub scheduler: SchedulerConfig,
     /// Where to serve the dashboard and `/metrics` (default: nowhere; the CLI's default is
@@ -64,6 +67,7 @@ impl Default for CenterConfig {
             limits: FrameLimits::default(),
             bounds: LinkBounds::default(),
             token: None,
+            allow_restart: false,
             scheduler: SchedulerConfig::default(),
             dashboard: None,
         }
@@ -108,7 +112,8 @@ pub async fn start(config: CenterConfig) -> std::io::Result<CenterHandle> {
         .and_then(|at| serve_dashboard(&dashboard, at));
     let sessions = SessionOptions::new(limits, config.bounds);
     let max_connections = config.bounds.max_connections;
-    let scheduler = Scheduler::new(config.scheduler.clone(), sessions, config.name.clone());
+    let scheduler = Scheduler::new(config.scheduler.clone(), sessions, config.name.clone())
+        .with_restart_allowed(config.allow_restart);
     let scheduler = match &server {
         Some(server) => scheduler.with_dashboard(dashboard, dashboard_link(server.addr())),
         None => scheduler,

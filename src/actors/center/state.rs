@@ -23,6 +23,29 @@ pub struct WorkerInfo {
     pub load: HeartbeatMsg,
     /// When it was last heard from.
     pub last_seen: Instant,
+    /// Whether its connection is open (a closed one may linger, waiting for its nanny's
+    /// report; a new worker may take its address).
+    pub connected: bool,
+}
+
+/// Why a worker's registration is refused. The claimant is told this and closed; the
+/// members stay as they were.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RegistrationRefused {
+    /// Another worker, still connected, is registered at this address: a newcomer cannot
+    /// evict it by claiming its address (retrying helps only once that worker has left).
+    #[error(
+        "the address {addr} belongs to worker {holder} ({name}), which is still connected; \
+         a worker cannot take over another's address"
+    )]
+    AddressTaken {
+        /// The address claimed.
+        addr: SocketAddr,
+        /// The worker registered there.
+        holder: WorkerId,
+        /// Its name.
+        name: String,
+    },
 }
 
 /// Why a worker left the membership.
@@ -83,14 +106,25 @@ impl CenterState {
     }
 
     /// A worker completed its handshake. Returns its new id, and the id of an older entry at
-    /// the same address that this one replaces (that one's connection should be closed).
+    /// the same address that this one replaces: one whose connection has closed (its nanny's
+    /// report may still be awaited), so a restarted worker takes its place at once. A worker
+    /// still connected at that address keeps it and the newcomer is refused.
     pub fn on_worker_joined(
         &mut self,
         description: WorkerDescription,
         now: Instant,
-    ) -> (WorkerId, Option<WorkerId>) {
+    ) -> Result<(WorkerId, Option<WorkerId>), RegistrationRefused> {
         let addr = description.addr;
         let replaced = self.by_addr.get(&addr).copied();
+        if let Some(holder) = replaced.and_then(|id| self.workers.get(&id)) {
+            if holder.connected {
+                return Err(RegistrationRefused::AddressTaken {
+                    addr,
+                    holder: holder.id,
+                    name: holder.description.name.clone(),
+                });
+            }
+        }
         if let Some(old) = replaced {
             self.on_worker_left(old);
         }
@@ -101,10 +135,19 @@ impl CenterState {
             description,
             load: HeartbeatMsg::default(),
             last_seen: now,
+            connected: true,
         };
         self.workers.insert(id, info);
         self.by_addr.insert(addr, id);
-        (id, replaced)
+        Ok((id, replaced))
+    }
+
+    /// A worker's connection closed; it stays a member until it leaves, but no longer holds
+    /// its address against a newcomer.
+    pub fn on_worker_disconnected(&mut self, id: WorkerId) {
+        if let Some(worker) = self.workers.get_mut(&id) {
+            worker.connected = false;
+        }
     }
 
     /// A heartbeat arrived. Returns false for a worker the center no longer knows.

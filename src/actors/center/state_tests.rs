@@ -59,7 +59,10 @@ impl Scenario {
 
     fn join(&mut self, name: &str, port: u16, secs: u64) -> WorkerId {
         let now = self.at(secs);
-        let (id, replaced) = self.center.on_worker_joined(description(name, port), now);
+        let (id, replaced) = self
+            .center
+            .on_worker_joined(description(name, port), now)
+            .expect("the address is free");
         assert_eq!(replaced, None);
         self.center.sanity_check();
         id
@@ -128,13 +131,40 @@ fn rejoin_after_loss_gets_a_new_id() {
 }
 
 #[test]
-fn rejoin_from_the_same_address_replaces_the_stale_entry() {
+fn rejoin_from_the_same_address_replaces_the_disconnected_entry() {
     let mut s = Scenario::new(10);
     let old = s.join("a", 1, 0);
-    let (new, replaced) = s.center.on_worker_joined(description("a", 1), s.at(1));
+    s.center.on_worker_disconnected(old);
+    let (new, replaced) = s
+        .center
+        .on_worker_joined(description("a", 1), s.at(1))
+        .expect("the old connection closed");
     assert_eq!(replaced, Some(old));
     assert_ne!(new, old);
     assert_eq!(s.center.worker_count(), 1);
+    s.center.sanity_check();
+}
+
+#[test]
+fn a_claimant_of_a_connected_workers_address_is_refused_and_the_holder_stays() {
+    let mut s = Scenario::new(10);
+    let holder = s.join("real", 1, 0);
+    let refused = s
+        .center
+        .on_worker_joined(description("impostor", 1), s.at(1))
+        .expect_err("the address is held by a connected worker");
+    assert_eq!(
+        refused,
+        super::state::RegistrationRefused::AddressTaken {
+            addr: addr(1),
+            holder,
+            name: "real".into(),
+        }
+    );
+    assert!(refused.to_string().contains("cannot take over"));
+    assert_eq!(s.center.worker_count(), 1);
+    assert_eq!(s.center.worker(holder).unwrap().description.name, "real");
+    assert!(s.center.on_heartbeat(holder, &beat(), s.at(2)));
     s.center.sanity_check();
 }
 

@@ -149,7 +149,7 @@ impl ExecutorActor {
             SchedulerToExecutor::Restarted => {
                 shared.set_all(KeyStatus::Lost("the cluster was restarted".into()), true);
             }
-            SchedulerToExecutor::Ack => {}
+            SchedulerToExecutor::Ack | SchedulerToExecutor::Refused { .. } => {}
         }
     }
 }

@@ -195,10 +195,19 @@ impl Executor {
 
     /// Restarts every worker through its nanny and forgets every key: all futures become
     /// lost. Returns once the new workers have joined.
+    ///
+    /// A cluster started without `--allow-restart` refuses this with
+    /// [`crate::Error::Refused`] and does nothing (`Executor::local()` allows it).
     pub fn restart(&self) -> crate::Result<()> {
-        self.inner
-            .ask(ExecutorToScheduler::Restart, Duration::from_secs(120))?;
-        Ok(())
+        match self
+            .inner
+            .ask(ExecutorToScheduler::Restart, Duration::from_secs(120))?
+        {
+            SchedulerToExecutor::Refused { operation, reason } => {
+                Err(crate::Error::Refused { operation, reason })
+            }
+            _ => Ok(()),
+        }
     }
 
     /// This executor's id at the scheduler.

@@ -65,6 +65,8 @@ pub struct Scheduler {
     last_death: Option<String>,
     /// Why nannies gave up, newest last; at most [`MAX_GAVE_UP_NOTES`], the oldest dropped.
     gave_up: std::collections::VecDeque<String>,
+    /// Whether clients may restart the cluster (`--allow-restart`; off by default).
+    restart_allowed: bool,
 }
 
 /// How many nannies' last words a cluster snapshot carries.
@@ -152,7 +154,14 @@ impl Scheduler {
             observer: observe::Observer::default(),
             last_death: None,
             gave_up: std::collections::VecDeque::new(),
+            restart_allowed: false,
         }
+    }
+
+    /// Lets clients restart the cluster (`--allow-restart`; a local cluster allows its owner).
+    pub fn with_restart_allowed(mut self, allowed: bool) -> Self {
+        self.restart_allowed = allowed;
+        self
     }
 
     fn snapshot(&self) -> ClusterSnapshot {
@@ -275,21 +284,23 @@ impl Scheduler {
 
     fn on_task_event(&mut self, worker: WorkerId, event: TaskEvent) {
         self.observer.task_event(&event);
-        match event {
+        let checked = match event {
             TaskEvent::Finished {
                 key,
                 nbytes,
                 inline,
             } => {
-                if let Some(value) = inline {
-                    self.inline.insert(key.clone(), value);
+                let taken =
+                    self.state
+                        .on_task_finished(worker, key.clone(), nbytes, &mut self.batch);
+                if let (Ok(()), Some(value)) = (&taken, inline) {
+                    self.inline.insert(key, value);
                 }
-                self.state
-                    .on_task_finished(worker, key, nbytes, &mut self.batch);
+                taken
             }
             TaskEvent::Erred { key, failure } => {
                 self.state
-                    .on_task_erred(worker, key, failure.into(), &mut self.batch);
+                    .on_task_erred(worker, key, failure.into(), &mut self.batch)
             }
             TaskEvent::MissingDependency {
                 key,
@@ -298,8 +309,11 @@ impl Scheduler {
             } => {
                 warn!(target: LOG_TARGET, %worker, %key, %dependency, %holder, "dependency could not be fetched");
                 self.state
-                    .on_missing_dependency(worker, key, dependency, holder, &mut self.batch);
+                    .on_missing_dependency(worker, key, dependency, holder, &mut self.batch)
             }
+        };
+        if let Err(ignored) = checked {
+            warn!(target: LOG_TARGET, %worker, "Ignored a worker's report: {ignored}");
         }
     }
 
@@ -339,7 +353,10 @@ impl Scheduler {
             ExecutorToScheduler::ClusterInfo => {
                 reply = SchedulerToExecutor::Cluster(self.snapshot())
             }
-            ExecutorToScheduler::Restart => return self.restart(client, reply_tag, ctx),
+            ExecutorToScheduler::Restart if self.restart_allowed => {
+                return self.restart(client, reply_tag, ctx)
+            }
+            ExecutorToScheduler::Restart => reply = restart::refusal(client),
         }
         self.flush();
         if let (Some(tag), Some(link)) = (reply_tag, self.clients.get(&client)) {

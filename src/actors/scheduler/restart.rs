@@ -2,6 +2,8 @@
 //! workers to clear their memory (`SchedulerState::on_restart`); this shell asks the nannies
 //! for fresh worker processes and answers once they have joined.
 //!
+//! Clients may restart only a cluster that allows it ([`refusal`] otherwise).
+//!
 //! A restart is done when every worker present at the restart has left and as many fresh
 //! workers (ids the center gave after the restart began) are present as nannies were asked.
 //! Counting joins alone was wrong twice over: a worker whose nanny had not yet connected was
@@ -35,6 +37,18 @@ impl PendingRestart {
         let old_left = present.iter().all(|id| !self.old.contains(id));
         let fresh = present.iter().filter(|id| !self.old.contains(id)).count();
         old_left && fresh >= awaited
+    }
+}
+
+/// The answer to a client's restart on a cluster that does not allow it (logged): a
+/// restart cancels every other user's work, so it is the cluster owner's to allow.
+pub(super) fn refusal(client: ClientId) -> SchedulerToExecutor {
+    let reason = "this cluster does not allow its clients to restart it (start the center \
+                  with --allow-restart to allow it)";
+    warn!(target: LOG_TARGET, %client, "Refusing restart: {reason}");
+    SchedulerToExecutor::Refused {
+        operation: "restart".into(),
+        reason: reason.into(),
     }
 }
 

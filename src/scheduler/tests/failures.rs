@@ -13,8 +13,14 @@ fn an_error_propagates_to_dependents_naming_the_root() {
         TaskBuilder::new("c").deps(&["b"]),
     ];
     sim.submit(C1, tasks, &["c"]);
-    sim.submit(C2, vec![TaskBuilder::new("d").deps(&["b"])], &["d"]);
-    sim.wants(C2, &["a"]);
+    // C2 shares b by submitting the same tasks.
+    let shared = vec![
+        TaskBuilder::new("a"),
+        TaskBuilder::new("b").deps(&["a"]),
+        TaskBuilder::new("d").deps(&["b"]),
+    ];
+    sim.submit(C2, shared, &["d"]);
+    sim.shares(C2, &["a"]);
     let sent = sim.fail(W1, "a", "boom");
     let root = failed(W1, "a", "boom");
     let mut told = reports(&sent);
@@ -37,7 +43,7 @@ fn an_error_propagates_to_dependents_naming_the_root() {
     assert_eq!(sim.state_of("b"), "erred");
     // Wanting an erred key reports it at once.
     assert_eq!(
-        sim.wants(C1, &["b"]),
+        sim.shares(C1, &["b"]),
         vec![Sent::Erred(C1, key("b"), root.for_dependent(key("b")))]
     );
     sim.releases(C1, &["c", "b"]);
@@ -159,11 +165,14 @@ fn stale_worker_reports_are_ignored_or_released() {
     );
     assert!(sim.finish(WorkerId(99), "a", 1).is_empty());
     assert_eq!(sim.finish(W1, "a", 1), vec![Sent::InMemory(C1, key("a"))]);
-    // A second copy of a key in memory is a replica.
-    assert!(sim.finish(W2, "a", 1).is_empty());
-    assert_eq!(sim.state.who_has(&key("a")), &[W1, W2]);
+    // A copy of a key in memory from a worker never asked for it is not a replica.
+    assert_eq!(
+        sim.finish(W2, "a", 1),
+        vec![Sent::Release(W2, keys(&["a"]))]
+    );
+    assert_eq!(sim.state.who_has(&key("a")), &[W1]);
     let sent = sim.releases(C1, &["a"]);
-    assert_eq!(releases(&sent), pairs(&[(W1, "a"), (W2, "a")]));
+    assert_eq!(releases(&sent), pairs(&[(W1, "a")]));
 }
 
 #[test]

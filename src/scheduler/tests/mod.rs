@@ -10,6 +10,7 @@ mod recovery;
 mod refcounts;
 mod restart;
 mod scale;
+mod trust;
 
 use crate::ids::{ClientId, TaskKey, WorkerId};
 use crate::scheduler::{
@@ -277,6 +278,35 @@ impl Sim {
     pub(super) fn fail(&mut self, worker: WorkerId, name: &str, message: &str) -> Vec<Sent> {
         let failure = failed(worker, name, message);
         self.step(|s, out| s.on_task_erred(worker, key(name), failure, out))
+    }
+
+    /// `client` takes keys another client computed, the one way a client can: by
+    /// submitting the same tasks, with those of every input it does not hold.
+    pub(super) fn shares(&mut self, client: ClientId, names: &[&str]) -> Vec<Sent> {
+        let mut tasks = Vec::new();
+        let mut seen = crate::ids::Set::default();
+        let mut stack = keys(names);
+        while let Some(next) = stack.pop() {
+            let Some(record) = self.state.tasks.get(&next) else {
+                continue;
+            };
+            let Some(run) = record.run.as_ref() else {
+                continue;
+            };
+            if record.who_wants.contains(&client) || !seen.insert(next.clone()) {
+                continue;
+            }
+            stack.extend(record.dependencies.iter().cloned());
+            tasks.push(NewTask {
+                key: next,
+                function: run.function.clone(),
+                spec: run.spec.clone(),
+                deps: record.dependencies.clone(),
+                order: 0,
+            });
+        }
+        let wanted = keys(names);
+        self.step(|s, out| s.on_update_graph(client, tasks, wanted, out))
     }
 
     pub(super) fn wants(&mut self, client: ClientId, names: &[&str]) -> Vec<Sent> {

@@ -153,7 +153,7 @@ impl Walk {
         };
         let name = key.as_str();
         match self.dice.below(4) {
-            0 => self.sim.wants(client, &[name]),
+            0 => self.sim.shares(client, &[name]),
             1 => self.sim.releases(client, &[name]),
             2 => self.sim.cancel(client, &[name]),
             _ => self.sim.step(|s, out| s.on_client_removed(client, out)),

@@ -14,12 +14,12 @@ fn only_the_wanters_of_lost_computed_keys_hear_recomputing() {
         TaskBuilder::new("outer").deps(&["inner"]),
     ];
     sim.submit(C1, tasks, &["shared", "replicated", "outer"]);
-    sim.wants(C2, &["shared"]);
+    sim.shares(C2, &["shared"]);
     sim.finish(W1, "shared", 8);
     sim.finish(W1, "replicated", 8);
     sim.finish(W1, "inner", 8);
     sim.add_worker(WorkerBuilder::new(W2));
-    sim.finish(W2, "replicated", 8); // an unasked copy is kept as a replica
+    sim.scatter(C1, "replicated", W2, 8); // a client's copy is kept as a replica
     assert_eq!(sim.state_of("outer"), "processing");
     let (loss, sent) = sim.lose_worker(W1);
     let mut told = reports(&sent);

@@ -99,7 +99,7 @@ fn scattered_data_lost_with_its_worker_is_reported_lost() {
         sim.scatter(C1, "x", W1, 10),
         vec![Sent::InMemory(C1, key("x"))]
     );
-    sim.wants(C2, &["x"]);
+    sim.scatter(C2, "x", W1, 10); // the same value scattered: shared
     sim.scatter(C1, "kept", W1, 10);
     sim.scatter(C2, "kept", W2, 10);
     sim.submit(C1, vec![TaskBuilder::new("y").deps(&["x"])], &["y"]);
@@ -163,7 +163,7 @@ fn missing_dependency_with_another_holder_retries_with_fixed_who_has() {
     sim.add_worker(WorkerBuilder::new(W3));
     sim.submit(C1, vec![TaskBuilder::new("a")], &["a"]);
     sim.finish(W1, "a", 4);
-    sim.finish(W3, "a", 4);
+    sim.scatter(C1, "a", W3, 4);
     sim.submit(
         C1,
         vec![TaskBuilder::new("b").deps(&["a"]).function(g)],
@@ -199,7 +199,9 @@ fn missing_last_copy_of_a_dependency_recomputes_it() {
     assert_eq!(sim.state_of("b"), "waiting");
     let sent = sim.finish(W1, "a", 4);
     assert_eq!(computes(&sent), pairs(&[(W2, "b")]));
-    // A stale report about a task no longer running there only fixes who_has.
-    let sent = sim.step(|s, out| s.on_missing_dependency(W1, key("b"), key("zzz"), W3, out));
+    // A stale report about a task no longer running there is ignored.
+    let (ignored, sent) =
+        sim.step_with(|s, out| s.on_missing_dependency(W1, key("b"), key("zzz"), W3, out));
+    assert!(ignored.is_err());
     assert!(sent.is_empty());
 }

@@ -101,7 +101,7 @@ fn clients_share_a_key_until_both_release_it() {
 fn one_client_releasing_before_completion_leaves_the_other_served() {
     let mut sim = one_worker();
     sim.submit(C1, vec![TaskBuilder::new("x")], &["x"]);
-    sim.wants(C2, &["x"]);
+    sim.shares(C2, &["x"]);
     sim.releases(C1, &["x"]);
     assert_eq!(sim.state_of("x"), "processing");
     let sent = sim.finish(W1, "x", 1);
@@ -128,7 +128,7 @@ fn resubmitting_a_known_key_does_not_recompute_it() {
     };
     assert_eq!(y.key, key("y"));
     assert_eq!(computes(&sent).len(), 1);
-    let sent = sim.wants(C2, &["x"]);
+    let sent = sim.shares(C2, &["x"]);
     assert_eq!(
         sent,
         vec![Sent::InMemory(C2, key("x"))],
@@ -200,7 +200,7 @@ fn cancel_drops_running_work_and_its_dependents() {
 fn cancel_of_a_shared_key_only_drops_the_cancelling_client() {
     let mut sim = one_worker();
     sim.submit(C1, vec![TaskBuilder::new("x")], &["x"]);
-    sim.wants(C2, &["x"]);
+    sim.shares(C2, &["x"]);
     let sent = sim.cancel(C1, &["x"]);
     assert_eq!(sent, vec![Sent::Lost(C1, key("x"), "cancelled".into())]);
     assert_eq!(sim.state_of("x"), "processing");
@@ -245,19 +245,20 @@ fn everything_released_leaves_nothing_anywhere() {
     let mut sim = Sim::new();
     sim.add_worker(WorkerBuilder::new(W1).threads(2));
     sim.add_worker(WorkerBuilder::new(W2));
-    let diamond = vec![
-        TaskBuilder::new("a").order(0),
-        TaskBuilder::new("b").deps(&["a"]).order(1),
-        TaskBuilder::new("c").deps(&["a"]).order(2),
-        TaskBuilder::new("d").deps(&["b", "c"]).order(3),
-        TaskBuilder::new("e").order(4),
-    ];
-    sim.submit(C1, diamond, &["d", "e"]);
-    sim.submit(
-        C2,
-        vec![TaskBuilder::new("f").deps(&["d", "e"])],
-        &["f", "b"],
-    );
+    let diamond = || {
+        vec![
+            TaskBuilder::new("a").order(0),
+            TaskBuilder::new("b").deps(&["a"]).order(1),
+            TaskBuilder::new("c").deps(&["a"]).order(2),
+            TaskBuilder::new("d").deps(&["b", "c"]).order(3),
+            TaskBuilder::new("e").order(4),
+        ]
+    };
+    sim.submit(C1, diamond(), &["d", "e"]);
+    // C2 shares the diamond by submitting the same tasks.
+    let mut shared = diamond();
+    shared.push(TaskBuilder::new("f").deps(&["d", "e"]));
+    sim.submit(C2, shared, &["f", "b"]);
     sim.run_all(8);
     assert_eq!(sim.state_of("f"), "memory");
     sim.releases(C1, &["d", "e"]);

@@ -17,7 +17,7 @@ fn busy_cluster() -> Sim {
     let mut wanted: Vec<&str> = names.iter().map(String::as_str).collect();
     wanted.push("ga");
     sim.submit(C1, tasks, &wanted);
-    sim.wants(C2, &["t00"]);
+    sim.shares(C2, &["t00"]);
     let running = sim.processing();
     let (done, worker) = running.iter().min().cloned().expect("something runs");
     sim.step(|s, out| s.on_task_finished(worker, done, 8, out));

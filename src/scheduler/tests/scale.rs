@@ -38,7 +38,9 @@ fn hundred_thousand_independent_tasks_run_and_release() {
         let Some((worker, key)) = running.pop_front() else {
             break;
         };
-        state.on_task_finished(worker, key, 8, &mut out);
+        state
+            .on_task_finished(worker, key, 8, &mut out)
+            .expect("the worker was asked to run it");
         if in_memory % 25_000 == 0 && in_memory / 25_000 > checks {
             checks += 1;
             state.sanity_check();

@@ -134,3 +134,21 @@ fn a_value_put_by_a_peer_serves_as_an_input() {
     let sent = sim.compute(vec![TaskBuilder::new("a").input("x", &[ME])]);
     assert_eq!(sent, vec![Sent::Run(key("a"), 1)]);
 }
+
+#[test]
+fn a_peer_cannot_overwrite_a_value_held_here() {
+    let mut sim = Sim::new();
+    let mut sizes = Vec::new();
+    sim.step(|s, out| sizes = s.on_put(vec![(key("x"), bytes(5))], out));
+    let first = sim.state.get(&key("x")).map(|held| format!("{held:?}"));
+    sim.step(|s, out| sizes = s.on_put(vec![(key("x"), bytes(9)), (key("y"), bytes(2))], out));
+    assert_eq!(
+        sizes,
+        vec![bytes(5).len() as u64, bytes(2).len() as u64],
+        "x keeps its first value; y is new"
+    );
+    assert_eq!(
+        sim.state.get(&key("x")).map(|held| format!("{held:?}")),
+        first
+    );
+}
