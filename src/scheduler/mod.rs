@@ -9,7 +9,8 @@
 //! Files: `types`/`failure` (values in and out), `task`/`worker` (records), `queue` (ready
 //! tasks by function and priority), `state` (the struct, queries, `set_state` bookkeeping),
 //! `transitions` (revive, ready, finish, fail, release), `placement` (worker choice, slots),
-//! `client_events`/`graph_intake`/`worker_events`/`restart` (the `on_*` events), `outbox`, `sanity`.
+//! `client_events`/`graph_intake`/`worker_events`/`restart` (the `on_*` events),
+//! `center_restart` (workers and executors coming back to a restarted center), `outbox`, `sanity`.
 //!
 //! ```
 //! use taskforce::ids::{ClientId, WorkerId};
@@ -27,6 +28,7 @@
 //! state.sanity_check();
 //! ```
 
+mod center_restart;
 mod client_events;
 mod failure;
 mod graph_intake;
@@ -45,6 +47,7 @@ mod worker_events;
 #[cfg(test)]
 mod tests;
 
+pub use center_restart::LOST_WITH_CENTER;
 pub use failure::{DeathCause, TaskFailure, WorkerDeath};
 pub use outbox::{ClientReport, Outbox, OutboxBatch, WorkerCommand};
 pub use state::SchedulerState;
