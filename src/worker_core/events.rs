@@ -107,20 +107,26 @@ impl WorkerState {
         sizes
     }
 
-    /// The center is gone. A new one knows nothing of what the old one asked: drop every
-    /// value and task, and forget fetches in flight (what they bring is dropped on arrival,
-    /// as are the outcomes of runs still on the threads). Returns how many keys were held.
-    pub fn on_center_lost(&mut self, out: &mut dyn WorkerOutbox) -> usize {
-        let held = self.store.len();
-        for key in self.store.on_disk() {
-            out.drop_spilled(key);
-        }
-        self.store = Default::default();
+    /// The center is gone. Values stay (the worker offers them to the next center when it
+    /// registers again: see [`Self::held_keys`]); every task, fetch and held-back job the old
+    /// center asked for is forgotten (what fetches bring is dropped on arrival, as are the
+    /// outcomes of runs still on the threads), and so are the peers it named, whose numbers
+    /// the next center gives out afresh. Returns how many keys are kept.
+    pub fn on_center_lost(&mut self, _out: &mut dyn WorkerOutbox) -> usize {
         self.held_jobs.clear();
         self.tasks = Map::default();
         self.needed_by = Map::default();
         self.fetching = Map::default();
         self.fetches = Map::default();
+        self.peer_addrs = Map::default();
+        self.store.len()
+    }
+
+    /// Every value held (in memory or spilled) with its size, sorted by key: what the worker
+    /// tells a center it registers with after losing the last one.
+    pub fn held_keys(&self) -> Vec<(TaskKey, u64)> {
+        let mut held: Vec<(TaskKey, u64)> = self.store.entries().collect();
+        held.sort_unstable();
         held
     }
 }
