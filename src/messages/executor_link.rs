@@ -34,6 +34,15 @@ pub enum ExecutorToScheduler {
     ClusterInfo,
     /// Restart every worker through its nanny (a request: answered by `Ack`).
     Restart,
+    /// After losing its center, the executor's first message to the next one: every task it
+    /// still holds the spec of, and every key it holds futures for. Keys workers still hold
+    /// keep their values; a wanted key nothing can bring back is reported `Lost`.
+    Resubmit {
+        /// The tasks of every submission whose futures are not all released.
+        tasks: Vec<NewTaskMsg>,
+        /// Every key the executor holds futures for.
+        wanted: Vec<TaskKey>,
+    },
 }
 
 /// One scattered value.

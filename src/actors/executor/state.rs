@@ -121,6 +121,13 @@ impl SharedState {
         }
     }
 
+    /// Every key this executor holds futures for, sorted.
+    pub fn held_keys(&self) -> Vec<TaskKey> {
+        let mut keys: Vec<TaskKey> = self.keys.iter().map(|e| e.key().clone()).collect();
+        keys.sort_unstable();
+        keys
+    }
+
     /// Whether this executor holds a future for `key`.
     pub fn holds(&self, key: &TaskKey) -> bool {
         self.keys.contains_key(key)

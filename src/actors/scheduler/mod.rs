@@ -6,8 +6,11 @@
 use std::net::SocketAddr;
 
 mod observe;
+mod recovery;
 mod restart;
 pub mod wire;
+
+pub use recovery::WorkerHolds;
 
 use actix::prelude::*;
 use tracing::{info, warn};
@@ -65,6 +68,8 @@ pub struct Scheduler {
     last_death: Option<String>,
     /// Why nannies gave up, newest last; at most [`MAX_GAVE_UP_NOTES`], the oldest dropped.
     gave_up: std::collections::VecDeque<String>,
+    /// Executors' messages held back while recovering from a center restart (recovery.rs).
+    deferred: Vec<recovery::Deferred>,
 }
 
 /// How many nannies' last words a cluster snapshot carries.
@@ -152,6 +157,7 @@ impl Scheduler {
             observer: observe::Observer::default(),
             last_death: None,
             gave_up: std::collections::VecDeque::new(),
+            deferred: Vec::new(),
         }
     }
 
@@ -310,6 +316,18 @@ impl Scheduler {
         reply_tag: Option<u64>,
         ctx: &mut Context<Self>,
     ) {
+        if let Some(message) = self.defer_while_recovering(client, message, reply_tag, ctx) {
+            self.apply_executor_message(client, message, reply_tag, ctx);
+        }
+    }
+
+    fn apply_executor_message(
+        &mut self,
+        client: ClientId,
+        message: ExecutorToScheduler,
+        reply_tag: Option<u64>,
+        ctx: &mut Context<Self>,
+    ) {
         let out = &mut self.batch;
         let mut reply = SchedulerToExecutor::Ack;
         match message {
@@ -317,6 +335,12 @@ impl Scheduler {
                 self.observer.submitted(&tasks);
                 let tasks = tasks.into_iter().map(Into::into).collect();
                 self.state.on_update_graph(client, tasks, wanted, out)
+            }
+            ExecutorToScheduler::Resubmit { tasks, wanted } => {
+                self.observer.submitted(&tasks);
+                let tasks = tasks.into_iter().map(Into::into).collect();
+                info!(target: LOG_TARGET, %client, wanted = wanted.len(), "Executor re-submitted after a center restart");
+                self.state.on_client_resubmitted(client, tasks, wanted, out)
             }
             ExecutorToScheduler::Want(keys) => self.state.on_client_wants(client, keys, out),
             ExecutorToScheduler::Release(keys) => self.state.on_client_releases(client, keys, out),

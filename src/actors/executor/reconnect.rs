@@ -1,0 +1,167 @@
+//! An executor whose center is lost keeps its futures and comes back: it reconnects with
+//! backoff (for up to [`RECONNECT_TIMEOUT`]) and re-submits what it still holds, so the
+//! scheduler of a restarted center can match it against the values workers kept.
+//!
+//! While reconnecting, new submissions are only recorded (the re-submission carries them),
+//! releases only update the record, and requests and cancels wait (at most
+//! [`MAX_HELD_BACK`] of them; one more fails at once as when the center is gone).
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use actix::prelude::*;
+use tracing::{info, warn};
+
+use super::actor::{AskScheduler, ExecutorActor, LOG_TARGET};
+use super::state::KeyStatus;
+use crate::actors::remote::handshake::HandshakeError;
+use crate::actors::remote::{
+    connect_with_backoff, AtSendBound, Connected, RemoteError, SendQueue, Session,
+};
+use crate::messages::executor_link::ExecutorToScheduler;
+use crate::messages::{Hello, Role};
+
+/// How long an executor tries to reach its center again after losing it.
+pub const RECONNECT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The most requests and cancels that wait for the center to come back.
+const MAX_HELD_BACK: usize = 1024;
+
+/// The send queue of the current link to the scheduler, which the user's threads wait on;
+/// replaced when the executor reconnects.
+pub(crate) type QueueSlot = Arc<RwLock<Arc<SendQueue>>>;
+
+/// What waits for the center to come back.
+#[derive(Default)]
+pub(crate) struct Reconnecting {
+    /// Why the last link closed.
+    reason: String,
+    messages: Vec<ExecutorToScheduler>,
+    asks: Vec<AskScheduler>,
+}
+
+/// The introduction an executor named `name` makes.
+pub(crate) fn executor_hello(name: &str) -> Hello {
+    Hello {
+        role: Role::Executor,
+        name: name.to_string(),
+        listen_addr: None,
+        nthreads: 0,
+        memory_limit: 0,
+        pid: std::process::id(),
+        functions: Vec::new(),
+    }
+}
+
+impl ExecutorActor {
+    /// The link to the scheduler closed (not by us): keep every future and reconnect.
+    pub(crate) fn on_scheduler_lost(&mut self, reason: String, ctx: &mut Context<Self>) {
+        warn!(target: LOG_TARGET, center = %self.center, "Lost the scheduler: {reason}; reconnecting for up to {RECONNECT_TIMEOUT:?}");
+        self.reconnecting = Some(Reconnecting {
+            reason,
+            ..Reconnecting::default()
+        });
+        let options = crate::actors::remote::ConnectOptions {
+            give_up_after: Some(RECONNECT_TIMEOUT),
+            ..self.options.clone()
+        };
+        let hello = executor_hello(&self.name);
+        let center = self.center.clone();
+        let attempt = async move { connect_with_backoff(&center, &hello, &options).await };
+        ctx.spawn(
+            attempt
+                .into_actor(self)
+                .map(|result, actor, ctx| match result {
+                    Ok(connected) => actor.on_reconnected(connected, ctx),
+                    Err(e) => actor.give_up_reconnecting(e),
+                }),
+        );
+    }
+
+    /// Keeps a message for the next center; hands it back at the bound (or if the executor
+    /// is not reconnecting), for the caller to fail.
+    pub(crate) fn hold_back(
+        &mut self,
+        message: ExecutorToScheduler,
+    ) -> Result<(), ExecutorToScheduler> {
+        let Some(waiting) = &mut self.reconnecting else {
+            return Err(message);
+        };
+        match message {
+            // Carried by the re-submission: every kept task, every held key.
+            ExecutorToScheduler::UpdateGraph { .. } | ExecutorToScheduler::Want(_) => Ok(()),
+            message if waiting.messages.len() + waiting.asks.len() < MAX_HELD_BACK => {
+                waiting.messages.push(message);
+                Ok(())
+            }
+            message => Err(message),
+        }
+    }
+
+    /// Keeps a request for the next center; answers it "gone" at the bound or if the
+    /// executor is not reconnecting.
+    pub(crate) fn hold_back_ask(&mut self, ask: AskScheduler) {
+        match &mut self.reconnecting {
+            Some(waiting) if waiting.messages.len() + waiting.asks.len() < MAX_HELD_BACK => {
+                waiting.asks.push(ask)
+            }
+            _ => {
+                let _ = ask.reply.send(Err(RemoteError::SessionGone));
+            }
+        }
+    }
+
+    fn on_reconnected(&mut self, connected: Connected, ctx: &mut Context<Self>) {
+        let Some(waiting) = self.reconnecting.take() else {
+            return;
+        };
+        let session_options = crate::actors::remote::SessionOptions {
+            at_send_bound: AtSendBound::Wait,
+            ..self.options.session_options()
+        };
+        let link = Session::open(
+            connected.stream,
+            ctx.address().recipient(),
+            session_options,
+            None,
+        );
+        if let Some(queue) = link.known_send_queue() {
+            *self.send_queue.write().expect("queue slot lock") = queue;
+        }
+        let tasks = self.submissions.tasks();
+        let wanted = self.shared.held_keys();
+        info!(target: LOG_TARGET, center = %self.center, client = connected.id, tasks = tasks.len(),
+            wanted = wanted.len(), submissions = self.submissions.len(), "Reconnected to the scheduler; re-submitting what is still held");
+        link.tell(ExecutorToScheduler::Resubmit { tasks, wanted });
+        self.scheduler = Some(link);
+        self.lost = None;
+        for message in waiting.messages {
+            self.send_or_refuse(message);
+        }
+        for ask in waiting.asks {
+            self.ask_scheduler(ask, ctx);
+        }
+    }
+
+    fn give_up_reconnecting(&mut self, error: HandshakeError) {
+        let Some(waiting) = self.reconnecting.take() else {
+            return;
+        };
+        let reason = format!(
+            "{}; could not reconnect within {RECONNECT_TIMEOUT:?}: {error}",
+            waiting.reason
+        );
+        warn!(target: LOG_TARGET, center = %self.center, "Giving up on the scheduler: {reason}");
+        self.shared.set_all(
+            KeyStatus::Disconnected(format!("lost the scheduler: {reason}")),
+            false,
+        );
+        self.lost = Some(reason);
+        for message in waiting.messages {
+            self.send_or_refuse(message);
+        }
+        for ask in waiting.asks {
+            let _ = ask.reply.send(Err(RemoteError::SessionGone));
+        }
+    }
+}
