@@ -163,6 +163,33 @@ fn a_killed_center_restarts_and_the_executor_gets_every_answer_without_recomputi
     Ok(())
 }
 
+/// No center comes back: pending futures fail once the executor stops trying, saying so.
+fn an_executor_gives_up_on_a_center_that_does_not_come_back() -> Result<(), Failed> {
+    let program = std::env::current_exe()?;
+    let runs_dir = RunsDir::new("center-gone")?;
+    let (center, addr) = start_center(&program, "0");
+    let _worker = start_worker(&program, "w1", &addr, &runs_dir.0);
+    let options = taskforce::remote::ConnectOptions {
+        reconnect_for: Some(Duration::from_secs(2)),
+        ..Default::default()
+    };
+    let executor = Executor::connect_with(&addr, options)?;
+    executor.wait_for_workers(1, Duration::from_secs(60))?;
+    let pending = executor.map(counted_square, 0..TASKS)?;
+    center.signal(Signal::SIGKILL);
+    drop(center);
+    let lost = pending.last().expect("a future").result();
+    let message = match lost {
+        Err(taskforce::Error::ConnectionLost { reason }) => reason,
+        other => return Err(format!("expected ConnectionLost, got {other:?}").into()),
+    };
+    assert!(
+        message.contains("could not reconnect within 2s"),
+        "the reason says the executor gave up: {message}"
+    );
+    Ok(())
+}
+
 fn main() {
     if matches!(
         std::env::args().nth(1).as_deref(),
@@ -172,9 +199,15 @@ fn main() {
         return;
     }
     let args = Arguments::from_args();
-    let tests = vec![Trial::test(
-        "a_killed_center_restarts_and_the_executor_gets_every_answer_without_recomputing",
-        a_killed_center_restarts_and_the_executor_gets_every_answer_without_recomputing,
-    )];
+    let tests = vec![
+        Trial::test(
+            "a_killed_center_restarts_and_the_executor_gets_every_answer_without_recomputing",
+            a_killed_center_restarts_and_the_executor_gets_every_answer_without_recomputing,
+        ),
+        Trial::test(
+            "an_executor_gives_up_on_a_center_that_does_not_come_back",
+            an_executor_gives_up_on_a_center_that_does_not_come_back,
+        ),
+    ];
     libtest_mimic::run(&args, tests).exit();
 }

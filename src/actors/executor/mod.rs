@@ -22,7 +22,6 @@ use actix::prelude::*;
 
 pub use future::Future;
 pub use progress::progress;
-pub use reconnect::RECONNECT_TIMEOUT;
 pub use state::KeyStatus;
 pub use wait::{as_completed, wait, AsCompleted};
 

@@ -1,5 +1,5 @@
 //! An executor whose center is lost keeps its futures and comes back: it reconnects with
-//! backoff (for up to [`RECONNECT_TIMEOUT`]) and re-submits what it still holds, so the
+//! backoff (for up to `ConnectOptions::reconnect_for`, 60 s by default) and re-submits what it still holds, so the
 //! scheduler of a restarted center can match it against the values workers kept.
 //!
 //! While reconnecting, new submissions are only recorded (the re-submission carries them),
@@ -7,7 +7,6 @@
 //! [`MAX_HELD_BACK`] of them; one more fails at once as when the center is gone).
 
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
 
 use actix::prelude::*;
 use tracing::{info, warn};
@@ -20,9 +19,6 @@ use crate::actors::remote::{
 };
 use crate::messages::executor_link::ExecutorToScheduler;
 use crate::messages::{Hello, Role};
-
-/// How long an executor tries to reach its center again after losing it.
-pub const RECONNECT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The most requests and cancels that wait for the center to come back.
 const MAX_HELD_BACK: usize = 1024;
@@ -56,13 +52,20 @@ pub(crate) fn executor_hello(name: &str) -> Hello {
 impl ExecutorActor {
     /// The link to the scheduler closed (not by us): keep every future and reconnect.
     pub(crate) fn on_scheduler_lost(&mut self, reason: String, ctx: &mut Context<Self>) {
-        warn!(target: LOG_TARGET, center = %self.center, "Lost the scheduler: {reason}; reconnecting for up to {RECONNECT_TIMEOUT:?}");
+        let Some(limit) = self.options.reconnect_for else {
+            warn!(target: LOG_TARGET, center = %self.center, "Lost the scheduler: {reason}");
+            let status = KeyStatus::Disconnected(format!("lost the scheduler: {reason}"));
+            self.shared.set_all(status, false);
+            self.lost = Some(reason);
+            return;
+        };
+        warn!(target: LOG_TARGET, center = %self.center, "Lost the scheduler: {reason}; reconnecting for up to {limit:?}");
         self.reconnecting = Some(Reconnecting {
             reason,
             ..Reconnecting::default()
         });
         let options = crate::actors::remote::ConnectOptions {
-            give_up_after: Some(RECONNECT_TIMEOUT),
+            give_up_after: Some(limit),
             ..self.options.clone()
         };
         let hello = executor_hello(&self.name);
@@ -147,8 +150,9 @@ impl ExecutorActor {
         let Some(waiting) = self.reconnecting.take() else {
             return;
         };
+        let limit = self.options.reconnect_for.unwrap_or_default();
         let reason = format!(
-            "{}; could not reconnect within {RECONNECT_TIMEOUT:?}: {error}",
+            "{}; could not reconnect within {limit:?}: {error}",
             waiting.reason
         );
         warn!(target: LOG_TARGET, center = %self.center, "Giving up on the scheduler: {reason}");
