@@ -89,8 +89,8 @@ fn start_center(program: &Path, port: &str) -> (Proc, String) {
     (center, addr)
 }
 
-fn start_worker(program: &Path, name: &str, center: &str, runs: &Path) -> Proc {
-    let args = [
+fn start_worker(program: &Path, name: &str, center: &str, runs: &Path, extra: &[&str]) -> Proc {
+    let mut args = vec![
         "worker",
         center,
         "--host",
@@ -100,6 +100,7 @@ fn start_worker(program: &Path, name: &str, center: &str, runs: &Path) -> Proc {
         "--name",
         name,
     ];
+    args.extend_from_slice(extra);
     let env = [(RUNS_DIR_ENV, runs.to_str().expect("utf-8 path"))];
     let worker = Proc::start_with_env(program, name, &args, &env);
     worker.wait_for("Registered with center at");
@@ -115,7 +116,7 @@ fn a_killed_center_restarts_and_the_executor_gets_every_answer_without_recomputi
     let port = addr.rsplit(':').next().expect("a port").to_string();
     let workers: Vec<Proc> = ["w1", "w2"]
         .iter()
-        .map(|name| start_worker(&program, name, &addr, runs_dir))
+        .map(|name| start_worker(&program, name, &addr, runs_dir, &[]))
         .collect();
     let executor = Executor::connect(&addr)?;
     executor.wait_for_workers(2, Duration::from_secs(60))?;
@@ -168,7 +169,7 @@ fn an_executor_gives_up_on_a_center_that_does_not_come_back() -> Result<(), Fail
     let program = std::env::current_exe()?;
     let runs_dir = RunsDir::new("center-gone")?;
     let (center, addr) = start_center(&program, "0");
-    let _worker = start_worker(&program, "w1", &addr, &runs_dir.0);
+    let _worker = start_worker(&program, "w1", &addr, &runs_dir.0, &[]);
     let options = taskforce::remote::ConnectOptions {
         reconnect_for: Some(Duration::from_secs(2)),
         ..Default::default()
@@ -190,6 +191,42 @@ fn an_executor_gives_up_on_a_center_that_does_not_come_back() -> Result<(), Fail
     Ok(())
 }
 
+/// The center and the only holder of a scattered value die together: the value cannot come
+/// back and its future says why; a computed key that lived there is computed again.
+fn what_died_with_the_center_is_recomputed_or_reported_lost() -> Result<(), Failed> {
+    let program = std::env::current_exe()?;
+    let runs_dir = RunsDir::new("center-and-holder")?;
+    let (center, addr) = start_center(&program, "0");
+    let alone = start_worker(&program, "w1", &addr, &runs_dir.0, &["--no-nanny"]);
+    let executor = Executor::connect(&addr)?;
+    executor.wait_for_workers(1, Duration::from_secs(60))?;
+    let scattered = executor.scatter_one(41_u64)?;
+    let computed = executor.submit(counted_square, (7,))?;
+    assert_eq!(computed.result()?, 49);
+    let _survivor = start_worker(&program, "w2", &addr, &runs_dir.0, &[]);
+    alone.signal(Signal::SIGKILL);
+    center.signal(Signal::SIGKILL);
+    drop((alone, center));
+    let port = addr.rsplit(':').next().expect("a port").to_string();
+    let (_center, _) = start_center(&program, &port);
+    match scattered.result() {
+        Err(taskforce::Error::Cancelled {
+            reason: Some(reason),
+            ..
+        }) => assert_eq!(reason, taskforce::scheduler::LOST_WITH_CENTER),
+        other => {
+            return Err(format!("expected the key lost with the center, got {other:?}").into())
+        }
+    }
+    // Its small value came inline, so the future answers at once; the cluster, which lost
+    // it, computes it again from the re-submitted lineage all the same.
+    assert_eq!(computed.result()?, 49);
+    wait_until("7 runs again", Duration::from_secs(60), || {
+        runs(&runs_dir.0)[7] == 2
+    })?;
+    Ok(())
+}
+
 fn main() {
     if matches!(
         std::env::args().nth(1).as_deref(),
@@ -207,6 +244,10 @@ fn main() {
         Trial::test(
             "an_executor_gives_up_on_a_center_that_does_not_come_back",
             an_executor_gives_up_on_a_center_that_does_not_come_back,
+        ),
+        Trial::test(
+            "what_died_with_the_center_is_recomputed_or_reported_lost",
+            what_died_with_the_center_is_recomputed_or_reported_lost,
         ),
     ];
     libtest_mimic::run(&args, tests).exit();
