@@ -4,7 +4,8 @@
 //!
 //! While reconnecting, new submissions are only recorded (the re-submission carries them),
 //! releases only update the record, and requests and cancels wait (at most
-//! [`MAX_HELD_BACK`] of them; one more fails at once as when the center is gone).
+//! [`MAX_HELD_BACK`] of them; one more fails at once as when the center is gone). A scatter
+//! that waited fails: it names workers by the lost center's numbers.
 
 use std::sync::{Arc, RwLock};
 
@@ -142,6 +143,13 @@ impl ExecutorActor {
             self.send_or_refuse(message);
         }
         for ask in waiting.asks {
+            // A scatter names its workers by the lost center's numbers, which the new one
+            // gives out afresh: sent now it could name the wrong holder, so it fails (the
+            // values are offered by their workers, and `scatter` may be called again).
+            if matches!(ask.request, ExecutorToScheduler::Scattered(_)) {
+                let _ = ask.reply.send(Err(RemoteError::SessionGone));
+                continue;
+            }
             self.ask_scheduler(ask, ctx);
         }
     }
