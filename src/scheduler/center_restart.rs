@@ -5,8 +5,9 @@
 //! The recovery is a phase of the state machine: it opens at the first re-registration or
 //! re-submission of a scheduler that has never started a task (a restarted center), and the
 //! shell closes it after a grace period (it owns the clock). While it is open, ready tasks
-//! park as no-worker and held keys nobody has claimed yet are kept; when it closes, parked
-//! tasks are placed and unclaimed keys are released. No I/O.
+//! park as no-worker and offered values are kept even if nothing needs them yet (an
+//! executor still to re-submit may claim them); when it closes, parked tasks are placed and
+//! offered values nothing needs are released. No I/O.
 
 use super::outbox::{Command, Outbox};
 use super::state::SchedulerState;
@@ -105,7 +106,19 @@ impl SchedulerState {
     fn adopt_value(&mut self, key: &TaskKey, worker: WorkerId, nbytes: u64) {
         self.cancel_processing(key);
         self.task_finished(key, worker, nbytes);
-        self.release_candidates.push(key.clone());
+        self.keep_until_recovered(key);
+    }
+
+    /// During a recovery an offered value is kept even if nothing needs it yet: an
+    /// executor that has not re-submitted may still claim it. Otherwise it goes if unneeded.
+    fn keep_until_recovered(&mut self, key: &TaskKey) {
+        match self.is_recovering() {
+            true => self.unclaimed.insert(key.clone()),
+            false => {
+                self.release_candidates.push(key.clone());
+                false
+            }
+        };
     }
 
     /// An executor that lost its center re-submits `tasks` (every task it still holds
@@ -138,18 +151,21 @@ impl SchedulerState {
         self.end_event(out);
     }
 
-    /// Gives unclaimed held keys among `tasks` their function and spec back; returns each
-    /// with its dependencies, to be linked once the batch is recorded.
+    /// Gives offered keys among `tasks` that have no lineage yet their function and spec
+    /// back; returns each with its dependencies, to be linked once the batch is recorded.
+    /// They stay kept until the recovery ends (another executor may want them).
     fn restore_lineage(&mut self, tasks: &[NewTask]) -> Vec<(TaskKey, Vec<TaskKey>)> {
         let mut claimed = Vec::new();
         for task in tasks {
-            if !self.unclaimed.remove(&task.key) {
+            let lineless = self.tasks.get(&task.key).is_some_and(|t| t.run.is_none());
+            if !lineless || !self.unclaimed.contains(&task.key) {
                 continue;
             }
             // Its only holder died during the recovery: it erred as data lost, but with
             // the lineage now given it can be computed again, as a new task.
             if !self.task(&task.key).state.is_memory() {
                 if self.task(&task.key).is_unreferenced() {
+                    self.unclaimed.remove(&task.key);
                     self.tasks.remove(&task.key);
                     self.push_command(Command::Forgotten(task.key.clone()));
                 }
@@ -194,7 +210,7 @@ impl SchedulerState {
         }
     }
 
-    /// Whether `key` is a held value no executor has claimed during the open recovery.
+    /// Whether `key` is a value offered during the open recovery (kept until it ends).
     pub(super) fn is_unclaimed(&self, key: &TaskKey) -> bool {
         self.unclaimed.contains(key)
     }

@@ -41,8 +41,8 @@ pub struct SchedulerState {
     pub(super) keys_in_memory: usize,
     /// Whether a center restart is being recovered from (see `center_restart.rs`).
     pub(super) recovery: RecoveryPhase,
-    /// Keys workers re-registered with that no executor has claimed yet (only while
-    /// recovering): kept without lineage, released when the recovery ends.
+    /// Values workers offered during a recovery: kept even if nothing needs them yet (an
+    /// executor still to re-submit may claim them), released when it ends if unneeded.
     pub(super) unclaimed: Set<TaskKey>,
 }
 

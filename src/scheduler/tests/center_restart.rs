@@ -77,15 +77,35 @@ fn a_claimed_key_gets_its_lineage_back_and_is_recomputed_if_its_holder_dies_late
     sim.state.begin_recovery();
     sim.rejoin(W1, &["a", "b", "c"]);
     sim.rejoin(W2, &[]);
-    // a and b are claimed only as c's lineage: released on W1 at once, kept as records.
+    // a and b are claimed only as c's lineage: kept until the recovery ends (another
+    // executor may still want them), then released on W1 and kept as records.
     let sent = sim.resubmit(C1, graph(), &["c"]);
+    assert!(releases(&sent).is_empty());
+    let sent = sim.end_recovery();
     assert_eq!(releases(&sent), pairs(&[(W1, "a"), (W1, "b")]));
+    assert!(computes(&sent).is_empty());
     assert_eq!(sim.state_of("a"), "released");
-    assert!(computes(&sim.end_recovery()).is_empty());
     let sent = sim.remove_worker(W1);
     assert_eq!(reports(&sent), vec![Sent::Recomputing(C1, key("c"))]);
     assert_eq!(computes(&sent).len(), 2, "a and b run again for c");
     assert_eq!(sim.state_of("c"), "waiting");
+}
+
+#[test]
+fn a_value_one_executor_does_not_need_is_kept_for_another_that_re_submits_later() {
+    let mut sim = Sim::new();
+    sim.state.begin_recovery();
+    sim.rejoin(W1, &["a"]);
+    let sent = sim.resubmit(
+        C1,
+        vec![TaskBuilder::new("a"), TaskBuilder::new("b")],
+        &["b"],
+    );
+    assert!(releases(&sent).is_empty());
+    let sent = sim.resubmit(C2, vec![TaskBuilder::new("a")], &["a"]);
+    assert_eq!(reports(&sent), vec![Sent::InMemory(C2, key("a"))]);
+    let sent = sim.end_recovery();
+    assert_eq!(computes(&sent), pairs(&[(W1, "b")]));
 }
 
 #[test]
