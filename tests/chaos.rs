@@ -154,7 +154,7 @@ fn killing_a_random_worker_every_two_seconds_through_a_graph_gives_the_right_ans
 
 fn a_worker_frozen_past_the_ttl_rejoins_and_the_answer_is_right() -> Result<(), Failed> {
     let program = std::env::current_exe()?;
-    let (center, addr) = start_center(&program, &["--worker-ttl", "3s"]);
+    let (center, addr) = start_center(&program, &["--worker-ttl", "4s"]);
     let workers = start_workers(&program, &addr, &["w1", "w2"]);
     let executor = Executor::connect(&addr)?;
     executor.wait_for_workers(2, Duration::from_secs(60))?;
