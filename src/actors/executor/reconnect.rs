@@ -18,7 +18,9 @@ use crate::actors::remote::handshake::HandshakeError;
 use crate::actors::remote::{
     connect_with_backoff, AtSendBound, Connected, RemoteError, SendQueue, Session,
 };
+use crate::ids::TaskKey;
 use crate::messages::executor_link::ExecutorToScheduler;
+use crate::messages::tasks::NewTaskMsg;
 use crate::messages::{Hello, Role};
 
 /// The most requests and cancels that wait for the center to come back.
@@ -35,6 +37,48 @@ pub(crate) struct Reconnecting {
     reason: String,
     messages: Vec<ExecutorToScheduler>,
     asks: Vec<AskScheduler>,
+}
+
+/// About how many bytes of tasks one part of a re-submission carries (far under the frame
+/// limit on a message header, 64 MiB by default).
+const RESUBMIT_PART_BYTES: usize = 16 << 20;
+
+/// The re-submission of `tasks` and `wanted` in parts of about [`RESUBMIT_PART_BYTES`] each,
+/// in order; the wanted keys go in the last part.
+pub(crate) fn resubmission(
+    tasks: Vec<NewTaskMsg>,
+    wanted: Vec<TaskKey>,
+) -> Vec<ExecutorToScheduler> {
+    let mut parts = Vec::new();
+    let mut part = Vec::new();
+    let mut bytes = 0;
+    for task in tasks {
+        let size = task.spec.as_bytes().len()
+            + task.key.as_str().len()
+            + task
+                .deps
+                .iter()
+                .map(|dep| dep.as_str().len() + 8)
+                .sum::<usize>()
+            + 64;
+        if bytes + size > RESUBMIT_PART_BYTES && !part.is_empty() {
+            let tasks = std::mem::take(&mut part);
+            parts.push(ExecutorToScheduler::Resubmit {
+                tasks,
+                wanted: Vec::new(),
+                last: false,
+            });
+            bytes = 0;
+        }
+        bytes += size;
+        part.push(task);
+    }
+    parts.push(ExecutorToScheduler::Resubmit {
+        tasks: part,
+        wanted,
+        last: true,
+    });
+    parts
 }
 
 /// The introduction an executor named `name` makes.
@@ -136,7 +180,9 @@ impl ExecutorActor {
         let wanted = self.shared.held_keys();
         info!(target: LOG_TARGET, center = %self.center, client = connected.id, tasks = tasks.len(),
             wanted = wanted.len(), submissions = self.submissions.len(), "Reconnected to the scheduler; re-submitting what is still held");
-        link.tell(ExecutorToScheduler::Resubmit { tasks, wanted });
+        for part in resubmission(tasks, wanted) {
+            link.tell(part);
+        }
         self.scheduler = Some(link);
         self.lost = None;
         for message in waiting.messages {
@@ -175,5 +221,52 @@ impl ExecutorActor {
         for ask in waiting.asks {
             let _ = ask.reply.send(Err(RemoteError::SessionGone));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::FunctionId;
+
+    fn task(name: &str, spec_bytes: usize) -> NewTaskMsg {
+        NewTaskMsg {
+            key: name.into(),
+            function: FunctionId::new("f", 1),
+            spec: vec![0_u8; spec_bytes].into(),
+            deps: Vec::new(),
+            order: 0,
+        }
+    }
+
+    #[test]
+    fn a_large_resubmission_goes_in_parts_in_order_with_the_wants_last() {
+        let tasks: Vec<NewTaskMsg> = (0..5).map(|i| task(&format!("t{i}"), 7 << 20)).collect();
+        let parts = resubmission(tasks, vec!["t4".into()]);
+        let shapes: Vec<(Vec<String>, usize, bool)> = parts
+            .into_iter()
+            .map(|part| match part {
+                ExecutorToScheduler::Resubmit {
+                    tasks,
+                    wanted,
+                    last,
+                } => (
+                    tasks.iter().map(|t| t.key.to_string()).collect(),
+                    wanted.len(),
+                    last,
+                ),
+                other => panic!("not a re-submission: {other:?}"),
+            })
+            .collect();
+        let names = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            shapes,
+            vec![
+                (names(&["t0", "t1"]), 0, false),
+                (names(&["t2", "t3"]), 0, false),
+                (names(&["t4"]), 1, true),
+            ]
+        );
+        assert_eq!(resubmission(Vec::new(), Vec::new()).len(), 1);
     }
 }

@@ -70,6 +70,8 @@ pub struct Scheduler {
     gave_up: std::collections::VecDeque<String>,
     /// Executors' messages held back while recovering from a center restart (recovery.rs).
     deferred: Vec<recovery::Deferred>,
+    /// Parts of executors' re-submissions gathered until the last arrives (recovery.rs).
+    resubmitting: Map<ClientId, Vec<crate::messages::tasks::NewTaskMsg>>,
 }
 
 /// How many nannies' last words a cluster snapshot carries.
@@ -158,6 +160,7 @@ impl Scheduler {
             last_death: None,
             gave_up: std::collections::VecDeque::new(),
             deferred: Vec::new(),
+            resubmitting: Map::default(),
         }
     }
 
@@ -336,12 +339,11 @@ impl Scheduler {
                 let tasks = tasks.into_iter().map(Into::into).collect();
                 self.state.on_update_graph(client, tasks, wanted, out)
             }
-            ExecutorToScheduler::Resubmit { tasks, wanted } => {
-                self.observer.submitted(&tasks);
-                let tasks = tasks.into_iter().map(Into::into).collect();
-                info!(target: LOG_TARGET, %client, wanted = wanted.len(), "Executor re-submitted after a center restart");
-                self.state.on_client_resubmitted(client, tasks, wanted, out)
-            }
+            ExecutorToScheduler::Resubmit {
+                tasks,
+                wanted,
+                last,
+            } => self.on_resubmission_part(client, tasks, wanted, last),
             ExecutorToScheduler::Want(keys) => self.state.on_client_wants(client, keys, out),
             ExecutorToScheduler::Release(keys) => self.state.on_client_releases(client, keys, out),
             ExecutorToScheduler::Cancel(keys) => self.state.on_cancel(client, keys, out),
@@ -530,6 +532,7 @@ impl Handler<SessionEvent<ExecutorToScheduler>> for Scheduler {
                     return;
                 };
                 self.clients.remove(&client);
+                self.resubmitting.remove(&client);
                 info!(target: LOG_TARGET, %client, "Executor disconnected: {reason}");
                 self.state.on_client_removed(client, &mut self.batch);
                 self.flush();

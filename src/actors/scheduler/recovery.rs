@@ -18,6 +18,7 @@ use tracing::{info, warn};
 use super::{Scheduler, LOG_TARGET};
 use crate::ids::{ClientId, TaskKey, WorkerId};
 use crate::messages::executor_link::ExecutorToScheduler;
+use crate::messages::tasks::NewTaskMsg;
 
 /// How long a recovery waits for workers and executors to come back before placing work.
 pub(super) const RECOVERY_GRACE: Duration = Duration::from_secs(5);
@@ -34,6 +35,11 @@ pub(super) struct Deferred {
     reply_tag: Option<u64>,
 }
 
+/// The most tasks of one executor's re-submission gathered before it is applied. One more
+/// closes that executor's link with the reason (its futures then fail as with a lost
+/// center); it bounds what a client can make the scheduler hold.
+const MAX_RESUBMITTED_TASKS: usize = 4_000_000;
+
 /// A worker that registered again reports the values it kept.
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -45,6 +51,38 @@ pub struct WorkerHolds {
 }
 
 impl Scheduler {
+    /// Gathers one part of `client`'s re-submission; at the last part the whole is applied
+    /// as one event (a part alone may name dependencies another part brings).
+    pub(super) fn on_resubmission_part(
+        &mut self,
+        client: ClientId,
+        tasks: Vec<NewTaskMsg>,
+        wanted: Vec<TaskKey>,
+        last: bool,
+    ) {
+        let gathered = self.resubmitting.entry(client).or_default();
+        gathered.extend(tasks);
+        if gathered.len() > MAX_RESUBMITTED_TASKS {
+            self.resubmitting.remove(&client);
+            warn!(target: LOG_TARGET, %client, "Closing an executor whose re-submission passed {MAX_RESUBMITTED_TASKS} tasks");
+            if let Some(link) = self.clients.get(&client) {
+                link.close(format!(
+                    "re-submission larger than {MAX_RESUBMITTED_TASKS} tasks"
+                ));
+            }
+            return;
+        }
+        if !last {
+            return;
+        }
+        let tasks = self.resubmitting.remove(&client).unwrap_or_default();
+        self.observer.submitted(&tasks);
+        let tasks = tasks.into_iter().map(Into::into).collect();
+        info!(target: LOG_TARGET, %client, wanted = wanted.len(), "Executor re-submitted after a center restart");
+        self.state
+            .on_client_resubmitted(client, tasks, wanted, &mut self.batch);
+    }
+
     /// Opens a recovery if the core agrees (it has never started a task), and arms its end.
     fn open_recovery(&mut self, ctx: &mut Context<Self>) {
         if self.state.begin_recovery() {
