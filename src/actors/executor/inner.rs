@@ -14,7 +14,7 @@ use super::future::status_error;
 use super::reconnect::QueueSlot;
 use super::state::{KeyState, KeyStatus, SharedState};
 use crate::function::{decode_value, EncodedValue};
-use crate::ids::{ClientId, Map, TaskKey};
+use crate::ids::{Map, TaskKey};
 use crate::messages::executor_link::ExecutorToScheduler;
 
 /// How often a gather is retried after a holder failed.
@@ -28,7 +28,6 @@ pub(crate) struct Inner {
     /// The send queue of the link to the scheduler, which the user's threads wait on
     /// (replaced when the executor reconnects).
     pub(crate) scheduler_queue: QueueSlot,
-    pub(crate) client: ClientId,
     pub(crate) center: String,
     order: AtomicI64,
     thread: Mutex<Option<JoinHandle<()>>>,
@@ -46,7 +45,6 @@ impl Inner {
     pub(crate) fn new(
         shared: Arc<SharedState>,
         (actor, scheduler_queue): (Addr<ExecutorActor>, QueueSlot),
-        client: ClientId,
         center: String,
         thread: JoinHandle<()>,
     ) -> Self {
@@ -54,7 +52,6 @@ impl Inner {
             shared,
             actor,
             scheduler_queue,
-            client,
             center,
             order: AtomicI64::new(0),
             thread: Mutex::new(Some(thread)),

@@ -58,7 +58,8 @@ impl std::fmt::Debug for Executor {
         write!(
             f,
             "<Executor: center={}, client={}, workers={workers}>",
-            self.inner.center, self.inner.client
+            self.inner.center,
+            self.inner.shared.client()
         )
     }
 }
@@ -145,10 +146,10 @@ impl Executor {
                 });
             }
         };
+        shared.set_client(client);
         let inner = Arc::new(Inner::new(
             shared,
             (actor, scheduler_queue),
-            client,
             addr.to_string(),
             thread,
         ));
@@ -204,7 +205,7 @@ impl Executor {
 
     /// This executor's id at the scheduler.
     pub fn client_id(&self) -> ClientId {
-        self.inner.client
+        self.inner.shared.client()
     }
 }
 

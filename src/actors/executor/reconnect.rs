@@ -176,6 +176,7 @@ impl ExecutorActor {
         if let Some(queue) = link.known_send_queue() {
             *self.send_queue.write().expect("queue slot lock") = queue;
         }
+        self.shared.set_client(crate::ids::ClientId(connected.id));
         let tasks = self.submissions.tasks();
         let wanted = self.shared.held_keys();
         info!(target: LOG_TARGET, center = %self.center, client = connected.id, tasks = tasks.len(),
