@@ -208,8 +208,10 @@ impl LocalCluster {
 
     /// A new executor connected to this cluster.
     pub fn executor(&self) -> crate::Result<Executor> {
+        // The embedded center lives and dies with this process: nothing to reconnect to.
         let options = ConnectOptions {
             give_up_after: Some(crate::actors::executor::CONNECT_TIMEOUT),
+            reconnect_for: None,
             ..ConnectOptions::default()
         }
         .with_token(self.token.clone());

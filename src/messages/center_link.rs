@@ -21,6 +21,10 @@ pub enum WorkerToCenter {
     Goodbye(GoodbyeMsg),
     /// What happened to tasks since the last report.
     TaskEvents(Vec<TaskEvent>),
+    /// The values this worker kept from an earlier center session, `(key, nbytes)`: sent
+    /// once, first thing after registering again, so a restarted center learns who holds
+    /// what before it places work.
+    HeldKeys(Vec<(TaskKey, u64)>),
 }
 
 /// One task's outcome on a worker.

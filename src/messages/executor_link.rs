@@ -34,6 +34,18 @@ pub enum ExecutorToScheduler {
     ClusterInfo,
     /// Restart every worker through its nanny (a request: answered by `Ack`).
     Restart,
+    /// After losing its center, the executor's first message to the next one: every task it
+    /// still holds the spec of, and every key it holds futures for, in parts of a bounded
+    /// size that the scheduler takes as one. Keys workers still hold keep their values; a
+    /// wanted key nothing can bring back is reported `Lost`.
+    Resubmit {
+        /// Tasks of submissions whose futures are not all released (this part's share).
+        tasks: Vec<NewTaskMsg>,
+        /// Every key the executor holds futures for (empty but in the last part).
+        wanted: Vec<TaskKey>,
+        /// Whether this is the last part.
+        last: bool,
+    },
 }
 
 /// One scattered value.

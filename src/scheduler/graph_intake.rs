@@ -161,7 +161,7 @@ impl SchedulerState {
 }
 
 /// Removes repeated keys, keeping the first occurrence of each.
-fn dedup_keys(keys: &mut Vec<TaskKey>) {
+pub(super) fn dedup_keys(keys: &mut Vec<TaskKey>) {
     if keys.len() < 2 {
         return;
     }

@@ -11,7 +11,8 @@
 //! `transitions` (revive, ready, finish, fail, release), `placement` (worker choice, slots),
 //! `client_events`/`graph_intake`/`worker_events`/`restart` (the `on_*` events),
 //! `report_check` (a worker reports only on what it was asked), `ownership` (a client uses
-//! only its own keys), `outbox`, `sanity`.
+//! only its own keys), `center_restart` (workers and executors coming back to a restarted
+//! center), `outbox`, `sanity`.
 //!
 //! ```
 //! use taskforce::ids::{ClientId, WorkerId};
@@ -29,6 +30,7 @@
 //! state.sanity_check();
 //! ```
 
+mod center_restart;
 mod client_events;
 mod failure;
 mod graph_intake;
@@ -50,6 +52,7 @@ mod worker_events;
 mod tests;
 
 pub use client_events::FOREIGN_KEY;
+pub use center_restart::LOST_WITH_CENTER;
 pub use failure::{DeathCause, TaskFailure, WorkerDeath};
 pub use outbox::{ClientReport, Outbox, OutboxBatch, WorkerCommand};
 pub use report_check::IgnoredReport;

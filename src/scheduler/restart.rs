@@ -53,5 +53,7 @@ impl SchedulerState {
         let generation = self.generation;
         *self = SchedulerState::new(self.config.clone());
         self.generation = generation;
+        // Workers that come back after a restart hold nothing worth recovering.
+        self.recovery = super::center_restart::RecoveryPhase::Closed;
     }
 }

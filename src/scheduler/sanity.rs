@@ -96,6 +96,10 @@ impl SchedulerState {
                 "{key}: {client} not tracked as wanting it"
             );
         }
+        if self.is_unclaimed(key) {
+            assert!(self.is_recovering(), "{key}: unclaimed after the recovery");
+            return;
+        }
         assert!(
             !task.is_unreferenced(),
             "{key}: record kept though nothing refers to it"
@@ -138,7 +142,7 @@ impl SchedulerState {
             TaskState::NoWorker => {
                 assert_eq!(missing, 0, "{key}: no-worker but not ready");
                 assert!(
-                    self.workers.is_empty(),
+                    self.workers.is_empty() || self.is_recovering(),
                     "{key}: no-worker while workers exist"
                 );
                 assert!(

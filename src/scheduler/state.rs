@@ -6,6 +6,7 @@
 
 use std::collections::BTreeSet;
 
+use super::center_restart::RecoveryPhase;
 use super::outbox::{deliver, Command, Outbox};
 use super::queue::ReadyQueue;
 use super::task::{TaskRecord, TaskState};
@@ -38,6 +39,11 @@ pub struct SchedulerState {
     /// The number of the latest `update_graph` call.
     pub(super) generation: u64,
     pub(super) keys_in_memory: usize,
+    /// Whether a center restart is being recovered from (see `center_restart.rs`).
+    pub(super) recovery: RecoveryPhase,
+    /// Values workers offered during a recovery: kept even if nothing needs them yet (an
+    /// executor still to re-submit may claim them), released when it ends if unneeded.
+    pub(super) unclaimed: Set<TaskKey>,
 }
 
 impl SchedulerState {
@@ -56,6 +62,8 @@ impl SchedulerState {
             commands: Vec::new(),
             generation: 0,
             keys_in_memory: 0,
+            recovery: RecoveryPhase::Fresh,
+            unclaimed: Set::default(),
         }
     }
 
@@ -195,6 +203,9 @@ impl SchedulerState {
         match &task.state {
             TaskState::Processing { worker } => {
                 let worker = *worker;
+                if self.recovery == RecoveryPhase::Fresh {
+                    self.recovery = RecoveryPhase::Closed;
+                }
                 self.update_processing(worker, key, true);
             }
             TaskState::Queued => {

@@ -135,7 +135,8 @@ impl SchedulerState {
     /// consumed where they are, as soon as they are), else queue it, park it as no-worker,
     /// or err it if workers exist but none has its function.
     pub(super) fn mark_ready(&mut self, key: &TaskKey) {
-        if self.workers.is_empty() {
+        // While recovering from a center restart, a worker not yet back may hold the value.
+        if self.workers.is_empty() || self.is_recovering() {
             self.set_state(key, TaskState::NoWorker);
             return;
         }
@@ -225,7 +226,8 @@ impl SchedulerState {
             let Some(task) = self.tasks.get(&key) else {
                 continue;
             };
-            if task.is_needed() {
+            // An unclaimed held key waits for the end of the recovery (center_restart.rs).
+            if task.is_needed() || self.is_unclaimed(&key) {
                 continue;
             }
             self.release(&key);

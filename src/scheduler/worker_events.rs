@@ -32,11 +32,7 @@ impl SchedulerState {
             self.drop_worker(worker, &cause);
         }
         self.insert_worker(worker, nthreads, functions);
-        let mut parked: Vec<TaskKey> = self.no_worker.iter().cloned().collect();
-        parked.sort_unstable_by_key(|key| (self.task(key).priority, key.clone()));
-        for key in parked {
-            self.mark_ready(&key);
-        }
+        self.place_parked();
         self.end_event(out);
     }
 

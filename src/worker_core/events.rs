@@ -18,7 +18,11 @@ impl WorkerState {
     /// The task threads finished `key`. An outcome nobody waits for (the task was released
     /// while it ran, or was asked by a center that is gone) is dropped.
     pub fn on_job_done(&mut self, key: TaskKey, outcome: CallOutcome, out: &mut dyn WorkerOutbox) {
+        let orphaned = self.orphaned_runs.remove(&key);
         let Some(record) = self.tasks.get(&key) else {
+            if let (true, CallOutcome::Value(value)) = (orphaned, outcome) {
+                self.keep_orphaned(key, value, out);
+            }
             return;
         };
         if self.held_jobs.iter().any(|job| job.key == key) {
@@ -113,20 +117,50 @@ impl WorkerState {
         sizes
     }
 
-    /// The center is gone. A new one knows nothing of what the old one asked: drop every
-    /// value and task, and forget fetches in flight (what they bring is dropped on arrival,
-    /// as are the outcomes of runs still on the threads). Returns how many keys were held.
-    pub fn on_center_lost(&mut self, out: &mut dyn WorkerOutbox) -> usize {
-        let held = self.store.len();
-        for key in self.store.on_disk() {
-            out.drop_spilled(key);
-        }
-        self.store = Default::default();
+    /// The center is gone. Values stay (the worker offers them to the next center when it
+    /// registers again: see [`Self::held_keys`]); every task, fetch and held-back job the old
+    /// center asked for is forgotten (what fetches bring is dropped on arrival, as are the
+    /// outcomes of runs still on the threads), and so are the peers it named, whose numbers
+    /// the next center gives out afresh. Returns how many keys are kept.
+    pub fn on_center_lost(&mut self, _out: &mut dyn WorkerOutbox) -> usize {
+        let on_threads = self.tasks.iter().filter(|(key, task)| {
+            matches!(
+                task.state,
+                TaskState::Running {
+                    released: false,
+                    ..
+                }
+            ) && !self.held_jobs.iter().any(|job| &job.key == *key)
+        });
+        let on_threads: Vec<TaskKey> = on_threads.map(|(key, _)| key.clone()).collect();
+        self.orphaned_runs.extend(on_threads);
         self.held_jobs.clear();
         self.tasks = Map::default();
         self.needed_by = Map::default();
         self.fetching = Map::default();
         self.fetches = Map::default();
+        self.peer_addrs = Map::default();
+        self.store.len()
+    }
+
+    /// A run a lost center asked for ended with `value`: kept, and offered to the current
+    /// center (the next one learns it from [`Self::held_keys`]).
+    fn keep_orphaned(
+        &mut self,
+        key: TaskKey,
+        value: std::sync::Arc<dyn crate::function::Value>,
+        out: &mut dyn WorkerOutbox,
+    ) {
+        let nbytes = value.nbytes();
+        self.keep(key.clone(), Stored::Object(value), nbytes, out);
+        out.offer(key, nbytes);
+    }
+
+    /// Every value held (in memory or spilled) with its size, sorted by key: what the worker
+    /// tells a center it registers with after losing the last one.
+    pub fn held_keys(&self) -> Vec<(TaskKey, u64)> {
+        let mut held: Vec<(TaskKey, u64)> = self.store.entries().collect();
+        held.sort_unstable();
         held
     }
 }

@@ -74,6 +74,10 @@ pub trait WorkerOutbox {
     }
     /// `key`'s spilled value is no longer needed: delete it.
     fn drop_spilled(&mut self, _key: &TaskKey) {}
+    /// A run the lost center asked for ended after it was lost; its value (`nbytes`) is kept
+    /// here: offer it to the current center, if there is one (a worker that registers later
+    /// offers every value it holds).
+    fn offer(&mut self, key: TaskKey, nbytes: u64);
 }
 
 /// A command of the core, as [`Vec<WorkerCommand>`] queues them for the shell.
@@ -85,6 +89,8 @@ pub enum WorkerCommand {
     Fetch(FetchOrder),
     /// See [`WorkerOutbox::report`].
     Report(TaskEvent),
+    /// See [`WorkerOutbox::offer`].
+    Offer(TaskKey, u64),
 }
 
 impl WorkerOutbox for Vec<WorkerCommand> {
@@ -96,5 +102,8 @@ impl WorkerOutbox for Vec<WorkerCommand> {
     }
     fn report(&mut self, event: TaskEvent) {
         self.push(WorkerCommand::Report(event));
+    }
+    fn offer(&mut self, key: TaskKey, nbytes: u64) {
+        self.push(WorkerCommand::Offer(key, nbytes));
     }
 }

@@ -90,6 +90,8 @@ pub struct WorkerState {
     pub(super) paused: bool,
     /// Ready tasks held back while paused (each also `Running` in `tasks`).
     pub(super) held_jobs: Vec<Job>,
+    /// Runs on the threads that a lost center asked for: a value they end with is kept.
+    pub(super) orphaned_runs: Set<TaskKey>,
 }
 
 impl WorkerState {
@@ -110,6 +112,7 @@ impl WorkerState {
             rss: 0,
             paused: false,
             held_jobs: Vec::new(),
+            orphaned_runs: Set::default(),
         }
     }
 

@@ -41,6 +41,13 @@ pub struct DataStore {
 }
 
 impl DataStore {
+    /// Every held key with its size, in no particular order.
+    pub fn entries(&self) -> impl Iterator<Item = (TaskKey, u64)> + '_ {
+        self.values
+            .iter()
+            .map(|(key, entry)| (key.clone(), entry.nbytes))
+    }
+
     /// Keeps `value`, which takes `nbytes` when moved, under `key` in memory (replacing an
     /// older one, in memory or on disk).
     pub fn insert(&mut self, key: TaskKey, value: Stored, nbytes: u64) {

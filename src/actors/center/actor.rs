@@ -14,7 +14,8 @@ use crate::actors::remote::handshake::refuse;
 use crate::actors::remote::handshake::reply_envelope;
 use crate::actors::remote::{Arrival, Remote, Session, SessionEvent, SessionId, SessionOptions};
 use crate::actors::scheduler::{
-    AdmitExecutor, NannyGaveUp, Scheduler, WorkerJoined, WorkerLeft, WorkerLoad, WorkerTaskEvents,
+    AdmitExecutor, NannyGaveUp, Scheduler, WorkerHolds, WorkerJoined, WorkerLeft, WorkerLoad,
+    WorkerTaskEvents,
 };
 use crate::ids::{Map, Set, WorkerId};
 use crate::messages::center_link::{
@@ -212,6 +213,9 @@ impl Center {
             }
             WorkerToCenter::TaskEvents(events) => {
                 self.scheduler.do_send(WorkerTaskEvents { id, events });
+            }
+            WorkerToCenter::HeldKeys(keys) => {
+                self.scheduler.do_send(WorkerHolds { id, keys });
             }
             WorkerToCenter::Goodbye(goodbye) => {
                 if let (Some(tag), Some(link)) = (tag, self.worker_links.get(&id)) {

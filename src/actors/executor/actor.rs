@@ -9,9 +9,10 @@ use std::time::Duration;
 use actix::prelude::*;
 use futures_util::future::join_all;
 use tokio::sync::oneshot;
-use tracing::warn;
 
+use super::reconnect::{QueueSlot, Reconnecting};
 use super::state::{KeyStatus, SharedState};
+use super::submissions::Submissions;
 use crate::actors::remote::peer_client::{connect_peer, get_data, put_data, PeerError};
 use crate::actors::remote::peer_pool::{PeerAttempt, PeerPool};
 use crate::actors::remote::{ConnectOptions, Remote, RemoteError, SessionEvent};
@@ -20,7 +21,7 @@ use crate::ids::{Map, TaskKey};
 use crate::messages::executor_link::{ExecutorToScheduler, SchedulerToExecutor};
 use crate::messages::peer_link::WorkerToPeer;
 
-const LOG_TARGET: &str = "taskforce::executor";
+pub(crate) const LOG_TARGET: &str = "taskforce::executor";
 
 pub(crate) type SchedulerLink = Remote<ExecutorToScheduler, SchedulerToExecutor>;
 
@@ -36,6 +37,14 @@ pub(crate) struct ExecutorActor {
     pub(crate) name: String,
     pub(crate) releases: Vec<TaskKey>,
     pub(crate) lost: Option<String>,
+    /// The center's address, to reconnect to.
+    pub(crate) center: String,
+    /// What to re-submit to a restarted center.
+    pub(crate) submissions: Submissions,
+    /// While the center is lost and the executor tries to reach it again.
+    pub(crate) reconnecting: Option<Reconnecting>,
+    /// The current link's send queue, shared with the user's threads.
+    pub(crate) send_queue: QueueSlot,
 }
 
 /// Send a message to the scheduler.
@@ -88,12 +97,38 @@ impl ExecutorActor {
             .into_iter()
             .filter(|key| !shared.holds(key))
             .collect();
+        for key in &keys {
+            self.submissions.released(key);
+        }
         if keys.is_empty() {
             return;
         }
         if let Some(scheduler) = &self.scheduler {
             scheduler.tell(ExecutorToScheduler::Release(keys));
         }
+    }
+
+    /// Sends `message` if connected; otherwise fails what it asked for.
+    pub(crate) fn send_or_refuse(&mut self, message: ExecutorToScheduler) {
+        match &self.scheduler {
+            Some(scheduler) => scheduler.tell(message),
+            None => self.refuse_while_disconnected(&message),
+        }
+    }
+
+    /// Sends a request and hands its answer back.
+    pub(crate) fn ask_scheduler(&mut self, msg: AskScheduler, ctx: &mut Context<Self>) {
+        let Some(scheduler) = self.scheduler.clone() else {
+            return self.hold_back_ask(msg);
+        };
+        let asked = async move {
+            let answer = scheduler
+                .ask(msg.request, msg.timeout)
+                .await
+                .map(|i| i.body);
+            let _ = msg.reply.send(answer);
+        };
+        ctx.spawn(asked.into_actor(self));
     }
 
     /// With the scheduler gone, new tasks can only fail: say so at once.
@@ -164,8 +199,16 @@ impl Handler<ToScheduler> for ExecutorActor {
     /// The message goes before any pending release, so a future passed by value (released
     /// while the task reading it was built) reaches the scheduler as a dependency first.
     fn handle(&mut self, ToScheduler(message): ToScheduler, _ctx: &mut Context<Self>) {
+        if let ExecutorToScheduler::UpdateGraph { tasks, wanted } = &message {
+            self.submissions.record(tasks, wanted);
+        }
         match &self.scheduler {
             Some(scheduler) => scheduler.tell(message),
+            None if self.reconnecting.is_some() => {
+                if let Err(message) = self.hold_back(message) {
+                    self.refuse_while_disconnected(&message);
+                }
+            }
             None => self.refuse_while_disconnected(&message),
         }
         self.flush_releases();
@@ -177,18 +220,7 @@ impl Handler<AskScheduler> for ExecutorActor {
 
     fn handle(&mut self, msg: AskScheduler, ctx: &mut Context<Self>) {
         self.flush_releases();
-        let Some(scheduler) = self.scheduler.clone() else {
-            let _ = msg.reply.send(Err(RemoteError::SessionGone));
-            return;
-        };
-        let asked = async move {
-            let answer = scheduler
-                .ask(msg.request, msg.timeout)
-                .await
-                .map(|i| i.body);
-            let _ = msg.reply.send(answer);
-        };
-        ctx.spawn(asked.into_actor(self));
+        self.ask_scheduler(msg, ctx);
     }
 }
 
@@ -296,19 +328,17 @@ impl Handler<Shutdown> for ExecutorActor {
 impl Handler<SessionEvent<SchedulerToExecutor>> for ExecutorActor {
     type Result = ();
 
-    fn handle(&mut self, event: SessionEvent<SchedulerToExecutor>, _ctx: &mut Context<Self>) {
+    fn handle(&mut self, event: SessionEvent<SchedulerToExecutor>, ctx: &mut Context<Self>) {
+        let current = self.scheduler.as_ref().map(SchedulerLink::session_id);
         match event {
-            SessionEvent::Received { incoming, .. } => self.on_report(incoming.body),
-            SessionEvent::Closed { reason, .. } => {
-                if self.scheduler.take().is_some() {
-                    warn!(target: LOG_TARGET, "Lost the scheduler: {reason}");
-                    self.shared.set_all(
-                        KeyStatus::Disconnected(format!("lost the scheduler: {reason}")),
-                        false,
-                    );
-                    self.lost = Some(reason);
-                }
+            SessionEvent::Received { session, incoming } if Some(session) == current => {
+                self.on_report(incoming.body)
             }
+            SessionEvent::Closed { session, reason } if Some(session) == current => {
+                self.scheduler = None;
+                self.on_scheduler_lost(reason, ctx);
+            }
+            _ => {}
         }
     }
 }

@@ -11,10 +11,10 @@ use serde::de::DeserializeOwned;
 
 use super::actor::{ExecutorActor, Gather, Gathered, ReleaseKey, Shutdown, ToScheduler};
 use super::future::status_error;
+use super::reconnect::QueueSlot;
 use super::state::{KeyState, KeyStatus, SharedState};
-use crate::actors::remote::SendQueue;
 use crate::function::{decode_value, EncodedValue};
-use crate::ids::{ClientId, Map, TaskKey};
+use crate::ids::{Map, TaskKey};
 use crate::messages::executor_link::ExecutorToScheduler;
 
 /// How often a gather is retried after a holder failed.
@@ -25,9 +25,9 @@ const RETRY_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 pub(crate) struct Inner {
     pub(crate) shared: Arc<SharedState>,
     pub(crate) actor: Addr<ExecutorActor>,
-    /// The send queue of the link to the scheduler, which the user's threads wait on.
-    pub(crate) scheduler_queue: Arc<SendQueue>,
-    pub(crate) client: ClientId,
+    /// The send queue of the link to the scheduler, which the user's threads wait on
+    /// (replaced when the executor reconnects).
+    pub(crate) scheduler_queue: QueueSlot,
     pub(crate) center: String,
     order: AtomicI64,
     thread: Mutex<Option<JoinHandle<()>>>,
@@ -44,8 +44,7 @@ struct GatherPlan {
 impl Inner {
     pub(crate) fn new(
         shared: Arc<SharedState>,
-        (actor, scheduler_queue): (Addr<ExecutorActor>, Arc<SendQueue>),
-        client: ClientId,
+        (actor, scheduler_queue): (Addr<ExecutorActor>, QueueSlot),
         center: String,
         thread: JoinHandle<()>,
     ) -> Self {
@@ -53,7 +52,6 @@ impl Inner {
             shared,
             actor,
             scheduler_queue,
-            client,
             center,
             order: AtomicI64::new(0),
             thread: Mutex::new(Some(thread)),
@@ -66,8 +64,19 @@ impl Inner {
     /// than the scheduler reads is slowed (bounds.rs). A message on its way from this thread
     /// to the session is counted once the session takes it, microseconds later.
     pub(crate) fn to_scheduler(&self, message: ExecutorToScheduler) {
-        self.scheduler_queue.wait_for_room_blocking();
+        self.wait_for_room();
         self.actor.do_send(ToScheduler(message));
+    }
+
+    /// Blocks until the current link's send queue is under its bound. The slot's lock is
+    /// held only to clone the queue's handle, never while waiting.
+    pub(crate) fn wait_for_room(&self) {
+        let queue = self
+            .scheduler_queue
+            .read()
+            .expect("queue slot lock")
+            .clone();
+        queue.wait_for_room_blocking();
     }
 
     /// The next submission-order number (lower runs first).

@@ -9,7 +9,9 @@ mod future;
 mod graphs;
 mod inner;
 mod progress;
+mod reconnect;
 mod state;
+mod submissions;
 mod submit;
 mod wait;
 
@@ -28,11 +30,10 @@ pub(crate) use inner::Inner;
 use state::SharedState;
 
 use crate::actors::remote::{
-    connect_with_backoff, AtSendBound, ConnectOptions, ProtocolViolation, SendQueue, Session,
+    connect_with_backoff, AtSendBound, ConnectOptions, ProtocolViolation, Session,
 };
 use crate::ids::ClientId;
 use crate::messages::executor_link::{ClusterSnapshot, ExecutorToScheduler, SchedulerToExecutor};
-use crate::messages::{Hello, Role};
 
 /// How long `connect` keeps trying to reach the center (default 20 s).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
@@ -57,7 +58,8 @@ impl std::fmt::Debug for Executor {
         write!(
             f,
             "<Executor: center={}, client={}, workers={workers}>",
-            self.inner.center, self.inner.client
+            self.inner.center,
+            self.inner.shared.client()
         )
     }
 }
@@ -144,10 +146,10 @@ impl Executor {
                 });
             }
         };
+        shared.set_client(client);
         let inner = Arc::new(Inner::new(
             shared,
             (actor, scheduler_queue),
-            client,
             addr.to_string(),
             thread,
         ));
@@ -212,11 +214,11 @@ impl Executor {
 
     /// This executor's id at the scheduler.
     pub fn client_id(&self) -> ClientId {
-        self.inner.client
+        self.inner.shared.client()
     }
 }
 
-type Started = crate::Result<(Addr<ExecutorActor>, ClientId, Arc<SendQueue>)>;
+type Started = crate::Result<(Addr<ExecutorActor>, ClientId, reconnect::QueueSlot)>;
 
 fn run_executor_thread(
     center: String,
@@ -226,15 +228,7 @@ fn run_executor_thread(
 ) {
     let system = System::new();
     let name = format!("executor-{}", std::process::id());
-    let hello = Hello {
-        role: Role::Executor,
-        name: name.clone(),
-        listen_addr: None,
-        nthreads: 0,
-        memory_limit: 0,
-        pid: std::process::id(),
-        functions: Vec::new(),
-    };
+    let hello = reconnect::executor_hello(&name);
     let connected = system.block_on(connect_with_backoff(&center, &hello, &options));
     let connected = match connected {
         Ok(connected) => connected,
@@ -254,6 +248,7 @@ fn run_executor_thread(
         ..options.session_options()
     };
     let (queue_sender, queue) = std::sync::mpsc::channel();
+    let actor_center = center.clone();
     let actor = system.block_on(async move {
         ExecutorActor::create(move |ctx| {
             let link = Session::open(
@@ -262,7 +257,9 @@ fn run_executor_thread(
                 session_options,
                 None,
             );
-            let _ = queue_sender.send(link.known_send_queue().expect("opened with its queue"));
+            let queue = link.known_send_queue().expect("opened with its queue");
+            let send_queue = Arc::new(std::sync::RwLock::new(queue));
+            let _ = queue_sender.send(send_queue.clone());
             ExecutorActor {
                 shared,
                 scheduler: Some(link),
@@ -271,6 +268,10 @@ fn run_executor_thread(
                 name,
                 releases: Vec::new(),
                 lost: None,
+                center: actor_center,
+                submissions: Default::default(),
+                reconnecting: None,
+                send_queue,
             }
         })
     });
@@ -288,7 +289,7 @@ impl Inner {
         timeout: Duration,
     ) -> crate::Result<SchedulerToExecutor> {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        self.scheduler_queue.wait_for_room_blocking();
+        self.wait_for_room();
         self.actor.do_send(AskScheduler {
             request,
             timeout,

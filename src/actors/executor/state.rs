@@ -103,6 +103,8 @@ pub struct SharedState {
     pub cluster: RwLock<ClusterSnapshot>,
     changes: Mutex<u64>,
     changed: Condvar,
+    /// This executor's id at the scheduler (a new one after each reconnect).
+    client: std::sync::atomic::AtomicU32,
 }
 
 impl SharedState {
@@ -119,6 +121,23 @@ impl SharedState {
                 (state, true)
             }
         }
+    }
+
+    /// Every key this executor holds futures for, sorted.
+    pub fn held_keys(&self) -> Vec<TaskKey> {
+        let mut keys: Vec<TaskKey> = self.keys.iter().map(|e| e.key().clone()).collect();
+        keys.sort_unstable();
+        keys
+    }
+
+    /// This executor's id at the scheduler it is connected to now.
+    pub fn client(&self) -> crate::ids::ClientId {
+        crate::ids::ClientId(self.client.load(Ordering::Relaxed))
+    }
+
+    /// The scheduler numbered this executor `client` (at connect, and at each reconnect).
+    pub fn set_client(&self, client: crate::ids::ClientId) {
+        self.client.store(client.0, Ordering::Relaxed);
     }
 
     /// Whether this executor holds a future for `key`.

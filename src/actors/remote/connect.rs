@@ -30,6 +30,9 @@ pub struct ConnectOptions {
     pub token: Option<Token>,
     /// Bounds of the session after the handshake (its listener cap is unused here).
     pub bounds: LinkBounds,
+    /// How long an executor tries to reach its center again after losing it, keeping its
+    /// futures (default 60 s); `None` fails its pending futures at once.
+    pub reconnect_for: Option<Duration>,
 }
 
 impl ConnectOptions {
@@ -52,6 +55,7 @@ impl Default for ConnectOptions {
             initial_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(2),
             give_up_after: None,
+            reconnect_for: Some(Duration::from_secs(60)),
             limits: FrameLimits::default(),
             token: None,
             bounds: LinkBounds::default(),

@@ -6,8 +6,11 @@
 use std::net::SocketAddr;
 
 mod observe;
+mod recovery;
 mod restart;
 pub mod wire;
+
+pub use recovery::WorkerHolds;
 
 use actix::prelude::*;
 use tracing::{info, warn};
@@ -67,6 +70,10 @@ pub struct Scheduler {
     gave_up: std::collections::VecDeque<String>,
     /// Whether clients may restart the cluster (`--allow-restart`; off by default).
     restart_allowed: bool,
+    /// Executors' messages held back while recovering from a center restart (recovery.rs).
+    deferred: Vec<recovery::Deferred>,
+    /// Parts of executors' re-submissions gathered until the last arrives (recovery.rs).
+    resubmitting: Map<ClientId, Vec<crate::messages::tasks::NewTaskMsg>>,
 }
 
 /// How many nannies' last words a cluster snapshot carries.
@@ -155,6 +162,8 @@ impl Scheduler {
             last_death: None,
             gave_up: std::collections::VecDeque::new(),
             restart_allowed: false,
+            deferred: Vec::new(),
+            resubmitting: Map::default(),
         }
     }
 
@@ -324,6 +333,18 @@ impl Scheduler {
         reply_tag: Option<u64>,
         ctx: &mut Context<Self>,
     ) {
+        if let Some(message) = self.defer_while_recovering(client, message, reply_tag, ctx) {
+            self.apply_executor_message(client, message, reply_tag, ctx);
+        }
+    }
+
+    fn apply_executor_message(
+        &mut self,
+        client: ClientId,
+        message: ExecutorToScheduler,
+        reply_tag: Option<u64>,
+        ctx: &mut Context<Self>,
+    ) {
         let out = &mut self.batch;
         let mut reply = SchedulerToExecutor::Ack;
         match message {
@@ -332,6 +353,11 @@ impl Scheduler {
                 let tasks = tasks.into_iter().map(Into::into).collect();
                 self.state.on_update_graph(client, tasks, wanted, out)
             }
+            ExecutorToScheduler::Resubmit {
+                tasks,
+                wanted,
+                last,
+            } => self.on_resubmission_part(client, tasks, wanted, last),
             ExecutorToScheduler::Want(keys) => self.state.on_client_wants(client, keys, out),
             ExecutorToScheduler::Release(keys) => self.state.on_client_releases(client, keys, out),
             ExecutorToScheduler::Cancel(keys) => self.state.on_cancel(client, keys, out),
@@ -523,6 +549,7 @@ impl Handler<SessionEvent<ExecutorToScheduler>> for Scheduler {
                     return;
                 };
                 self.clients.remove(&client);
+                self.resubmitting.remove(&client);
                 info!(target: LOG_TARGET, %client, "Executor disconnected: {reason}");
                 self.state.on_client_removed(client, &mut self.batch);
                 self.flush();

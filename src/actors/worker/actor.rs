@@ -30,6 +30,9 @@ type CenterLink = Remote<WorkerToCenter, CenterToWorker>;
 /// How long a leaving worker waits for the center to acknowledge its goodbye.
 const GOODBYE_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// The most held keys offered to a center in one frame (about 100 bytes each).
+const HELD_KEYS_PER_FRAME: usize = 10_000;
+
 /// How often a worker with a memory limit measures its process's memory.
 const MEMORY_SAMPLE_INTERVAL: Duration = Duration::from_millis(100);
 
@@ -149,7 +152,24 @@ impl Worker {
             let center = self.center.take().expect("just connected");
             return self.say_goodbye(center, reason, ctx);
         }
+        self.offer_held_keys();
         self.heartbeat();
+    }
+
+    /// Tells a center this worker registered with about the values it kept from the last
+    /// one, first thing, so the scheduler knows them before it places work (in frames of at
+    /// most [`HELD_KEYS_PER_FRAME`] keys).
+    fn offer_held_keys(&self) {
+        let Some(center) = &self.center else {
+            return;
+        };
+        let held = self.core.held_keys();
+        if !held.is_empty() {
+            info!(target: LOG_TARGET, keys = held.len(), "Offering the values kept from the last center");
+        }
+        for chunk in held.chunks(HELD_KEYS_PER_FRAME) {
+            center.tell(WorkerToCenter::HeldKeys(chunk.to_vec()));
+        }
     }
 
     fn on_connect_failed(&mut self, e: HandshakeError) {
@@ -238,13 +258,14 @@ impl Worker {
         self.connect(ctx);
     }
 
-    /// A new center knows nothing of what the old one asked: the core drops it all, and the
-    /// reports not yet sent were meant for the old center.
+    /// A new center knows nothing of what the old one asked: the core drops its tasks and
+    /// keeps its values (offered to the next center), and the reports not yet sent were
+    /// meant for the old center.
     fn forget_everything(&mut self) {
         let mut out = ShellOutbox::new(self.spill.as_mut());
         let held = self.core.on_center_lost(&mut out);
         if held > 0 {
-            warn!(target: LOG_TARGET, keys = held, "dropping data of the lost center's tasks");
+            info!(target: LOG_TARGET, keys = held, "keeping the values of the lost center's tasks for the next one");
         }
         self.events.clear();
     }

@@ -41,6 +41,11 @@ impl Worker {
                 WorkerCommand::Run(job) => self.pool().submit(job),
                 WorkerCommand::Fetch(order) => self.fetch(order, ctx),
                 WorkerCommand::Report(event) => self.report(event, ctx),
+                WorkerCommand::Offer(key, nbytes) => {
+                    if let Some(center) = &self.center {
+                        center.tell(WorkerToCenter::HeldKeys(vec![(key, nbytes)]));
+                    }
+                }
             }
         }
     }

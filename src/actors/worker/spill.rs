@@ -134,6 +134,9 @@ impl WorkerOutbox for ShellOutbox<'_> {
     fn report(&mut self, event: crate::messages::center_link::TaskEvent) {
         self.commands.report(event);
     }
+    fn offer(&mut self, key: TaskKey, nbytes: u64) {
+        self.commands.offer(key, nbytes);
+    }
     fn spill(&mut self, key: &TaskKey, value: &Stored) -> bool {
         let Some(disk) = self.disk.as_deref_mut() else {
             return false;

@@ -2,6 +2,7 @@
 //! recording outbox that round-trips what travels through serde (bincode), and a harness
 //! that checks every invariant after each step.
 
+mod center_restart;
 mod failures;
 mod placement;
 mod random_walk;

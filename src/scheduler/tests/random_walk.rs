@@ -1,7 +1,7 @@
 //! Seeded random event sequences (workers joining and dying, graphs, results, errors,
-//! wants, releases, cancels, scatters, missing dependencies, cluster restarts; every
-//! "recomputing" report checked against who wants the key), with every invariant checked
-//! after each step and nothing left once all clients are gone.
+//! wants, releases, cancels, scatters, missing dependencies, cluster restarts, center
+//! restarts; every "recomputing" report checked against who wants the key), with every
+//! invariant checked after each step and nothing left once all clients are gone.
 
 use super::*;
 
@@ -246,5 +246,117 @@ fn random_event_sequences_keep_every_invariant() {
         }
         assert_eq!(walk.sim.state.task_count(), 0, "seed {seed}: records left");
         assert_eq!(walk.sim.state.keys_in_memory(), 0, "seed {seed}: data left");
+    }
+}
+
+/// What a restarted center gets back: each client's tasks (with lineage) and wants, and each
+/// surviving worker's values.
+struct Survivors {
+    clients: Vec<(ClientId, Vec<NewTask>, Vec<TaskKey>)>,
+    workers: Vec<(WorkerId, Vec<(TaskKey, u64)>)>,
+}
+
+impl Walk {
+    /// The center dies: what its clients would re-submit and what its workers (each
+    /// surviving with probability 3/4) would offer, read from the old state.
+    fn crash(&mut self) -> Survivors {
+        let state = &self.sim.state;
+        let mut tasks: Vec<NewTask> = state
+            .tasks
+            .iter()
+            .filter_map(|(key, task)| {
+                let run = task.run.as_ref()?;
+                Some(NewTask {
+                    key: key.clone(),
+                    function: run.function.clone(),
+                    spec: run.spec.clone(),
+                    deps: task.dependencies.clone(),
+                    order: task.priority.order,
+                })
+            })
+            .collect();
+        tasks.sort_by_key(|task| (task.order, task.key.clone()));
+        let mut clients: Vec<(ClientId, Vec<NewTask>, Vec<TaskKey>)> = state
+            .clients
+            .iter()
+            .map(|(client, wants)| {
+                let mut wanted: Vec<TaskKey> = wants.iter().cloned().collect();
+                wanted.sort();
+                (*client, tasks.clone(), wanted)
+            })
+            .collect();
+        clients.sort_by_key(|(client, ..)| *client);
+        let mut workers = Vec::new();
+        for worker in self.workers() {
+            if self.dice.below(4) == 0 {
+                continue;
+            }
+            let held = state
+                .has_what(worker)
+                .into_iter()
+                .map(|key| {
+                    let nbytes = state.tasks[&key].nbytes;
+                    (key, nbytes)
+                })
+                .collect();
+            workers.push((worker, held));
+        }
+        Survivors { clients, workers }
+    }
+
+    /// A new center meets the survivors in a random order; nothing offered is computed.
+    fn recover(&mut self, survivors: Survivors, seed: u64) {
+        self.sim = Sim::with_config(self.sim.state.config().clone());
+        assert!(self.sim.state.begin_recovery());
+        let Survivors { clients, workers } = survivors;
+        let offered: crate::ids::Set<TaskKey> = workers
+            .iter()
+            .flat_map(|(_, held)| held.iter().map(|(key, _)| key.clone()))
+            .collect();
+        let mut events: Vec<Result<_, _>> = workers.into_iter().map(Ok).collect();
+        events.extend(clients.into_iter().map(Err));
+        let mut sent = Vec::new();
+        while !events.is_empty() {
+            let event = events.remove(self.dice.below(events.len()));
+            sent.extend(match event {
+                Ok((worker, held)) => {
+                    let joined = WorkerBuilder::new(worker).functions(vec![func()]);
+                    let mut sent = self.sim.add_worker(joined);
+                    sent.extend(self.sim.step(|s, out| s.on_worker_holds(worker, held, out)));
+                    sent
+                }
+                Err((client, tasks, wanted)) => self
+                    .sim
+                    .step(|s, out| s.on_client_resubmitted(client, tasks, wanted, out)),
+            });
+        }
+        sent.extend(self.sim.step(|s, out| s.on_recovery_ended(out)));
+        for (_, key) in computes(&sent) {
+            assert!(
+                !offered.contains(&key),
+                "seed {seed}: offered {key} computed again"
+            );
+        }
+    }
+}
+
+#[test]
+fn random_center_restarts_keep_every_invariant_and_recompute_nothing_offered() {
+    for seed in 0..100 {
+        let mut walk = Walk {
+            sim: Sim::new(),
+            dice: Dice(seed),
+            next_worker: 0,
+            next_key: 0,
+        };
+        for _ in 0..150 {
+            walk.step();
+        }
+        let survivors = walk.crash();
+        walk.recover(survivors, seed);
+        for _ in 0..100 {
+            walk.step();
+        }
+        walk.drain_to_completion(seed);
     }
 }

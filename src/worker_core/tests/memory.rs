@@ -74,10 +74,22 @@ fn a_released_or_forgotten_value_leaves_the_disk() {
     sim.hold("b", 250);
     sim.hold("c", 250);
     assert_eq!(sim.release(&["a"]), vec![Sent::DropSpilled(key("a"))]);
-    sim.hold("d", 250);
-    let sent = sim.step(|s, out| assert_eq!(s.on_center_lost(out), 3));
-    assert_eq!(sent, vec![Sent::DropSpilled(key("b"))]);
     assert_eq!(sim.state.spilled_bytes(), 0);
+}
+
+#[test]
+fn spilled_values_outlive_a_lost_center_and_are_offered_to_the_next() {
+    let mut sim = Sim::with_memory(policy());
+    for name in ["a", "b", "c", "d"] {
+        sim.hold(name, 250);
+    }
+    let spilled = sim.state.spilled_bytes();
+    assert!(spilled > 0);
+    let sent = sim.step(|s, out| assert_eq!(s.on_center_lost(out), 4));
+    assert!(sent.is_empty(), "nothing leaves the disk: {sent:?}");
+    assert_eq!(sim.state.spilled_bytes(), spilled);
+    let held: Vec<(TaskKey, u64)> = ["a", "b", "c", "d"].iter().map(|n| (key(n), 250)).collect();
+    assert_eq!(sim.state.held_keys(), held);
 }
 
 #[test]

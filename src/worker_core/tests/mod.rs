@@ -129,6 +129,8 @@ pub(super) enum Sent {
     ReadBack(TaskKey),
     /// A spilled value deleted.
     DropSpilled(TaskKey),
+    /// A value kept from a run of a lost center's, offered to the current one.
+    Offer(TaskKey, u64),
 }
 
 /// Records commands; every report is round-tripped through the wire codec first. Its disk
@@ -145,6 +147,9 @@ impl WorkerOutbox for RecordingOutbox {
     }
     fn fetch(&mut self, order: FetchOrder) {
         self.sent.push(Sent::Fetch(order));
+    }
+    fn offer(&mut self, key: TaskKey, nbytes: u64) {
+        self.sent.push(Sent::Offer(key, nbytes));
     }
     fn report(&mut self, event: TaskEvent) {
         let bytes = codec::encode(&event).expect("encode report");

@@ -79,6 +79,10 @@ impl Walk {
                     self.fetches.push(order);
                 }
                 Sent::Report(event) => self.check_report(event),
+                Sent::Offer(key, _) => assert!(
+                    !self.outstanding.contains(&key),
+                    "offered {key}, which the current center asked for"
+                ),
                 Sent::Spill(_) | Sent::ReadBack(_) | Sent::DropSpilled(_) => {}
             }
         }

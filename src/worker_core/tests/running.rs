@@ -92,7 +92,7 @@ fn a_release_drops_the_value() {
 }
 
 #[test]
-fn a_lost_center_takes_data_tasks_and_fetches_with_it() {
+fn a_lost_center_takes_tasks_and_fetches_with_it_but_not_the_data() {
     let mut sim = Sim::new();
     sim.hold("h", 8);
     let sent = sim.compute(vec![
@@ -102,15 +102,36 @@ fn a_lost_center_takes_data_tasks_and_fetches_with_it() {
     let order = fetches(&sent)[0].clone();
     let held = sim.step(|s, out| assert_eq!(s.on_center_lost(out), 1));
     assert!(held.is_empty());
-    assert_eq!((sim.state.stored_keys(), sim.state.running_count()), (0, 0));
-    // What the old center asked still comes back, and is dropped.
-    assert!(sim.done("a", value(1)).is_empty());
+    assert_eq!((sim.state.stored_keys(), sim.state.running_count()), (1, 0));
+    assert_eq!(sim.state.held_keys(), vec![(key("h"), 8)]);
+    // What the old center asked still comes back: a fetch is dropped, a run's value kept.
     assert!(sim.fetched(&order, &["x"]).is_empty());
     assert!(sim.fetch_failed(order.id).is_empty());
-    assert_eq!(sim.state.stored_keys(), 0);
+    assert_eq!(sim.state.held_keys(), vec![(key("h"), 8)]);
+    assert!(matches!(sim.done("a", value(1))[..], [Sent::Offer(_, _)]));
     // The new center's tasks start afresh: b fetches x again in a new fetch.
     let sent = sim.compute(vec![TaskBuilder::new("b").input("x", &[W2])]);
     assert_ne!(fetches(&sent)[0].id, order.id);
+}
+
+#[test]
+fn a_run_ending_after_its_center_was_lost_keeps_its_value_and_offers_it() {
+    let mut sim = Sim::new();
+    sim.compute(vec![TaskBuilder::new("a"), TaskBuilder::new("b")]);
+    sim.step(|s, out| {
+        s.on_center_lost(out);
+    });
+    let sent = sim.done("a", value(1));
+    let nbytes = sim.state.held_keys()[0].1;
+    assert_eq!(sent, vec![Sent::Offer(key("a"), nbytes)]);
+    assert_eq!(sim.state.held_keys(), vec![(key("a"), nbytes)]);
+    // A failed run leaves nothing behind, and an outcome comes back only once.
+    let failure = CallOutcome::Panicked("boom".into());
+    assert!(sim
+        .step(|s, out| s.on_job_done(key("b"), failure, out))
+        .is_empty());
+    assert!(sim.done("a", value(2)).is_empty());
+    assert_eq!(sim.state.held_keys().len(), 1);
 }
 
 #[test]
