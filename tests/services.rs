@@ -318,6 +318,18 @@ fn kill_the_hosting_worker_during_calls() -> Result<(), Failed> {
     )
 }
 
+#[path = "../examples/services.rs"]
+mod example;
+
+/// The walkthrough of `examples/services.rs`, run here so CI runs it.
+fn services_example() -> Result<(), Failed> {
+    let cluster = cluster(2);
+    let executor = cluster.executor()?;
+    executor.wait_for_workers(2, Duration::from_secs(60))?;
+    example::run(&executor)?;
+    Ok(())
+}
+
 fn main() {
     if matches!(
         std::env::args().nth(1).as_deref(),
@@ -352,6 +364,7 @@ fn main() {
             "kill_the_hosting_worker_during_calls",
             kill_the_hosting_worker_during_calls,
         ),
+        ("services_example", services_example),
     ];
     let trials = tests
         .into_iter()

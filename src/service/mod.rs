@@ -28,14 +28,14 @@
 //! A message of the wrong argument type, a reply read as the wrong type, or a message of
 //! another service does not compile:
 //!
-//! ```compile_fail
+//! ```compile_fail,E0308
 //! # use serde::{Deserialize, Serialize};
 //! # #[taskforce::service] #[derive(Default, Serialize, Deserialize)] struct Counter { n: u64 }
 //! # #[taskforce::service] impl Counter { pub fn increment(&mut self, by: u64) -> u64 { self.n += by; self.n } }
 //! let _ = Increment("three");
 //! ```
 //!
-//! ```compile_fail
+//! ```compile_fail,E0308
 //! # use serde::{Deserialize, Serialize};
 //! # #[taskforce::service] #[derive(Default, Serialize, Deserialize)] struct Counter { n: u64 }
 //! # #[taskforce::service] impl Counter { pub fn increment(&mut self, by: u64) -> u64 { self.n += by; self.n } }
@@ -45,7 +45,7 @@
 //! }
 //! ```
 //!
-//! ```compile_fail
+//! ```compile_fail,E0277
 //! # use serde::{Deserialize, Serialize};
 //! # #[taskforce::service] #[derive(Default, Serialize, Deserialize)] struct Counter { n: u64 }
 //! # #[taskforce::service] impl Counter { pub fn increment(&mut self, by: u64) -> u64 { self.n += by; self.n } }
