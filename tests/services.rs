@@ -274,6 +274,29 @@ fn timers_run_and_stop_stops() -> Result<(), Failed> {
     )
 }
 
+/// An unnamed service stops when the spawning executor drops its last handle; a copy that
+/// travelled (serialized, as in a task argument) does not keep it alive, and says Stopped.
+fn last_handle_dropped_stops_an_unnamed_service() -> Result<(), Failed> {
+    let cluster = cluster(1);
+    let executor = cluster.executor()?;
+    let counter = executor.spawn_service::<Counter>(policy())?;
+    counter.call(Increment(1))?;
+    let bytes = taskforce::messages::codec::encode(&counter)?;
+    let travelled: ServiceHandle<Counter> = taskforce::messages::codec::decode(&bytes)?;
+    check(travelled.call(Get)? == 1, "the travelled copy reaches it")?;
+    drop(counter);
+    let started = Instant::now();
+    loop {
+        match travelled.call(Get) {
+            Err(taskforce::Error::Service(ServiceError::Stopped { .. })) => return Ok(()),
+            Ok(_) => {}
+            Err(e) => return Err(format!("expected Stopped, got {e}").into()),
+        }
+        check(started.elapsed() < Duration::from_secs(30), "it stops")?;
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 fn kill_the_hosting_worker_during_calls() -> Result<(), Failed> {
     let cluster = cluster(2);
     let executor = cluster.executor()?;
@@ -365,6 +388,10 @@ fn main() {
             kill_the_hosting_worker_during_calls,
         ),
         ("services_example", services_example),
+        (
+            "last_handle_dropped_stops_an_unnamed_service",
+            last_handle_dropped_stops_an_unnamed_service,
+        ),
     ];
     let trials = tests
         .into_iter()

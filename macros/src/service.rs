@@ -146,6 +146,14 @@ fn method(function: &ImplItemFn) -> syn::Result<Method> {
              (make it private to keep it off the wire)",
         ));
     }
+    if let Some(FnArg::Receiver(receiver)) = sig.inputs.first() {
+        if receiver.reference.is_none() {
+            return Err(syn::Error::new_spanned(
+                receiver,
+                "a service method takes `&self` or `&mut self`: the service lives on",
+            ));
+        }
+    }
     let mut args = Vec::new();
     for input in sig.inputs.iter().skip(1) {
         let FnArg::Typed(typed) = input else {

@@ -117,3 +117,71 @@ pub struct FoundService {
     /// Its signature hash.
     pub signature: u64,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::messages::codec;
+    use crate::messages::peer_link::{PeerToWorker, WorkerToPeer};
+
+    fn round_trip<T>(value: T)
+    where
+        T: Serialize + serde::de::DeserializeOwned + PartialEq + fmt::Debug,
+    {
+        let bytes = codec::encode(&value).expect("encodes");
+        assert_eq!(codec::decode::<T>(&bytes).expect("decodes"), value);
+    }
+
+    #[test]
+    fn requests_and_answers_round_trip() {
+        let start = StartGroup {
+            group: ServiceId(7),
+            policy: Restart::rest_for_one().checkpoint_every(10),
+            members: vec![MemberSpec {
+                id: ServiceId(7),
+                name: Some("tally".into()),
+                kind: "app::Counter".into(),
+                signature: 42,
+                state: Bytes::from_static(&[1, 2, 3]),
+            }],
+        };
+        round_trip(PeerToWorker::Service(1, ToServiceHost::Start(start)));
+        round_trip(PeerToWorker::Service(
+            2,
+            ToServiceHost::Call {
+                service: ServiceId(7),
+                method: 3,
+                args: Bytes::from_static(b"x"),
+            },
+        ));
+        round_trip(PeerToWorker::Service(
+            3,
+            ToServiceHost::Find(FindService::Name("tally".into())),
+        ));
+        round_trip(WorkerToPeer::Service(
+            2,
+            FromServiceHost::Reply(Err(CallFailure::Panicked("boom".into()))),
+        ));
+        round_trip(WorkerToPeer::Service(
+            0,
+            FromServiceHost::GroupExited {
+                group: ServiceId(7),
+                reason: ExitReason::Failed("intensity".into()),
+            },
+        ));
+    }
+
+    #[test]
+    fn a_call_header_is_small() {
+        let call = PeerToWorker::Service(
+            1_000_000,
+            ToServiceHost::Call {
+                service: ServiceId(u64::MAX),
+                method: 1,
+                args: Bytes::from_static(&[3]),
+            },
+        );
+        let bytes = codec::encode(&call).expect("encodes");
+        assert!(bytes.len() <= 24, "{} bytes", bytes.len());
+    }
+}

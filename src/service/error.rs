@@ -131,3 +131,20 @@ impl ServiceError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_become_errors_naming_service_and_method() {
+        let panicked =
+            ServiceError::from_failure("counter", "boom", CallFailure::Panicked("bad".into()));
+        assert_eq!(panicked.to_string(), "service counter: boom panicked: bad");
+        let failed =
+            ServiceError::from_failure("counter", "get", CallFailure::Failed("last: boom".into()));
+        assert!(matches!(failed, ServiceError::Failed { ref cause, .. } if cause == "last: boom"));
+        let gone = ServiceError::from_failure("counter", "get", CallFailure::NoSuchService);
+        assert!(matches!(gone, ServiceError::ServiceRestarted { .. }));
+    }
+}

@@ -14,6 +14,7 @@ use tracing::{info, warn};
 
 use super::instance::{CallerLink, LatestState, ReplyTo, ServiceCall, ServiceInstance, Slot};
 use super::LOG_TARGET;
+use crate::actors::remote::SessionId;
 use crate::actors::supervisor::{spawn_actor, ChildSpec, ExitSlot, StopChild, Supervisor};
 use crate::ids::Map;
 use crate::messages::peer_link::WorkerToPeer;
@@ -40,6 +41,10 @@ struct Member {
 struct Group {
     members: Vec<ServiceId>,
     supervisor: Arc<Mutex<Option<Addr<Supervisor>>>>,
+    /// The link of the process that spawned it (its owner).
+    owner: SessionId,
+    /// Whether a member has a name (then it outlives its owner).
+    named: bool,
 }
 
 #[derive(Default)]
@@ -135,53 +140,22 @@ impl ServiceHost {
 
     fn start(&mut self, spec: StartGroup, owner: CallerLink) -> Result<(), String> {
         let registrations = check_members(&spec.members)?;
-        let mut table = self.table.lock().expect("service table lock");
-        let running = |m: &&MemberSpec| {
-            table
-                .members
-                .get(&m.id)
-                .is_some_and(|member| member.status == Status::Running)
-        };
-        if let Some(member) = spec.members.iter().find(running) {
-            return Err(format!("{} already runs here", member.id));
-        }
         let supervisor = Arc::new(Mutex::new(None));
-        let mut starts = Vec::new();
-        for (member, registration) in spec.members.iter().zip(registrations) {
-            let slot = Arc::new(Mutex::new(Slot::default()));
-            if let Some(name) = &member.name {
-                table.names.insert(name.clone(), member.id);
-            }
-            table.members.insert(
-                member.id,
-                Member {
-                    kind: member.kind.clone(),
-                    signature: member.signature,
-                    status: Status::Running,
-                    slot: slot.clone(),
-                },
-            );
-            starts.push(MemberStart {
-                id: member.id,
-                label: member.name.clone().unwrap_or_else(|| member.kind.clone()),
-                registration,
-                latest: Arc::new(Mutex::new(member.state.clone())),
-                slot,
-            });
-        }
-        let members = spec.members.iter().map(|m| m.id).collect();
-        table.groups.insert(
-            spec.group,
-            Group {
-                members,
-                supervisor: supervisor.clone(),
-            },
-        );
-        drop(table);
+        let entry = Group {
+            members: spec.members.iter().map(|m| m.id).collect(),
+            supervisor: supervisor.clone(),
+            owner: owner.session_id(),
+            named: spec.members.iter().any(|m| m.name.is_some()),
+        };
+        let members =
+            self.table
+                .lock()
+                .expect("service table lock")
+                .admit(&spec, registrations, entry)?;
         let run = GroupRun {
             group: spec.group,
             policy: spec.policy,
-            members: starts,
+            members,
             owner,
             supervisor,
             table: self.table.clone(),
@@ -190,6 +164,67 @@ impl ServiceHost {
         arbiter.spawn_fn(move || run.start());
         info!(target: LOG_TARGET, group = %spec.group, "Started service group");
         Ok(())
+    }
+
+    /// A peer link closed: the unnamed groups it spawned stop with it (their owner, and with
+    /// it every handle that keeps them alive, is gone).
+    pub(crate) fn on_link_closed(&mut self, session: SessionId) {
+        let orphans: Vec<ServiceId> = {
+            let table = self.table.lock().expect("service table lock");
+            table
+                .groups
+                .iter()
+                .filter(|(_, group)| group.owner == session && !group.named)
+                .map(|(id, _)| *id)
+                .collect()
+        };
+        for group in orphans {
+            info!(target: LOG_TARGET, %group, "Stopping a service group whose owner left");
+            self.stop(group);
+        }
+    }
+}
+
+impl HostTable {
+    /// Enters a group's members (refusing one that already runs here) and says how to start
+    /// each of them.
+    fn admit(
+        &mut self,
+        spec: &StartGroup,
+        registrations: Vec<&'static ServiceRegistration>,
+        entry: Group,
+    ) -> Result<Vec<MemberStart>, String> {
+        let running = |m: &&MemberSpec| {
+            self.members
+                .get(&m.id)
+                .is_some_and(|member| member.status == Status::Running)
+        };
+        if let Some(member) = spec.members.iter().find(running) {
+            return Err(format!("{} already runs here", member.id));
+        }
+        let mut starts = Vec::new();
+        for (member, registration) in spec.members.iter().zip(registrations) {
+            let slot = Arc::new(Mutex::new(Slot::default()));
+            if let Some(name) = &member.name {
+                self.names.insert(name.clone(), member.id);
+            }
+            let entry = Member {
+                kind: member.kind.clone(),
+                signature: member.signature,
+                status: Status::Running,
+                slot: slot.clone(),
+            };
+            self.members.insert(member.id, entry);
+            starts.push(MemberStart {
+                id: member.id,
+                label: member.name.clone().unwrap_or_else(|| member.kind.clone()),
+                registration,
+                latest: Arc::new(Mutex::new(member.state.clone())),
+                slot,
+            });
+        }
+        self.groups.insert(spec.group, entry);
+        Ok(starts)
     }
 }
 

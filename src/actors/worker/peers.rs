@@ -120,6 +120,7 @@ impl Handler<SessionEvent<PeerToWorker>> for Worker {
             }
             SessionEvent::Closed { session, .. } => {
                 self.peer_sessions.remove(&session);
+                self.services.on_link_closed(session);
             }
         }
     }
