@@ -297,6 +297,41 @@ fn last_handle_dropped_stops_an_unnamed_service() -> Result<(), Failed> {
     }
 }
 
+/// A handle found by name from another executor finds its service again after its worker
+/// was killed and its owner moved it.
+fn a_handle_found_by_name_follows_a_move() -> Result<(), Failed> {
+    let cluster = cluster(2);
+    let owner = cluster.executor()?;
+    owner.wait_for_workers(2, Duration::from_secs(60))?;
+    let policy = policy().checkpoint_every(1);
+    let counter = owner.spawn_named_service("moving", Counter::default(), policy)?;
+    counter.call(Increment(5))?;
+    let other = cluster.executor()?;
+    let found = other.service::<Counter>("moving")?;
+    let host = found.host().ok_or("found on a worker")?;
+    let pid = owner
+        .cluster_info()?
+        .workers
+        .iter()
+        .find(|w| w.addr == host)
+        .map(|w| w.pid)
+        .ok_or("the host is a worker")?;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )?;
+    let started = Instant::now();
+    loop {
+        match found.call(Get) {
+            Ok(n) => return check(n == 5, &format!("resumed at 5, not {n}")),
+            Err(taskforce::Error::Service(ServiceError::ServiceRestarted { .. })) => {}
+            Err(e) => return Err(format!("expected it back, got {e}").into()),
+        }
+        check(started.elapsed() < Duration::from_secs(60), "found again")?;
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 fn kill_the_hosting_worker_during_calls() -> Result<(), Failed> {
     let cluster = cluster(2);
     let executor = cluster.executor()?;
@@ -388,6 +423,10 @@ fn main() {
             kill_the_hosting_worker_during_calls,
         ),
         ("services_example", services_example),
+        (
+            "a_handle_found_by_name_follows_a_move",
+            a_handle_found_by_name_follows_a_move,
+        ),
         (
             "last_handle_dropped_stops_an_unnamed_service",
             last_handle_dropped_stops_an_unnamed_service,

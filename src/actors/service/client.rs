@@ -320,7 +320,7 @@ impl ServiceClient {
             Location::Unknown => {
                 let target = call.target.clone();
                 self.park(call);
-                self.resolve(target, ctx);
+                self.resolve(target, false, ctx);
             }
             Location::Failed(cause) => {
                 let _ = call.answer.send(Err(CallFailure::Failed(cause)));
@@ -349,7 +349,9 @@ impl ServiceClient {
     }
 
     /// Asks the known workers, one after the other, which of them hosts `target` now.
-    fn resolve(&mut self, target: Arc<Target>, ctx: &mut Context<Self>) {
+    /// With `refreshed` false and a way to ask the scheduler (a handle found by name), a
+    /// search that finds nothing asks for the current workers and searches them once more.
+    fn resolve(&mut self, target: Arc<Target>, refreshed: bool, ctx: &mut Context<Self>) {
         if self.resolving.insert(target.id, ()).is_some() {
             return;
         }
@@ -372,6 +374,9 @@ impl ServiceClient {
             client.resolving.remove(&target.id);
             match found {
                 Some(host) => target.set_location(Location::At(host)),
+                None if !refreshed && target.refresh.is_some() => {
+                    return client.refresh_candidates(target, ctx);
+                }
                 None => {
                     let failure = CallFailure::Restarted(
                         "no known worker hosts it now (its owner may be restarting it)".into(),
@@ -384,6 +389,39 @@ impl ServiceClient {
             }
             client.release_waiting(target.id, ctx);
         }));
+    }
+}
+
+impl ServiceClient {
+    /// Asks the scheduler for the workers now (off this thread), then searches them.
+    fn refresh_candidates(&mut self, target: Arc<Target>, ctx: &mut Context<Self>) {
+        let Some(refresh) = target.refresh.clone() else {
+            return;
+        };
+        let me = ctx.address();
+        std::thread::spawn(move || {
+            let workers = refresh();
+            me.do_send(Recandidates { target, workers });
+        });
+    }
+}
+
+/// The workers a handle found by name may be on now.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Recandidates {
+    target: Arc<Target>,
+    workers: Result<Vec<SocketAddr>, String>,
+}
+
+impl Handler<Recandidates> for ServiceClient {
+    type Result = ();
+
+    fn handle(&mut self, found: Recandidates, ctx: &mut Context<Self>) {
+        if let Ok(workers) = found.workers {
+            found.target.set_candidates(workers);
+        }
+        self.resolve(found.target, true, ctx);
     }
 }
 

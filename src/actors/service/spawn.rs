@@ -95,7 +95,8 @@ impl Executor {
 
     /// A handle to the service spawned (by any executor) under `name`.
     pub fn service<S: Service>(&self, name: &str) -> crate::Result<ServiceHandle<S>> {
-        let workers = (worker_list(self))().map_err(|reason| ServiceError::Placement {
+        let refresh = worker_list(self);
+        let workers = refresh().map_err(|reason| ServiceError::Placement {
             service: name.to_string(),
             reason,
         })?;
@@ -121,7 +122,8 @@ impl Executor {
                 false,
                 Location::At(*host),
                 (workers.clone(), options),
-            );
+            )
+            .with_refresh(refresh);
             return Ok(handle(Arc::new(target), None));
         }
         Err(ServiceError::NotFound { name: name.into() }.into())

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
+use super::owner::WorkerList;
 use crate::actors::remote::ConnectOptions;
 
 use crate::messages::service_link::ServiceId;
@@ -25,7 +26,6 @@ pub(crate) enum Location {
 }
 
 /// One service as this process's handles know it.
-#[derive(Debug)]
 pub(crate) struct Target {
     pub(crate) id: ServiceId,
     /// Its name, or its type's name, for errors and logs.
@@ -39,6 +39,9 @@ pub(crate) struct Target {
     pub(crate) options: Arc<ConnectOptions>,
     /// Workers to ask when the location is unknown.
     candidates: Mutex<Vec<SocketAddr>>,
+    /// How to ask the scheduler for the workers now (handles found by name), when the known
+    /// ones do not host it.
+    pub(crate) refresh: Option<WorkerList>,
 }
 
 impl Target {
@@ -59,7 +62,14 @@ impl Target {
             location: Mutex::new(location),
             candidates: Mutex::new(candidates),
             options,
+            refresh: None,
         }
+    }
+
+    /// This target with a way to refresh its candidates.
+    pub(crate) fn with_refresh(mut self, refresh: WorkerList) -> Self {
+        self.refresh = Some(refresh);
+        self
     }
 
     pub(crate) fn location(&self) -> Location {
