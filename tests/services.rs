@@ -165,6 +165,32 @@ fn panic_fails_the_call_and_restarts_from_the_checkpoint() -> Result<(), Failed>
     )
 }
 
+/// With `checkpoint_interval`, changed state is checkpointed within the interval: a panic
+/// some intervals after a change restarts from the changed state.
+fn checkpoint_interval_keeps_changed_state() -> Result<(), Failed> {
+    let cluster = cluster(1);
+    let executor = cluster.executor()?;
+    let policy = Restart::one_for_one()
+        .max_restarts(1000, Duration::from_secs(60))
+        .checkpoint_interval(Duration::from_millis(20));
+    let counter = executor.spawn_service::<Counter>(policy)?;
+    counter.call(Increment(7))?;
+    let started = Instant::now();
+    loop {
+        std::thread::sleep(Duration::from_millis(40));
+        let _ = counter.call(Boom("restart".into()));
+        match counter.call(Get)? {
+            7 => return Ok(()),
+            0 => counter.call(Increment(7)).map(drop)?, // restarted before its checkpoint
+            n => return Err(format!("restarted at {n}").into()),
+        }
+        check(
+            started.elapsed() < Duration::from_secs(30),
+            "a checkpoint is taken",
+        )?;
+    }
+}
+
 fn past_intensity_the_service_failed_with_its_cause() -> Result<(), Failed> {
     let cluster = cluster(1);
     let executor = cluster.executor()?;
@@ -423,6 +449,10 @@ fn main() {
             kill_the_hosting_worker_during_calls,
         ),
         ("services_example", services_example),
+        (
+            "checkpoint_interval_keeps_changed_state",
+            checkpoint_interval_keeps_changed_state,
+        ),
         (
             "a_handle_found_by_name_follows_a_move",
             a_handle_found_by_name_follows_a_move,
