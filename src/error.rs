@@ -234,6 +234,9 @@ pub enum Error {
     /// result could not be read. Errors of its tasks come back as task errors.
     #[error(transparent)]
     Bag(#[from] crate::collections::bag::BagError),
+    /// A service call, placement or lookup failed (see [`crate::service::ServiceError`]).
+    #[error(transparent)]
+    Service(#[from] crate::service::ServiceError),
 }
 
 impl From<crate::graph::GraphError> for Error {

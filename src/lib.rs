@@ -50,7 +50,7 @@
 
 extern crate self as taskforce;
 
-pub use taskforce_macros::remote;
+pub use taskforce_macros::{remote, service};
 
 pub mod actors;
 pub mod cli;
@@ -65,6 +65,7 @@ pub mod local;
 pub mod messages;
 pub mod runner;
 pub mod scheduler;
+pub mod service;
 pub mod signals;
 pub mod supervision;
 pub mod threaded;
@@ -72,8 +73,10 @@ pub mod worker_core;
 
 pub use actors::{center, executor, nanny, remote, worker};
 
+pub use actors::service::{CallFuture, ServiceGroup, ServiceHandle};
 pub use delayed::{delayed, Delayed};
 pub use error::{Error, Result};
 pub use executor::{as_completed, progress, wait, Executor, Future};
 pub use local::LocalCluster;
 pub use runner::{Lazy, Runner};
+pub use service::{Restart, ServiceError};

@@ -1,8 +1,11 @@
-//! Procedural macros of taskforce: `#[remote]` turns a free function into a remote function.
+//! Procedural macros of taskforce: `#[remote]` turns a free function into a remote function;
+//! `#[service]` makes a type and its methods a service (see `service.rs`).
 //!
 //! The expansion keeps the function callable locally (`inc(1)`), adds a `Copy` unit-struct
 //! handle of the same name implementing `taskforce::function::RemoteFunction`, and registers an
 //! erased entry in the link-time registry so any binary linking it can run it by name.
+
+mod service;
 
 use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as TokenStream2};
@@ -55,6 +58,21 @@ pub fn remote(attr: TokenStream, item: TokenStream) -> TokenStream {
     let args = parse_macro_input!(attr as RemoteArgs);
     let function = parse_macro_input!(item as ItemFn);
     expand(args, function)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Makes a type a service that lives on a worker: on the type (with serde's derives) it
+/// registers it by name (`#[service(name = "stable.name")]` to choose one); on its `impl`
+/// block it makes one message type per public method (`increment(by: u64) -> u64` gives
+/// `Increment(pub u64)` with reply `u64`), so calls are checked at compile time. A method
+/// marked `#[init]` runs at every (re)start and may register timers. See
+/// `taskforce::service` for compiled examples.
+#[proc_macro_attribute]
+pub fn service(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let args = parse_macro_input!(attr as RemoteArgs);
+    let item = parse_macro_input!(item as syn::Item);
+    service::expand(args.name, item)
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
 }

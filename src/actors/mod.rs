@@ -13,6 +13,7 @@ pub mod executor;
 pub mod nanny;
 pub mod remote;
 pub mod scheduler;
+pub mod service;
 pub mod supervisor;
 pub mod worker;
 

@@ -12,6 +12,7 @@ pub mod handshake;
 pub mod nanny_link;
 pub mod packet;
 pub mod peer_link;
+pub mod service_link;
 pub mod tasks;
 
 pub use auth::{Token, TOKEN_ENV};

@@ -1,4 +1,5 @@
-//! Messages to a worker from a peer (another worker or an executor): fetch and place data.
+//! Messages to a worker from a peer (another worker or an executor): fetch and place data,
+//! and call the services it hosts.
 //!
 //! Values ride in raw data frames beside the header, one frame per value, in the order the
 //! header lists them. Pure data: no sockets here.
@@ -8,6 +9,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
+use super::service_link::{FromServiceHost, ToServiceHost};
 use crate::function::EncodedValue;
 use crate::ids::TaskKey;
 
@@ -18,6 +20,9 @@ pub enum PeerToWorker {
     GetData(Vec<TaskKey>),
     /// Keep these values (a request: answered by `Stored`); frames carry the bytes.
     PutData(Vec<(TaskKey, ValueMeta)>),
+    /// A service call, start, stop or lookup, numbered by the caller; told, not asked, so
+    /// a caller's calls stay in order without a reply timer each (see `super::service_link`).
+    Service(u64, ToServiceHost),
 }
 
 /// What a worker answers a peer.
@@ -32,6 +37,9 @@ pub enum WorkerToPeer {
     },
     /// The values of a `PutData` are stored; their sizes.
     Stored(Vec<u64>),
+    /// A service host's answer to the caller's request of that number, or a report to the
+    /// owner numbered 0 (see `super::service_link`).
+    Service(u64, FromServiceHost),
 }
 
 /// How to read a value's frame.

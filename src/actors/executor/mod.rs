@@ -44,7 +44,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// closes when the last clone and the last future are dropped.
 #[derive(Clone)]
 pub struct Executor {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
 impl std::fmt::Debug for Executor {
@@ -126,6 +126,7 @@ impl Executor {
 
     /// Connects with explicit connection options.
     pub fn connect_with(addr: &str, options: ConnectOptions) -> crate::Result<Executor> {
+        crate::actors::service::use_connect_options(addr, &options);
         let shared = Arc::new(SharedState::default());
         let (started, startup) = std::sync::mpsc::channel();
         let center = addr.to_string();

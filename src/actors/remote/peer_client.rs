@@ -174,6 +174,6 @@ pub async fn put_data(
         .map_err(|source| PeerError::Request { addr, source })?;
     match reply.body {
         WorkerToPeer::Stored(sizes) => Ok(sizes),
-        WorkerToPeer::Data { .. } => Err(PeerError::Protocol { addr }),
+        WorkerToPeer::Data { .. } | WorkerToPeer::Service(..) => Err(PeerError::Protocol { addr }),
     }
 }

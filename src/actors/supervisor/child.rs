@@ -26,6 +26,11 @@ impl ExitSlot {
         *self.0.lock().expect("exit slot lock") = Some(reason);
     }
 
+    /// Whether a reason was recorded (the child is on its way out).
+    pub fn is_set(&self) -> bool {
+        self.0.lock().expect("exit slot lock").is_some()
+    }
+
     fn take(&self) -> Option<ExitReason> {
         self.0.lock().expect("exit slot lock").take()
     }

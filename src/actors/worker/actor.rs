@@ -57,6 +57,8 @@ pub struct Worker {
     pub(super) flush_scheduled: bool,
     /// Files of spilled values (only with a memory limit); removed with the worker.
     pub(super) spill: Option<SpillDir>,
+    /// The services this worker hosts.
+    pub(super) services: crate::actors::service::ServiceHost,
 }
 
 /// Asks the worker to leave the cluster and stop its process.
@@ -89,6 +91,7 @@ impl Worker {
             events: Vec::new(),
             flush_scheduled: false,
             spill,
+            services: Default::default(),
         }
     }
 

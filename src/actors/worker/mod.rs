@@ -53,6 +53,8 @@ pub async fn start(config: WorkerConfig) -> crate::Result<WorkerHandle> {
     let addr = SocketAddr::new(advertised, bound.port());
     info!(target: crate::actors::LOG_WORKER, "Start worker at {addr}");
     let token = config.connect.token.clone();
+    // Remote functions on this worker that call services connect with the worker's token.
+    crate::actors::service::use_connect_options(&config.center, &config.connect);
     let handshake_timeout = config.handshake_timeout;
     let max_connections = config.bounds.max_connections;
     let spill = match config.memory {

@@ -1,5 +1,6 @@
 //! The worker's peer port: other workers and executors fetch values (`GetData`) and place
-//! values (`PutData`) here. Values leave as raw frames; objects are encoded on the way out.
+//! values (`PutData`) here, and call the services it hosts (`Service`, handed to the
+//! worker's `ServiceHost`). Values leave as raw frames; objects are encoded on the way out.
 
 use actix::prelude::*;
 use tracing::{debug, warn};
@@ -69,6 +70,17 @@ impl Worker {
     }
 }
 
+impl Worker {
+    fn serve_service(&mut self, session: SessionId, body: PeerToWorker) {
+        let (PeerToWorker::Service(request, body), Some(link)) =
+            (body, self.peer_sessions.get(&session))
+        else {
+            return;
+        };
+        self.services.on_request(link.clone(), request, body);
+    }
+}
+
 impl Handler<AdmitPeer> for Worker {
     type Result = ();
 
@@ -103,10 +115,12 @@ impl Handler<SessionEvent<PeerToWorker>> for Worker {
                     }
                     (PeerToWorker::PutData(_), _) => self.serve_put(session, incoming, ctx),
                     (PeerToWorker::GetData(_), None) => {}
+                    (PeerToWorker::Service(..), _) => self.serve_service(session, incoming.body),
                 }
             }
             SessionEvent::Closed { session, .. } => {
                 self.peer_sessions.remove(&session);
+                self.services.on_link_closed(session);
             }
         }
     }
