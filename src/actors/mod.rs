@@ -14,6 +14,7 @@ pub mod nanny;
 pub mod remote;
 pub mod scheduler;
 pub mod supervisor;
+pub mod test_panic;
 pub mod worker;
 
 /// Log target of the center's messages (`taskforce::center`, whatever file logs them).

@@ -13,8 +13,10 @@ use crate::actors::remote::handshake::refuse;
 use crate::actors::remote::handshake::reply_envelope;
 use crate::actors::remote::{Arrival, Remote, Session, SessionEvent, SessionId, SessionOptions};
 use crate::actors::scheduler::{
-    AdmitExecutor, NannyGaveUp, Scheduler, WorkerJoined, WorkerLeft, WorkerLoad, WorkerTaskEvents,
+    AdmitExecutor, AttachCenter, NannyGaveUp, Scheduler, WorkerJoined, WorkerLeft, WorkerLoad,
+    WorkerTaskEvents,
 };
+use crate::actors::supervisor::StopChild;
 use crate::ids::{Map, Set, WorkerId};
 use crate::messages::center_link::{
     CenterToWorker, ShutdownMsg, WorkerDescription, WorkerToCenter,
@@ -264,9 +266,18 @@ impl Actor for Center {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
+        self.scheduler.do_send(AttachCenter(ctx.address()));
         let every =
             (self.config.worker_ttl / 4).clamp(Duration::from_millis(50), Duration::from_secs(1));
         ctx.run_interval(every, |center, _| center.check_heartbeats());
+    }
+}
+
+impl Handler<StopChild> for Center {
+    type Result = ();
+
+    fn handle(&mut self, _: StopChild, ctx: &mut Context<Self>) {
+        ctx.stop();
     }
 }
 

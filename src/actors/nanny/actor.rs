@@ -227,6 +227,14 @@ impl Actor for Nanny {
     }
 }
 
+impl Handler<crate::actors::supervisor::StopChild> for Nanny {
+    type Result = ();
+
+    fn handle(&mut self, _: crate::actors::supervisor::StopChild, ctx: &mut Context<Self>) {
+        self.handle(StopNanny("its supervisor stops it".into()), ctx);
+    }
+}
+
 impl Handler<StopNanny> for Nanny {
     type Result = ();
 

@@ -61,6 +61,8 @@ pub struct Scheduler {
     limits: SessionOptions,
     name: String,
     observer: observe::Observer,
+    /// The center process's supervision tree, as its root publishes it.
+    tree: Option<crate::actors::supervisor::ViewCell>,
     /// The last worker death and its cause, for `cluster_info`.
     last_death: Option<String>,
     /// Why nannies gave up, newest last; at most [`MAX_GAVE_UP_NOTES`], the oldest dropped.
@@ -150,6 +152,7 @@ impl Scheduler {
             limits,
             name,
             observer: observe::Observer::default(),
+            tree: None,
             last_death: None,
             gave_up: std::collections::VecDeque::new(),
         }
@@ -352,6 +355,14 @@ impl Actor for Scheduler {
     type Context = Context<Self>;
 }
 
+impl Handler<crate::actors::supervisor::StopChild> for Scheduler {
+    type Result = ();
+
+    fn handle(&mut self, _: crate::actors::supervisor::StopChild, ctx: &mut Context<Self>) {
+        ctx.stop();
+    }
+}
+
 impl Handler<WorkerJoined> for Scheduler {
     type Result = ();
 
@@ -462,6 +473,7 @@ impl Handler<WorkerTaskEvents> for Scheduler {
     type Result = ();
 
     fn handle(&mut self, msg: WorkerTaskEvents, _ctx: &mut Context<Self>) {
+        crate::actors::test_panic::tick("scheduler");
         for event in msg.events {
             self.on_task_event(msg.id, event);
         }

@@ -132,4 +132,10 @@ impl Scheduler {
         self.observer = Observer::new(dashboard, link);
         self
     }
+
+    /// Reports the center process's supervision tree, as `cell` holds it, in snapshots.
+    pub fn with_tree(mut self, cell: crate::actors::supervisor::ViewCell) -> Self {
+        self.tree = Some(cell);
+        self
+    }
 }

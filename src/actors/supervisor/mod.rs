@@ -43,9 +43,12 @@ mod child;
 use std::time::Instant;
 
 pub use actor::{
-    ChildView, ShutdownSupervisor, Supervisor, SupervisorBuilder, SupervisorView, ViewSupervisor,
+    ChildView, ShutdownSupervisor, Supervisor, SupervisorBuilder, SupervisorView, ViewCell,
+    ViewSupervisor,
 };
-pub use child::{spawn_actor, ChildRef, ChildSpec, ExitSlot, RunningChild, StopChild};
+pub use child::{
+    spawn_actor, spawn_in_context, ChildRef, ChildSpec, ExitSlot, RunningChild, StopChild,
+};
 
 /// Where a supervisor reads the time for its restart intensity.
 pub trait Clock: Send + Sync {

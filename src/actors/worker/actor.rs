@@ -13,12 +13,10 @@ use super::spill::{ShellOutbox, SpillDir};
 use super::WorkerConfig;
 use crate::actors::remote::handshake::HandshakeError;
 use crate::actors::remote::peer_pool::PeerPool;
-use crate::actors::remote::SessionId;
 use crate::actors::remote::{Connected, Remote, Session, SessionEvent};
-use crate::ids::{Map, WorkerId};
+use crate::ids::WorkerId;
 use crate::messages::center_link::TaskEvent;
 use crate::messages::center_link::{CenterToWorker, GoodbyeMsg, HeartbeatMsg, WorkerToCenter};
-use crate::messages::peer_link::{PeerToWorker, WorkerToPeer};
 use crate::messages::{Hello, Role};
 use crate::worker_core::{registered_function, WorkerState};
 
@@ -47,8 +45,6 @@ pub struct Worker {
     pool: Option<TaskPool>,
     /// Links this worker opened to fetch from peers, one per address.
     pub(super) peer_links: PeerPool,
-    /// Links peers opened to this worker.
-    pub(super) peer_sessions: Map<SessionId, Remote<WorkerToPeer, PeerToWorker>>,
     /// Reports gathered this turn, sent in one frame (see `execution.rs`).
     pub(super) events: Vec<TaskEvent>,
     pub(super) flush_scheduled: bool,
@@ -82,7 +78,6 @@ impl Worker {
             core,
             pool: None,
             peer_links: PeerPool::default(),
-            peer_sessions: Map::default(),
             events: Vec::new(),
             flush_scheduled: false,
             spill,
