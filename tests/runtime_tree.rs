@@ -6,7 +6,7 @@
 //! Processes re-run this test binary (so they carry its `#[remote]` functions); a custom
 //! test main (libtest-mimic) lets it serve as a center or a worker.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 mod support;
 
