@@ -6,12 +6,16 @@
 //! Processes re-run this test binary (so they carry its `#[remote]` functions); a custom
 //! test main (libtest-mimic) lets it serve as a center or a worker.
 
-use std::time::Instant;
+use std::process::Command;
+use std::time::{Duration, Instant};
 
 mod support;
 
 use libtest_mimic::{Arguments, Failed, Trial};
-use support::{started_at, Proc, PATIENCE};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use support::{started_at, taskforce_bin, Proc, PATIENCE};
+use taskforce::messages::tree::TreeNode;
 use taskforce::{remote, Executor};
 
 #[remote]
@@ -80,6 +84,45 @@ fn map_tree_sum(executor: &Executor) -> taskforce::Result<i64> {
     layer[0].result()
 }
 
+/// Polls `cluster_info` until the trees satisfy `condition`.
+fn wait_for_tree(
+    executor: &Executor,
+    condition: impl Fn(&[TreeNode]) -> bool,
+) -> Result<Vec<TreeNode>, Failed> {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let tree = executor.cluster_info()?.tree;
+        if condition(&tree) {
+            return Ok(tree);
+        }
+        let late = format!("the tree never got there: {tree:#?}");
+        check(Instant::now() < deadline, &late)?;
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Whether a node named `name` in `trees` was restarted, its last exit containing `cause`.
+fn restarted(trees: &[TreeNode], name: &str, cause: &str) -> bool {
+    fn walk(node: &TreeNode, name: &str, cause: &str) -> bool {
+        let here = node.name == name
+            && node.restarts >= 1
+            && node.last_exit.as_deref().is_some_and(|e| e.contains(cause));
+        here || node.children.iter().any(|c| walk(c, name, cause))
+    }
+    trees.iter().any(|t| walk(t, name, cause))
+}
+
+/// `taskforce status ADDR`'s standard output.
+fn status(addr: &str) -> Result<String, Failed> {
+    let out = Command::new(taskforce_bin())
+        .args(["status", addr])
+        .env("RUST_LOG", "warn")
+        .output()?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    check(out.status.success(), &format!("status failed: {stderr}"))?;
+    Ok(String::from_utf8(out.stdout)?)
+}
+
 fn check(condition: bool, what: &str) -> Result<(), Failed> {
     match condition {
         true => Ok(()),
@@ -118,12 +161,12 @@ fn peer_service_panic_restarts_only_the_service() -> Result<(), Failed> {
     let cluster = cluster(&[], &env);
     let executor = Executor::connect(&cluster.addr)?;
     let deadline = Instant::now() + PATIENCE;
-    let restarted = |c: &Cluster| {
+    let panicked = |c: &Cluster| {
         c.workers
             .iter()
             .any(|w| w.count("injected test panic at peer-service") > 0)
     };
-    while !restarted(&cluster) {
+    while !panicked(&cluster) {
         check(
             Instant::now() < deadline,
             "no value ever moved between workers",
@@ -136,6 +179,8 @@ fn peer_service_panic_restarts_only_the_service() -> Result<(), Failed> {
         total == 500_500,
         &format!("the tree sum after the panic gave {total}"),
     )?;
+    let cause = "injected test panic at peer-service";
+    wait_for_tree(&executor, |trees| restarted(trees, "peer-service", cause))?;
     check(
         cluster.center.count("Register worker") == 2,
         "a worker registered again: its process restarted instead of its peer service",
@@ -168,6 +213,65 @@ fn scheduler_panic_restarts_the_center_tree() -> Result<(), Failed> {
         cluster.center.count("Nanny reports its worker process") == 0,
         "a worker process died",
     )?;
+    let drawn = status(&cluster.addr)?;
+    let line = drawn
+        .lines()
+        .find(|line| line.contains("── scheduler"))
+        .ok_or_else(|| format!("no scheduler in the status:\n{drawn}"))?;
+    check(
+        line.contains("restarts=1") && line.contains("injected test panic at scheduler"),
+        &format!("the scheduler's line: {line}"),
+    )?;
+    Ok(())
+}
+
+/// Two nannies, each with its worker (and the worker's own tree) under it, one of them
+/// having restarted its worker after a signal.
+fn nanny_restarted_after_a_kill(trees: &[TreeNode]) -> bool {
+    let nannies: Vec<&TreeNode> = trees
+        .iter()
+        .filter(|t| t.name.starts_with("nanny "))
+        .collect();
+    let each_with_its_worker = nannies
+        .iter()
+        .all(|n| n.children.len() == 1 && !n.children[0].children.is_empty());
+    let one_restarted = nannies.iter().any(|n| {
+        n.restarts == 1
+            && n.last_exit
+                .as_deref()
+                .is_some_and(|e| e.contains("SIGKILL"))
+    });
+    nannies.len() == 2 && each_with_its_worker && one_restarted
+}
+
+/// `taskforce status` draws the whole cluster: the center's tree, each nanny with its
+/// worker (and the worker's own tree) under it; a worker process killed by a signal shows
+/// as its nanny's restart, with the signal as the last exit.
+fn status_draws_the_whole_cluster() -> Result<(), Failed> {
+    let cluster = cluster(&[], &[]);
+    let executor = Executor::connect(&cluster.addr)?;
+    let before = executor.cluster_info()?;
+    check(before.workers.len() == 2, "two workers")?;
+    kill(Pid::from_raw(before.workers[0].pid as i32), Signal::SIGKILL)?;
+    wait_for_tree(&executor, nanny_restarted_after_a_kill)?;
+    let drawn = status(&cluster.addr)?;
+    for expected in [
+        "center  running\n",
+        "├── scheduler  running\n",
+        "├── center  running\n",
+        "└── listener  running\n",
+        "└── worker 127.0.0.1:",
+        "    ├── worker  running\n",
+        "    └── peers  running\n",
+        "        ├── peer-service  running\n",
+        "        └── listener  running\n",
+        "restarts=1",
+        "SIGKILL",
+        "2 workers",
+    ] {
+        let missing = format!("no {expected:?} in the status:\n{drawn}");
+        check(drawn.contains(expected), &missing)?;
+    }
     Ok(())
 }
 
@@ -192,6 +296,10 @@ fn main() {
         Trial::test(
             "scheduler_panic_restarts_the_center_tree",
             scheduler_panic_restarts_the_center_tree,
+        ),
+        Trial::test(
+            "status_draws_the_whole_cluster",
+            status_draws_the_whole_cluster,
         ),
     ];
     libtest_mimic::run(&args, tests).exit();

@@ -21,6 +21,8 @@ pub enum WorkerToCenter {
     Goodbye(GoodbyeMsg),
     /// What happened to tasks since the last report.
     TaskEvents(Vec<TaskEvent>),
+    /// The worker process's supervision tree, sent when it changes (for `taskforce status`).
+    Tree(super::tree::TreeNode),
 }
 
 /// One task's outcome on a worker.

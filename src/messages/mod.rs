@@ -13,6 +13,7 @@ pub mod nanny_link;
 pub mod packet;
 pub mod peer_link;
 pub mod tasks;
+pub mod tree;
 
 pub use auth::{Token, TOKEN_ENV};
 pub use codec::CodecError;

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use tracing::{info, warn};
 
-use super::state::{CenterState, LeaveReason};
+use super::state::{CenterState, LeaveReason, WorkerInfo};
+use super::tree::MemberTrees;
 use super::CenterConfig;
 use crate::actors::remote::handshake::refuse;
 use crate::actors::remote::handshake::reply_envelope;
@@ -22,6 +23,7 @@ use crate::messages::center_link::{
     CenterToWorker, ShutdownMsg, WorkerDescription, WorkerToCenter,
 };
 use crate::messages::nanny_link::{CenterToNanny, DeathCause, NannyToCenter};
+use crate::messages::tree::TreeNode;
 use crate::messages::{HelloReply, Role};
 
 /// Logs of this actor appear under the role's name.
@@ -45,6 +47,10 @@ pub struct Center {
     /// Watched workers whose connection closed before their nanny's report, by pid: they
     /// leave when the report comes or after [`NANNY_REPORT_GRACE`].
     awaiting_report: Map<u32, (WorkerId, String)>,
+    /// Where the members' trees are published for status reports, and each worker
+    /// process's own tree as it last reported it.
+    members: MemberTrees,
+    worker_trees: Map<WorkerId, TreeNode>,
 }
 
 /// How long a watched worker whose connection closed waits for its nanny to say how it
@@ -60,6 +66,9 @@ struct NannyEntry {
     name: String,
     link: NannyLink,
     child_pid: Option<u32>,
+    /// How often it restarted its worker, and how the worker last ended, as it reported.
+    restarts: u32,
+    last_exit: Option<String>,
 }
 
 /// A connection finished its handshake and asks to be admitted.
@@ -86,7 +95,45 @@ impl Center {
             nannies: Map::default(),
             exit_reports: Map::default(),
             awaiting_report: Map::default(),
+            members: MemberTrees::default(),
+            worker_trees: Map::default(),
         }
+    }
+
+    /// Publishes the members' trees (nannies, workers) to `members` as they change.
+    pub fn publishing(mut self, members: MemberTrees) -> Self {
+        self.members = members;
+        self
+    }
+
+    /// Each nanny with its worker under it, then the workers no connected nanny watches.
+    fn publish_members(&self) {
+        let mut workers = self.state.workers();
+        workers.sort_by_key(|w| w.id);
+        let mut nannies: Vec<&NannyEntry> = self.nannies.values().collect();
+        nannies.sort_by(|a, b| a.name.cmp(&b.name));
+        let watched = |w: &WorkerInfo| {
+            nannies
+                .iter()
+                .any(|n| n.child_pid == Some(w.description.pid))
+        };
+        let mut trees: Vec<TreeNode> = nannies
+            .iter()
+            .map(|nanny| {
+                let mut tree = TreeNode::running(format!("nanny {}", nanny.name));
+                tree.restarts = nanny.restarts;
+                tree.last_exit = nanny.last_exit.clone();
+                tree.children = workers
+                    .iter()
+                    .filter(|w| Some(w.description.pid) == nanny.child_pid)
+                    .map(|w| worker_node(w, self.worker_trees.get(&w.id)))
+                    .collect();
+                tree
+            })
+            .collect();
+        let unwatched = workers.iter().filter(|w| !watched(w));
+        trees.extend(unwatched.map(|w| worker_node(w, self.worker_trees.get(&w.id))));
+        self.members.set(trees);
     }
 
     fn welcome(&self, id: u32) -> crate::messages::Envelope {
@@ -132,6 +179,7 @@ impl Center {
             description,
             link,
         });
+        self.publish_members();
         info!(target: LOG_TARGET, worker = %id, name = %hello.name, pid = hello.pid, nthreads = hello.nthreads,
             memory_limit = hello.memory_limit, functions = hello.functions.len(),
             "Register worker at {listen_addr} ({} workers)", self.state.worker_count()
@@ -156,8 +204,11 @@ impl Center {
             name: hello.name,
             link: Remote::new(session, addr),
             child_pid: None,
+            restarts: 0,
+            last_exit: None,
         };
         self.nannies.insert(session, entry);
+        self.publish_members();
     }
 
     /// Forgets a worker everywhere: membership (if still there: a replaced worker's entry
@@ -169,6 +220,7 @@ impl Center {
             .as_ref()
             .and_then(|w| self.exit_reports.remove(&w.description.pid));
         let cause = reported.unwrap_or_else(|| reason.cause());
+        self.worker_trees.remove(&id);
         let link = self.worker_links.remove(&id);
         if let Some(link) = &link {
             self.worker_sessions.remove(&link.session_id());
@@ -177,6 +229,7 @@ impl Center {
         if left.is_some() || link.is_some() {
             self.scheduler.do_send(WorkerLeft { id, reason, cause });
         }
+        self.publish_members();
     }
 
     fn check_heartbeats(&mut self) {
@@ -193,6 +246,10 @@ impl Center {
             }
             WorkerToCenter::TaskEvents(events) => {
                 self.scheduler.do_send(WorkerTaskEvents { id, events });
+            }
+            WorkerToCenter::Tree(tree) => {
+                self.worker_trees.insert(id, tree);
+                self.publish_members();
             }
             WorkerToCenter::Goodbye(goodbye) => {
                 if let (Some(tag), Some(link)) = (tag, self.worker_links.get(&id)) {
@@ -243,12 +300,14 @@ impl Center {
         match message {
             NannyToCenter::WorkerStarted(m) => {
                 nanny.child_pid = Some(m.pid);
+                nanny.restarts = m.restarts;
                 info!(target: LOG_TARGET, nanny = %name, pid = m.pid, restarts = m.restarts, "Nanny started a worker process")
             }
             NannyToCenter::WorkerExited(m) => {
                 warn!(target: LOG_TARGET, nanny = %name, pid = m.pid, restarting = m.restarting,
                     "Nanny reports its worker process {}", m.cause
                 );
+                nanny.last_exit = Some(m.cause.to_string());
                 self.on_exit_report(m.pid, m.cause);
             }
             NannyToCenter::GaveUp(m) => {
@@ -262,11 +321,24 @@ impl Center {
     }
 }
 
+/// A worker as a node of the cluster's tree, with its process's tree under it once it
+/// reported one.
+fn worker_node(worker: &WorkerInfo, tree: Option<&TreeNode>) -> TreeNode {
+    let mut node = TreeNode::running(format!("worker {}", worker.description.name));
+    let (id, pid) = (worker.id, worker.description.pid);
+    node.status = format!("running (id {id}, pid {pid})");
+    if let Some(tree) = tree {
+        node.children = tree.children.clone();
+    }
+    node
+}
+
 impl Actor for Center {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         self.scheduler.do_send(AttachCenter(ctx.address()));
+        self.publish_members();
         let every =
             (self.config.worker_ttl / 4).clamp(Duration::from_millis(50), Duration::from_secs(1));
         ctx.run_interval(every, |center, _| center.check_heartbeats());
@@ -324,10 +396,12 @@ impl Handler<SessionEvent<NannyToCenter>> for Center {
         match event {
             SessionEvent::Received { session, incoming } => {
                 self.on_nanny_message(session, incoming.body);
+                self.publish_members();
             }
             SessionEvent::Closed { session, reason } => {
                 if let Some(nanny) = self.nannies.remove(&session) {
                     info!(target: LOG_TARGET, nanny = %nanny.name, "Nanny disconnected: {reason}");
+                    self.publish_members();
                 }
             }
         }

@@ -38,10 +38,11 @@ use tracing::{error, info, warn};
 
 pub use crate::actors::scheduler::{self, Scheduler};
 pub use actor::{Center, RestartWorkers};
+pub use tree::{ClusterTrees, MemberTrees};
 
 use crate::actors::dashboard::{Dashboard, DashboardServer};
 use crate::actors::remote::LinkBounds;
-use crate::actors::supervisor::{ChildRef, RunningChild, Supervisor, ViewCell};
+use crate::actors::supervisor::{ChildRef, RunningChild, Supervisor};
 use crate::actors::LOG_CENTER as LOG_TARGET;
 use crate::messages::{FrameLimits, Token};
 use crate::scheduler::SchedulerConfig;
@@ -99,8 +100,8 @@ pub struct CenterHandle {
     pub center: ChildRef<Center>,
     /// The root supervisor of the center's tree.
     pub supervisor: Addr<Supervisor>,
-    /// The root supervisor's latest view.
-    pub tree: ViewCell,
+    /// The live trees of the center process and its members.
+    pub trees: ClusterTrees,
     /// The dashboard server, while it runs (it stops when the last handle is dropped).
     pub dashboard: Option<Arc<DashboardServer>>,
 }
@@ -147,16 +148,16 @@ async fn launch(config: CenterConfig) -> std::io::Result<(CenterHandle, RunningC
         dashboard: server
             .as_ref()
             .map(|server| (dashboard, dashboard_link(server.addr()))),
-        view: ViewCell::default(),
+        trees: ClusterTrees::default(),
     };
-    let tree = parts.view.clone();
+    let trees = parts.trees.clone();
     let center = ChildRef::default();
     let (supervisor, root) = tree::root(parts, center.clone()).start_root();
     let handle = CenterHandle {
         addr,
         center,
         supervisor,
-        tree,
+        trees,
         dashboard: server.map(Arc::new),
     };
     Ok((handle, root))

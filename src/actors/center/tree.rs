@@ -7,6 +7,7 @@
 //! port stays bound): workers reconnect and register again, executors reconnect. Past the
 //! root's intensity the process exits with the reason (see `super::serve`).
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -19,6 +20,7 @@ use crate::actors::scheduler::Scheduler;
 use crate::actors::supervisor::{
     spawn_actor, ChildRef, ChildSpec, ExitSlot, RunningChild, StopChild, Supervisor, ViewCell,
 };
+use crate::messages::tree::TreeNode;
 use crate::supervision::{ExitReason, RestartType, Strategy};
 
 /// More restarts of the center's tree than this within [`RESTART_WINDOW`] and the process
@@ -26,6 +28,40 @@ use crate::supervision::{ExitReason, RestartType, Strategy};
 pub const MAX_RESTARTS: u32 = 3;
 /// The window of [`MAX_RESTARTS`].
 pub const RESTART_WINDOW: Duration = Duration::from_secs(60);
+
+/// The trees of the processes the center knows (nannies with their workers, workers no
+/// nanny watches), as the live center last published them. Cheap to clone.
+#[derive(Clone, Debug, Default)]
+pub struct MemberTrees(Arc<Mutex<Vec<TreeNode>>>);
+
+impl MemberTrees {
+    /// The members' trees as last published.
+    pub fn get(&self) -> Vec<TreeNode> {
+        self.0.lock().expect("member trees lock").clone()
+    }
+
+    /// Replaces them (the center does, whenever membership changes).
+    pub fn set(&self, trees: Vec<TreeNode>) {
+        *self.0.lock().expect("member trees lock") = trees;
+    }
+}
+
+/// Everything `taskforce status` draws: the center process's own tree and its members'.
+#[derive(Clone, Debug, Default)]
+pub struct ClusterTrees {
+    /// The center process's root supervisor's view.
+    pub center: ViewCell,
+    /// The members' trees.
+    pub members: MemberTrees,
+}
+
+impl ClusterTrees {
+    /// The whole cluster's trees: the center process's first, then its members'.
+    pub fn snapshot(&self) -> Vec<TreeNode> {
+        let center = self.center.get().map(|view| view.tree_node());
+        center.into_iter().chain(self.members.get()).collect()
+    }
+}
 
 /// What the tree's children are made from, again at each restart.
 pub(super) struct CenterParts {
@@ -35,8 +71,9 @@ pub(super) struct CenterParts {
     pub listener: std::net::TcpListener,
     /// The dashboard the scheduler feeds, and its link, when one is served.
     pub dashboard: Option<(Dashboard, String)>,
-    /// Where the root publishes its view (for `cluster_info` and `taskforce status`).
-    pub view: ViewCell,
+    /// Where the root and the center publish the trees (for `cluster_info` and
+    /// `taskforce status`).
+    pub trees: ClusterTrees,
 }
 
 /// The root supervisor of a center process; `center` always names the live center actor.
@@ -45,7 +82,7 @@ pub(super) fn root(parts: CenterParts, center: ChildRef<Center>) -> Supervisor {
     Supervisor::builder("center")
         .strategy(Strategy::OneForAll)
         .intensity(MAX_RESTARTS, RESTART_WINDOW)
-        .publish(parts.view.clone())
+        .publish(parts.trees.center.clone())
         .child(scheduler_spec(&parts, scheduler.clone()))
         .child(center_spec(&parts, scheduler, center.clone()))
         .child(listener_spec(parts, center))
@@ -55,11 +92,11 @@ pub(super) fn root(parts: CenterParts, center: ChildRef<Center>) -> Supervisor {
 fn scheduler_spec(parts: &CenterParts, scheduler: ChildRef<Scheduler>) -> ChildSpec {
     let config = parts.config.clone();
     let dashboard = parts.dashboard.clone();
-    let view = parts.view.clone();
+    let trees = parts.trees.clone();
     ChildSpec::actor("scheduler", RestartType::Permanent, scheduler, move |_| {
         let sessions = SessionOptions::new(config.limits, config.bounds);
         let made = Scheduler::new(config.scheduler.clone(), sessions, config.name.clone())
-            .with_tree(view.clone());
+            .with_tree(trees.clone());
         match &dashboard {
             Some((dashboard, link)) => made.with_dashboard(dashboard.clone(), link.clone()),
             None => made,
@@ -73,13 +110,14 @@ fn center_spec(
     center: ChildRef<Center>,
 ) -> ChildSpec {
     let config = parts.config.clone();
+    let members = parts.trees.members.clone();
     ChildSpec::new("center", RestartType::Permanent, move || {
         // Children start in order, each before the next: the scheduler is up.
         let scheduler = scheduler
             .get()
             .ok_or_else(|| "the scheduler has not started".to_string())?;
-        let (addr, running) =
-            spawn_actor(Center::new(config.clone(), scheduler), ExitSlot::default());
+        let made = Center::new(config.clone(), scheduler).publishing(members.clone());
+        let (addr, running) = spawn_actor(made, ExitSlot::default());
         center.set(addr.clone());
         Ok(running.with_stop(move || addr.do_send(StopChild)))
     })

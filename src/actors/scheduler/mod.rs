@@ -61,8 +61,8 @@ pub struct Scheduler {
     limits: SessionOptions,
     name: String,
     observer: observe::Observer,
-    /// The center process's supervision tree, as its root publishes it.
-    tree: Option<crate::actors::supervisor::ViewCell>,
+    /// The cluster's supervision trees, as the center's root and the center publish them.
+    tree: Option<crate::actors::center::ClusterTrees>,
     /// The last worker death and its cause, for `cluster_info`.
     last_death: Option<String>,
     /// Why nannies gave up, newest last; at most [`MAX_GAVE_UP_NOTES`], the oldest dropped.
@@ -176,6 +176,7 @@ impl Scheduler {
             tasks_waiting_for_worker: self.state.waiting_for_worker() as u64,
             last_worker_death: self.last_death.clone(),
             nannies_gave_up: self.gave_up.iter().cloned().collect(),
+            tree: self.tree.as_ref().map(|t| t.snapshot()).unwrap_or_default(),
         }
     }
 

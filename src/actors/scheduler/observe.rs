@@ -133,9 +133,9 @@ impl Scheduler {
         self
     }
 
-    /// Reports the center process's supervision tree, as `cell` holds it, in snapshots.
-    pub fn with_tree(mut self, cell: crate::actors::supervisor::ViewCell) -> Self {
-        self.tree = Some(cell);
+    /// Reports the cluster's supervision trees, as `trees` holds them, in snapshots.
+    pub fn with_tree(mut self, trees: crate::actors::center::ClusterTrees) -> Self {
+        self.tree = Some(trees);
         self
     }
 }

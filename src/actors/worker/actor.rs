@@ -50,6 +50,9 @@ pub struct Worker {
     pub(super) flush_scheduled: bool,
     /// Files of spilled values (only with a memory limit); removed with the worker.
     pub(super) spill: Option<SpillDir>,
+    /// The process's supervision tree, and the version of it the center last heard.
+    trees: Option<super::WorkerTrees>,
+    tree_sent: Option<crate::messages::tree::TreeNode>,
 }
 
 /// Asks the worker to leave the cluster and stop its process.
@@ -81,6 +84,28 @@ impl Worker {
             events: Vec::new(),
             flush_scheduled: false,
             spill,
+            trees: None,
+            tree_sent: None,
+        }
+    }
+
+    /// Reports the process's supervision tree (as `trees` holds it) to the center when it
+    /// changes, checked at each heartbeat.
+    pub fn reporting(mut self, trees: super::WorkerTrees) -> Self {
+        self.trees = Some(trees);
+        self
+    }
+
+    fn report_tree(&mut self) {
+        let Some(tree) = self.trees.as_ref().and_then(|trees| trees.node()) else {
+            return;
+        };
+        let Some(center) = &self.center else {
+            return;
+        };
+        if self.tree_sent.as_ref() != Some(&tree) {
+            center.tell(WorkerToCenter::Tree(tree.clone()));
+            self.tree_sent = Some(tree);
         }
     }
 
@@ -144,6 +169,7 @@ impl Worker {
             let center = self.center.take().expect("just connected");
             return self.say_goodbye(center, reason, ctx);
         }
+        self.tree_sent = None;
         self.heartbeat();
     }
 
@@ -190,7 +216,8 @@ impl Worker {
         self.perform(commands, ctx);
     }
 
-    fn heartbeat(&self) {
+    fn heartbeat(&mut self) {
+        self.report_tree();
         if let Some(center) = &self.center {
             let memory_bytes = Self::rss();
             center.tell(WorkerToCenter::Heartbeat(HeartbeatMsg {

@@ -42,7 +42,8 @@ pub use crate::worker_core::store;
 pub use actor::{Shutdown, Worker};
 pub use config::WorkerConfig;
 
-use crate::actors::supervisor::{ChildRef, ViewCell};
+use crate::actors::supervisor::ChildRef;
+pub use tree::WorkerTrees;
 
 /// A running worker: the address peers reach it at, its actor and its supervision tree.
 #[derive(Clone, Debug)]
@@ -51,8 +52,8 @@ pub struct WorkerHandle {
     pub addr: SocketAddr,
     /// The worker actor (never restarted in place: the process exits instead).
     pub actor: Addr<Worker>,
-    /// The root supervisor's latest view.
-    pub tree: ViewCell,
+    /// The process's supervision tree as its supervisors publish it.
+    pub trees: WorkerTrees,
 }
 
 /// Binds the peer port and starts the worker's tree on the current actix system. If the
@@ -76,11 +77,12 @@ pub async fn start(config: WorkerConfig) -> crate::Result<WorkerHandle> {
         None => None,
     };
     let name = config.name.clone().unwrap_or_else(|| addr.to_string());
-    let view = ViewCell::default();
+    let trees = WorkerTrees::default();
     let worker = ChildRef::default();
     let make_worker = {
         let config = config.clone();
-        move || Worker::new(config, addr, spill)
+        let trees = trees.clone();
+        move || Worker::new(config, addr, spill).reporting(trees)
     };
     let root = tree::root(
         &config,
@@ -88,7 +90,7 @@ pub async fn start(config: WorkerConfig) -> crate::Result<WorkerHandle> {
         listener.into_std()?,
         make_worker,
         worker.clone(),
-        view.clone(),
+        trees.clone(),
     );
     let (_supervisor, running) = root.start_root();
     actix_rt::spawn(async move {
@@ -102,11 +104,7 @@ pub async fn start(config: WorkerConfig) -> crate::Result<WorkerHandle> {
         process: "worker".into(),
         reason: "its actor did not start".into(),
     })?;
-    Ok(WorkerHandle {
-        addr,
-        actor,
-        tree: view,
-    })
+    Ok(WorkerHandle { addr, actor, trees })
 }
 
 /// The worker actor, once the root has started it. The root starts its children on its

@@ -19,6 +19,7 @@ use crate::actors::remote::{accept_loop, SessionOptions};
 use crate::actors::supervisor::{
     spawn_actor, ChildRef, ChildSpec, ExitSlot, RunningChild, StopChild, Supervisor, ViewCell,
 };
+use crate::messages::tree::TreeNode;
 use crate::messages::Role;
 use crate::supervision::{ExitReason, RestartType, Strategy};
 
@@ -28,6 +29,25 @@ pub const PEERS_MAX_RESTARTS: u32 = 3;
 /// The window of [`PEERS_MAX_RESTARTS`].
 pub const PEERS_WINDOW: Duration = Duration::from_secs(60);
 
+/// Where the worker process's supervisors publish their views: the root's and the peers
+/// subtree's.
+#[derive(Clone, Debug, Default)]
+pub struct WorkerTrees {
+    root: ViewCell,
+    peers: ViewCell,
+}
+
+impl WorkerTrees {
+    /// The process's tree, the peers subtree's children under it, once the root started.
+    pub fn node(&self) -> Option<TreeNode> {
+        let mut root = self.root.get()?.tree_node();
+        if let (Some(peers), Some(node)) = (self.peers.get(), root.children.get_mut(1)) {
+            node.children = peers.tree_node().children;
+        }
+        Some(root)
+    }
+}
+
 /// The root supervisor of a worker process: the worker actor, made once by `make_worker`
 /// (a second start fails: its state cannot be rebuilt), then the peers subtree.
 pub(super) fn root(
@@ -36,7 +56,7 @@ pub(super) fn root(
     listener: std::net::TcpListener,
     make_worker: impl FnOnce() -> Worker + 'static,
     worker: ChildRef<Worker>,
-    view: ViewCell,
+    trees: WorkerTrees,
 ) -> Supervisor {
     let mut make_worker = Some(make_worker);
     let worker_ref = worker.clone();
@@ -57,11 +77,12 @@ pub(super) fn root(
         name,
         listener: Arc::new(listener),
         worker,
+        view: trees.peers.clone(),
     };
     Supervisor::builder("worker")
         .strategy(Strategy::OneForAll)
         .intensity(0, Duration::from_secs(1))
-        .publish(view)
+        .publish(trees.root)
         .child(worker_spec)
         .child(ChildSpec::supervisor(
             "peers",
@@ -77,6 +98,7 @@ struct PeersParts {
     name: String,
     listener: Arc<std::net::TcpListener>,
     worker: ChildRef<Worker>,
+    view: ViewCell,
 }
 
 impl PeersParts {
@@ -85,6 +107,7 @@ impl PeersParts {
         Supervisor::builder("peers")
             .strategy(Strategy::OneForOne)
             .intensity(PEERS_MAX_RESTARTS, PEERS_WINDOW)
+            .publish(self.view.clone())
             .child(self.service_spec(service.clone()))
             .child(self.listener_spec(service))
             .build()
