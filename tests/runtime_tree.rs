@@ -225,6 +225,30 @@ fn scheduler_panic_restarts_the_center_tree() -> Result<(), Failed> {
     Ok(())
 }
 
+/// Past its restart intensity (3 in 60 s) the center's tree gives up: the process exits
+/// with status 1 and the reason logged, rather than staying up but deaf.
+fn center_past_its_intensity_exits_naming_the_cause() -> Result<(), Failed> {
+    let armed = "scheduler:after=1,scheduler:after=2,scheduler:after=3,scheduler:after=4";
+    let mut cluster = cluster(&[("TASKFORCE_TEST_PANIC", armed)], &[]);
+    let deadline = Instant::now() + PATIENCE;
+    while cluster.center.count("Center gave up") == 0 {
+        check(Instant::now() < deadline, "the center never gave up")?;
+        // Each restart closes this executor's connection: its errors are expected here.
+        if let Ok(executor) = Executor::connect(&cluster.addr) {
+            let _ = executor.submit(inc, (1,)).and_then(|f| f.result());
+        }
+    }
+    let code = cluster.center.wait_exit(PATIENCE);
+    check(code == Some(1), &format!("the center exited with {code:?}"))?;
+    let line = cluster.center.wait_for("Center gave up");
+    check(
+        line.contains("reached maximum restart intensity (3 restarts in 60s)")
+            && line.contains("injected test panic at scheduler"),
+        &format!("the last words: {line}"),
+    )?;
+    Ok(())
+}
+
 /// Two nannies, each with its worker (and the worker's own tree) under it, one of them
 /// having restarted its worker after a signal.
 fn nanny_restarted_after_a_kill(trees: &[TreeNode]) -> bool {
@@ -296,6 +320,10 @@ fn main() {
         Trial::test(
             "scheduler_panic_restarts_the_center_tree",
             scheduler_panic_restarts_the_center_tree,
+        ),
+        Trial::test(
+            "center_past_its_intensity_exits_naming_the_cause",
+            center_past_its_intensity_exits_naming_the_cause,
         ),
         Trial::test(
             "status_draws_the_whole_cluster",
