@@ -358,7 +358,11 @@ pub fn run(cli: Cli) -> crate::Result<i32> {
             let executor = crate::Executor::connect(&args.center)?;
             let cluster = executor.cluster_info()?;
             print!("{}", crate::messages::tree::render(&cluster.tree));
-            println!("{} workers, {} tasks", cluster.workers.len(), cluster.tasks);
+            println!(
+                "workers: {}, tasks: {}",
+                cluster.workers.len(),
+                cluster.tasks
+            );
             Ok(0)
         }
     }

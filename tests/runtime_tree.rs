@@ -214,6 +214,7 @@ fn scheduler_panic_restarts_the_center_tree() -> Result<(), Failed> {
         "a worker process died",
     )?;
     let drawn = status(&cluster.addr)?;
+    eprintln!("taskforce status after the scheduler's panic:\n{drawn}");
     let line = drawn
         .lines()
         .find(|line| line.contains("── scheduler"))
@@ -291,7 +292,7 @@ fn status_draws_the_whole_cluster() -> Result<(), Failed> {
         "        └── listener  running\n",
         "restarts=1",
         "SIGKILL",
-        "2 workers",
+        "workers: 2,",
     ] {
         let missing = format!("no {expected:?} in the status:\n{drawn}");
         check(drawn.contains(expected), &missing)?;
