@@ -188,6 +188,34 @@ fn peer_service_panic_restarts_only_the_service() -> Result<(), Failed> {
     Ok(())
 }
 
+/// A panic in a worker actor, whose values no restart could rebuild, ends its process
+/// with status 1 (never a live process that is deaf); the nanny starts a fresh worker and
+/// the map finishes with the right answer.
+fn worker_panic_ends_the_process_and_its_nanny_restarts_it() -> Result<(), Failed> {
+    let env = [("TASKFORCE_TEST_PANIC", "worker:after=20")];
+    let cluster = cluster(&[], &env);
+    let executor = Executor::connect(&cluster.addr)?;
+    let deadline = Instant::now() + PATIENCE;
+    while cluster.center.count("Nanny reports its worker process") == 0 {
+        check(Instant::now() < deadline, "no worker process ended")?;
+        let total = map_sum(&executor)?;
+        check(total == 500_500, &format!("a map gave {total}"))?;
+    }
+    let report = cluster.center.wait_for("Nanny reports its worker process");
+    check(
+        report.contains("status 1"),
+        &format!("the nanny's report: {report}"),
+    )?;
+    let gave_up = "Worker gave up: failed: reached maximum restart intensity";
+    check(
+        cluster.workers.iter().any(|w| w.count(gave_up) > 0),
+        "no worker logged why it gave up",
+    )?;
+    let total = map_sum(&executor)?;
+    check(total == 500_500, &format!("the map after gave {total}"))?;
+    Ok(())
+}
+
 /// A panic in the scheduler restarts the center's tree in place (one for all): the port
 /// stays bound, workers register again, and an executor that connects then finishes the
 /// map. The executor connected during the panic either finished first or got an error
@@ -327,6 +355,10 @@ fn main() {
         Trial::test(
             "scheduler_panic_restarts_the_center_tree",
             scheduler_panic_restarts_the_center_tree,
+        ),
+        Trial::test(
+            "worker_panic_ends_the_process_and_its_nanny_restarts_it",
+            worker_panic_ends_the_process_and_its_nanny_restarts_it,
         ),
         Trial::test(
             "center_past_its_intensity_exits_naming_the_cause",

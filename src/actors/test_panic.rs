@@ -4,10 +4,12 @@
 //! Set [`TEST_PANIC_ENV`] to `SITE:after=N` (several separated by commas) in a process's
 //! environment and the actor at `SITE` panics while handling its `N`th message, once per
 //! process. Sites: `scheduler` (task events the scheduler handles), `peer-service` (messages
-//! a worker's peer service handles), and `session/TYPE` (envelopes received by sessions whose
-//! incoming message type is `TYPE`, e.g. `session/WorkerToCenter` for the center's sessions
+//! a worker's peer service handles), `worker` (messages from the center a worker actor
+//! handles), and `session/TYPE` (envelopes received by sessions whose incoming message
+//! type is `TYPE`, e.g. `session/WorkerToCenter` for the center's sessions
 //! with workers). **For tests only**: nothing in a real deployment sets it. Without the
-//! variable every check is one load of an initialised `OnceLock`.
+//! variable every check is one load of an initialised `OnceLock`. A nanny passes the
+//! variable to its first worker process only, so the fresh one shows the recovery.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;

@@ -72,6 +72,11 @@ impl Nanny {
         if let Some(token) = &self.config.connect.token {
             command.env(crate::messages::TOKEN_ENV, token.expose());
         }
+        // A panic injected by a test hits the first worker process only, so that the
+        // fresh one shows the recovery instead of failing the same way.
+        if self.restarts > 0 {
+            command.env_remove(crate::actors::test_panic::TEST_PANIC_ENV);
+        }
         let mut child = match command.spawn() {
             Ok(child) => child,
             Err(e) => {

@@ -333,6 +333,7 @@ impl Handler<SessionEvent<CenterToWorker>> for Worker {
     type Result = ();
 
     fn handle(&mut self, event: SessionEvent<CenterToWorker>, ctx: &mut Context<Self>) {
+        crate::actors::test_panic::tick("worker");
         let current = self.center.as_ref().map(Remote::session_id);
         match event {
             SessionEvent::Received { session, incoming } if Some(session) == current => {
