@@ -20,6 +20,8 @@ use crate::actors::scheduler::Scheduler;
 use crate::actors::supervisor::{
     spawn_actor, ChildRef, ChildSpec, ExitSlot, RunningChild, StopChild, Supervisor, ViewCell,
 };
+use crate::dashboard::Observation;
+use crate::ids::WorkerId;
 use crate::messages::tree::TreeNode;
 use crate::supervision::{ExitReason, RestartType, Strategy};
 
@@ -93,7 +95,12 @@ fn scheduler_spec(parts: &CenterParts, scheduler: ChildRef<Scheduler>) -> ChildS
     let config = parts.config.clone();
     let dashboard = parts.dashboard.clone();
     let trees = parts.trees.clone();
+    let mut restarting = false;
     ChildSpec::actor("scheduler", RestartType::Permanent, scheduler, move |_| {
+        if let (true, Some((dashboard, _))) = (restarting, &dashboard) {
+            forget_the_old_center(dashboard);
+        }
+        restarting = true;
         let sessions = SessionOptions::new(config.limits, config.bounds);
         let made = Scheduler::new(config.scheduler.clone(), sessions, config.name.clone())
             .with_tree(trees.clone());
@@ -102,6 +109,19 @@ fn scheduler_spec(parts: &CenterParts, scheduler: ChildRef<Scheduler>) -> ChildS
             None => made,
         }
     })
+}
+
+/// Tells the dashboard that every task and worker of the center before a restart is gone
+/// (the new scheduler knows none of them; the workers register again).
+fn forget_the_old_center(dashboard: &Dashboard) {
+    let live = dashboard.snapshot().workers.into_iter();
+    let lost = live
+        .filter(|panel| !panel.state.starts_with("dead"))
+        .map(|panel| Observation::WorkerLost {
+            id: WorkerId(panel.id),
+            cause: "the center's tree restarted".into(),
+        });
+    dashboard.observe(lost.chain([Observation::Restarted]));
 }
 
 fn center_spec(
