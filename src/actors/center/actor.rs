@@ -107,31 +107,31 @@ impl Center {
     }
 
     /// Each nanny with its worker under it, then the workers no connected nanny watches.
+    /// Linear in the members (a worker is found by its pid), since it runs at each join.
     fn publish_members(&self) {
         let mut workers = self.state.workers();
         workers.sort_by_key(|w| w.id);
+        let mut by_pid: Map<u32, &WorkerInfo> =
+            workers.iter().map(|w| (w.description.pid, *w)).collect();
         let mut nannies: Vec<&NannyEntry> = self.nannies.values().collect();
         nannies.sort_by(|a, b| a.name.cmp(&b.name));
-        let watched = |w: &WorkerInfo| {
-            nannies
-                .iter()
-                .any(|n| n.child_pid == Some(w.description.pid))
-        };
         let mut trees: Vec<TreeNode> = nannies
             .iter()
             .map(|nanny| {
                 let mut tree = TreeNode::running(format!("nanny {}", nanny.name));
                 tree.restarts = nanny.restarts;
                 tree.last_exit = nanny.last_exit.clone();
-                tree.children = workers
-                    .iter()
-                    .filter(|w| Some(w.description.pid) == nanny.child_pid)
+                let watched = nanny.child_pid.and_then(|pid| by_pid.remove(&pid));
+                tree.children = watched
                     .map(|w| worker_node(w, self.worker_trees.get(&w.id)))
+                    .into_iter()
                     .collect();
                 tree
             })
             .collect();
-        let unwatched = workers.iter().filter(|w| !watched(w));
+        let unwatched = workers
+            .iter()
+            .filter(|w| by_pid.contains_key(&w.description.pid));
         trees.extend(unwatched.map(|w| worker_node(w, self.worker_trees.get(&w.id))));
         self.members.set(trees);
     }
