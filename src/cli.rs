@@ -1,4 +1,4 @@
-//! The command line: `taskforce center` and `taskforce worker ADDR`.
+//! The command line: `taskforce center`, `taskforce worker ADDR` and `taskforce status ADDR`.
 //!
 //! A user's own binary that defines remote functions serves the same subcommands by calling
 //! [`main`]. This is the only module (with `src/main.rs`) that parses arguments.
@@ -35,6 +35,17 @@ pub enum Command {
     Center(CenterArgs),
     /// Run a worker that registers with the center at ADDR (under a nanny by default).
     Worker(WorkerArgs),
+    /// Print the live supervision tree of the cluster whose center is at ADDR: the center,
+    /// workers under their nannies, each with restart counts and the last exit reason.
+    Status(StatusArgs),
+}
+
+/// Flags of `taskforce status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The center's address, HOST:PORT (the token, if the cluster has one, comes from
+    /// TASKFORCE_TOKEN).
+    pub center: String,
 }
 
 /// Flags of `taskforce center`.
@@ -303,7 +314,7 @@ pub fn init_logging(level: &str) {
         .try_init();
 }
 
-/// Runs the command line in `std::env::args()`: `center` or `worker ADDR`.
+/// Runs the command line in `std::env::args()`: `center`, `worker ADDR` or `status ADDR`.
 ///
 /// A process that ends with a failure (a refused worker, a nanny out of restarts) exits with
 /// status 1 after logging why.
@@ -347,6 +358,17 @@ pub fn run(cli: Cli) -> crate::Result<i32> {
                 true => worker::serve(args.config()),
                 false => nanny::serve(args.nanny_config(&cli.log_level)?),
             }
+        }
+        Command::Status(args) => {
+            let executor = crate::Executor::connect(&args.center)?;
+            let cluster = executor.cluster_info()?;
+            print!("{}", crate::messages::tree::render(&cluster.tree));
+            println!(
+                "workers: {}, tasks: {}",
+                cluster.workers.len(),
+                cluster.tasks
+            );
+            Ok(0)
         }
     }
 }

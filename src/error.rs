@@ -90,6 +90,16 @@ pub enum Error {
         /// How long the worker waited.
         waited: Duration,
     },
+    /// A process's supervision tree gave up: a part of it failed more often than its
+    /// restart intensity allows. The process exits so that whatever started it (a nanny, a
+    /// service manager) starts it afresh.
+    #[error("{process} gave up: {reason}")]
+    GaveUp {
+        /// Which process (`center`, `worker`, `nanny`).
+        process: String,
+        /// The last cause, as its supervisor saw it.
+        reason: String,
+    },
     /// Any other I/O failure.
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),

@@ -15,6 +15,7 @@ pub mod remote;
 pub mod scheduler;
 pub mod service;
 pub mod supervisor;
+pub mod test_panic;
 pub mod worker;
 
 /// Log target of the center's messages (`taskforce::center`, whatever file logs them).

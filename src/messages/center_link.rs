@@ -25,6 +25,8 @@ pub enum WorkerToCenter {
     /// once, first thing after registering again, so a restarted center learns who holds
     /// what before it places work.
     HeldKeys(Vec<(TaskKey, u64)>),
+    /// The worker process's supervision tree, sent when it changes (for `taskforce status`).
+    Tree(super::tree::TreeNode),
 }
 
 /// One task's outcome on a worker.

@@ -114,6 +114,9 @@ pub struct ClusterSnapshot {
     /// Why nannies gave up, newest last (at most the last 16): their workers do not come
     /// back.
     pub nannies_gave_up: Vec<String>,
+    /// The live supervision trees: the center process's first, then each nanny with its
+    /// worker under it, then workers no nanny watches (`taskforce status` draws them).
+    pub tree: Vec<super::tree::TreeNode>,
 }
 
 /// One worker in a [`ClusterSnapshot`]: its description and last load, flat (the public

@@ -14,6 +14,7 @@ pub mod packet;
 pub mod peer_link;
 pub mod service_link;
 pub mod tasks;
+pub mod tree;
 
 pub use auth::{Token, TOKEN_ENV};
 pub use codec::CodecError;

@@ -8,20 +8,24 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use tracing::{info, warn};
 
-use super::state::{CenterState, LeaveReason};
+use super::state::{CenterState, LeaveReason, WorkerInfo};
+use super::tree::MemberTrees;
 use super::CenterConfig;
 use crate::actors::remote::handshake::refuse;
 use crate::actors::remote::handshake::reply_envelope;
 use crate::actors::remote::{Arrival, Remote, Session, SessionEvent, SessionId, SessionOptions};
 use crate::actors::scheduler::{
-    AdmitExecutor, NannyGaveUp, Scheduler, WorkerHolds, WorkerJoined, WorkerLeft, WorkerLoad,
+    AdmitExecutor, AttachCenter, NannyGaveUp, Scheduler, WorkerHolds, WorkerJoined, WorkerLeft,
+    WorkerLoad,
     WorkerTaskEvents,
 };
+use crate::actors::supervisor::StopChild;
 use crate::ids::{Map, Set, WorkerId};
 use crate::messages::center_link::{
     CenterToWorker, ShutdownMsg, WorkerDescription, WorkerToCenter,
 };
 use crate::messages::nanny_link::{CenterToNanny, DeathCause, NannyToCenter};
+use crate::messages::tree::TreeNode;
 use crate::messages::{Hello, HelloReply, Role};
 
 /// Logs of this actor appear under the role's name.
@@ -45,6 +49,10 @@ pub struct Center {
     /// Watched workers whose connection closed before their nanny's report, by pid: they
     /// leave when the report comes or after [`NANNY_REPORT_GRACE`].
     awaiting_report: Map<u32, (WorkerId, String)>,
+    /// Where the members' trees are published for status reports, and each worker
+    /// process's own tree as it last reported it.
+    members: MemberTrees,
+    worker_trees: Map<WorkerId, TreeNode>,
 }
 
 /// How long a watched worker whose connection closed waits for its nanny to say how it
@@ -60,6 +68,9 @@ struct NannyEntry {
     name: String,
     link: NannyLink,
     child_pid: Option<u32>,
+    /// How often it restarted its worker, and how the worker last ended, as it reported.
+    restarts: u32,
+    last_exit: Option<String>,
 }
 
 /// A connection finished its handshake and asks to be admitted.
@@ -86,7 +97,45 @@ impl Center {
             nannies: Map::default(),
             exit_reports: Map::default(),
             awaiting_report: Map::default(),
+            members: MemberTrees::default(),
+            worker_trees: Map::default(),
         }
+    }
+
+    /// Publishes the members' trees (nannies, workers) to `members` as they change.
+    pub fn publishing(mut self, members: MemberTrees) -> Self {
+        self.members = members;
+        self
+    }
+
+    /// Each nanny with its worker under it, then the workers no connected nanny watches.
+    /// Linear in the members (a worker is found by its pid), since it runs at each join.
+    fn publish_members(&self) {
+        let mut workers = self.state.workers();
+        workers.sort_by_key(|w| w.id);
+        let mut by_pid: Map<u32, &WorkerInfo> =
+            workers.iter().map(|w| (w.description.pid, *w)).collect();
+        let mut nannies: Vec<&NannyEntry> = self.nannies.values().collect();
+        nannies.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut trees: Vec<TreeNode> = nannies
+            .iter()
+            .map(|nanny| {
+                let mut tree = TreeNode::running(format!("nanny {}", nanny.name));
+                tree.restarts = nanny.restarts;
+                tree.last_exit = nanny.last_exit.clone();
+                let watched = nanny.child_pid.and_then(|pid| by_pid.remove(&pid));
+                tree.children = watched
+                    .map(|w| worker_node(w, self.worker_trees.get(&w.id)))
+                    .into_iter()
+                    .collect();
+                tree
+            })
+            .collect();
+        let unwatched = workers
+            .iter()
+            .filter(|w| by_pid.contains_key(&w.description.pid));
+        trees.extend(unwatched.map(|w| worker_node(w, self.worker_trees.get(&w.id))));
+        self.members.set(trees);
     }
 
     fn welcome(&self, id: u32) -> crate::messages::Envelope {
@@ -125,6 +174,7 @@ impl Center {
             description,
             link,
         });
+        self.publish_members();
         info!(target: LOG_TARGET, worker = %id, name = %hello.name, pid = hello.pid, nthreads = hello.nthreads,
             memory_limit = hello.memory_limit, functions = hello.functions.len(),
             "Register worker at {listen_addr} ({} workers)", self.state.worker_count()
@@ -176,8 +226,11 @@ impl Center {
             name: hello.name,
             link: Remote::new(session, addr),
             child_pid: None,
+            restarts: 0,
+            last_exit: None,
         };
         self.nannies.insert(session, entry);
+        self.publish_members();
     }
 
     /// Forgets a worker everywhere: membership (if still there: a replaced worker's entry
@@ -189,6 +242,7 @@ impl Center {
             .as_ref()
             .and_then(|w| self.exit_reports.remove(&w.description.pid));
         let cause = reported.unwrap_or_else(|| reason.cause());
+        self.worker_trees.remove(&id);
         let link = self.worker_links.remove(&id);
         if let Some(link) = &link {
             self.worker_sessions.remove(&link.session_id());
@@ -197,6 +251,7 @@ impl Center {
         if left.is_some() || link.is_some() {
             self.scheduler.do_send(WorkerLeft { id, reason, cause });
         }
+        self.publish_members();
     }
 
     fn check_heartbeats(&mut self) {
@@ -216,6 +271,10 @@ impl Center {
             }
             WorkerToCenter::HeldKeys(keys) => {
                 self.scheduler.do_send(WorkerHolds { id, keys });
+            }
+            WorkerToCenter::Tree(tree) => {
+                self.worker_trees.insert(id, tree);
+                self.publish_members();
             }
             WorkerToCenter::Goodbye(goodbye) => {
                 if let (Some(tag), Some(link)) = (tag, self.worker_links.get(&id)) {
@@ -267,12 +326,14 @@ impl Center {
         match message {
             NannyToCenter::WorkerStarted(m) => {
                 nanny.child_pid = Some(m.pid);
+                nanny.restarts = m.restarts;
                 info!(target: LOG_TARGET, nanny = %name, pid = m.pid, restarts = m.restarts, "Nanny started a worker process")
             }
             NannyToCenter::WorkerExited(m) => {
                 warn!(target: LOG_TARGET, nanny = %name, pid = m.pid, restarting = m.restarting,
                     "Nanny reports its worker process {}", m.cause
                 );
+                nanny.last_exit = Some(m.cause.to_string());
                 self.on_exit_report(m.pid, m.cause);
             }
             NannyToCenter::GaveUp(m) => {
@@ -286,13 +347,35 @@ impl Center {
     }
 }
 
+/// A worker as a node of the cluster's tree, with its process's tree under it once it
+/// reported one.
+fn worker_node(worker: &WorkerInfo, tree: Option<&TreeNode>) -> TreeNode {
+    let mut node = TreeNode::running(format!("worker {}", worker.description.name));
+    let (id, pid) = (worker.id, worker.description.pid);
+    node.status = format!("running (id {id}, pid {pid})");
+    if let Some(tree) = tree {
+        node.children = tree.children.clone();
+    }
+    node
+}
+
 impl Actor for Center {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
+        self.scheduler.do_send(AttachCenter(ctx.address()));
+        self.publish_members();
         let every =
             (self.config.worker_ttl / 4).clamp(Duration::from_millis(50), Duration::from_secs(1));
         ctx.run_interval(every, |center, _| center.check_heartbeats());
+    }
+}
+
+impl Handler<StopChild> for Center {
+    type Result = ();
+
+    fn handle(&mut self, _: StopChild, ctx: &mut Context<Self>) {
+        ctx.stop();
     }
 }
 
@@ -339,10 +422,12 @@ impl Handler<SessionEvent<NannyToCenter>> for Center {
         match event {
             SessionEvent::Received { session, incoming } => {
                 self.on_nanny_message(session, incoming.body);
+                self.publish_members();
             }
             SessionEvent::Closed { session, reason } => {
                 if let Some(nanny) = self.nannies.remove(&session) {
                     info!(target: LOG_TARGET, nanny = %nanny.name, "Nanny disconnected: {reason}");
+                    self.publish_members();
                 }
             }
         }

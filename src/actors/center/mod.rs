@@ -2,26 +2,47 @@
 //!
 //! [`state`] holds the logic as a pure state machine; [`actor`] is the actix shell that feeds
 //! it from the network. `taskforce center` runs [`serve`].
+//!
+//! # The center process's supervision tree
+//!
+//! ```text
+//! center            one_for_all, at most 3 restarts in 60 s, then the process exits (code 1)
+//! ├── scheduler     permanent   the task graph; its sessions with executors are its
+//! │                             temporary children
+//! ├── center        permanent   membership; its sessions with workers and nannies are its
+//! │                             temporary children
+//! └── listener      permanent   accepts on a duplicate of the bound port, admits to the
+//!                               live center
+//! ```
+//!
+//! One for all: the scheduler's workers are the center's sessions, and a fresh scheduler
+//! has no task graph, so the three restart together. That is a center restart in place:
+//! every session closes (a session never outlives its owner, and a session's panic reaches
+//! its owner as `Closed`), workers reconnect and register again, executors reconnect. A
+//! session's panic closes only that connection.
 
 pub mod actor;
 pub mod state;
 #[cfg(test)]
 mod state_tests;
+mod tree;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use actix::{Actor, Addr};
+use actix::Addr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 pub use crate::actors::scheduler::{self, Scheduler};
 pub use actor::{Center, RestartWorkers};
+pub use tree::{ClusterTrees, MemberTrees};
 
 use crate::actors::dashboard::{Dashboard, DashboardServer};
-use crate::actors::remote::{accept_loop, LinkBounds, SessionOptions};
+use crate::actors::remote::LinkBounds;
+use crate::actors::supervisor::{ChildRef, RunningChild, Supervisor};
 use crate::actors::LOG_CENTER as LOG_TARGET;
 use crate::messages::{FrameLimits, Token};
 use crate::scheduler::SchedulerConfig;
@@ -74,13 +95,17 @@ impl Default for CenterConfig {
     }
 }
 
-/// A running center: its address and its actor.
+/// A running center: its address, its live actor and its supervision tree.
 #[derive(Clone, Debug)]
 pub struct CenterHandle {
     /// Where it listens.
     pub addr: SocketAddr,
-    /// The center actor.
-    pub actor: Addr<Center>,
+    /// The center actor (a new one after each restart of the tree).
+    pub center: ChildRef<Center>,
+    /// The root supervisor of the center's tree.
+    pub supervisor: Addr<Supervisor>,
+    /// The live trees of the center process and its members.
+    pub trees: ClusterTrees,
     /// The dashboard server, while it runs (it stops when the last handle is dropped).
     pub dashboard: Option<Arc<DashboardServer>>,
 }
@@ -92,8 +117,21 @@ impl CenterHandle {
     }
 }
 
-/// Binds the port and starts the center on the current actix system.
+/// Binds the port and starts the center's tree on the current actix system. If the tree
+/// gives up, the error is logged and the actix system stops with code 1.
 pub async fn start(config: CenterConfig) -> std::io::Result<CenterHandle> {
+    let (handle, root) = launch(config).await?;
+    actix_rt::spawn(async move {
+        let reason = root.exited().await;
+        if reason.is_abnormal() {
+            error!(target: LOG_TARGET, "Center gave up: {reason}; stopping");
+            actix::System::current().stop_with_code(1);
+        }
+    });
+    Ok(handle)
+}
+
+async fn launch(config: CenterConfig) -> std::io::Result<(CenterHandle, RunningChild)> {
     let listener = TcpListener::bind((config.host, config.port)).await?;
     let addr = listener.local_addr()?;
     match reachable_ip(addr.ip()) {
@@ -104,38 +142,29 @@ pub async fn start(config: CenterConfig) -> std::io::Result<CenterHandle> {
         ),
         None => info!(target: LOG_TARGET, "Start center at {addr}"),
     }
-    let limits = config.limits;
-    let handshake_timeout = config.handshake_timeout;
     let dashboard = Dashboard::default();
     let server = config
         .dashboard
         .and_then(|at| serve_dashboard(&dashboard, at));
-    let sessions = SessionOptions::new(limits, config.bounds);
-    let max_connections = config.bounds.max_connections;
-    let scheduler = Scheduler::new(config.scheduler.clone(), sessions, config.name.clone())
-        .with_restart_allowed(config.allow_restart);
-    let scheduler = match &server {
-        Some(server) => scheduler.with_dashboard(dashboard, dashboard_link(server.addr())),
-        None => scheduler,
-    }
-    .start();
-    let token = config.token.clone();
-    let actor = Center::new(config, scheduler.clone()).start();
-    scheduler.do_send(scheduler::AttachCenter(actor.clone()));
-    let admit = actor.clone();
-    actix_rt::spawn(accept_loop(
-        listener,
-        token,
-        handshake_timeout,
-        max_connections,
-        "center",
-        move |arrival| admit.do_send(actor::Admit(arrival)),
-    ));
-    Ok(CenterHandle {
+    let parts = tree::CenterParts {
+        config,
+        listener: listener.into_std()?,
+        dashboard: server
+            .as_ref()
+            .map(|server| (dashboard, dashboard_link(server.addr()))),
+        trees: ClusterTrees::default(),
+    };
+    let trees = parts.trees.clone();
+    let center = ChildRef::default();
+    let (supervisor, root) = tree::root(parts, center.clone()).start_root();
+    let handle = CenterHandle {
         addr,
-        actor,
+        center,
+        supervisor,
+        trees,
         dashboard: server.map(Arc::new),
-    })
+    };
+    Ok((handle, root))
 }
 
 /// The dashboard's URL as other machines reach it.
@@ -174,8 +203,15 @@ fn reachable_ip(bound: IpAddr) -> Option<IpAddr> {
 /// Runs a center until SIGINT or SIGTERM.
 pub async fn serve(config: CenterConfig) -> crate::Result<()> {
     let stop = crate::signals::termination()?;
-    let _center = start(config).await.map_err(crate::Error::Bind)?;
-    let signal = stop.await;
-    info!(target: LOG_TARGET, "Received {signal}; closing center");
-    Ok(())
+    let (_center, root) = launch(config).await.map_err(crate::Error::Bind)?;
+    tokio::select! {
+        signal = stop => {
+            info!(target: LOG_TARGET, "Received {signal}; closing center");
+            Ok(())
+        }
+        reason = root.exited() => {
+            error!(target: LOG_TARGET, "Center gave up: {reason}; exiting");
+            Err(crate::Error::GaveUp { process: "center".into(), reason: reason.to_string() })
+        }
+    }
 }

@@ -72,6 +72,11 @@ impl Nanny {
         if let Some(token) = &self.config.connect.token {
             command.env(crate::messages::TOKEN_ENV, token.expose());
         }
+        // A panic injected by a test hits the first worker process only, so that the
+        // fresh one shows the recovery instead of failing the same way.
+        if self.restarts > 0 {
+            command.env_remove(crate::actors::test_panic::TEST_PANIC_ENV);
+        }
         let mut child = match command.spawn() {
             Ok(child) => child,
             Err(e) => {
@@ -224,6 +229,14 @@ impl Actor for Nanny {
     fn started(&mut self, ctx: &mut Context<Self>) {
         self.spawn_worker(ctx);
         self.connect_center(ctx);
+    }
+}
+
+impl Handler<crate::actors::supervisor::StopChild> for Nanny {
+    type Result = ();
+
+    fn handle(&mut self, _: crate::actors::supervisor::StopChild, ctx: &mut Context<Self>) {
+        self.handle(StopNanny("its supervisor stops it".into()), ctx);
     }
 }
 

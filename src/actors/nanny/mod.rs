@@ -3,13 +3,24 @@
 //!
 //! `taskforce worker ADDR` runs [`serve`]; the child is the same executable started as
 //! `worker ADDR … --no-nanny`.
+//!
+//! # The nanny process's supervision tree
+//!
+//! ```text
+//! nanny             restarts nothing: the actor's exit ends the process (code 1)
+//! └── nanny         permanent   the worker process, its restart budget, the center link
+//!                               (its session is its temporary child)
+//! ```
+//!
+//! The worker process is the nanny's child in the operating system's sense: the nanny
+//! restarts it within its budget, and it dies with the nanny.
 
 pub mod actor;
 mod budget;
 
 use std::time::Duration;
 
-use tracing::warn;
+use tracing::{error, warn};
 
 pub use actor::Nanny;
 pub use budget::{Backoff, RestartBudget, RestartDecision};
@@ -62,16 +73,40 @@ impl NannyConfig {
 }
 
 /// Runs a nanny until it is told to stop or its budget is spent. Returns the exit code.
+///
+/// The tree: a root that restarts nothing (intensity 0) over the nanny actor, whose state
+/// (the worker process it watches, its restart budget) cannot be rebuilt in place. If the
+/// actor exits, the process exits with code 1 and the reason logged; its worker process,
+/// tied to the nanny's life, gets SIGTERM.
 pub fn serve(config: NannyConfig) -> crate::Result<i32> {
-    use actix::Actor;
+    use crate::actors::supervisor::{ChildRef, ChildSpec, Supervisor};
+    use crate::supervision::RestartType;
     die_with_parent();
     let system = actix::System::new();
     let stop = system.block_on(async { crate::signals::termination() })?;
     system.block_on(async move {
-        let nanny = Nanny::new(config).start();
+        let nanny = ChildRef::<Nanny>::default();
+        let mut config = Some(config);
+        let spec = ChildSpec::actor("nanny", RestartType::Permanent, nanny.clone(), move |_| {
+            Nanny::new(config.take().expect("the root restarts nothing"))
+        });
+        let (_root, running) = Supervisor::builder("nanny")
+            .intensity(0, Duration::from_secs(1))
+            .child(spec)
+            .build()
+            .start_root();
+        actix_rt::spawn(async move {
+            let reason = running.exited().await;
+            if reason.is_abnormal() {
+                error!(target: crate::actors::LOG_NANNY, "Nanny gave up: {reason}; exiting");
+                actix::System::current().stop_with_code(1);
+            }
+        });
         actix_rt::spawn(async move {
             let signal = stop.await;
-            nanny.do_send(actor::StopNanny(signal.to_string()));
+            if let Some(nanny) = nanny.get() {
+                nanny.do_send(actor::StopNanny(signal.to_string()));
+            }
         });
     });
     Ok(system.run_with_code()?)

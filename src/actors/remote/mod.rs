@@ -17,6 +17,7 @@ pub mod peer_client;
 pub mod peer_pool;
 pub mod proxy;
 pub mod session;
+mod session_watch;
 mod writer;
 
 use std::net::SocketAddr;

@@ -261,30 +261,30 @@ impl<Tx: WireMessage, Rx: WireMessage> Session<Tx, Rx> {
         }
         let writer_queue = send_queue.clone();
         let session_queue = send_queue.clone();
-        let addr = Session::create(move |ctx| {
-            let frames = FramedRead::new(read_half, EnvelopeDecoder::new(options.limits));
-            ctx.add_stream(GatedRead::new(frames, inbound.clone()));
-            let me = ctx.address();
-            let writer = actix::spawn(async move {
-                let result = run_writer(write_half, queue, writer_queue).await;
-                me.do_send(WriterStopped(result.err()));
-            });
-            Session {
-                id,
-                peer,
-                outbox: Some(outbox),
-                send_queue: session_queue,
-                writer,
-                at_send_bound: options.at_send_bound,
-                inbound,
-                owner,
-                pending: HashMap::new(),
-                next_tag: 1,
-                close_reason: None,
-                _slot: slot,
-                _tx: PhantomData,
-            }
+        let mut ctx = Context::new();
+        let frames = FramedRead::new(read_half, EnvelopeDecoder::new(options.limits));
+        ctx.add_stream(GatedRead::new(frames, inbound.clone()));
+        let me = ctx.address();
+        let writer = actix::spawn(async move {
+            let result = run_writer(write_half, queue, writer_queue).await;
+            me.do_send(WriterStopped(result.err()));
         });
+        let session = Session {
+            id,
+            peer,
+            outbox: Some(outbox),
+            send_queue: session_queue,
+            writer,
+            at_send_bound: options.at_send_bound,
+            inbound,
+            owner: owner.clone(),
+            pending: HashMap::new(),
+            next_tag: 1,
+            close_reason: None,
+            _slot: slot,
+            _tx: PhantomData,
+        };
+        let addr = super::session_watch::start_temporary(ctx, session, id, owner);
         (id, addr, send_queue)
     }
 
@@ -346,6 +346,7 @@ impl<Tx: WireMessage, Rx: WireMessage> Session<Tx, Rx> {
     }
 
     fn on_envelope(&mut self, envelope: Envelope, ctx: &mut Context<Self>) {
+        crate::actors::test_panic::tick_session::<Rx>();
         let packet = match codec::decode::<Packet<Rx>>(&envelope.header) {
             Ok(packet) => packet,
             Err(e) => return self.violation(ProtocolViolation::Undecodable(e), ctx),
@@ -381,6 +382,14 @@ impl<Tx: WireMessage, Rx: WireMessage> Session<Tx, Rx> {
 
 impl<Tx: WireMessage, Rx: WireMessage> Actor for Session<Tx, Rx> {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        super::session_watch::close_when_owner_stops(
+            ctx,
+            |session| &session.owner,
+            |session, ctx| session.close(CloseReason::Requested("its owner stopped".into()), ctx),
+        );
+    }
 
     fn stopped(&mut self, _ctx: &mut Context<Self>) {
         let reason = self

@@ -64,6 +64,8 @@ pub struct Scheduler {
     limits: SessionOptions,
     name: String,
     observer: observe::Observer,
+    /// The cluster's supervision trees, as the center's root and the center publish them.
+    tree: Option<crate::actors::center::ClusterTrees>,
     /// The last worker death and its cause, for `cluster_info`.
     last_death: Option<String>,
     /// Why nannies gave up, newest last; at most [`MAX_GAVE_UP_NOTES`], the oldest dropped.
@@ -159,6 +161,7 @@ impl Scheduler {
             limits,
             name,
             observer: observe::Observer::default(),
+            tree: None,
             last_death: None,
             gave_up: std::collections::VecDeque::new(),
             restart_allowed: false,
@@ -191,6 +194,7 @@ impl Scheduler {
             tasks_waiting_for_worker: self.state.waiting_for_worker() as u64,
             last_worker_death: self.last_death.clone(),
             nannies_gave_up: self.gave_up.iter().cloned().collect(),
+            tree: self.tree.as_ref().map(|t| t.snapshot()).unwrap_or_default(),
         }
     }
 
@@ -395,6 +399,14 @@ impl Actor for Scheduler {
     type Context = Context<Self>;
 }
 
+impl Handler<crate::actors::supervisor::StopChild> for Scheduler {
+    type Result = ();
+
+    fn handle(&mut self, _: crate::actors::supervisor::StopChild, ctx: &mut Context<Self>) {
+        ctx.stop();
+    }
+}
+
 impl Handler<WorkerJoined> for Scheduler {
     type Result = ();
 
@@ -505,6 +517,7 @@ impl Handler<WorkerTaskEvents> for Scheduler {
     type Result = ();
 
     fn handle(&mut self, msg: WorkerTaskEvents, _ctx: &mut Context<Self>) {
+        crate::actors::test_panic::tick("scheduler");
         for event in msg.events {
             self.on_task_event(msg.id, event);
         }

@@ -132,4 +132,10 @@ impl Scheduler {
         self.observer = Observer::new(dashboard, link);
         self
     }
+
+    /// Reports the cluster's supervision trees, as `trees` holds them, in snapshots.
+    pub fn with_tree(mut self, trees: crate::actors::center::ClusterTrees) -> Self {
+        self.tree = Some(trees);
+        self
+    }
 }

@@ -3,7 +3,7 @@
 //! or times out and is aborted, before the next command runs).
 
 use std::collections::VecDeque;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix::prelude::*;
@@ -43,6 +43,7 @@ pub struct Supervisor {
     shutting_down: bool,
     clock: Arc<dyn Clock>,
     exit: ExitSlot,
+    published: Option<ViewCell>,
 }
 
 /// A child's task ended.
@@ -88,6 +89,22 @@ pub struct ChildView {
     pub last_exit: Option<ExitReason>,
 }
 
+/// The latest [`SupervisorView`] of a supervisor, which the supervisor keeps up to date
+/// itself, so readers (a status report) need no round trip to it. Cheap to clone.
+#[derive(Clone, Debug, Default)]
+pub struct ViewCell(Arc<Mutex<Option<SupervisorView>>>);
+
+impl ViewCell {
+    /// The view as of the supervisor's last change, once it has started.
+    pub fn get(&self) -> Option<SupervisorView> {
+        self.0.lock().expect("view cell lock").clone()
+    }
+
+    fn set(&self, view: SupervisorView) {
+        *self.0.lock().expect("view cell lock") = Some(view);
+    }
+}
+
 /// Builds a [`Supervisor`].
 pub struct SupervisorBuilder {
     name: String,
@@ -95,6 +112,7 @@ pub struct SupervisorBuilder {
     intensity: Intensity,
     children: Vec<ChildSpec>,
     clock: Arc<dyn Clock>,
+    published: Option<ViewCell>,
 }
 
 impl SupervisorBuilder {
@@ -122,6 +140,12 @@ impl SupervisorBuilder {
         self
     }
 
+    /// Keeps `cell` up to date with the supervisor's view.
+    pub fn publish(mut self, cell: ViewCell) -> Self {
+        self.published = Some(cell);
+        self
+    }
+
     /// The supervisor, ready to start.
     pub fn build(self) -> Supervisor {
         let infos = self.children.iter().map(|spec| spec.info.clone()).collect();
@@ -137,6 +161,7 @@ impl SupervisorBuilder {
             shutting_down: false,
             clock: self.clock,
             exit: ExitSlot::default(),
+            published: self.published,
         }
     }
 }
@@ -150,6 +175,7 @@ impl Supervisor {
             intensity: Intensity::default(),
             children: Vec::new(),
             clock: Arc::new(SystemClock),
+            published: None,
         }
     }
 
@@ -161,6 +187,13 @@ impl Supervisor {
     }
 
     fn run_queue(&mut self, ctx: &mut Context<Self>) {
+        self.run_commands(ctx);
+        if let Some(cell) = &self.published {
+            cell.set(self.view());
+        }
+    }
+
+    fn run_commands(&mut self, ctx: &mut Context<Self>) {
         while self.stopping.is_none() {
             let Some(command) = self.queue.pop_front() else {
                 break;
@@ -327,6 +360,12 @@ impl Handler<ViewSupervisor> for Supervisor {
     type Result = SupervisorView;
 
     fn handle(&mut self, _: ViewSupervisor, _ctx: &mut Context<Self>) -> SupervisorView {
+        self.view()
+    }
+}
+
+impl Supervisor {
+    fn view(&self) -> SupervisorView {
         let children = self
             .core
             .children()

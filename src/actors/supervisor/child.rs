@@ -38,8 +38,16 @@ impl ExitSlot {
 
 /// The latest address of a supervised actor: restarted actors get a new `Addr`, and holders
 /// of a `ChildRef` always reach the current one.
-#[derive(Debug)]
 pub struct ChildRef<A: Actor>(Arc<Mutex<Option<Addr<A>>>>);
+
+impl<A: Actor> std::fmt::Debug for ChildRef<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let started = self.0.lock().expect("child ref lock").is_some();
+        f.debug_struct("ChildRef")
+            .field("started", &started)
+            .finish()
+    }
+}
 
 impl<A: Actor> Clone for ChildRef<A> {
     fn clone(&self) -> Self {
@@ -59,7 +67,7 @@ impl<A: Actor> ChildRef<A> {
         self.0.lock().expect("child ref lock").clone()
     }
 
-    fn set(&self, addr: Addr<A>) {
+    pub(crate) fn set(&self, addr: Addr<A>) {
         *self.0.lock().expect("child ref lock") = Some(addr);
     }
 }
@@ -152,7 +160,15 @@ pub fn spawn_actor<A>(actor: A, exit: ExitSlot) -> (Addr<A>, RunningChild)
 where
     A: Actor<Context = Context<A>>,
 {
-    let context = Context::new();
+    spawn_in_context(Context::new(), actor, exit)
+}
+
+/// Like [`spawn_actor`], in a context prepared beforehand (streams added, address handed
+/// out before the actor existed).
+pub fn spawn_in_context<A>(context: Context<A>, actor: A, exit: ExitSlot) -> (Addr<A>, RunningChild)
+where
+    A: Actor<Context = Context<A>>,
+{
     let addr = context.address();
     let run = context.into_future(actor);
     let task = actix_rt::spawn(run);

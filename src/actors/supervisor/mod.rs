@@ -42,10 +42,16 @@ mod child;
 
 use std::time::Instant;
 
+use crate::messages::tree::TreeNode;
+use crate::supervision::ChildStatus;
+
 pub use actor::{
-    ChildView, ShutdownSupervisor, Supervisor, SupervisorBuilder, SupervisorView, ViewSupervisor,
+    ChildView, ShutdownSupervisor, Supervisor, SupervisorBuilder, SupervisorView, ViewCell,
+    ViewSupervisor,
 };
-pub use child::{spawn_actor, ChildRef, ChildSpec, ExitSlot, RunningChild, StopChild};
+pub use child::{
+    spawn_actor, spawn_in_context, ChildRef, ChildSpec, ExitSlot, RunningChild, StopChild,
+};
 
 /// Where a supervisor reads the time for its restart intensity.
 pub trait Clock: Send + Sync {
@@ -60,5 +66,42 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     fn now(&self) -> Instant {
         Instant::now()
+    }
+}
+
+impl SupervisorView {
+    /// This supervisor as a node of the cluster's tree, its children under it.
+    pub fn tree_node(&self) -> TreeNode {
+        let status = match &self.gave_up {
+            Some(reason) => format!("gave up: {reason}"),
+            None => "running".into(),
+        };
+        let children = self.children.iter().map(ChildView::tree_node).collect();
+        TreeNode {
+            name: self.name.clone(),
+            status,
+            restarts: 0,
+            last_exit: None,
+            children,
+        }
+    }
+}
+
+impl ChildView {
+    /// This child as a node of the cluster's tree.
+    pub fn tree_node(&self) -> TreeNode {
+        let status = match &self.status {
+            ChildStatus::NotStarted => "not started".into(),
+            ChildStatus::Running => "running".into(),
+            ChildStatus::Exited(reason) => format!("exited: {reason}"),
+            ChildStatus::Removed => "removed".into(),
+        };
+        TreeNode {
+            name: self.info.id.clone(),
+            status,
+            restarts: self.restarts,
+            last_exit: self.last_exit.as_ref().map(ToString::to_string),
+            children: Vec::new(),
+        }
     }
 }

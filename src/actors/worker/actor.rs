@@ -13,12 +13,10 @@ use super::spill::{ShellOutbox, SpillDir};
 use super::WorkerConfig;
 use crate::actors::remote::handshake::HandshakeError;
 use crate::actors::remote::peer_pool::PeerPool;
-use crate::actors::remote::SessionId;
 use crate::actors::remote::{Connected, Remote, Session, SessionEvent};
-use crate::ids::{Map, WorkerId};
+use crate::ids::WorkerId;
 use crate::messages::center_link::TaskEvent;
 use crate::messages::center_link::{CenterToWorker, GoodbyeMsg, HeartbeatMsg, WorkerToCenter};
-use crate::messages::peer_link::{PeerToWorker, WorkerToPeer};
 use crate::messages::{Hello, Role};
 use crate::worker_core::{registered_function, WorkerState};
 
@@ -50,8 +48,6 @@ pub struct Worker {
     pool: Option<TaskPool>,
     /// Links this worker opened to fetch from peers, one per address.
     pub(super) peer_links: PeerPool,
-    /// Links peers opened to this worker.
-    pub(super) peer_sessions: Map<SessionId, Remote<WorkerToPeer, PeerToWorker>>,
     /// Reports gathered this turn, sent in one frame (see `execution.rs`).
     pub(super) events: Vec<TaskEvent>,
     pub(super) flush_scheduled: bool,
@@ -59,6 +55,9 @@ pub struct Worker {
     pub(super) spill: Option<SpillDir>,
     /// The services this worker hosts.
     pub(super) services: crate::actors::service::ServiceHost,
+    /// The process's supervision tree, and the version of it the center last heard.
+    trees: Option<super::WorkerTrees>,
+    tree_sent: Option<crate::messages::tree::TreeNode>,
 }
 
 /// Asks the worker to leave the cluster and stop its process.
@@ -87,11 +86,32 @@ impl Worker {
             core,
             pool: None,
             peer_links: PeerPool::default(),
-            peer_sessions: Map::default(),
             events: Vec::new(),
             flush_scheduled: false,
             spill,
             services: Default::default(),
+            trees: None,
+            tree_sent: None,
+        }
+    }
+
+    /// Reports the process's supervision tree (as `trees` holds it) to the center when it
+    /// changes, checked at each heartbeat.
+    pub fn reporting(mut self, trees: super::WorkerTrees) -> Self {
+        self.trees = Some(trees);
+        self
+    }
+
+    fn report_tree(&mut self) {
+        let Some(tree) = self.trees.as_ref().and_then(|trees| trees.node()) else {
+            return;
+        };
+        let Some(center) = &self.center else {
+            return;
+        };
+        if self.tree_sent.as_ref() != Some(&tree) {
+            center.tell(WorkerToCenter::Tree(tree.clone()));
+            self.tree_sent = Some(tree);
         }
     }
 
@@ -156,6 +176,7 @@ impl Worker {
             return self.say_goodbye(center, reason, ctx);
         }
         self.offer_held_keys();
+        self.tree_sent = None;
         self.heartbeat();
     }
 
@@ -218,7 +239,8 @@ impl Worker {
         self.perform(commands, ctx);
     }
 
-    fn heartbeat(&self) {
+    fn heartbeat(&mut self) {
+        self.report_tree();
         if let Some(center) = &self.center {
             let memory_bytes = Self::rss();
             center.tell(WorkerToCenter::Heartbeat(HeartbeatMsg {
@@ -335,6 +357,7 @@ impl Handler<SessionEvent<CenterToWorker>> for Worker {
     type Result = ();
 
     fn handle(&mut self, event: SessionEvent<CenterToWorker>, ctx: &mut Context<Self>) {
+        crate::actors::test_panic::tick("worker");
         let current = self.center.as_ref().map(Remote::session_id);
         match event {
             SessionEvent::Received { session, incoming } if Some(session) == current => {

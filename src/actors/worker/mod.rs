@@ -5,6 +5,22 @@
 //!
 //! This is the actix shell: what to run, fetch, keep and report is decided by the pure
 //! [`crate::worker_core::WorkerState`]; the actor feeds it events and performs its commands.
+//!
+//! # The worker process's supervision tree
+//!
+//! ```text
+//! worker               one_for_all, restarts nothing: any exit ends the process (code 1)
+//! ├── worker           permanent   the center link, heartbeats, the task pool's threads
+//! │                                and the values: nothing a restart could rebuild
+//! └── peers            one_for_one, at most 3 restarts in 60 s, then gives up (escalates)
+//!     ├── peer-service permanent   the connections peers opened (its sessions are its
+//!     │                            temporary children); requests go to the worker actor
+//!     └── listener     permanent   accepts on a duplicate of the bound port
+//! ```
+//!
+//! A panic in the peer service restarts it alone (peers connect again). Anything that
+//! cannot be rebuilt ends the process with the reason logged; the nanny starts a fresh
+//! worker, and the scheduler recomputes what the old one held, as for any lost worker.
 
 pub mod actor;
 pub mod config;
@@ -13,32 +29,36 @@ mod execution;
 mod peers;
 pub mod pool;
 pub mod spill;
+mod tree;
 
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 
-use actix::{Actor, Addr};
+use actix::Addr;
 use tokio::net::TcpListener;
-use tracing::info;
+use tracing::{error, info};
 
 /// The worker's memory (now part of the worker core).
 pub use crate::worker_core::store;
 pub use actor::{Shutdown, Worker};
 pub use config::WorkerConfig;
 
-use crate::actors::remote::accept_loop;
-use crate::actors::remote::handshake::refuse;
-use crate::messages::Role;
+use crate::actors::supervisor::ChildRef;
+pub use tree::WorkerTrees;
 
-/// A running worker: the address peers reach it at, and its actor.
+/// A running worker: the address peers reach it at, its actor and its supervision tree.
 #[derive(Clone, Debug)]
 pub struct WorkerHandle {
     /// The address advertised to the center and peers.
     pub addr: SocketAddr,
-    /// The worker actor.
+    /// The worker actor (never restarted in place: the process exits instead).
     pub actor: Addr<Worker>,
+    /// The process's supervision tree as its supervisors publish it.
+    pub trees: WorkerTrees,
 }
 
-/// Binds the peer port and starts the worker on the current actix system.
+/// Binds the peer port and starts the worker's tree on the current actix system. If the
+/// tree gives up, the error is logged and the actix system stops with code 1 (under a
+/// nanny: a restart).
 pub async fn start(config: WorkerConfig) -> crate::Result<WorkerHandle> {
     let listener = TcpListener::bind((config.host, config.port))
         .await
@@ -52,34 +72,54 @@ pub async fn start(config: WorkerConfig) -> crate::Result<WorkerHandle> {
     })?;
     let addr = SocketAddr::new(advertised, bound.port());
     info!(target: crate::actors::LOG_WORKER, "Start worker at {addr}");
-    let token = config.connect.token.clone();
     // Remote functions on this worker that call services connect with the worker's token.
     crate::actors::service::use_connect_options(&config.center, &config.connect);
-    let handshake_timeout = config.handshake_timeout;
-    let max_connections = config.bounds.max_connections;
     let spill = match config.memory {
         Some(_) => Some(spill::SpillDir::create()?),
         None => None,
     };
-    let actor = Worker::new(config, addr, spill).start();
-    actix_rt::spawn(accept_loop(
-        listener,
-        token,
-        handshake_timeout,
-        max_connections,
-        "worker",
-        {
-            let actor = actor.clone();
-            move |arrival| match arrival.hello.role {
-                Role::Peer => actor.do_send(peers::AdmitPeer(arrival)),
-                role => {
-                    let reason = format!("a worker serves only peers, not {role} connections");
-                    actix_rt::spawn(refuse(arrival.stream, reason));
-                }
-            }
-        },
-    ));
-    Ok(WorkerHandle { addr, actor })
+    let name = config.name.clone().unwrap_or_else(|| addr.to_string());
+    let trees = WorkerTrees::default();
+    let worker = ChildRef::default();
+    let make_worker = {
+        let config = config.clone();
+        let trees = trees.clone();
+        move || Worker::new(config, addr, spill).reporting(trees)
+    };
+    let root = tree::root(
+        &config,
+        name,
+        listener.into_std()?,
+        make_worker,
+        worker.clone(),
+        trees.clone(),
+    );
+    let (_supervisor, running) = root.start_root();
+    actix_rt::spawn(async move {
+        let reason = running.exited().await;
+        if reason.is_abnormal() {
+            error!(target: crate::actors::LOG_WORKER, "Worker gave up: {reason}; exiting");
+            actix::System::current().stop_with_code(1);
+        }
+    });
+    let actor = started(&worker).await.ok_or(crate::Error::GaveUp {
+        process: "worker".into(),
+        reason: "its actor did not start".into(),
+    })?;
+    Ok(WorkerHandle { addr, actor, trees })
+}
+
+/// The worker actor, once the root has started it. The root starts its children on its
+/// own first turn, so a few turns of this (single-threaded) runtime suffice; `None` if it
+/// has not after many (its start failed, and the root is giving up).
+async fn started(worker: &ChildRef<Worker>) -> Option<Addr<Worker>> {
+    for _ in 0..1000 {
+        if let Some(actor) = worker.get() {
+            return Some(actor);
+        }
+        tokio::task::yield_now().await;
+    }
+    None
 }
 
 /// Runs a worker until it is told to stop (SIGINT/SIGTERM, or the center asks).

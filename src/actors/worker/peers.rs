@@ -1,6 +1,11 @@
 //! The worker's peer port: other workers and executors fetch values (`GetData`) and place
 //! values (`PutData`) here, and call the services it hosts (`Service`, handed to the
 //! worker's `ServiceHost`). Values leave as raw frames; objects are encoded on the way out.
+//!
+//! The [`PeerService`] owns the connections peers opened (its sessions are its temporary
+//! children: they close when it stops) and hands each request to the [`Worker`], which holds
+//! the values. It keeps nothing a restart would lose but those connections, so its
+//! supervisor restarts it alone; peers that lose a connection connect again.
 
 use actix::prelude::*;
 use tracing::{debug, warn};
@@ -8,21 +13,107 @@ use tracing::{debug, warn};
 use super::actor::{Worker, LOG_TARGET};
 use super::spill::ShellOutbox;
 use crate::actors::remote::handshake::reply_envelope;
-use crate::actors::remote::{Arrival, Incoming, Session, SessionEvent, SessionId, SessionOptions};
+use crate::actors::remote::{
+    Arrival, Incoming, Remote, Session, SessionEvent, SessionId, SessionOptions,
+};
+use crate::actors::supervisor::StopChild;
+use crate::ids::Map;
 use crate::messages::peer_link::{join_value, split_value, PeerToWorker, WorkerToPeer};
 use crate::messages::HelloReply;
 use crate::worker_core::store::Held;
+
+type PeerLink = Remote<WorkerToPeer, PeerToWorker>;
 
 /// A peer finished its handshake with this worker.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct AdmitPeer(pub Arrival);
 
+/// A peer's request, for the worker to answer on `link`.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ServePeer {
+    /// The peer's connection.
+    pub link: PeerLink,
+    /// Its request.
+    pub incoming: Incoming<PeerToWorker>,
+}
+
+/// The actor that owns the connections peers opened to this worker.
+pub struct PeerService {
+    worker: Addr<Worker>,
+    name: String,
+    options: SessionOptions,
+    sessions: Map<SessionId, PeerLink>,
+}
+
+impl PeerService {
+    /// A peer service handing requests to `worker`, greeting peers as `name`.
+    pub fn new(worker: Addr<Worker>, name: String, options: SessionOptions) -> Self {
+        PeerService {
+            worker,
+            name,
+            options,
+            sessions: Map::default(),
+        }
+    }
+}
+
+impl Actor for PeerService {
+    type Context = Context<Self>;
+}
+
+impl Handler<StopChild> for PeerService {
+    type Result = ();
+
+    fn handle(&mut self, _: StopChild, ctx: &mut Context<Self>) {
+        ctx.stop();
+    }
+}
+
+impl Handler<AdmitPeer> for PeerService {
+    type Result = ();
+
+    fn handle(&mut self, AdmitPeer(arrival): AdmitPeer, ctx: &mut Context<Self>) {
+        let greeting = reply_envelope(&HelloReply::Welcome {
+            id: 0,
+            server_name: self.name.clone(),
+        });
+        // Opened with its send queue, so a reply too large for it is dropped at once (and the
+        // session closed) rather than held in the session's mailbox: see remote/bounds.rs.
+        let link = Session::open(
+            arrival.stream,
+            ctx.address().recipient(),
+            self.options,
+            Some(greeting),
+        );
+        debug!(target: LOG_TARGET, peer = %arrival.peer, "peer {} connected", arrival.hello.name);
+        self.sessions.insert(link.session_id(), link);
+    }
+}
+
+impl Handler<SessionEvent<PeerToWorker>> for PeerService {
+    type Result = ();
+
+    fn handle(&mut self, event: SessionEvent<PeerToWorker>, _ctx: &mut Context<Self>) {
+        crate::actors::test_panic::tick("peer-service");
+        match event {
+            SessionEvent::Received { session, incoming } => {
+                if let Some(link) = self.sessions.get(&session) {
+                    let link = link.clone();
+                    self.worker.do_send(ServePeer { link, incoming });
+                }
+            }
+            SessionEvent::Closed { session, .. } => {
+                self.sessions.remove(&session);
+                self.worker.do_send(PeerClosed(session));
+            }
+        }
+    }
+}
+
 impl Worker {
-    fn serve_get(&self, session: SessionId, tag: u64, keys: Vec<crate::ids::TaskKey>) {
-        let Some(link) = self.peer_sessions.get(&session) else {
-            return;
-        };
+    fn serve_get(&self, link: &PeerLink, tag: u64, keys: Vec<crate::ids::TaskKey>) {
         let (mut found, mut frames, mut missing) = (Vec::new(), Vec::new(), Vec::new());
         for key in keys {
             let encoded = match self.core.get(&key) {
@@ -48,7 +139,7 @@ impl Worker {
 
     fn serve_put(
         &mut self,
-        session: SessionId,
+        link: &PeerLink,
         incoming: Incoming<PeerToWorker>,
         ctx: &mut Context<Self>,
     ) {
@@ -64,65 +155,44 @@ impl Worker {
         let sizes = self.core.on_put(values, &mut out);
         let commands = out.commands;
         self.perform(commands, ctx);
-        if let Some(link) = self.peer_sessions.get(&session) {
-            link.reply(tag, WorkerToPeer::Stored(sizes));
-        }
+        link.reply(tag, WorkerToPeer::Stored(sizes));
     }
 }
 
 impl Worker {
-    fn serve_service(&mut self, session: SessionId, body: PeerToWorker) {
-        let (PeerToWorker::Service(request, body), Some(link)) =
-            (body, self.peer_sessions.get(&session))
-        else {
-            return;
-        };
-        self.services.on_request(link.clone(), request, body);
-    }
-}
-
-impl Handler<AdmitPeer> for Worker {
-    type Result = ();
-
-    fn handle(&mut self, AdmitPeer(arrival): AdmitPeer, ctx: &mut Context<Self>) {
-        let greeting = reply_envelope(&HelloReply::Welcome {
-            id: 0,
-            server_name: self.name(),
-        });
-        let limits = SessionOptions::new(self.config.limits, self.config.bounds);
-        // Opened with its send queue, so a reply too large for it is dropped at once (and the
-        // session closed) rather than held in the session's mailbox: see remote/bounds.rs.
-        let link = Session::open(
-            arrival.stream,
-            ctx.address().recipient(),
-            limits,
-            Some(greeting),
-        );
-        debug!(target: LOG_TARGET, peer = %arrival.peer, "peer {} connected", arrival.hello.name);
-        self.peer_sessions.insert(link.session_id(), link);
-    }
-}
-
-impl Handler<SessionEvent<PeerToWorker>> for Worker {
-    type Result = ();
-
-    fn handle(&mut self, event: SessionEvent<PeerToWorker>, ctx: &mut Context<Self>) {
-        match event {
-            SessionEvent::Received { session, incoming } => {
-                match (&incoming.body, incoming.reply_tag) {
-                    (PeerToWorker::GetData(keys), Some(tag)) => {
-                        self.serve_get(session, tag, keys.clone())
-                    }
-                    (PeerToWorker::PutData(_), _) => self.serve_put(session, incoming, ctx),
-                    (PeerToWorker::GetData(_), None) => {}
-                    (PeerToWorker::Service(..), _) => self.serve_service(session, incoming.body),
-                }
-            }
-            SessionEvent::Closed { session, .. } => {
-                self.peer_sessions.remove(&session);
-                self.services.on_link_closed(session);
-            }
+    fn serve_service(&mut self, link: PeerLink, body: PeerToWorker) {
+        if let PeerToWorker::Service(request, body) = body {
+            self.services.on_request(link, request, body);
         }
+    }
+}
+
+impl Handler<ServePeer> for Worker {
+    type Result = ();
+
+    fn handle(&mut self, ServePeer { link, incoming }: ServePeer, ctx: &mut Context<Self>) {
+        match (&incoming.body, incoming.reply_tag) {
+            (PeerToWorker::GetData(keys), Some(tag)) => {
+                let keys = keys.clone();
+                self.serve_get(&link, tag, keys)
+            }
+            (PeerToWorker::PutData(_), _) => self.serve_put(&link, incoming, ctx),
+            (PeerToWorker::GetData(_), None) => {}
+            (PeerToWorker::Service(..), _) => self.serve_service(link, incoming.body),
+        }
+    }
+}
+
+/// A peer's connection to this worker closed (calls it made to services here end).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct PeerClosed(pub SessionId);
+
+impl Handler<PeerClosed> for Worker {
+    type Result = ();
+
+    fn handle(&mut self, PeerClosed(session): PeerClosed, _ctx: &mut Context<Self>) {
+        self.services.on_link_closed(session);
     }
 }
 
