@@ -6,6 +6,7 @@
 
 pub mod actor;
 mod budget;
+pub mod memory_watch;
 
 use std::time::Duration;
 
@@ -13,6 +14,7 @@ use tracing::warn;
 
 pub use actor::Nanny;
 pub use budget::{Backoff, RestartBudget, RestartDecision};
+pub use memory_watch::MemoryWatch;
 
 use crate::actors::remote::ConnectOptions;
 
@@ -42,6 +44,9 @@ pub struct NannyConfig {
     pub kill_timeout: Duration,
     /// How to reach the center for reports.
     pub connect: ConnectOptions,
+    /// The worker's memory limit, enforced by killing it past a fraction (default: none,
+    /// the worker runs unwatched).
+    pub memory: Option<MemoryWatch>,
 }
 
 impl NannyConfig {
@@ -57,6 +62,7 @@ impl NannyConfig {
             backoff: Backoff::default(),
             kill_timeout: Duration::from_secs(10),
             connect: ConnectOptions::default(),
+            memory: None,
         })
     }
 }
