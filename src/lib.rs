@@ -74,6 +74,6 @@ pub use actors::{center, executor, nanny, remote, worker};
 
 pub use delayed::{delayed, Delayed};
 pub use error::{Error, Result};
-pub use executor::{as_completed, progress, wait, Executor, Future};
+pub use executor::{as_completed, progress, wait, Executor, Future, SubmitOptions};
 pub use local::LocalCluster;
 pub use runner::{Lazy, Runner};

@@ -8,6 +8,7 @@ mod actor;
 mod future;
 mod graphs;
 mod inner;
+mod options;
 mod progress;
 mod state;
 mod submit;
@@ -19,6 +20,7 @@ use std::time::Duration;
 use actix::prelude::*;
 
 pub use future::Future;
+pub use options::SubmitOptions;
 pub use progress::progress;
 pub use state::KeyStatus;
 pub use wait::{as_completed, wait, AsCompleted};

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::actor::Put;
 use super::future::{Future, FutureHandle};
+use super::options::SubmitOptions;
 use super::Executor;
 use crate::error::serve_hint;
 use crate::function::task::{fresh_key, pure_key};
@@ -40,12 +41,7 @@ impl Executor {
         F: RemoteFunction,
         A: IntoArgs<F::Args>,
     {
-        let mut keep = KeepAlive::new();
-        let bound = self.prepare(&f)?;
-        let task = self.task(&f, args.into_specs_keeping(&mut keep)?, &bound, true)?;
-        let future = self.send_tasks(vec![task]).pop().expect("one future");
-        drop(keep); // only now: the task reading these futures' keys has been sent
-        Ok(future)
+        self.submit_with(f, args, SubmitOptions::new())
     }
 
     /// Like [`Executor::submit`], but every call gets a fresh key (for random data).
@@ -54,9 +50,24 @@ impl Executor {
         F: RemoteFunction,
         A: IntoArgs<F::Args>,
     {
+        self.submit_with(f, args, SubmitOptions::new().impure())
+    }
+
+    /// Like [`Executor::submit`], with [`SubmitOptions`]: retries for a flaky function,
+    /// a fresh key.
+    pub fn submit_with<F, A>(
+        &self,
+        f: F,
+        args: A,
+        options: SubmitOptions,
+    ) -> crate::Result<Future<F::Output>>
+    where
+        F: RemoteFunction,
+        A: IntoArgs<F::Args>,
+    {
         let mut keep = KeepAlive::new();
         let bound = self.prepare(&f)?;
-        let task = self.task(&f, args.into_specs_keeping(&mut keep)?, &bound, false)?;
+        let task = self.task(&f, args.into_specs_keeping(&mut keep)?, &bound, options)?;
         let future = self.send_tasks(vec![task]).pop().expect("one future");
         drop(keep); // only now: the task reading these futures' keys has been sent
         Ok(future)
@@ -70,7 +81,7 @@ impl Executor {
         I: IntoIterator,
         I::Item: Arg<A>,
     {
-        self.map_with(f, items, true)
+        self.map_with(f, items, SubmitOptions::new())
     }
 
     /// Like [`Executor::map`], but every call gets a fresh key.
@@ -80,10 +91,16 @@ impl Executor {
         I: IntoIterator,
         I::Item: Arg<A>,
     {
-        self.map_with(f, items, false)
+        self.map_with(f, items, SubmitOptions::new().impure())
     }
 
-    fn map_with<F, A, I>(&self, f: F, items: I, pure: bool) -> crate::Result<Vec<Future<F::Output>>>
+    /// Like [`Executor::map`], with [`SubmitOptions`] for every call.
+    pub fn map_with<F, A, I>(
+        &self,
+        f: F,
+        items: I,
+        options: SubmitOptions,
+    ) -> crate::Result<Vec<Future<F::Output>>>
     where
         F: RemoteFunction<Args = (A,)>,
         I: IntoIterator,
@@ -93,7 +110,14 @@ impl Executor {
         let bound = self.prepare(&f)?;
         let tasks = items
             .into_iter()
-            .map(|item| self.task(&f, vec![item.into_spec_keeping(&mut keep)?], &bound, pure))
+            .map(|item| {
+                self.task(
+                    &f,
+                    vec![item.into_spec_keeping(&mut keep)?],
+                    &bound,
+                    options,
+                )
+            })
             .collect::<crate::Result<Vec<_>>>()?;
         let futures = self.send_tasks(tasks);
         drop(keep); // only now: the tasks reading these futures' keys have been sent
@@ -112,15 +136,16 @@ impl Executor {
         f: &F,
         mut args: Vec<ArgSpec>,
         bound: &[ArgSpec],
-        pure: bool,
+        options: SubmitOptions,
     ) -> crate::Result<NewTaskMsg> {
         args.extend_from_slice(bound);
         let body = TaskBody {
             function: f.function_id().clone(),
             args,
+            retries: options.retries,
         };
         let spec = body.to_spec()?;
-        let key = match pure {
+        let key = match options.pure {
             true => pure_key(f.short_name(), &spec),
             false => fresh_key(f.short_name()),
         };
