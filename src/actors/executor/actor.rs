@@ -20,7 +20,7 @@ use crate::ids::{Map, TaskKey};
 use crate::messages::executor_link::{ExecutorToScheduler, SchedulerToExecutor};
 use crate::messages::peer_link::WorkerToPeer;
 
-const LOG_TARGET: &str = "taskforce::executor";
+pub(super) const LOG_TARGET: &str = "taskforce::executor";
 
 pub(crate) type SchedulerLink = Remote<ExecutorToScheduler, SchedulerToExecutor>;
 

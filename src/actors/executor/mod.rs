@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
+use tracing::warn;
 
 pub use future::Future;
 pub use options::SubmitOptions;
@@ -30,7 +31,7 @@ pub(crate) use inner::Inner;
 use state::SharedState;
 
 use crate::actors::remote::{
-    connect_with_backoff, AtSendBound, ConnectOptions, ProtocolViolation, SendQueue, Session,
+    connect::connect_until, AtSendBound, ConnectOptions, ProtocolViolation, SendQueue, Session,
 };
 use crate::ids::ClientId;
 use crate::messages::executor_link::{ClusterSnapshot, ExecutorToScheduler, SchedulerToExecutor};
@@ -211,6 +212,34 @@ impl Executor {
 
 type Started = crate::Result<(Addr<ExecutorActor>, ClientId, Arc<SendQueue>)>;
 
+/// Connects to the center, logging each retry (address, OS error) at warn; after
+/// `options.give_up_after` the error names the address, the time waited and the last error.
+async fn connect_to_center(
+    center: &str,
+    hello: &Hello,
+    options: &ConnectOptions,
+) -> crate::Result<crate::actors::remote::Connected> {
+    let started = tokio::time::Instant::now();
+    let deadline = options.give_up_after.map(|limit| started + limit);
+    let log_retry = |error: &crate::messages::handshake::HandshakeError, pause: Duration| {
+        warn!(target: actor::LOG_TARGET, retry_in = ?pause, "Center at {center} unreachable: {error}; retrying");
+    };
+    match connect_until(center, hello, options, deadline, log_retry).await {
+        Ok(connected) => Ok(connected),
+        Err(source) if source.is_transient() && deadline.is_some() => {
+            Err(crate::Error::ConnectTimedOut {
+                addr: center.to_string(),
+                waited: started.elapsed(),
+                source,
+            })
+        }
+        Err(source) => Err(crate::Error::Connect {
+            addr: center.to_string(),
+            source,
+        }),
+    }
+}
+
 fn run_executor_thread(
     center: String,
     options: ConnectOptions,
@@ -228,14 +257,10 @@ fn run_executor_thread(
         pid: std::process::id(),
         functions: Vec::new(),
     };
-    let connected = system.block_on(connect_with_backoff(&center, &hello, &options));
-    let connected = match connected {
+    let connected = match system.block_on(connect_to_center(&center, &hello, &options)) {
         Ok(connected) => connected,
-        Err(source) => {
-            let _ = started.send(Err(crate::Error::Connect {
-                addr: center,
-                source,
-            }));
+        Err(error) => {
+            let _ = started.send(Err(error));
             return;
         }
     };
