@@ -177,6 +177,17 @@ pub enum Error {
         /// What happened.
         reason: String,
     },
+    /// A message was larger than the link's limits allow (a header over its limit, a value
+    /// over the message limit), so it was not sent; the connection stays up. Retrying the
+    /// same call won't help; raising the limits (`FrameLimits`) or sending less at once will.
+    #[error("{operation} was not sent: {source}")]
+    MessageTooLarge {
+        /// What was asked, and of whom.
+        operation: String,
+        /// The limit that was in the way.
+        #[source]
+        source: BoxedCause,
+    },
     /// The scheduler or a worker did not answer in time (it may be overloaded or gone).
     /// Retrying may help.
     #[error("{operation} timed out: {source}")]

@@ -10,6 +10,7 @@ mod graphs;
 mod inner;
 mod options;
 mod progress;
+mod scatter;
 mod state;
 mod submit;
 mod wait;
@@ -23,6 +24,7 @@ use tracing::warn;
 pub use future::Future;
 pub use options::SubmitOptions;
 pub use progress::progress;
+pub use scatter::LARGE_ARGUMENT_BYTES;
 pub use state::KeyStatus;
 pub use wait::{as_completed, wait, AsCompleted};
 
@@ -131,6 +133,7 @@ impl Executor {
         let (started, startup) = std::sync::mpsc::channel();
         let center = addr.to_string();
         let thread_shared = shared.clone();
+        let limits = options.limits;
         let thread = std::thread::Builder::new()
             .name("taskforce-executor".into())
             .spawn(move || run_executor_thread(center, options, thread_shared, started))?;
@@ -154,6 +157,7 @@ impl Executor {
             addr.to_string(),
             thread,
         ));
+        inner.set_limits(limits);
         let executor = Executor { inner };
         executor.cluster_info()?;
         Ok(executor)

@@ -64,6 +64,13 @@ impl PeerError {
                 operation,
                 source: Box::new(self),
             },
+            PeerError::Request {
+                source: RemoteError::TooLarge { source, .. },
+                ..
+            } => crate::Error::MessageTooLarge {
+                operation,
+                source: Box::new(source),
+            },
             PeerError::Protocol { .. }
             | PeerError::Request {
                 source: RemoteError::Protocol { .. },
