@@ -4,22 +4,17 @@
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
-use serde::Serialize;
 
-use super::actor::Put;
 use super::future::{Future, FutureHandle};
 use super::options::SubmitOptions;
 use super::Executor;
 use crate::error::serve_hint;
 use crate::function::task::{fresh_key, pure_key};
-use crate::function::{encode_value, Arg, ArgSpec, IntoArgs, KeepAlive, RemoteFunction, TaskBody};
+use crate::function::{Arg, ArgSpec, IntoArgs, KeepAlive, RemoteFunction, TaskBody};
 use crate::ids::TaskKey;
-use crate::messages::executor_link::{ClusterSnapshot, ExecutorToScheduler, ScatteredKey};
+use crate::messages::executor_link::{ClusterSnapshot, ExecutorToScheduler};
 use crate::messages::tasks::NewTaskMsg;
 use crate::scheduler::FunctionId;
-
-/// Values scattered up to this size stay known to the executor, so `result` needs no fetch.
-const INLINE_SCATTER_BYTES: usize = 4096;
 
 impl Executor {
     /// Runs `f(args…)` on the cluster. Each argument may be a value, a `&Future`, or a
@@ -67,7 +62,10 @@ impl Executor {
     {
         let mut keep = KeepAlive::new();
         let bound = self.prepare(&f)?;
-        let task = self.task(&f, args.into_specs_keeping(&mut keep)?, &bound, options)?;
+        let mut calls = [args.into_specs_keeping(&mut keep)?];
+        self.place_large_arguments(&mut calls, &mut keep)?;
+        let [specs] = calls;
+        let task = self.task(&f, specs, &bound, options)?;
         let future = self.send_tasks(vec![task]).pop().expect("one future");
         drop(keep); // only now: the task reading these futures' keys has been sent
         Ok(future)
@@ -149,6 +147,16 @@ impl Executor {
             true => pure_key(f.short_name(), &spec),
             false => fresh_key(f.short_name()),
         };
+        let max_header = self.inner.limits().max_header;
+        if spec.as_bytes().len() > max_header as usize {
+            return Err(crate::Error::MessageTooLarge {
+                operation: format!("task {key}"),
+                source: Box::new(crate::messages::FrameError::HeaderTooLarge {
+                    len: spec.as_bytes().len() as u64,
+                    max: max_header.into(),
+                }),
+            });
+        }
         Ok(NewTaskMsg {
             key,
             deps: body.dependencies(),
@@ -198,98 +206,6 @@ impl Executor {
         (Future::new(handle), is_new)
     }
 
-    /// Sends values to workers (spread over them) and gives one future per value.
-    pub fn scatter<T>(&self, values: Vec<T>) -> crate::Result<Vec<Future<T>>>
-    where
-        T: Serialize + Send + Sync + 'static,
-    {
-        let workers = self
-            .inner
-            .shared
-            .cluster
-            .read()
-            .expect("cluster lock")
-            .workers
-            .clone();
-        if workers.is_empty() {
-            return Err(crate::Error::NoWorkers);
-        }
-        let mut per_worker: Vec<Vec<(TaskKey, crate::function::EncodedValue)>> =
-            vec![Vec::new(); workers.len()];
-        let mut placed = Vec::with_capacity(values.len());
-        for (i, value) in values.iter().enumerate() {
-            let encoded = encode_value(value)?;
-            let key = scatter_key(&encoded);
-            let target = i % workers.len();
-            placed.push((key.clone(), target, encoded.clone()));
-            per_worker[target].push((key, encoded));
-        }
-        let mut answers = Vec::new();
-        for (target, values) in per_worker.into_iter().enumerate() {
-            if values.is_empty() {
-                continue;
-            }
-            let (reply, answer) = tokio::sync::oneshot::channel();
-            let addr = workers[target].addr;
-            self.inner.actor.do_send(Put {
-                addr,
-                values,
-                reply,
-            });
-            answers.push((target, answer));
-        }
-        let mut failure = None;
-        let mut failed_targets = Vec::new();
-        for (target, answer) in answers {
-            let stored = answer.blocking_recv().unwrap_or_else(|_| {
-                Err(crate::Error::ConnectionLost {
-                    reason: "the executor stopped".into(),
-                })
-            });
-            if let Err(e) = stored {
-                failed_targets.push(target);
-                failure.get_or_insert(e);
-            }
-        }
-        // What did reach a worker is reported either way: on failure its futures are dropped
-        // below, so the scheduler releases it instead of leaving it on the worker.
-        placed.retain(|(_, target, _)| !failed_targets.contains(target));
-        let mut futures = Vec::with_capacity(placed.len());
-        let mut scattered = Vec::new();
-        for (key, target, encoded) in placed {
-            let (future, _) = self.future_for::<T>(key.clone());
-            let worker = &workers[target];
-            let nbytes = encoded.len() as u64;
-            let inline = (encoded.len() <= INLINE_SCATTER_BYTES).then_some(encoded);
-            let holders = vec![worker.addr];
-            self.inner
-                .shared
-                .set_status(&key, super::KeyStatus::Finished { holders, inline });
-            scattered.push(ScatteredKey {
-                key,
-                worker: worker.id,
-                nbytes,
-            });
-            futures.push(future);
-        }
-        self.inner.ask(
-            ExecutorToScheduler::Scattered(scattered),
-            std::time::Duration::from_secs(60),
-        )?;
-        match failure {
-            Some(error) => Err(error),
-            None => Ok(futures),
-        }
-    }
-
-    /// Sends one value to a worker and gives its future.
-    pub fn scatter_one<T>(&self, value: T) -> crate::Result<Future<T>>
-    where
-        T: Serialize + Send + Sync + 'static,
-    {
-        Ok(self.scatter(vec![value])?.pop().expect("one future"))
-    }
-
     /// Waits for every future and brings their values here, in order.
     pub fn gather<T: DeserializeOwned + 'static>(
         &self,
@@ -316,15 +232,6 @@ impl Executor {
         )?;
         Ok(())
     }
-}
-
-/// The key of a scattered value: a hash of its type and bytes, so equal values share a key
-/// and values of different types never do.
-fn scatter_key(value: &crate::function::EncodedValue) -> TaskKey {
-    let mut identity = value.type_name.as_bytes().to_vec();
-    identity.push(0);
-    identity.extend_from_slice(&value.bytes);
-    pure_key("scatter", &crate::scheduler::TaskSpec::from(identity))
 }
 
 /// Whether the cluster can run `function`: yes when it has no workers yet (tasks wait for
@@ -383,18 +290,6 @@ mod tests {
             tasks: 0,
             ..ClusterSnapshot::default()
         }
-    }
-
-    #[test]
-    fn scattered_values_of_other_types_get_other_keys() {
-        let as_i64 = encode_value(&vec![1_i64]).unwrap();
-        let as_u64 = encode_value(&vec![1_u64]).unwrap();
-        assert_eq!(as_i64.bytes, as_u64.bytes);
-        assert_ne!(scatter_key(&as_i64), scatter_key(&as_u64));
-        assert_eq!(
-            scatter_key(&as_i64),
-            scatter_key(&encode_value(&vec![1_i64]).unwrap())
-        );
     }
 
     #[test]
