@@ -10,7 +10,10 @@ mod support;
 
 use libtest_mimic::{Arguments, Failed, Trial};
 use support::{program_cluster, started_at, Proc};
+use taskforce::center::CenterConfig;
+use taskforce::messages::FrameLimits;
 use taskforce::remote::ConnectOptions;
+use taskforce::worker::WorkerConfig;
 use taskforce::{remote, Executor, SubmitOptions};
 
 const MIB: usize = 1 << 20;
@@ -55,6 +58,129 @@ fn flaky(failures: u32) -> Result<u32, String> {
         n if n % 2 == 1 => panic!("flaky panic at attempt {n}"),
         n => Err(format!("flaky error at attempt {n}")),
     }
+}
+
+/// The length of a byte vector (its argument is big enough to be scattered first).
+#[remote]
+fn len_of(bytes: Vec<u8>) -> usize {
+    bytes.len()
+}
+
+/// The lengths of three byte vectors together.
+#[remote]
+fn total_len(a: Vec<u8>, b: Vec<u8>, c: Vec<u8>) -> usize {
+    a.len() + b.len() + c.len()
+}
+
+/// Frame limits far under the defaults, so values "larger than a frame" stay small here.
+fn small_limits() -> FrameLimits {
+    FrameLimits {
+        max_header: 2 << 20,
+        max_frames: 64,
+        max_frame: 1 << 20,
+        max_message: 16 << 20,
+    }
+}
+
+/// A center and one worker in this process (on a thread of their own), every link held to
+/// `limits`; returns the center's address.
+fn in_process_cluster(limits: FrameLimits) -> Result<String, Failed> {
+    let (started, addr) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let system = actix::System::new();
+        let running = system.block_on(async move {
+            let center = taskforce::center::start(CenterConfig {
+                host: [127, 0, 0, 1].into(),
+                port: 0,
+                limits,
+                ..CenterConfig::default()
+            })
+            .await?;
+            let mut config = WorkerConfig::new(center.addr.to_string());
+            config.host = [127, 0, 0, 1].into();
+            config.nthreads = 1;
+            config.limits = limits;
+            config.connect.limits = limits;
+            let worker = taskforce::worker::start(config).await?;
+            Ok::<_, Failed>((center, worker))
+        });
+        let _ = started.send(
+            running
+                .as_ref()
+                .map(|(center, _)| center.addr.to_string())
+                .map_err(|e| format!("{e:?}")),
+        );
+        if running.is_ok() {
+            system.run().expect("the cluster's system");
+        }
+    });
+    Ok(addr.recv()??)
+}
+
+/// With frames of at most 1 MiB and messages of at most 16 MiB: a 5 MiB value scatters in
+/// pieces and gathers back whole; a 3 MiB plain argument is scattered first, not put in the
+/// task's 2 MiB-limited header; a 20 MiB value and a task of three 900 KiB arguments each
+/// fail their own call naming the size and the limit, and the same connection serves the
+/// next calls.
+fn values_larger_than_a_frame_travel_and_too_large_ones_fail_alone() -> Result<(), Failed> {
+    let limits = small_limits();
+    let addr = in_process_cluster(limits)?;
+    let options = ConnectOptions {
+        limits,
+        give_up_after: Some(support::PATIENCE),
+        ..ConnectOptions::default()
+    };
+    let executor = Executor::connect_with(&addr, options)?;
+    executor.wait_for_workers(1, support::PATIENCE)?;
+    let five: Vec<u8> = (0..5 << 20).map(|i: u32| (i % 251) as u8).collect();
+    let scattered = executor.scatter_one(five.clone())?;
+    check(
+        executor.gather(&[scattered])? == vec![five.clone()],
+        "5 MiB back whole",
+    )?;
+    let three: Vec<u8> = five[..3 << 20].to_vec();
+    let counted = executor.submit(len_of, (three,))?;
+    check(
+        counted.result()? == 3 << 20,
+        "a 3 MiB argument reaches the task",
+    )?;
+    let twenty = vec![7_u8; 20 << 20];
+    let message = match executor.scatter_one(twenty) {
+        Err(e @ taskforce::Error::MessageTooLarge { .. }) => e.to_string(),
+        Err(other) => return Err(format!("expected MessageTooLarge, got {other:?}").into()),
+        Ok(_) => return Err("a 20 MiB value passed a 16 MiB limit".into()),
+    };
+    eprintln!("the user sees: {message}");
+    let expected = format!(
+        "a data request to {} was not sent: message of 2097",
+        executor.cluster_info()?.workers[0].addr
+    );
+    check(
+        message.starts_with(&expected)
+            && message.ends_with(" bytes is over the limit of 16777216 bytes"),
+        &message,
+    )?;
+    let part = vec![5_u8; 900 << 10];
+    let message = match executor.submit(total_len, (part.clone(), part.clone(), part)) {
+        Err(e @ taskforce::Error::MessageTooLarge { .. }) => e.to_string(),
+        Err(other) => return Err(format!("expected MessageTooLarge, got {other:?}").into()),
+        Ok(future) => return Err(format!("a 2.7 MiB header was sent: {future:?}").into()),
+    };
+    eprintln!("the user sees: {message}");
+    check(
+        message.starts_with("task total_len-")
+            && message.contains(" was not sent: header of 276")
+            && message.ends_with(" bytes is over the limit of 2097152 bytes"),
+        &message,
+    )?;
+    let after = executor.submit(len_of, (vec![1_u8; 10],))?;
+    check(after.result()? == 10, "the connection still serves")?;
+    let small = executor.scatter_one(vec![3_u8; 100])?;
+    check(
+        executor.gather(&[small])? == vec![vec![3_u8; 100]],
+        "scatter still works",
+    )?;
+    Ok(())
 }
 
 fn check(condition: bool, message: &str) -> Result<(), Failed> {
@@ -270,6 +396,10 @@ fn main() {
         Trial::test(
             "retries_rerun_a_flaky_function_on_the_worker",
             retries_rerun_a_flaky_function_on_the_worker,
+        ),
+        Trial::test(
+            "values_larger_than_a_frame_travel_and_too_large_ones_fail_alone",
+            values_larger_than_a_frame_travel_and_too_large_ones_fail_alone,
         ),
         Trial::test(
             "executor_gives_up_on_an_unreachable_center_naming_it",
