@@ -173,6 +173,12 @@ fn values_larger_than_a_frame_travel_and_too_large_ones_fail_alone() -> Result<(
             && message.ends_with(" bytes is over the limit of 2097152 bytes"),
         &message,
     )?;
+    let many = executor.map(len_of, (0..40_usize).map(|n| vec![n as u8; 100 << 10]))?;
+    let lens = executor.gather(&many)?;
+    check(
+        lens == vec![100 << 10; 40],
+        "4 MB of small arguments go in several messages",
+    )?;
     let after = executor.submit(len_of, (vec![1_u8; 10],))?;
     check(after.result()? == 10, "the connection still serves")?;
     let small = executor.scatter_one(vec![3_u8; 100])?;

@@ -186,15 +186,30 @@ impl Executor {
                 fresh.push(task);
             }
         }
-        if !fresh.is_empty() {
-            let wanted = fresh.iter().map(|t| t.key.clone()).collect();
-            let update = ExecutorToScheduler::UpdateGraph {
-                tasks: fresh,
-                wanted,
-            };
-            self.inner.to_scheduler(update);
+        // Independent tasks (their dependencies are futures already sent), so they can go in
+        // several messages, each well under the header limit the scheduler reads with.
+        let budget = u64::from(self.inner.limits().max_header) / 2;
+        let mut batch: Vec<NewTaskMsg> = Vec::new();
+        let mut batch_bytes = 0;
+        for task in fresh {
+            let bytes = crate::messages::codec::encoded_len(&task);
+            if !batch.is_empty() && batch_bytes + bytes > budget {
+                self.send_update(std::mem::take(&mut batch));
+                batch_bytes = 0;
+            }
+            batch_bytes += bytes;
+            batch.push(task);
+        }
+        if !batch.is_empty() {
+            self.send_update(batch);
         }
         futures
+    }
+
+    fn send_update(&self, tasks: Vec<NewTaskMsg>) {
+        let wanted = tasks.iter().map(|t| t.key.clone()).collect();
+        let update = ExecutorToScheduler::UpdateGraph { tasks, wanted };
+        self.inner.to_scheduler(update);
     }
 
     pub(crate) fn future_for<T>(&self, key: TaskKey) -> (Future<T>, bool) {
