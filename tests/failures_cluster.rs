@@ -118,7 +118,7 @@ fn in_process_cluster(limits: FrameLimits) -> Result<String, Failed> {
 }
 
 /// With frames of at most 1 MiB and messages of at most 16 MiB: a 5 MiB value scatters in
-/// pieces and gathers back whole; a 3 MiB plain argument is scattered first, not put in the
+/// pieces and gathers back whole; three 7 MiB values scatter and gather in several messages; a 3 MiB plain argument is scattered first, not put in the
 /// task's 2 MiB-limited header; a 20 MiB value and a task of three 900 KiB arguments each
 /// fail their own call naming the size and the limit, and the same connection serves the
 /// next calls.
@@ -159,6 +159,12 @@ fn values_larger_than_a_frame_travel_and_too_large_ones_fail_alone() -> Result<(
         message.starts_with(&expected)
             && message.ends_with(" bytes is over the limit of 16777216 bytes"),
         &message,
+    )?;
+    let sevens: Vec<Vec<u8>> = (0..3_u8).map(|n| vec![n; 7 << 20]).collect();
+    let placed = executor.scatter(sevens.clone())?;
+    check(
+        executor.gather(&placed)? == sevens,
+        "21 MiB of values to one worker go and come back in several messages",
     )?;
     let part = vec![5_u8; 900 << 10];
     let message = match executor.submit(total_len, (part.clone(), part.clone(), part)) {

@@ -59,18 +59,18 @@ impl Executor {
             per_worker[target].push((key, encoded));
         }
         let mut answers = Vec::new();
+        let budget = self.inner.limits().max_message / 2;
         for (target, values) in per_worker.into_iter().enumerate() {
-            if values.is_empty() {
-                continue;
+            for values in in_messages_of(values, budget) {
+                let (reply, answer) = tokio::sync::oneshot::channel();
+                let addr = workers[target].addr;
+                self.inner.actor.do_send(Put {
+                    addr,
+                    values,
+                    reply,
+                });
+                answers.push((target, answer));
             }
-            let (reply, answer) = tokio::sync::oneshot::channel();
-            let addr = workers[target].addr;
-            self.inner.actor.do_send(Put {
-                addr,
-                values,
-                reply,
-            });
-            answers.push((target, answer));
         }
         let mut failure = None;
         let mut failed_targets = Vec::new();
@@ -154,6 +154,30 @@ impl Executor {
     }
 }
 
+/// Groups `values` in order into messages of at most `budget` bytes of values each (a value
+/// larger than that alone in its message, where the limits will name it if it is too big).
+fn in_messages_of(
+    values: Vec<(TaskKey, EncodedValue)>,
+    budget: u64,
+) -> Vec<Vec<(TaskKey, EncodedValue)>> {
+    let mut messages: Vec<Vec<(TaskKey, EncodedValue)>> = Vec::new();
+    let mut bytes = 0_u64;
+    for (key, value) in values {
+        let len = value.len() as u64;
+        match messages.last_mut() {
+            Some(last) if bytes + len <= budget => {
+                bytes += len;
+                last.push((key, value));
+            }
+            _ => {
+                bytes = len;
+                messages.push(vec![(key, value)]);
+            }
+        }
+    }
+    messages
+}
+
 /// The key of a scattered value: a hash of its type and bytes, so equal values share a key
 /// and values of different types never do.
 ///
@@ -172,6 +196,26 @@ mod tests {
     use super::*;
     use crate::function::encode_value;
     use crate::function::task::pure_key;
+
+    #[test]
+    fn values_go_in_messages_under_the_budget_in_order() {
+        let value = |n: usize| {
+            let key = TaskKey::from(n.to_string());
+            (key, encode_value(&vec![0_u8; n]).unwrap())
+        };
+        let sizes = |messages: Vec<Vec<(TaskKey, EncodedValue)>>| -> Vec<Vec<usize>> {
+            let len = |(_, v): &(TaskKey, EncodedValue)| v.len();
+            messages
+                .iter()
+                .map(|m| m.iter().map(len).collect())
+                .collect()
+        };
+        let values = vec![value(4), value(5), value(20), value(1), value(10)];
+        assert_eq!(
+            sizes(in_messages_of(values, 10)),
+            vec![vec![4, 5], vec![20], vec![1], vec![10]]
+        );
+    }
 
     #[test]
     fn scattered_values_of_other_types_get_other_keys() {

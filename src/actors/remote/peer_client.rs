@@ -136,8 +136,34 @@ pub struct Fetched {
     pub missing: Vec<TaskKey>,
 }
 
-/// Asks `link` (connected to `addr`) for the values of `keys`.
+/// Asks `link` (connected to `addr`) for the values of `keys`. A holder answers as many as
+/// fit in one message (the rest it leaves unanswered), so this asks again for the rest
+/// until every key is found or missing.
 pub async fn get_data(
+    link: &PeerLink,
+    addr: SocketAddr,
+    mut keys: Vec<TaskKey>,
+) -> Result<Fetched, PeerError> {
+    let mut fetched = Fetched::default();
+    while !keys.is_empty() {
+        let part = get_data_once(link, addr, keys.clone()).await?;
+        let answered: crate::ids::Set<&TaskKey> = part
+            .values
+            .iter()
+            .map(|(key, _)| key)
+            .chain(&part.missing)
+            .collect();
+        if answered.is_empty() {
+            return Err(PeerError::Protocol { addr });
+        }
+        keys.retain(|key| !answered.contains(key));
+        fetched.values.extend(part.values);
+        fetched.missing.extend(part.missing);
+    }
+    Ok(fetched)
+}
+
+async fn get_data_once(
     link: &PeerLink,
     addr: SocketAddr,
     keys: Vec<TaskKey>,

@@ -12,6 +12,9 @@ use crate::messages::peer_link::{join_value, split_value, PeerToWorker, WorkerTo
 use crate::messages::HelloReply;
 use crate::worker_core::store::Held;
 
+/// Room left in a data reply for its header (keys and value descriptions).
+const REPLY_HEADER_ROOM: u64 = 16 << 20;
+
 /// A peer finished its handshake with this worker.
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -23,14 +26,32 @@ impl Worker {
             return;
         };
         let (mut found, mut frames, mut missing) = (Vec::new(), Vec::new(), Vec::new());
+        // Values past the message limit are left unanswered: the asker asks again for them
+        // (`get_data`). One value alone over the limit is sent anyway, and refused (logged)
+        // by the session.
+        let budget = self
+            .config
+            .limits
+            .max_message
+            .saturating_sub(REPLY_HEADER_ROOM);
+        let mut bytes_in_reply = 0_u64;
         for key in keys {
+            if !found.is_empty() && bytes_in_reply >= budget {
+                break;
+            }
             let encoded = match self.core.get(&key) {
                 Some(Held::Memory(value)) => Some(value.encode().map_err(|e| e.to_string())),
                 Some(Held::Disk) => self.spill.as_ref().map(|disk| disk.read(&key)),
                 None => None,
             };
             match encoded {
+                Some(Ok(value))
+                    if !found.is_empty() && bytes_in_reply + value.len() as u64 > budget =>
+                {
+                    break;
+                }
                 Some(Ok(value)) => {
+                    bytes_in_reply += value.len() as u64;
                     let (meta, bytes) = split_value(value);
                     found.push((key, meta));
                     frames.push(bytes);
