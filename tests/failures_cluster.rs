@@ -66,6 +66,12 @@ fn len_of(bytes: Vec<u8>) -> usize {
     bytes.len()
 }
 
+/// `mib` MiB of sevens, made on the worker.
+#[remote]
+fn sevens_mib(mib: usize) -> Vec<u8> {
+    vec![7; mib << 20]
+}
+
 /// The lengths of three byte vectors together.
 #[remote]
 fn total_len(a: Vec<u8>, b: Vec<u8>, c: Vec<u8>) -> usize {
@@ -119,8 +125,8 @@ fn in_process_cluster(limits: FrameLimits) -> Result<String, Failed> {
 
 /// With frames of at most 1 MiB and messages of at most 16 MiB: a 5 MiB value scatters in
 /// pieces and gathers back whole; three 7 MiB values scatter and gather in several messages; a 3 MiB plain argument is scattered first, not put in the
-/// task's 2 MiB-limited header; a 20 MiB value and a task of three 900 KiB arguments each
-/// fail their own call naming the size and the limit, and the same connection serves the
+/// task's 2 MiB-limited header; a 20 MiB value scattered, one made on the worker and a task
+/// of three 900 KiB arguments each fail their own call naming the size and the limit, and the same connection serves the
 /// next calls.
 fn values_larger_than_a_frame_travel_and_too_large_ones_fail_alone() -> Result<(), Failed> {
     let limits = small_limits();
@@ -184,6 +190,20 @@ fn values_larger_than_a_frame_travel_and_too_large_ones_fail_alone() -> Result<(
     check(
         lens == vec![100 << 10; 40],
         "4 MB of small arguments go in several messages",
+    )?;
+    let made = executor.submit(sevens_mib, (20,))?;
+    let message = match made.result() {
+        Err(e @ taskforce::Error::MessageTooLarge { .. }) => e.to_string(),
+        Err(other) => return Err(format!("expected MessageTooLarge, got {other:?}").into()),
+        Ok(_) => return Err("a 20 MiB value came through a 16 MiB limit".into()),
+    };
+    eprintln!("the user sees: {message}");
+    check(
+        message.starts_with(&format!("the value of {} from ", made.key()))
+            && message.ends_with(
+                " was not sent: message of 20971520 bytes is over the limit of 16777216 bytes",
+            ),
+        &message,
     )?;
     let after = executor.submit(len_of, (vec![1_u8; 10],))?;
     check(after.result()? == 10, "the connection still serves")?;

@@ -32,6 +32,16 @@ pub enum WorkerToPeer {
     },
     /// The values of a `PutData` are stored; their sizes.
     Stored(Vec<u64>),
+    /// The first key asked for holds a value larger than one message may be (a `GetData`
+    /// answer instead of `Data`): it cannot be sent, and asking again won't help.
+    TooLarge {
+        /// The key.
+        key: TaskKey,
+        /// Its encoded size in bytes.
+        nbytes: u64,
+        /// The largest message, in bytes.
+        max: u64,
+    },
 }
 
 /// How to read a value's frame.

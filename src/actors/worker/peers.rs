@@ -12,8 +12,8 @@ use crate::messages::peer_link::{join_value, split_value, PeerToWorker, WorkerTo
 use crate::messages::HelloReply;
 use crate::worker_core::store::Held;
 
-/// Room left in a data reply for its header (keys and value descriptions).
-const REPLY_HEADER_ROOM: u64 = 16 << 20;
+/// Room left beside a value alone in a data reply for the reply's header (its key and type).
+const ONE_VALUE_HEADER_ROOM: u64 = 64 << 10;
 
 /// A peer finished its handshake with this worker.
 #[derive(Message)]
@@ -27,13 +27,10 @@ impl Worker {
         };
         let (mut found, mut frames, mut missing) = (Vec::new(), Vec::new(), Vec::new());
         // Values past the message limit are left unanswered: the asker asks again for them
-        // (`get_data`). One value alone over the limit is sent anyway, and refused (logged)
-        // by the session.
-        let budget = self
-            .config
-            .limits
-            .max_message
-            .saturating_sub(REPLY_HEADER_ROOM);
+        // (`get_data`). A first value alone over the limit is answered `TooLarge`.
+        // Half the limit for several values leaves their header room to spare.
+        let max = self.config.limits.max_message;
+        let (budget, alone) = (max / 2, max.saturating_sub(ONE_VALUE_HEADER_ROOM));
         let mut bytes_in_reply = 0_u64;
         for key in keys {
             if !found.is_empty() && bytes_in_reply >= budget {
@@ -49,6 +46,11 @@ impl Worker {
                     if !found.is_empty() && bytes_in_reply + value.len() as u64 > budget =>
                 {
                     break;
+                }
+                Some(Ok(value)) if value.len() as u64 > alone => {
+                    let nbytes = value.len() as u64;
+                    warn!(target: LOG_TARGET, %key, nbytes, max, "a peer asked for a value larger than a message may be");
+                    return link.reply(tag, WorkerToPeer::TooLarge { key, nbytes, max });
                 }
                 Some(Ok(value)) => {
                     bytes_in_reply += value.len() as u64;
