@@ -381,8 +381,10 @@ fn executor_gives_up_on_an_unreachable_center_naming_it() -> Result<(), Failed> 
         .and_then(|rest| rest.split(" s:").next())
         .and_then(|secs| secs.parse().ok())
         .ok_or_else(|| format!("no time in {gave_up:?}"))?;
+    // Not before the timeout (the old loop gave up a backoff step early, at 1.5 s), and
+    // not a whole backoff step (2 s) after it, however slow a loaded machine is.
     check(
-        (2.0..2.5).contains(&waited),
+        (2.0..3.5).contains(&waited),
         &format!("gave up after {waited} s, not 2 s"),
     )?;
     check(child.count("retrying") >= 4, "each retry is logged")?;
