@@ -107,6 +107,11 @@ pub struct WorkerArgs {
     /// data and finishing what runs).
     #[arg(long, default_value_t = 0.8, value_parser = parse_fraction)]
     pub memory_pause: f64,
+    /// Fraction of --memory-limit past which the nanny kills the worker process and starts a
+    /// fresh one; the task it was running fails naming the memory (no effect with
+    /// --no-nanny).
+    #[arg(long, default_value_t = nanny::memory_watch::DEFAULT_TERMINATE_FRACTION, value_parser = parse_fraction)]
+    pub memory_terminate: f64,
     /// Name used in logs [default: the worker's address].
     #[arg(long)]
     pub name: Option<String>,
@@ -297,6 +302,12 @@ impl WorkerArgs {
         config.connect.token.clone_from(&self.token);
         if let Some(name) = &self.name {
             config.name = format!("{name}-nanny");
+        }
+        if let MemoryLimit::Bytes(limit) = self.memory_limit {
+            config.memory = Some(nanny::MemoryWatch {
+                limit,
+                terminate: self.memory_terminate,
+            });
         }
         Ok(config)
     }

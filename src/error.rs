@@ -65,6 +65,19 @@ pub enum Error {
         #[source]
         source: HandshakeError,
     },
+    /// The center stayed unreachable (each attempt failed for a reason that may pass, such
+    /// as a refused connection) until the connect timeout ran out. Retrying helps once the
+    /// center is up at that address.
+    #[error("center at {addr} unreachable for {:.1} s, giving up: {source}", .waited.as_secs_f64())]
+    ConnectTimedOut {
+        /// The address tried.
+        addr: String,
+        /// How long the executor tried.
+        waited: Duration,
+        /// The last attempt's error (the OS error, for a refused connection).
+        #[source]
+        source: HandshakeError,
+    },
     /// A child process (a worker under a nanny) could not be started.
     #[error("could not start {program}: {source}")]
     Spawn {
@@ -173,6 +186,17 @@ pub enum Error {
     ConnectionLost {
         /// What happened.
         reason: String,
+    },
+    /// A message was larger than the link's limits allow (a header over its limit, a value
+    /// over the message limit), so it was not sent; the connection stays up. Retrying the
+    /// same call won't help; raising the limits (`FrameLimits`) or sending less at once will.
+    #[error("{operation} was not sent: {source}")]
+    MessageTooLarge {
+        /// What was asked, and of whom.
+        operation: String,
+        /// The limit that was in the way.
+        #[source]
+        source: BoxedCause,
     },
     /// The scheduler or a worker did not answer in time (it may be overloaded or gone).
     /// Retrying may help.

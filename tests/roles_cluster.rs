@@ -310,10 +310,8 @@ fn a_peer_cannot_overwrite_a_workers_value() -> Result<(), Failed> {
         tag: Tag::Ask(1),
         body: PeerToWorker::PutData(vec![(held.key().clone(), meta)]),
     };
-    let envelope = Envelope {
-        header: codec::encode(&packet)?.into(),
-        frames: vec![bytes],
-    };
+    let mut envelope = Envelope::new(codec::encode(&packet)?);
+    envelope.frames = vec![bytes];
     let mut wire = Vec::new();
     envelope.put_all(&mut wire);
     stream.write_all(&wire)?;

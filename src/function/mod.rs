@@ -17,7 +17,7 @@ pub use handle::{Arg, Bound, IntoArgs, KeepAlive, RemoteFunction, SplitTail};
 pub use registry::{function_ids, lookup, Registration};
 pub use spec::TaskSpec;
 pub use task::TaskBody;
-pub use value::{decode_value, encode_value, EncodedValue, Value, ValueError};
+pub use value::{decode_value, encode_value, encode_value_owned, EncodedValue, Value, ValueError};
 
 /// Items the `#[remote]` macro's expansion refers to. Not for direct use.
 #[doc(hidden)]

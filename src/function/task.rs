@@ -15,6 +15,11 @@ pub struct TaskBody {
     pub function: FunctionId,
     /// Its arguments, in order.
     pub args: Vec<ArgSpec>,
+    /// How many times the worker runs it again after it fails (returns `Err` or panics),
+    /// as dask's `retries=`; a worker's death is not a failure here (the scheduler's
+    /// allowed failures cover it). Part of the spec, so the same call with other retries
+    /// is another key.
+    pub retries: u32,
 }
 
 impl TaskBody {

@@ -14,6 +14,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::messages::{codec, CodecError};
 
+/// The element types whose vectors travel as raw bytes.
+macro_rules! raw_element_types {
+    ($macro:ident) => {
+        $macro!(f64, f32, i64, i32, i16, i8, u64, u32, u16, u8)
+    };
+}
+
 /// A value as it travels: its Rust type name, then either codec bytes or raw bytes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EncodedValue {
@@ -117,6 +124,39 @@ pub fn encode_value<T: Serialize + 'static>(value: &T) -> Result<EncodedValue, C
     })
 }
 
+/// Encodes a value it may keep: a `Vec` of plain numbers becomes the bytes of its own
+/// buffer, without a copy (so scattering a large array holds one copy of it, not two);
+/// anything else is encoded as [`encode_value`] does.
+pub fn encode_value_owned<T: Serialize + Send + 'static>(
+    value: T,
+) -> Result<EncodedValue, CodecError> {
+    let type_name: Arc<str> = Arc::from(std::any::type_name::<T>());
+    let mut boxed: Box<dyn Any + Send> = Box::new(value);
+    macro_rules! try_types {
+        ($($t:ty),*) => {
+            $(boxed = match boxed.downcast::<Vec<$t>>() {
+                Ok(numbers) => {
+                    let bytes = Bytes::from_owner(RawNumbers(*numbers));
+                    return Ok(EncodedValue { type_name, bytes, raw: true });
+                }
+                Err(other) => other,
+            };)*
+        };
+    }
+    raw_element_types!(try_types);
+    let value = boxed.downcast::<T>().expect("the value put in the box");
+    encode_value(&*value)
+}
+
+/// A vector of plain numbers seen as its bytes (the owner of a [`Bytes`] made without copy).
+struct RawNumbers<P>(Vec<P>);
+
+impl<P: bytemuck::Pod> AsRef<[u8]> for RawNumbers<P> {
+    fn as_ref(&self) -> &[u8] {
+        bytemuck::cast_slice(self.0.as_slice())
+    }
+}
+
 /// Decodes an encoded value as `T`, checking its type first.
 pub fn decode_value<T: DeserializeOwned + 'static>(value: &EncodedValue) -> Result<T, ValueError> {
     let expected = std::any::type_name::<T>();
@@ -147,12 +187,6 @@ pub fn downcast_value<T: 'static>(value: &dyn Value) -> Result<&T, ValueError> {
             expected: std::any::type_name::<T>().into(),
             found: value.type_name().into(),
         })
-}
-
-macro_rules! raw_element_types {
-    ($macro:ident) => {
-        $macro!(f64, f32, i64, i32, i16, i8, u64, u32, u16, u8)
-    };
 }
 
 /// The raw memory of `value` if it is a `Vec` of plain numbers.
@@ -199,6 +233,19 @@ mod tests {
         assert_eq!(encoded.len(), 8000);
         assert_eq!(decode_value::<Vec<f64>>(&encoded).unwrap(), data);
         assert_eq!(Value::nbytes(&data), 8000);
+    }
+
+    #[test]
+    fn owned_numbers_lend_their_buffer_and_encode_as_borrowed_ones_do() {
+        let numbers = vec![1.5_f64, -2.0, 3.25];
+        let sent = numbers.clone();
+        let address = sent.as_ptr() as usize;
+        let owned = encode_value_owned(sent).unwrap();
+        assert_eq!(owned, encode_value(&numbers).unwrap());
+        assert_eq!(owned.bytes.as_ptr() as usize, address, "no copy");
+        let words = encode_value_owned(vec!["a".to_string()]).unwrap();
+        assert_eq!(words, encode_value(&vec!["a".to_string()]).unwrap());
+        assert_eq!(decode_value::<Vec<f64>>(&owned).unwrap(), numbers);
     }
 
     #[test]

@@ -146,6 +146,7 @@ impl GraphTask {
             None => Ok(TaskBody {
                 function: self.function.clone(),
                 args: self.args.to_vec(),
+                retries: 0,
             }),
         }
     }

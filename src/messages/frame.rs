@@ -8,6 +8,11 @@
 //! checked against [`FrameLimits`] before anything is allocated, so garbage or a hostile
 //! length prefix costs one closed connection and nothing else.
 //!
+//! A data frame longer than the largest frame a peer accepts travels as several pieces: each
+//! piece's length but the last has the top bit set ([`CONTINUED`]), and the reader joins
+//! them back into one frame (without copying: the pieces lie next to each other in its
+//! buffer). So a value has no size ceiling but the whole message's limit.
+//!
 //! This module knows bytes only: no sockets, no actors, no message types.
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
@@ -15,13 +20,28 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 /// Bytes before the frame lengths: header length and frame count.
 pub const PREFIX_LEN: usize = 8;
 
+/// The bit of a piece's length that says the frame goes on in the next piece.
+pub const CONTINUED: u64 = 1 << 63;
+
+/// The largest data frame (or piece of one) accepted by default: 2 GiB.
+pub const DEFAULT_MAX_FRAME: u64 = 2 << 30;
+
 /// One message on the wire: an encoded header and zero or more raw data frames.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Envelope {
     /// The bincode-encoded message.
     pub header: Bytes,
     /// Raw data frames that travel beside the header.
     pub frames: Vec<Bytes>,
+    /// Frames longer than this are written as pieces of at most this many bytes (the
+    /// receiver's `max_frame`; default [`DEFAULT_MAX_FRAME`]).
+    pub max_piece: u64,
+}
+
+impl Default for Envelope {
+    fn default() -> Self {
+        Envelope::new(Bytes::new())
+    }
 }
 
 impl Envelope {
@@ -30,23 +50,42 @@ impl Envelope {
         Envelope {
             header: header.into(),
             frames: Vec::new(),
+            max_piece: DEFAULT_MAX_FRAME,
         }
+    }
+
+    /// Pieces a frame of `len` bytes is written as (an empty frame is one empty piece).
+    fn pieces_of(&self, len: usize) -> usize {
+        (len as u64).div_ceil(self.max_piece.max(1)).max(1) as usize
+    }
+
+    /// Pieces of all the data frames: the frame count on the wire.
+    pub fn piece_count(&self) -> usize {
+        self.frames.iter().map(|f| self.pieces_of(f.len())).sum()
+    }
+
+    /// Bytes of header and frames, without the lengths before them.
+    pub fn body_len(&self) -> usize {
+        self.header.len() + self.frames.iter().map(Bytes::len).sum::<usize>()
     }
 
     /// Bytes this envelope takes on the wire.
     pub fn wire_len(&self) -> usize {
-        PREFIX_LEN
-            + 8 * self.frames.len()
-            + self.header.len()
-            + self.frames.iter().map(Bytes::len).sum::<usize>()
+        PREFIX_LEN + 8 * self.piece_count() + self.body_len()
     }
 
-    /// Writes the prefix and frame lengths (not the header or frames themselves).
+    /// Writes the prefix and the pieces' lengths (not the header or frames themselves).
     pub fn put_prefix(&self, out: &mut impl BufMut) {
         out.put_u32_le(self.header.len() as u32);
-        out.put_u32_le(self.frames.len() as u32);
+        out.put_u32_le(u32::try_from(self.piece_count()).unwrap_or(u32::MAX));
+        let piece = self.max_piece.max(1);
         for frame in &self.frames {
-            out.put_u64_le(frame.len() as u64);
+            let mut left = frame.len() as u64;
+            while left > piece {
+                out.put_u64_le(piece | CONTINUED);
+                left -= piece;
+            }
+            out.put_u64_le(left);
         }
     }
 
@@ -65,9 +104,10 @@ impl Envelope {
 pub struct FrameLimits {
     /// Largest header (default 64 MiB).
     pub max_header: u32,
-    /// Most data frames in one message (default 4096).
+    /// Most data frames (pieces of frames) in one message (default 4096).
     pub max_frames: u32,
-    /// Largest single data frame (default 2 GiB).
+    /// Largest single piece of a data frame (default 2 GiB); a longer frame travels as
+    /// several pieces.
     pub max_frame: u64,
     /// Largest message, header and frames together (default 4 GiB − 1).
     pub max_message: u64,
@@ -78,7 +118,7 @@ impl Default for FrameLimits {
         FrameLimits {
             max_header: 64 << 20,
             max_frames: 4096,
-            max_frame: 2 << 30,
+            max_frame: DEFAULT_MAX_FRAME,
             max_message: (4 << 30) - 1,
         }
     }
@@ -119,6 +159,9 @@ pub enum FrameError {
         /// The limit in force.
         max: u64,
     },
+    /// The last piece announced says another piece follows.
+    #[error("the last data frame announced continues in a frame that is not there")]
+    UnfinishedFrame,
     /// The stream ended in the middle of a message.
     #[error("connection closed in the middle of a message ({have} bytes of it received)")]
     Truncated {
@@ -135,8 +178,10 @@ pub enum FrameError {
 pub struct Layout {
     /// Header length.
     pub header_len: usize,
-    /// Data frame lengths.
+    /// Data frame lengths, each frame's pieces joined.
     pub frame_lens: Vec<usize>,
+    /// Pieces announced (the frame count on the wire).
+    pub pieces: usize,
 }
 
 impl Layout {
@@ -147,7 +192,7 @@ impl Layout {
 
     /// Bytes of the prefix and the frame lengths.
     pub fn lengths_len(&self) -> usize {
-        PREFIX_LEN + 8 * self.frame_lens.len()
+        PREFIX_LEN + 8 * self.pieces
     }
 }
 
@@ -179,9 +224,13 @@ impl FrameLimits {
         count: u32,
     ) -> Result<Layout, FrameError> {
         let mut total = u64::from(header_len);
-        let mut frame_lens = Vec::with_capacity(count as usize);
+        let mut frame_lens = Vec::new();
+        let mut frame = 0_u64;
+        let mut continued = false;
         for _ in 0..count {
-            let len = lengths.get_u64_le();
+            let raw = lengths.get_u64_le();
+            let len = raw & !CONTINUED;
+            continued = raw & CONTINUED != 0;
             if len > self.max_frame {
                 return Err(FrameError::FrameTooLarge {
                     len,
@@ -195,12 +244,48 @@ impl FrameLimits {
                     max: self.max_message,
                 });
             }
-            frame_lens.push(len as usize);
+            frame += len;
+            if !continued {
+                frame_lens.push(frame as usize);
+                frame = 0;
+            }
+        }
+        if continued {
+            return Err(FrameError::UnfinishedFrame);
         }
         Ok(Layout {
             header_len: header_len as usize,
             frame_lens,
+            pieces: count as usize,
         })
+    }
+
+    /// Checks a message this side is about to send against these limits (the peer's, when
+    /// both ends of a link share them), with `envelope.max_piece` set from them: an error
+    /// here fails the one call that sent it, where the peer would close the connection.
+    pub fn check_outgoing(&self, envelope: &Envelope) -> Result<(), FrameError> {
+        let header = envelope.header.len() as u64;
+        if header > u64::from(self.max_header) {
+            return Err(FrameError::HeaderTooLarge {
+                len: header,
+                max: self.max_header.into(),
+            });
+        }
+        let pieces = envelope.piece_count();
+        if pieces > self.max_frames as usize {
+            return Err(FrameError::TooManyFrames {
+                count: u32::try_from(pieces).unwrap_or(u32::MAX),
+                max: self.max_frames,
+            });
+        }
+        let total = envelope.body_len() as u64;
+        if total > self.max_message {
+            return Err(FrameError::MessageTooLarge {
+                len: total,
+                max: self.max_message,
+            });
+        }
+        Ok(())
     }
 }
 
@@ -259,7 +344,10 @@ impl EnvelopeDecoder {
             .iter()
             .map(|&len| src.split_to(len).freeze())
             .collect();
-        Ok(Some(Envelope { header, frames }))
+        Ok(Some(Envelope {
+            frames,
+            ..Envelope::new(header)
+        }))
     }
 
     /// As [`decode`](Self::decode), at the end of the stream: a partial frame is an error.
@@ -273,138 +361,5 @@ impl EnvelopeDecoder {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn wire(envelope: &Envelope) -> BytesMut {
-        let mut out = BytesMut::new();
-        envelope.put_all(&mut out);
-        out
-    }
-
-    fn sample() -> Envelope {
-        Envelope {
-            header: Bytes::from_static(b"head"),
-            frames: vec![Bytes::from_static(b"abc"), Bytes::new()],
-        }
-    }
-
-    #[test]
-    fn round_trip_with_frames() {
-        let mut buf = wire(&sample());
-        assert_eq!(buf.len(), sample().wire_len());
-        let got = EnvelopeDecoder::default().decode(&mut buf).unwrap();
-        assert_eq!(got, Some(sample()));
-        assert!(buf.is_empty());
-    }
-
-    #[test]
-    fn golden_bytes() {
-        let expected: &[u8] = &[
-            4, 0, 0, 0, 2, 0, 0, 0, // header_len, frame_count
-            3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, // frame lengths
-            b'h', b'e', b'a', b'd', b'a', b'b', b'c',
-        ];
-        assert_eq!(&wire(&sample())[..], expected);
-    }
-
-    #[test]
-    fn arrives_byte_by_byte() {
-        let all = wire(&sample());
-        let mut decoder = EnvelopeDecoder::default();
-        let mut buf = BytesMut::new();
-        let mut got = None;
-        for byte in all.iter() {
-            assert!(got.is_none());
-            buf.put_u8(*byte);
-            got = decoder.decode(&mut buf).unwrap();
-        }
-        assert_eq!(got, Some(sample()));
-    }
-
-    #[test]
-    fn two_messages_in_one_read() {
-        let mut buf = wire(&sample());
-        buf.extend_from_slice(&wire(&Envelope::new(Bytes::from_static(b"x"))));
-        let mut decoder = EnvelopeDecoder::default();
-        assert_eq!(decoder.decode(&mut buf).unwrap(), Some(sample()));
-        let second = decoder.decode(&mut buf).unwrap().unwrap();
-        assert_eq!(&second.header[..], b"x");
-    }
-
-    #[test]
-    fn four_gib_header_is_refused_before_allocating() {
-        let mut buf = BytesMut::from(&[0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0][..]);
-        let err = EnvelopeDecoder::default().decode(&mut buf).unwrap_err();
-        assert!(matches!(
-            err,
-            FrameError::HeaderTooLarge {
-                len: 0xffff_ffff,
-                ..
-            }
-        ));
-        assert!(buf.capacity() < 1024);
-    }
-
-    #[test]
-    fn every_bound_is_enforced() {
-        let limits = FrameLimits {
-            max_header: 10,
-            max_frames: 2,
-            max_frame: 100,
-            max_message: 150,
-        };
-        let check = |envelope: Envelope| EnvelopeDecoder::new(limits).decode(&mut wire(&envelope));
-        let frame = |n: usize| Bytes::from(vec![0_u8; n]);
-        assert!(matches!(
-            check(Envelope::new(frame(11))),
-            Err(FrameError::HeaderTooLarge { len: 11, max: 10 })
-        ));
-        let three = Envelope {
-            header: frame(1),
-            frames: vec![frame(1), frame(1), frame(1)],
-        };
-        assert!(matches!(
-            check(three),
-            Err(FrameError::TooManyFrames { count: 3, max: 2 })
-        ));
-        let big = Envelope {
-            header: frame(1),
-            frames: vec![frame(101)],
-        };
-        assert!(matches!(
-            check(big),
-            Err(FrameError::FrameTooLarge { len: 101, .. })
-        ));
-        let total = Envelope {
-            header: frame(10),
-            frames: vec![frame(100), frame(41)],
-        };
-        assert!(matches!(
-            check(total),
-            Err(FrameError::MessageTooLarge { len: 151, .. })
-        ));
-        let fits = Envelope {
-            header: frame(10),
-            frames: vec![frame(100), frame(40)],
-        };
-        assert!(check(fits).unwrap().is_some());
-    }
-
-    #[test]
-    fn truncated_message_at_eof_is_an_error() {
-        let all = wire(&sample());
-        let mut buf = BytesMut::from(&all[..all.len() - 1]);
-        let err = EnvelopeDecoder::default().decode_eof(&mut buf).unwrap_err();
-        assert!(matches!(err, FrameError::Truncated { .. }));
-    }
-
-    #[test]
-    fn clean_eof_is_not_an_error() {
-        let mut buf = BytesMut::new();
-        assert!(EnvelopeDecoder::default()
-            .decode_eof(&mut buf)
-            .unwrap()
-            .is_none());
-    }
-}
+#[path = "frame_tests.rs"]
+mod tests;

@@ -40,6 +40,16 @@ pub enum WorkerToPeer {
     /// A service host's answer to the caller's request of that number, or a report to the
     /// owner numbered 0 (see `super::service_link`).
     Service(u64, FromServiceHost),
+    /// The first key asked for holds a value larger than one message may be (a `GetData`
+    /// answer instead of `Data`): it cannot be sent, and asking again won't help.
+    TooLarge {
+        /// The key.
+        key: TaskKey,
+        /// Its encoded size in bytes.
+        nbytes: u64,
+        /// The largest message, in bytes.
+        max: u64,
+    },
 }
 
 /// How to read a value's frame.

@@ -51,8 +51,8 @@ mod worker_events;
 #[cfg(test)]
 mod tests;
 
-pub use client_events::FOREIGN_KEY;
 pub use center_restart::LOST_WITH_CENTER;
+pub use client_events::FOREIGN_KEY;
 pub use failure::{DeathCause, TaskFailure, WorkerDeath};
 pub use outbox::{ClientReport, Outbox, OutboxBatch, WorkerCommand};
 pub use report_check::IgnoredReport;

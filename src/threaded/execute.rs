@@ -237,6 +237,7 @@ impl<'p, 'i, 'g> RunState<'p, 'i, 'g> {
         Call {
             invoke: self.plan.invoke[task as usize],
             args: args.collect(),
+            retries: 0,
         }
     }
 

@@ -95,6 +95,7 @@ impl WorkerState {
             function: body.function,
             invoke,
             args: body.args,
+            retries: body.retries,
         })
     }
 
@@ -110,6 +111,7 @@ impl WorkerState {
             function,
             invoke,
             args: specs,
+            retries,
         } = prepared;
         let mut args = Vec::with_capacity(specs.len());
         for spec in specs {
@@ -135,7 +137,11 @@ impl WorkerState {
         let job = Job {
             key,
             priority,
-            call: Call { invoke, args },
+            call: Call {
+                invoke,
+                args,
+                retries,
+            },
         };
         self.run_or_hold(job, out);
         // Inputs read back from disk came into memory.

@@ -30,6 +30,7 @@ pub(super) struct Prepared {
     pub(super) function: FunctionId,
     pub(super) invoke: Invoke,
     pub(super) args: Vec<ArgSpec>,
+    pub(super) retries: u32,
 }
 
 /// Where a task given to this worker stands. A task in memory has no record: its value is in

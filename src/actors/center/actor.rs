@@ -16,8 +16,7 @@ use crate::actors::remote::handshake::reply_envelope;
 use crate::actors::remote::{Arrival, Remote, Session, SessionEvent, SessionId, SessionOptions};
 use crate::actors::scheduler::{
     AdmitExecutor, AttachCenter, NannyGaveUp, Scheduler, WorkerHolds, WorkerJoined, WorkerLeft,
-    WorkerLoad,
-    WorkerTaskEvents,
+    WorkerLoad, WorkerTaskEvents,
 };
 use crate::actors::supervisor::StopChild;
 use crate::ids::{Map, Set, WorkerId};

@@ -33,6 +33,9 @@ pub(crate) struct Inner {
     thread: Mutex<Option<JoinHandle<()>>>,
     /// The embedded cluster this executor started, stopped after the executor closes.
     pub(crate) local_cluster: Mutex<Option<crate::LocalCluster>>,
+    /// The frame limits of this executor's links (taken to be the scheduler's too): a task
+    /// whose header would break them fails at submit instead of being dropped on the way.
+    limits: std::sync::OnceLock<crate::messages::FrameLimits>,
 }
 
 /// What must happen to bring some keys' values home.
@@ -56,7 +59,18 @@ impl Inner {
             order: AtomicI64::new(0),
             thread: Mutex::new(Some(thread)),
             local_cluster: Mutex::new(None),
+            limits: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Sets the links' frame limits (once, right after connecting).
+    pub(crate) fn set_limits(&self, limits: crate::messages::FrameLimits) {
+        let _ = self.limits.set(limits);
+    }
+
+    /// The links' frame limits (the defaults until set).
+    pub(crate) fn limits(&self) -> crate::messages::FrameLimits {
+        self.limits.get().copied().unwrap_or_default()
     }
 
     /// Sends `message` to the scheduler, first waiting (blocking this thread) until the

@@ -8,8 +8,10 @@ mod actor;
 mod future;
 mod graphs;
 mod inner;
+mod options;
 mod progress;
 mod reconnect;
+mod scatter;
 mod state;
 mod submissions;
 mod submit;
@@ -19,9 +21,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
+use tracing::warn;
 
 pub use future::Future;
+pub use options::SubmitOptions;
 pub use progress::progress;
+pub use scatter::LARGE_ARGUMENT_BYTES;
 pub use state::KeyStatus;
 pub use wait::{as_completed, wait, AsCompleted};
 
@@ -30,10 +35,11 @@ pub(crate) use inner::Inner;
 use state::SharedState;
 
 use crate::actors::remote::{
-    connect_with_backoff, AtSendBound, ConnectOptions, ProtocolViolation, Session,
+    connect::connect_until, AtSendBound, ConnectOptions, ProtocolViolation, Session,
 };
 use crate::ids::ClientId;
 use crate::messages::executor_link::{ClusterSnapshot, ExecutorToScheduler, SchedulerToExecutor};
+use crate::messages::Hello;
 
 /// How long `connect` keeps trying to reach the center (default 20 s).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
@@ -131,6 +137,7 @@ impl Executor {
         let (started, startup) = std::sync::mpsc::channel();
         let center = addr.to_string();
         let thread_shared = shared.clone();
+        let limits = options.limits;
         let thread = std::thread::Builder::new()
             .name("taskforce-executor".into())
             .spawn(move || run_executor_thread(center, options, thread_shared, started))?;
@@ -154,6 +161,7 @@ impl Executor {
             addr.to_string(),
             thread,
         ));
+        inner.set_limits(limits);
         let executor = Executor { inner };
         executor.cluster_info()?;
         Ok(executor)
@@ -221,6 +229,34 @@ impl Executor {
 
 type Started = crate::Result<(Addr<ExecutorActor>, ClientId, reconnect::QueueSlot)>;
 
+/// Connects to the center, logging each retry (address, OS error) at warn; after
+/// `options.give_up_after` the error names the address, the time waited and the last error.
+async fn connect_to_center(
+    center: &str,
+    hello: &Hello,
+    options: &ConnectOptions,
+) -> crate::Result<crate::actors::remote::Connected> {
+    let started = tokio::time::Instant::now();
+    let deadline = options.give_up_after.map(|limit| started + limit);
+    let log_retry = |error: &crate::messages::handshake::HandshakeError, pause: Duration| {
+        warn!(target: actor::LOG_TARGET, retry_in = ?pause, "Center at {center} unreachable: {error}; retrying");
+    };
+    match connect_until(center, hello, options, deadline, log_retry).await {
+        Ok(connected) => Ok(connected),
+        Err(source) if source.is_transient() && deadline.is_some() => {
+            Err(crate::Error::ConnectTimedOut {
+                addr: center.to_string(),
+                waited: started.elapsed(),
+                source,
+            })
+        }
+        Err(source) => Err(crate::Error::Connect {
+            addr: center.to_string(),
+            source,
+        }),
+    }
+}
+
 fn run_executor_thread(
     center: String,
     options: ConnectOptions,
@@ -230,14 +266,10 @@ fn run_executor_thread(
     let system = System::new();
     let name = format!("executor-{}", std::process::id());
     let hello = reconnect::executor_hello(&name);
-    let connected = system.block_on(connect_with_backoff(&center, &hello, &options));
-    let connected = match connected {
+    let connected = match system.block_on(connect_to_center(&center, &hello, &options)) {
         Ok(connected) => connected,
-        Err(source) => {
-            let _ = started.send(Err(crate::Error::Connect {
-                addr: center,
-                source,
-            }));
+        Err(error) => {
+            let _ = started.send(Err(error));
             return;
         }
     };

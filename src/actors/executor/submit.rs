@@ -4,21 +4,17 @@
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
-use serde::Serialize;
 
-use super::actor::Put;
 use super::future::{Future, FutureHandle};
+use super::options::SubmitOptions;
 use super::Executor;
 use crate::error::serve_hint;
 use crate::function::task::{fresh_key, pure_key};
-use crate::function::{encode_value, Arg, ArgSpec, IntoArgs, KeepAlive, RemoteFunction, TaskBody};
+use crate::function::{Arg, ArgSpec, IntoArgs, KeepAlive, RemoteFunction, TaskBody};
 use crate::ids::TaskKey;
-use crate::messages::executor_link::{ClusterSnapshot, ExecutorToScheduler, ScatteredKey};
+use crate::messages::executor_link::{ClusterSnapshot, ExecutorToScheduler};
 use crate::messages::tasks::NewTaskMsg;
 use crate::scheduler::FunctionId;
-
-/// Values scattered up to this size stay known to the executor, so `result` needs no fetch.
-const INLINE_SCATTER_BYTES: usize = 4096;
 
 impl Executor {
     /// Runs `f(args…)` on the cluster. Each argument may be a value, a `&Future`, or a
@@ -40,12 +36,7 @@ impl Executor {
         F: RemoteFunction,
         A: IntoArgs<F::Args>,
     {
-        let mut keep = KeepAlive::new();
-        let bound = self.prepare(&f)?;
-        let task = self.task(&f, args.into_specs_keeping(&mut keep)?, &bound, true)?;
-        let future = self.send_tasks(vec![task]).pop().expect("one future");
-        drop(keep); // only now: the task reading these futures' keys has been sent
-        Ok(future)
+        self.submit_with(f, args, SubmitOptions::new())
     }
 
     /// Like [`Executor::submit`], but every call gets a fresh key (for random data).
@@ -54,9 +45,27 @@ impl Executor {
         F: RemoteFunction,
         A: IntoArgs<F::Args>,
     {
+        self.submit_with(f, args, SubmitOptions::new().impure())
+    }
+
+    /// Like [`Executor::submit`], with [`SubmitOptions`]: retries for a flaky function,
+    /// a fresh key.
+    pub fn submit_with<F, A>(
+        &self,
+        f: F,
+        args: A,
+        options: SubmitOptions,
+    ) -> crate::Result<Future<F::Output>>
+    where
+        F: RemoteFunction,
+        A: IntoArgs<F::Args>,
+    {
         let mut keep = KeepAlive::new();
         let bound = self.prepare(&f)?;
-        let task = self.task(&f, args.into_specs_keeping(&mut keep)?, &bound, false)?;
+        let mut calls = [args.into_specs_keeping(&mut keep)?];
+        self.place_large_arguments(&mut calls, &mut keep)?;
+        let [specs] = calls;
+        let task = self.task(&f, specs, &bound, options)?;
         let future = self.send_tasks(vec![task]).pop().expect("one future");
         drop(keep); // only now: the task reading these futures' keys has been sent
         Ok(future)
@@ -70,7 +79,7 @@ impl Executor {
         I: IntoIterator,
         I::Item: Arg<A>,
     {
-        self.map_with(f, items, true)
+        self.map_with(f, items, SubmitOptions::new())
     }
 
     /// Like [`Executor::map`], but every call gets a fresh key.
@@ -80,10 +89,16 @@ impl Executor {
         I: IntoIterator,
         I::Item: Arg<A>,
     {
-        self.map_with(f, items, false)
+        self.map_with(f, items, SubmitOptions::new().impure())
     }
 
-    fn map_with<F, A, I>(&self, f: F, items: I, pure: bool) -> crate::Result<Vec<Future<F::Output>>>
+    /// Like [`Executor::map`], with [`SubmitOptions`] for every call.
+    pub fn map_with<F, A, I>(
+        &self,
+        f: F,
+        items: I,
+        options: SubmitOptions,
+    ) -> crate::Result<Vec<Future<F::Output>>>
     where
         F: RemoteFunction<Args = (A,)>,
         I: IntoIterator,
@@ -93,7 +108,14 @@ impl Executor {
         let bound = self.prepare(&f)?;
         let tasks = items
             .into_iter()
-            .map(|item| self.task(&f, vec![item.into_spec_keeping(&mut keep)?], &bound, pure))
+            .map(|item| {
+                self.task(
+                    &f,
+                    vec![item.into_spec_keeping(&mut keep)?],
+                    &bound,
+                    options,
+                )
+            })
             .collect::<crate::Result<Vec<_>>>()?;
         let futures = self.send_tasks(tasks);
         drop(keep); // only now: the tasks reading these futures' keys have been sent
@@ -112,18 +134,29 @@ impl Executor {
         f: &F,
         mut args: Vec<ArgSpec>,
         bound: &[ArgSpec],
-        pure: bool,
+        options: SubmitOptions,
     ) -> crate::Result<NewTaskMsg> {
         args.extend_from_slice(bound);
         let body = TaskBody {
             function: f.function_id().clone(),
             args,
+            retries: options.retries,
         };
         let spec = body.to_spec()?;
-        let key = match pure {
+        let key = match options.pure {
             true => pure_key(f.short_name(), &spec),
             false => fresh_key(f.short_name()),
         };
+        let max_header = self.inner.limits().max_header;
+        if spec.as_bytes().len() > max_header as usize {
+            return Err(crate::Error::MessageTooLarge {
+                operation: format!("task {key}"),
+                source: Box::new(crate::messages::FrameError::HeaderTooLarge {
+                    len: spec.as_bytes().len() as u64,
+                    max: max_header.into(),
+                }),
+            });
+        }
         Ok(NewTaskMsg {
             key,
             deps: body.dependencies(),
@@ -153,15 +186,30 @@ impl Executor {
                 fresh.push(task);
             }
         }
-        if !fresh.is_empty() {
-            let wanted = fresh.iter().map(|t| t.key.clone()).collect();
-            let update = ExecutorToScheduler::UpdateGraph {
-                tasks: fresh,
-                wanted,
-            };
-            self.inner.to_scheduler(update);
+        // Independent tasks (their dependencies are futures already sent), so they can go in
+        // several messages, each well under the header limit the scheduler reads with.
+        let budget = u64::from(self.inner.limits().max_header) / 2;
+        let mut batch: Vec<NewTaskMsg> = Vec::new();
+        let mut batch_bytes = 0;
+        for task in fresh {
+            let bytes = crate::messages::codec::encoded_len(&task);
+            if !batch.is_empty() && batch_bytes + bytes > budget {
+                self.send_update(std::mem::take(&mut batch));
+                batch_bytes = 0;
+            }
+            batch_bytes += bytes;
+            batch.push(task);
+        }
+        if !batch.is_empty() {
+            self.send_update(batch);
         }
         futures
+    }
+
+    fn send_update(&self, tasks: Vec<NewTaskMsg>) {
+        let wanted = tasks.iter().map(|t| t.key.clone()).collect();
+        let update = ExecutorToScheduler::UpdateGraph { tasks, wanted };
+        self.inner.to_scheduler(update);
     }
 
     pub(crate) fn future_for<T>(&self, key: TaskKey) -> (Future<T>, bool) {
@@ -171,98 +219,6 @@ impl Executor {
             executor: self.inner.clone(),
         };
         (Future::new(handle), is_new)
-    }
-
-    /// Sends values to workers (spread over them) and gives one future per value.
-    pub fn scatter<T>(&self, values: Vec<T>) -> crate::Result<Vec<Future<T>>>
-    where
-        T: Serialize + Send + Sync + 'static,
-    {
-        let workers = self
-            .inner
-            .shared
-            .cluster
-            .read()
-            .expect("cluster lock")
-            .workers
-            .clone();
-        if workers.is_empty() {
-            return Err(crate::Error::NoWorkers);
-        }
-        let mut per_worker: Vec<Vec<(TaskKey, crate::function::EncodedValue)>> =
-            vec![Vec::new(); workers.len()];
-        let mut placed = Vec::with_capacity(values.len());
-        for (i, value) in values.iter().enumerate() {
-            let encoded = encode_value(value)?;
-            let key = scatter_key(&encoded);
-            let target = i % workers.len();
-            placed.push((key.clone(), target, encoded.clone()));
-            per_worker[target].push((key, encoded));
-        }
-        let mut answers = Vec::new();
-        for (target, values) in per_worker.into_iter().enumerate() {
-            if values.is_empty() {
-                continue;
-            }
-            let (reply, answer) = tokio::sync::oneshot::channel();
-            let addr = workers[target].addr;
-            self.inner.actor.do_send(Put {
-                addr,
-                values,
-                reply,
-            });
-            answers.push((target, answer));
-        }
-        let mut failure = None;
-        let mut failed_targets = Vec::new();
-        for (target, answer) in answers {
-            let stored = answer.blocking_recv().unwrap_or_else(|_| {
-                Err(crate::Error::ConnectionLost {
-                    reason: "the executor stopped".into(),
-                })
-            });
-            if let Err(e) = stored {
-                failed_targets.push(target);
-                failure.get_or_insert(e);
-            }
-        }
-        // What did reach a worker is reported either way: on failure its futures are dropped
-        // below, so the scheduler releases it instead of leaving it on the worker.
-        placed.retain(|(_, target, _)| !failed_targets.contains(target));
-        let mut futures = Vec::with_capacity(placed.len());
-        let mut scattered = Vec::new();
-        for (key, target, encoded) in placed {
-            let (future, _) = self.future_for::<T>(key.clone());
-            let worker = &workers[target];
-            let nbytes = encoded.len() as u64;
-            let inline = (encoded.len() <= INLINE_SCATTER_BYTES).then_some(encoded);
-            let holders = vec![worker.addr];
-            self.inner
-                .shared
-                .set_status(&key, super::KeyStatus::Finished { holders, inline });
-            scattered.push(ScatteredKey {
-                key,
-                worker: worker.id,
-                nbytes,
-            });
-            futures.push(future);
-        }
-        self.inner.ask(
-            ExecutorToScheduler::Scattered(scattered),
-            std::time::Duration::from_secs(60),
-        )?;
-        match failure {
-            Some(error) => Err(error),
-            None => Ok(futures),
-        }
-    }
-
-    /// Sends one value to a worker and gives its future.
-    pub fn scatter_one<T>(&self, value: T) -> crate::Result<Future<T>>
-    where
-        T: Serialize + Send + Sync + 'static,
-    {
-        Ok(self.scatter(vec![value])?.pop().expect("one future"))
     }
 
     /// Waits for every future and brings their values here, in order.
@@ -291,15 +247,6 @@ impl Executor {
         )?;
         Ok(())
     }
-}
-
-/// The key of a scattered value: a hash of its type and bytes, so equal values share a key
-/// and values of different types never do.
-fn scatter_key(value: &crate::function::EncodedValue) -> TaskKey {
-    let mut identity = value.type_name.as_bytes().to_vec();
-    identity.push(0);
-    identity.extend_from_slice(&value.bytes);
-    pure_key("scatter", &crate::scheduler::TaskSpec::from(identity))
 }
 
 /// Whether the cluster can run `function`: yes when it has no workers yet (tasks wait for
@@ -358,18 +305,6 @@ mod tests {
             tasks: 0,
             ..ClusterSnapshot::default()
         }
-    }
-
-    #[test]
-    fn scattered_values_of_other_types_get_other_keys() {
-        let as_i64 = encode_value(&vec![1_i64]).unwrap();
-        let as_u64 = encode_value(&vec![1_u64]).unwrap();
-        assert_eq!(as_i64.bytes, as_u64.bytes);
-        assert_ne!(scatter_key(&as_i64), scatter_key(&as_u64));
-        assert_eq!(
-            scatter_key(&as_i64),
-            scatter_key(&encode_value(&vec![1_i64]).unwrap())
-        );
     }
 
     #[test]

@@ -10,8 +10,10 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use tracing::{error, info, warn};
 
+use super::memory_watch::{rss_of, SAMPLE_EVERY};
 use super::{NannyConfig, RestartBudget, RestartDecision, PARENT_PID_ENV};
 use crate::actors::remote::{connect_with_backoff, Connected, Remote, Session, SessionEvent};
+use crate::actors::worker::spill;
 use crate::messages::nanny_link::{
     CenterToNanny, DeathCause, GaveUpMsg, NannyToCenter, WorkerExitedMsg, WorkerStartedMsg,
 };
@@ -31,6 +33,9 @@ pub struct Nanny {
     restarts: u32,
     restart_requested: bool,
     stopping: bool,
+    /// Set when the nanny killed the child for its memory: the cause to report for it, as
+    /// its exit status only says SIGKILL.
+    memory_kill: Option<DeathCause>,
 }
 
 /// Stop the worker process (SIGTERM, then SIGKILL after the kill timeout) and the nanny.
@@ -49,6 +54,7 @@ impl Nanny {
             restarts: 0,
             restart_requested: false,
             stopping: false,
+            memory_kill: None,
         }
     }
 
@@ -106,7 +112,10 @@ impl Nanny {
         ctx: &mut Context<Self>,
     ) {
         self.child_pid = None;
-        let cause = cause_of(status);
+        let cause = self.memory_kill.take().unwrap_or_else(|| cause_of(status));
+        for dir in spill::remove_left_behind(pid) {
+            info!(target: LOG_TARGET, pid, dir = %dir.display(), "Removed the dead worker's spill directory");
+        }
         if self.stopping {
             info!(target: LOG_TARGET, pid, "Worker process {cause}; nanny closing");
             return System::current().stop();
@@ -151,6 +160,23 @@ impl Nanny {
         error!(target: LOG_TARGET, pid, "Nanny giving up: {gave_up}");
         self.report(NannyToCenter::GaveUp(gave_up));
         System::current().stop_with_code(1);
+    }
+
+    /// One sample of the child's memory; past the terminate fraction of its limit the child
+    /// is killed at once (SIGKILL: a process past its limit may not get to handle SIGTERM).
+    fn check_memory(&mut self) {
+        let (Some(watch), Some(pid)) = (self.config.memory, self.child_pid) else {
+            return;
+        };
+        if self.memory_kill.is_some() || self.stopping {
+            return;
+        }
+        let Some(cause) = rss_of(pid).and_then(|rss| watch.check(rss)) else {
+            return;
+        };
+        warn!(target: LOG_TARGET, pid, threshold = watch.threshold(), "Worker process {cause}; killing it");
+        self.memory_kill = Some(cause);
+        self.signal_worker(Signal::SIGKILL);
     }
 
     fn signal_worker(&self, signal: Signal) {
@@ -229,6 +255,9 @@ impl Actor for Nanny {
     fn started(&mut self, ctx: &mut Context<Self>) {
         self.spawn_worker(ctx);
         self.connect_center(ctx);
+        if self.config.memory.is_some() {
+            ctx.run_interval(SAMPLE_EVERY, |nanny, _| nanny.check_memory());
+        }
     }
 }
 

@@ -17,6 +17,7 @@
 
 pub mod actor;
 mod budget;
+pub mod memory_watch;
 
 use std::time::Duration;
 
@@ -24,6 +25,7 @@ use tracing::{error, warn};
 
 pub use actor::Nanny;
 pub use budget::{Backoff, RestartBudget, RestartDecision};
+pub use memory_watch::MemoryWatch;
 
 use crate::actors::remote::ConnectOptions;
 
@@ -53,6 +55,9 @@ pub struct NannyConfig {
     pub kill_timeout: Duration,
     /// How to reach the center for reports.
     pub connect: ConnectOptions,
+    /// The worker's memory limit, enforced by killing it past a fraction (default: none,
+    /// the worker runs unwatched).
+    pub memory: Option<MemoryWatch>,
 }
 
 impl NannyConfig {
@@ -68,6 +73,7 @@ impl NannyConfig {
             backoff: Backoff::default(),
             kill_timeout: Duration::from_secs(10),
             connect: ConnectOptions::default(),
+            memory: None,
         })
     }
 }

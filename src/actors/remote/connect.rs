@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use tokio::net::TcpStream;
-use tracing::debug;
+use tokio::time::Instant;
+use tracing::warn;
 
 use super::bounds::LinkBounds;
 use super::handshake::{client_handshake, HandshakeError};
@@ -101,30 +102,57 @@ pub async fn connect_once(
         .map_err(|_| HandshakeError::Timeout(options.attempt_timeout))?
 }
 
-/// Connects, retrying transient failures with exponential backoff. A refusal or a version
-/// mismatch is returned at once: retrying can't fix it.
+/// Connects, retrying transient failures with exponential backoff for at most
+/// `options.give_up_after` (forever if `None`), each retry logged at warn with the address
+/// and the error. A refusal or a version mismatch is returned at once: retrying can't fix it.
 pub async fn connect_with_backoff(
     addr: &str,
     hello: &Hello,
     options: &ConnectOptions,
 ) -> Result<Connected, HandshakeError> {
-    let started = tokio::time::Instant::now();
+    let deadline = options
+        .give_up_after
+        .map(|limit| tokio::time::Instant::now() + limit);
+    connect_until(addr, hello, options, deadline, |error, retry_in| {
+        warn!(target: crate::actors::LOG_REMOTE, %addr, ?retry_in, "{addr} unreachable: {error}; retrying");
+    })
+    .await
+}
+
+/// Connects to `addr`, retrying transient failures until `deadline` (forever if `None`);
+/// `on_retry` hears each failure and the wait before the next attempt (for the caller's
+/// log). The deadline is kept exactly: the last wait and the last attempt are cut short, so
+/// the attempt gives up when the time is up, not a backoff step early or late.
+/// A refusal or a version mismatch is returned at once: retrying can't fix it.
+pub async fn connect_until(
+    addr: &str,
+    hello: &Hello,
+    options: &ConnectOptions,
+    deadline: Option<Instant>,
+    mut on_retry: impl FnMut(&HandshakeError, Duration),
+) -> Result<Connected, HandshakeError> {
     let mut wait = options.initial_backoff;
     loop {
-        match connect_once(addr, hello, options).await {
+        let mut attempt_options = options.clone();
+        if let Some(at) = deadline {
+            let left = at.saturating_duration_since(Instant::now());
+            attempt_options.attempt_timeout = attempt_options.attempt_timeout.min(left);
+        }
+        let error = match connect_once(addr, hello, &attempt_options).await {
             Ok(connected) => return Ok(connected),
             Err(e) if !e.is_transient() => return Err(e),
-            Err(e) => {
-                let out_of_time = options
-                    .give_up_after
-                    .is_some_and(|limit| started.elapsed() + wait > limit);
-                if out_of_time {
-                    return Err(e);
-                }
-                debug!(target: crate::actors::LOG_REMOTE, %addr, error = %e, retry_in = ?wait, "connect failed; retrying");
-                tokio::time::sleep(wait).await;
-                wait = (wait * 2).min(options.max_backoff);
-            }
+            Err(e) => e,
+        };
+        let left = deadline.map(|at| at.saturating_duration_since(Instant::now()));
+        if left == Some(Duration::ZERO) {
+            return Err(error);
         }
+        let pause = left.map_or(wait, |left| wait.min(left));
+        on_retry(&error, pause);
+        tokio::time::sleep(pause).await;
+        if deadline.is_some_and(|at| Instant::now() >= at) {
+            return Err(error);
+        }
+        wait = (wait * 2).min(options.max_backoff);
     }
 }

@@ -58,8 +58,8 @@ pub async fn read_envelope(
         frames.push(Bytes::from(frame));
     }
     Ok(Envelope {
-        header: Bytes::from(header),
         frames,
+        ..Envelope::new(header)
     })
 }
 

@@ -61,6 +61,16 @@ pub enum RemoteError {
         #[source]
         source: ProtocolViolation,
     },
+    /// The request was over the link's frame limits, so it was not sent; the connection
+    /// stays up (retrying the same request won't help).
+    #[error("message to {peer} not sent: {source}")]
+    TooLarge {
+        /// The peer.
+        peer: SocketAddr,
+        /// The limit in the way.
+        #[source]
+        source: std::sync::Arc<crate::messages::FrameError>,
+    },
     /// The session closed at one of its bounds: the peer did not read what we sent.
     #[error("connection to {peer} closed: {source}")]
     Overloaded {
@@ -103,6 +113,10 @@ impl RemoteError {
             RemoteError::Protocol { .. } => crate::Error::Protocol {
                 operation,
                 source: Box::new(self),
+            },
+            RemoteError::TooLarge { source, .. } => crate::Error::MessageTooLarge {
+                operation,
+                source: Box::new(source),
             },
             other => crate::Error::ConnectionLost {
                 reason: format!("{operation}: {other}"),

@@ -3,6 +3,7 @@
 //! request waits for room in the link's send queue before it is sent (see [`super::bounds`]).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::actors::remote::{
@@ -11,7 +12,7 @@ use crate::actors::remote::{
 use crate::function::EncodedValue;
 use crate::ids::TaskKey;
 use crate::messages::peer_link::{join_value, split_value, PeerToWorker, WorkerToPeer};
-use crate::messages::{Hello, Role};
+use crate::messages::{FrameError, Hello, Role};
 
 /// A connection to a worker's peer port.
 pub type PeerLink = Remote<PeerToWorker, WorkerToPeer>;
@@ -39,6 +40,17 @@ pub enum PeerError {
         #[source]
         source: RemoteError,
     },
+    /// The holder cannot send the value of `key`: it is larger than one message may be.
+    #[error("{addr} cannot send {key}: {source}")]
+    TooLarge {
+        /// The holder.
+        addr: SocketAddr,
+        /// The key asked for.
+        key: TaskKey,
+        /// The size and the limit.
+        #[source]
+        source: Arc<FrameError>,
+    },
     /// The holder answered something else than asked.
     #[error("{addr} answered with an unexpected message")]
     Protocol {
@@ -55,6 +67,7 @@ impl PeerError {
             PeerError::Connect { addr, .. }
             | PeerError::Request { addr, .. }
             | PeerError::Protocol { addr } => format!("a data request to {addr}"),
+            PeerError::TooLarge { addr, key, .. } => format!("the value of {key} from {addr}"),
         };
         match self {
             PeerError::Request {
@@ -63,6 +76,14 @@ impl PeerError {
             } => crate::Error::Timeout {
                 operation,
                 source: Box::new(self),
+            },
+            PeerError::Request {
+                source: RemoteError::TooLarge { source, .. },
+                ..
+            }
+            | PeerError::TooLarge { source, .. } => crate::Error::MessageTooLarge {
+                operation,
+                source: Box::new(source),
             },
             PeerError::Protocol { .. }
             | PeerError::Request {
@@ -129,8 +150,34 @@ pub struct Fetched {
     pub missing: Vec<TaskKey>,
 }
 
-/// Asks `link` (connected to `addr`) for the values of `keys`.
+/// Asks `link` (connected to `addr`) for the values of `keys`. A holder answers as many as
+/// fit in one message (the rest it leaves unanswered), so this asks again for the rest
+/// until every key is found or missing.
 pub async fn get_data(
+    link: &PeerLink,
+    addr: SocketAddr,
+    mut keys: Vec<TaskKey>,
+) -> Result<Fetched, PeerError> {
+    let mut fetched = Fetched::default();
+    while !keys.is_empty() {
+        let part = get_data_once(link, addr, keys.clone()).await?;
+        let answered: crate::ids::Set<&TaskKey> = part
+            .values
+            .iter()
+            .map(|(key, _)| key)
+            .chain(&part.missing)
+            .collect();
+        if answered.is_empty() {
+            return Err(PeerError::Protocol { addr });
+        }
+        keys.retain(|key| !answered.contains(key));
+        fetched.values.extend(part.values);
+        fetched.missing.extend(part.missing);
+    }
+    Ok(fetched)
+}
+
+async fn get_data_once(
     link: &PeerLink,
     addr: SocketAddr,
     keys: Vec<TaskKey>,
@@ -140,8 +187,18 @@ pub async fn get_data(
         .ask(PeerToWorker::GetData(keys), DATA_TIMEOUT)
         .await
         .map_err(|source| PeerError::Request { addr, source })?;
-    let WorkerToPeer::Data { found, missing } = reply.body else {
-        return Err(PeerError::Protocol { addr });
+    let (found, missing) = match reply.body {
+        WorkerToPeer::Data { found, missing } => (found, missing),
+        WorkerToPeer::TooLarge { key, nbytes, max } => {
+            return Err(PeerError::TooLarge {
+                addr,
+                key,
+                source: Arc::new(FrameError::MessageTooLarge { len: nbytes, max }),
+            })
+        }
+        WorkerToPeer::Stored(_) | WorkerToPeer::Service(..) => {
+            return Err(PeerError::Protocol { addr })
+        }
     };
     if found.len() != reply.frames.len() {
         return Err(PeerError::Protocol { addr });
@@ -174,6 +231,8 @@ pub async fn put_data(
         .map_err(|source| PeerError::Request { addr, source })?;
     match reply.body {
         WorkerToPeer::Stored(sizes) => Ok(sizes),
-        WorkerToPeer::Data { .. } | WorkerToPeer::Service(..) => Err(PeerError::Protocol { addr }),
+        WorkerToPeer::Data { .. } | WorkerToPeer::TooLarge { .. } | WorkerToPeer::Service(..) => {
+            Err(PeerError::Protocol { addr })
+        }
     }
 }

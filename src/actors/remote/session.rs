@@ -208,6 +208,10 @@ pub struct Session<Tx: WireMessage, Rx: WireMessage> {
     pending: HashMap<u64, PendingReply<Rx>>,
     next_tag: u64,
     close_reason: Option<CloseReason>,
+    /// What the peer accepts, taken to be what this side accepts (both ends of a link are
+    /// configured alike): outgoing frames are cut into pieces of its `max_frame`, and a
+    /// message over its limits is not sent.
+    limits: FrameLimits,
     /// The listener's connection slot, if this connection was accepted: freed with the
     /// session.
     _slot: Option<OwnedSemaphorePermit>,
@@ -281,6 +285,7 @@ impl<Tx: WireMessage, Rx: WireMessage> Session<Tx, Rx> {
             pending: HashMap::new(),
             next_tag: 1,
             close_reason: None,
+            limits: options.limits,
             _slot: slot,
             _tx: PhantomData,
         };
@@ -288,7 +293,15 @@ impl<Tx: WireMessage, Rx: WireMessage> Session<Tx, Rx> {
         (id, addr, send_queue)
     }
 
-    fn send_packet(&mut self, tag: Tag, out: Outgoing<Tx>, ctx: &mut Context<Self>) {
+    /// Queues one message for the writer. A message over the limits is not sent: the error
+    /// goes back to the caller (an ask fails with it; a tell or a reply is logged and
+    /// dropped), and the connection stays up.
+    fn send_packet(
+        &mut self,
+        tag: Tag,
+        out: Outgoing<Tx>,
+        ctx: &mut Context<Self>,
+    ) -> Result<(), FrameError> {
         let header = match codec::encode(&Packet {
             tag,
             body: out.body,
@@ -297,22 +310,30 @@ impl<Tx: WireMessage, Rx: WireMessage> Session<Tx, Rx> {
             Err(e) => panic!("a message of this crate failed to encode: {e}"),
         };
         let envelope = Envelope {
-            header: header.into(),
             frames: out.frames,
+            max_piece: self.limits.max_frame,
+            ..Envelope::new(header)
         };
+        if let Err(e) = self.limits.check_outgoing(&envelope) {
+            warn!(target: LOG_TARGET, peer = %self.peer, session = self.id.0, ?tag, "not sending a message over the limits: {e}");
+            return Err(e);
+        }
         let already_closed = || CloseReason::Requested("connection already closed".into());
         let Some(outbox) = &self.outbox else {
-            return self.close(already_closed(), ctx);
+            self.close(already_closed(), ctx);
+            return Ok(());
         };
         if let Err(bound) = self
             .send_queue
             .admit(envelope.wire_len(), self.at_send_bound)
         {
-            return self.close(CloseReason::Bound(bound), ctx);
+            self.close(CloseReason::Bound(bound), ctx);
+            return Ok(());
         }
         if outbox.send(envelope).is_err() {
             self.close(already_closed(), ctx);
         }
+        Ok(())
     }
 
     fn close(&mut self, reason: CloseReason, ctx: &mut Context<Self>) {
@@ -431,7 +452,7 @@ impl<Tx: WireMessage, Rx: WireMessage> Handler<Tell<Tx>> for Session<Tx, Rx> {
     type Result = ();
 
     fn handle(&mut self, msg: Tell<Tx>, ctx: &mut Context<Self>) {
-        self.send_packet(Tag::Tell, msg.0, ctx);
+        let _ = self.send_packet(Tag::Tell, msg.0, ctx);
     }
 }
 
@@ -440,7 +461,7 @@ impl<Tx: WireMessage, Rx: WireMessage> Handler<Reply<Tx>> for Session<Tx, Rx> {
 
     fn handle(&mut self, msg: Reply<Tx>, ctx: &mut Context<Self>) {
         self.send_queue.leave_mailbox(msg.counted);
-        self.send_packet(Tag::Reply(msg.tag), msg.reply, ctx);
+        let _ = self.send_packet(Tag::Reply(msg.tag), msg.reply, ctx);
     }
 }
 
@@ -460,7 +481,13 @@ impl<Tx: WireMessage, Rx: WireMessage> Handler<Ask<Tx, Rx>> for Session<Tx, Rx> 
         self.next_tag += 1;
         let (waiter, answer) = oneshot::channel();
         self.pending.insert(tag, waiter);
-        self.send_packet(Tag::Ask(tag), msg.request, ctx);
+        if let Err(source) = self.send_packet(Tag::Ask(tag), msg.request, ctx) {
+            if let Some(waiter) = self.pending.remove(&tag) {
+                let peer = self.peer;
+                let source = Arc::new(source);
+                let _ = waiter.send(Err(RemoteError::TooLarge { peer, source }));
+            }
+        }
         let timeout = msg.timeout;
         ctx.run_later(timeout, move |session, _| {
             if let Some(waiter) = session.pending.remove(&tag) {

@@ -24,6 +24,9 @@ use crate::worker_core::store::Held;
 
 type PeerLink = Remote<WorkerToPeer, PeerToWorker>;
 
+/// Room left beside a value alone in a data reply for the reply's header (its key and type).
+const ONE_VALUE_HEADER_ROOM: u64 = 64 << 10;
+
 /// A peer finished its handshake with this worker.
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -115,14 +118,34 @@ impl Handler<SessionEvent<PeerToWorker>> for PeerService {
 impl Worker {
     fn serve_get(&self, link: &PeerLink, tag: u64, keys: Vec<crate::ids::TaskKey>) {
         let (mut found, mut frames, mut missing) = (Vec::new(), Vec::new(), Vec::new());
+        // Values past the message limit are left unanswered: the asker asks again for them
+        // (`get_data`). A first value alone over the limit is answered `TooLarge`.
+        // Half the limit for several values leaves their header room to spare.
+        let max = self.config.limits.max_message;
+        let (budget, alone) = (max / 2, max.saturating_sub(ONE_VALUE_HEADER_ROOM));
+        let mut bytes_in_reply = 0_u64;
         for key in keys {
+            if !found.is_empty() && bytes_in_reply >= budget {
+                break;
+            }
             let encoded = match self.core.get(&key) {
                 Some(Held::Memory(value)) => Some(value.encode().map_err(|e| e.to_string())),
                 Some(Held::Disk) => self.spill.as_ref().map(|disk| disk.read(&key)),
                 None => None,
             };
             match encoded {
+                Some(Ok(value))
+                    if !found.is_empty() && bytes_in_reply + value.len() as u64 > budget =>
+                {
+                    break;
+                }
+                Some(Ok(value)) if value.len() as u64 > alone => {
+                    let nbytes = value.len() as u64;
+                    warn!(target: LOG_TARGET, %key, nbytes, max, "a peer asked for a value larger than a message may be");
+                    return link.reply(tag, WorkerToPeer::TooLarge { key, nbytes, max });
+                }
                 Some(Ok(value)) => {
+                    bytes_in_reply += value.len() as u64;
                     let (meta, bytes) = split_value(value);
                     found.push((key, meta));
                     frames.push(bytes);

@@ -20,6 +20,33 @@ use crate::ids::{Map, TaskKey};
 use crate::messages::codec;
 use crate::worker_core::{WorkerCommand, WorkerOutbox};
 
+/// Names tried for one process's spill directory before giving up.
+const MAX_DIRS_PER_PROCESS: u32 = 100;
+
+/// The `attempt`-th name of process `pid`'s spill directory.
+fn dir_name(pid: u32, attempt: u32) -> PathBuf {
+    std::env::temp_dir().join(format!("taskforce-spill-{pid}-{attempt}"))
+}
+
+/// Removes what a worker process `pid` that could not clean up (killed by a signal) left in
+/// its spill directories; returns the directories removed. Its nanny calls this once the
+/// process is gone, so nothing else writes there any more.
+pub fn remove_left_behind(pid: u32) -> Vec<PathBuf> {
+    let mut removed = Vec::new();
+    for attempt in 0..MAX_DIRS_PER_PROCESS {
+        let root = dir_name(pid, attempt);
+        match fs::remove_dir_all(&root) {
+            Ok(()) => removed.push(root),
+            // Directories are made in order of attempts, so the first missing name ends them.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
+            Err(e) => {
+                warn!(target: LOG_TARGET, dir = %root.display(), "could not remove a dead worker's spill directory: {e}")
+            }
+        }
+    }
+    removed
+}
+
 /// The directory of one worker's spilled values; removed (with its files) when dropped.
 #[derive(Debug)]
 pub struct SpillDir {
@@ -31,10 +58,9 @@ pub struct SpillDir {
 impl SpillDir {
     /// Makes a fresh directory under the system's temp dir.
     pub fn create() -> std::io::Result<Self> {
-        let base = std::env::temp_dir();
         let pid = std::process::id();
-        for attempt in 0u32..100 {
-            let root = base.join(format!("taskforce-spill-{pid}-{attempt}"));
+        for attempt in 0u32..MAX_DIRS_PER_PROCESS {
+            let root = dir_name(pid, attempt);
             match fs::create_dir(&root) {
                 Ok(()) => {
                     info!(target: LOG_TARGET, dir = %root.display(), "spilling values to disk past the memory target");

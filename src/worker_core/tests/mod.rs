@@ -98,6 +98,7 @@ impl TaskBuilder {
         let body = TaskBody {
             function: self.function.clone(),
             args: self.args,
+            retries: 0,
         };
         let spec = match self.spec {
             Some(bytes) => bytes.into(),
