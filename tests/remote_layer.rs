@@ -14,7 +14,7 @@ use taskforce::remote::handshake::{
     client_handshake, reply_envelope, server_handshake, write_envelope, HandshakeError,
 };
 use taskforce::remote::{
-    accept_loop, AtSendBound, ConnectOptions, LinkBounds, Remote, RemoteError, Session,
+    accept_loop, AtSendBound, ConnectOptions, LinkBounds, LinkStream, Remote, RemoteError, Session,
     SessionEvent, SessionOptions,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -91,6 +91,7 @@ async fn serve(bounds: LinkBounds) -> Server {
     let options = SessionOptions::new(FrameLimits::default(), bounds);
     actix_rt::spawn(accept_loop(
         listener,
+        None,
         None,
         Duration::from_secs(5),
         bounds.max_connections,
@@ -251,7 +252,7 @@ async fn garbage_on_the_port_closes_that_connection_only() {
         .await
         .ok();
     // After the handshake: bytes that do not frame.
-    let mut rogue = TcpStream::connect(server.addr).await.expect("connects");
+    let mut rogue = LinkStream::from(TcpStream::connect(server.addr).await.expect("connects"));
     client_handshake(&mut rogue, &hello(), None, PATIENCE)
         .await
         .expect("handshakes");
@@ -348,8 +349,8 @@ async fn a_listener_at_its_cap_refuses_with_the_reason() {
 }
 
 /// A raw client that handshakes and then never reads.
-async fn silent_client(addr: SocketAddr) -> TcpStream {
-    let mut stream = TcpStream::connect(addr).await.expect("connects");
+async fn silent_client(addr: SocketAddr) -> LinkStream {
+    let mut stream = LinkStream::from(TcpStream::connect(addr).await.expect("connects"));
     client_handshake(&mut stream, &hello(), None, PATIENCE)
         .await
         .expect("handshakes");
@@ -421,11 +422,12 @@ async fn a_peer_that_stops_reading_is_disconnected_with_memory_under_the_bound()
 }
 
 /// A raw server that welcomes one client and then never reads.
-async fn silent_server() -> (SocketAddr, tokio::task::JoinHandle<TcpStream>) {
+async fn silent_server() -> (SocketAddr, tokio::task::JoinHandle<LinkStream>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("address");
     let accepted = actix_rt::spawn(async move {
-        let (mut stream, _) = listener.accept().await.expect("accepts");
+        let (stream, _) = listener.accept().await.expect("accepts");
+        let mut stream = LinkStream::from(stream);
         server_handshake(&mut stream, None, PATIENCE)
             .await
             .expect("handshakes");

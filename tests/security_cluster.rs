@@ -292,7 +292,10 @@ fn a_peer_that_asks_and_never_reads_is_cut_off() -> Result<(), Failed> {
     };
     let system = actix::System::new();
     let connected = system.block_on(connect_once(&peer_port, &hello, &options(Some(TOKEN))))?;
-    let mut stream = connected.stream.into_std()?;
+    let remote::LinkStream::Plain(stream) = connected.stream else {
+        return Err("a plain connection".into());
+    };
+    let mut stream = stream.into_std()?;
     stream.set_nonblocking(false)?;
     let mut asks = Vec::new();
     for tag in 1..=40 {

@@ -160,6 +160,15 @@ pub enum HandshakeError {
         /// What failed, in words (says "authentication failed").
         reason: String,
     },
+    /// TLS failed or one side spoke it and the other did not; the reason names which
+    /// (retrying will not help).
+    #[error("TLS with {peer} failed: {reason}")]
+    Tls {
+        /// The other side.
+        peer: String,
+        /// What failed, in words.
+        reason: String,
+    },
     /// The server refused us, and said why (retrying will not help).
     #[error("refused by {peer}: {reason}")]
     Refused {

@@ -21,7 +21,7 @@ pub use crate::actors::scheduler::{self, Scheduler};
 pub use actor::{Center, RestartWorkers};
 
 use crate::actors::dashboard::{Dashboard, DashboardServer};
-use crate::actors::remote::{accept_loop, LinkBounds, SessionOptions};
+use crate::actors::remote::{accept_loop, LinkBounds, SessionOptions, Tls};
 use crate::actors::LOG_CENTER as LOG_TARGET;
 use crate::messages::{FrameLimits, Token};
 use crate::scheduler::SchedulerConfig;
@@ -46,6 +46,9 @@ pub struct CenterConfig {
     /// The cluster's token: only clients that prove it are admitted (default `None`: anyone
     /// who reaches the port, for trusted networks only).
     pub token: Option<Token>,
+    /// TLS of the center's listener (a certificate and key; with a CA, clients must present
+    /// a certificate it signed). Default `None`: plain TCP.
+    pub tls: Option<Tls>,
     /// Scheduling policy.
     pub scheduler: SchedulerConfig,
     /// Where to serve the dashboard and `/metrics` (default: nowhere; the CLI's default is
@@ -64,6 +67,7 @@ impl Default for CenterConfig {
             limits: FrameLimits::default(),
             bounds: LinkBounds::default(),
             token: None,
+            tls: None,
             scheduler: SchedulerConfig::default(),
             dashboard: None,
         }
@@ -90,6 +94,9 @@ impl CenterHandle {
 
 /// Binds the port and starts the center on the current actix system.
 pub async fn start(config: CenterConfig) -> std::io::Result<CenterHandle> {
+    if let Some(tls) = &config.tls {
+        tls.acceptor().map_err(std::io::Error::other)?;
+    }
     let listener = TcpListener::bind((config.host, config.port)).await?;
     let addr = listener.local_addr()?;
     match reachable_ip(addr.ip()) {
@@ -115,12 +122,14 @@ pub async fn start(config: CenterConfig) -> std::io::Result<CenterHandle> {
     }
     .start();
     let token = config.token.clone();
+    let tls = config.tls.clone();
     let actor = Center::new(config, scheduler.clone()).start();
     scheduler.do_send(scheduler::AttachCenter(actor.clone()));
     let admit = actor.clone();
     actix_rt::spawn(accept_loop(
         listener,
         token,
+        tls,
         handshake_timeout,
         max_connections,
         "center",

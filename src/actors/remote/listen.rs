@@ -17,6 +17,8 @@ use tracing::{debug, warn};
 
 use super::bounds::{BoundReached, MAX_HANDSHAKING};
 use super::handshake::{refuse, server_handshake, HandshakeError};
+use super::stream::{secure_server, LinkStream};
+use super::tls::Tls;
 use crate::messages::{Hello, Token};
 
 const LOG_TARGET: &str = "taskforce::remote";
@@ -25,24 +27,30 @@ const LOG_TARGET: &str = "taskforce::remote";
 /// slot is freed when the session that takes the socket stops).
 #[derive(Debug)]
 pub struct SessionSocket {
-    stream: TcpStream,
+    stream: LinkStream,
     slot: Option<OwnedSemaphorePermit>,
 }
 
 impl SessionSocket {
     /// The socket and its slot.
-    pub fn into_parts(self) -> (TcpStream, Option<OwnedSemaphorePermit>) {
+    pub fn into_parts(self) -> (LinkStream, Option<OwnedSemaphorePermit>) {
         (self.stream, self.slot)
     }
 
     /// The socket, to write a last word on before dropping it.
-    pub fn stream_mut(&mut self) -> &mut TcpStream {
+    pub fn stream_mut(&mut self) -> &mut LinkStream {
         &mut self.stream
     }
 }
 
 impl From<TcpStream> for SessionSocket {
     fn from(stream: TcpStream) -> Self {
+        LinkStream::Plain(stream).into()
+    }
+}
+
+impl From<LinkStream> for SessionSocket {
+    fn from(stream: LinkStream) -> Self {
         SessionSocket { stream, slot: None }
     }
 }
@@ -58,7 +66,9 @@ pub struct Arrival {
     pub peer: SocketAddr,
 }
 
-/// Accepts connections forever, handing each handshaken one to `admit`. With a `token`, only
+/// Accepts connections forever, handing each handshaken one to `admit`. With `tls`, each
+/// connection first completes a TLS handshake (with a client certificate if `tls` has a CA);
+/// a client that does not start one is told that the port requires TLS. With a `token`, only
 /// clients that prove it get as far as their `Hello`; without one, anyone who reaches the
 /// port does (a warning says so when the port is reachable from other hosts). At most
 /// [`MAX_HANDSHAKING`] connections are in their handshake at once (the oldest is dropped for
@@ -67,6 +77,7 @@ pub struct Arrival {
 pub async fn accept_loop<F>(
     listener: TcpListener,
     token: Option<Token>,
+    tls: Option<Tls>,
     handshake_timeout: Duration,
     max_connections: usize,
     log_target: &'static str,
@@ -90,6 +101,7 @@ pub async fn accept_loop<F>(
         };
         let admit = admit.clone();
         let token = token.clone();
+        let tls = tls.clone();
         let slots = slots.clone();
         let pool = handshaking.clone();
         // Held across the spawn: the task's own removal (on its first poll, at the earliest)
@@ -97,11 +109,18 @@ pub async fn accept_loop<F>(
         let mut running = handshaking.lock().expect("handshake pool lock");
         let id = running.make_room(log_target);
         let task = actix_rt::spawn(async move {
-            let mut stream = stream;
-            let outcome = server_handshake(&mut stream, token.as_ref(), handshake_timeout).await;
+            let shake = async {
+                let mut stream = secure_server(stream, tls.as_ref(), peer).await?;
+                let hello = server_handshake(&mut stream, token.as_ref(), handshake_timeout).await;
+                Ok((stream, hello?))
+            };
+            // One deadline for TLS and our handshake together; the latter has its own too.
+            let outcome = tokio::time::timeout(handshake_timeout, shake)
+                .await
+                .unwrap_or(Err(HandshakeError::Timeout(handshake_timeout)));
             pool.lock().expect("handshake pool lock").finished(id);
             match outcome {
-                Ok(hello) => {
+                Ok((stream, hello)) => {
                     let cap = (&slots, max_connections);
                     admit_or_refuse(stream, hello, peer, cap, log_target, &admit)
                 }
@@ -154,7 +173,7 @@ impl Handshaking {
 /// Hands a handshaken connection to `admit` with a connection slot, or refuses it (with the
 /// reason, and a warning) when the listener is at its cap.
 fn admit_or_refuse<F: Fn(Arrival)>(
-    stream: TcpStream,
+    stream: LinkStream,
     hello: Hello,
     peer: SocketAddr,
     (slots, max): (&Arc<Semaphore>, usize),
@@ -197,7 +216,16 @@ fn log_refusal(target: &'static str, peer: SocketAddr, error: &HandshakeError) {
             target: LOG_TARGET,
             %peer, listener = target, %reason, "authentication failed; connection closed"
         ),
-        HandshakeError::Io(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+        HandshakeError::Tls { reason, .. } => warn!(
+            target: LOG_TARGET,
+            %peer, listener = target, %reason, "TLS failed; connection closed"
+        ),
+        HandshakeError::Io(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::ConnectionReset
+            ) =>
+        {
             debug!(target: LOG_TARGET, %peer, "connection closed during handshake")
         }
         _ => warn!(

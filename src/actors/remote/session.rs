@@ -250,8 +250,8 @@ impl<Tx: WireMessage, Rx: WireMessage> Session<Tx, Rx> {
         let peer = stream
             .peer_addr()
             .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
-        let _ = stream.set_nodelay(true);
-        let (read_half, write_half) = stream.into_split();
+        let _ = stream.tcp().set_nodelay(true);
+        let (read_half, write_half) = tokio::io::split(stream);
         let send_queue = SendQueue::new(options.bounds.send_queue_bytes);
         let inbound = InboundCredit::new(options.bounds.unhandled_bytes);
         let (outbox, queue) = mpsc::unbounded_channel();
@@ -404,6 +404,11 @@ impl<Tx: WireMessage, Rx: WireMessage> StreamHandler<Result<Envelope, FrameError
     fn handle(&mut self, item: Result<Envelope, FrameError>, ctx: &mut Context<Self>) {
         match item {
             Ok(envelope) => self.on_envelope(envelope, ctx),
+            // A TLS peer that exits closes its socket without TLS's close_notify: for us,
+            // as for a plain socket, the peer closed.
+            Err(FrameError::Io(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                self.close(CloseReason::PeerClosed, ctx)
+            }
             Err(FrameError::Io(e)) => {
                 let peer = self.peer;
                 let source = Arc::new(e);

@@ -40,6 +40,10 @@ pub struct WorkerHandle {
 
 /// Binds the peer port and starts the worker on the current actix system.
 pub async fn start(config: WorkerConfig) -> crate::Result<WorkerHandle> {
+    if let Some(tls) = &config.connect.tls {
+        tls.acceptor()
+            .map_err(|e| crate::Error::TlsSetup(Box::new(e)))?;
+    }
     let listener = TcpListener::bind((config.host, config.port))
         .await
         .map_err(|e| crate::Error::listening(config.host, config.port, e))?;
@@ -53,6 +57,7 @@ pub async fn start(config: WorkerConfig) -> crate::Result<WorkerHandle> {
     let addr = SocketAddr::new(advertised, bound.port());
     info!(target: crate::actors::LOG_WORKER, "Start worker at {addr}");
     let token = config.connect.token.clone();
+    let tls = config.connect.tls.clone();
     let handshake_timeout = config.handshake_timeout;
     let max_connections = config.bounds.max_connections;
     let spill = match config.memory {
@@ -63,6 +68,7 @@ pub async fn start(config: WorkerConfig) -> crate::Result<WorkerHandle> {
     actix_rt::spawn(accept_loop(
         listener,
         token,
+        tls,
         handshake_timeout,
         max_connections,
         "worker",
@@ -106,6 +112,6 @@ fn advertised_ip(host: IpAddr, center: &str) -> std::io::Result<IpAddr> {
         return Ok(host);
     }
     let socket = UdpSocket::bind((host, 0))?;
-    socket.connect(center)?;
+    socket.connect(crate::actors::remote::stream::split_scheme(center).0)?;
     Ok(socket.local_addr()?.ip())
 }
