@@ -569,3 +569,85 @@ async fn a_pending_ask_fails_as_a_protocol_violation_when_the_peer_sends_garbage
         "the frame error is in the chain: {chain:#?}"
     );
 }
+
+#[actix_rt::test]
+async fn idle_sessions_close_and_quiet_live_ones_stay_open() {
+    let bounds = LinkBounds {
+        idle_timeout: Duration::from_millis(400),
+        ..LinkBounds::default()
+    };
+    let mut server = serve(bounds).await;
+    let options = SessionOptions::new(FrameLimits::default(), bounds);
+    let (live, _live_events) = connect(server.addr, options).await;
+    let _live_link = next_link(&mut server).await;
+    let started = Instant::now();
+    let mut silent = silent_client(server.addr).await;
+    let _silent_link = next_link(&mut server).await;
+    let reason = next_closed(&mut server.events).await;
+    assert!(
+        reason.contains("idle: nothing received for 400ms"),
+        "{reason}"
+    );
+    let mut sink = Vec::new();
+    within(
+        "the idle peer's socket closes",
+        silent.read_to_end(&mut sink),
+    )
+    .await
+    .expect("reads to the end");
+    assert!(started.elapsed() >= Duration::from_millis(400));
+    // Three idle periods with nothing to say: keepalives keep the live link open.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    live.tell(Msg::Num(7));
+    match next_event(&mut server.events).await {
+        SessionEvent::Received { incoming, .. } => assert_eq!(incoming.body, Msg::Num(7)),
+        SessionEvent::Closed { reason, .. } => panic!("the live link closed: {reason}"),
+    }
+}
+
+/// Log lines of this thread, captured.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log lock").extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn count(&self, needle: &str) -> usize {
+        String::from_utf8_lossy(&self.0.lock().expect("log lock"))
+            .matches(needle)
+            .count()
+    }
+}
+
+#[actix_rt::test]
+async fn a_listener_at_its_cap_logs_once_not_per_connection() {
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let bounds = LinkBounds {
+        max_connections: 1,
+        ..LinkBounds::default()
+    };
+    let mut server = serve(bounds).await;
+    let (_first, _events) = connect(server.addr, SessionOptions::default()).await;
+    let _link = next_link(&mut server).await;
+    for _ in 0..5 {
+        let addr = server.addr.to_string();
+        let refused = connect_once(&addr, &hello(), &ConnectOptions::default()).await;
+        assert!(matches!(refused, Err(HandshakeError::Refused { .. })));
+    }
+    assert_eq!(logs.count("refusing connections until one closes"), 1);
+}

@@ -7,6 +7,7 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -89,12 +90,23 @@ pub async fn accept_loop<F>(
         warn_if_open(log_target, addr, token.as_ref());
     }
     let slots = Arc::new(Semaphore::new(max_connections));
+    let at_cap = Arc::new(OnceUntilReset::default());
+    let accept_failing = OnceUntilReset::default();
     let handshaking = Arc::new(Mutex::new(Handshaking::default()));
     loop {
         let (stream, peer) = match listener.accept().await {
-            Ok(accepted) => accepted,
+            Ok(accepted) => {
+                accept_failing.reset();
+                accepted
+            }
             Err(e) => {
-                warn!(target: LOG_TARGET, error = %e, "accept failed");
+                if accept_failing.first() {
+                    warn!(
+                        target: LOG_TARGET, listener = log_target, error = %e,
+                        "accept failed (out of file descriptors?); retrying every 50 ms, logged \
+                         again once accepting works and fails anew"
+                    );
+                }
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }
@@ -103,6 +115,7 @@ pub async fn accept_loop<F>(
         let token = token.clone();
         let tls = tls.clone();
         let slots = slots.clone();
+        let at_cap = at_cap.clone();
         let pool = handshaking.clone();
         // Held across the spawn: the task's own removal (on its first poll, at the earliest)
         // finds its entry.
@@ -121,7 +134,11 @@ pub async fn accept_loop<F>(
             pool.lock().expect("handshake pool lock").finished(id);
             match outcome {
                 Ok((stream, hello)) => {
-                    let cap = (&slots, max_connections);
+                    let cap = Cap {
+                        slots: &slots,
+                        max: max_connections,
+                        logged: &at_cap,
+                    };
                     admit_or_refuse(stream, hello, peer, cap, log_target, &admit)
                 }
                 Err(e) => log_refusal(log_target, peer, &e),
@@ -170,22 +187,54 @@ impl Handshaking {
     }
 }
 
-/// Hands a handshaken connection to `admit` with a connection slot, or refuses it (with the
-/// reason, and a warning) when the listener is at its cap.
+/// A condition logged once when it starts, not at every occurrence.
+#[derive(Default)]
+struct OnceUntilReset(AtomicBool);
+
+impl OnceUntilReset {
+    /// Whether this occurrence is the first since the last reset.
+    fn first(&self) -> bool {
+        !self.0.swap(true, Ordering::Relaxed)
+    }
+
+    /// The condition ended; its next occurrence is logged.
+    fn reset(&self) {
+        self.0.store(false, Ordering::Relaxed);
+    }
+}
+
+/// A listener's connection slots, and whether reaching them has been logged.
+struct Cap<'a> {
+    slots: &'a Arc<Semaphore>,
+    max: usize,
+    logged: &'a OnceUntilReset,
+}
+
+/// Hands a handshaken connection to `admit` with a connection slot, or refuses it with the
+/// reason when the listener is at its cap (one warning when the cap is reached; the next
+/// admitted connection re-arms it).
 fn admit_or_refuse<F: Fn(Arrival)>(
     stream: LinkStream,
     hello: Hello,
     peer: SocketAddr,
-    (slots, max): (&Arc<Semaphore>, usize),
+    cap: Cap<'_>,
     log_target: &'static str,
     admit: &F,
 ) {
-    let Ok(slot) = slots.clone().try_acquire_owned() else {
-        let full = BoundReached::Connections { max };
-        warn!(target: LOG_TARGET, %peer, listener = log_target, reason = %full, "refusing connection");
+    let Ok(slot) = cap.slots.clone().try_acquire_owned() else {
+        let full = BoundReached::Connections { max: cap.max };
+        if cap.logged.first() {
+            warn!(
+                target: LOG_TARGET, %peer, listener = log_target, reason = %full,
+                "refusing connections until one closes (logged once until then)"
+            );
+        } else {
+            debug!(target: LOG_TARGET, %peer, listener = log_target, "refusing connection: at the cap");
+        }
         actix_rt::spawn(refuse(stream, full.to_string()));
         return;
     };
+    cap.logged.reset();
     admit(Arrival {
         stream: SessionSocket {
             stream,

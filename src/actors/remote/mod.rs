@@ -12,6 +12,7 @@ pub mod connect;
 mod flow;
 mod framing;
 pub mod handshake;
+pub mod idle;
 pub mod listen;
 pub mod peer_client;
 pub mod peer_pool;

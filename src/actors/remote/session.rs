@@ -11,7 +11,7 @@ use std::marker::PhantomData;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use bytes::Bytes;
@@ -19,10 +19,11 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit};
 use tokio_util::codec::FramedRead;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
-use super::bounds::{AtSendBound, LinkBounds};
+use super::bounds::{AtSendBound, BoundReached, LinkBounds};
 use super::flow::{GatedRead, InboundCredit, Receipt, SendQueue};
+use super::idle::{self, Liveness, Tick};
 use super::listen::SessionSocket;
 use super::writer::run_writer;
 use super::{CloseReason, ProtocolViolation, RemoteError};
@@ -208,6 +209,7 @@ pub struct Session<Tx: WireMessage, Rx: WireMessage> {
     pending: HashMap<u64, PendingReply<Rx>>,
     next_tag: u64,
     close_reason: Option<CloseReason>,
+    liveness: Liveness,
     /// The listener's connection slot, if this connection was accepted: freed with the
     /// session.
     _slot: Option<OwnedSemaphorePermit>,
@@ -264,6 +266,10 @@ impl<Tx: WireMessage, Rx: WireMessage> Session<Tx, Rx> {
         let addr = Session::create(move |ctx| {
             let frames = FramedRead::new(read_half, EnvelopeDecoder::new(options.limits));
             ctx.add_stream(GatedRead::new(frames, inbound.clone()));
+            let liveness = Liveness::new(options.bounds.idle_timeout, Instant::now());
+            ctx.run_interval(liveness.period(), |session: &mut Self, ctx| {
+                session.on_tick(ctx)
+            });
             let me = ctx.address();
             let writer = actix::spawn(async move {
                 let result = run_writer(write_half, queue, writer_queue).await;
@@ -281,6 +287,7 @@ impl<Tx: WireMessage, Rx: WireMessage> Session<Tx, Rx> {
                 pending: HashMap::new(),
                 next_tag: 1,
                 close_reason: None,
+                liveness,
                 _slot: slot,
                 _tx: PhantomData,
             }
@@ -311,7 +318,27 @@ impl<Tx: WireMessage, Rx: WireMessage> Session<Tx, Rx> {
             return self.close(CloseReason::Bound(bound), ctx);
         }
         if outbox.send(envelope).is_err() {
-            self.close(already_closed(), ctx);
+            return self.close(already_closed(), ctx);
+        }
+        self.liveness.sent(Instant::now());
+    }
+
+    fn on_tick(&mut self, ctx: &mut Context<Self>) {
+        match self.liveness.tick(Instant::now(), self.inbound.is_full()) {
+            Tick::Quiet => {}
+            Tick::Keepalive => {
+                if let Some(outbox) = &self.outbox {
+                    let keepalive = idle::keepalive();
+                    let _ = self
+                        .send_queue
+                        .admit(keepalive.wire_len(), AtSendBound::Wait);
+                    let _ = outbox.send(keepalive);
+                }
+            }
+            Tick::Idle => {
+                let after = self.liveness.timeout();
+                self.close(CloseReason::Bound(BoundReached::Idle { after }), ctx)
+            }
         }
     }
 
@@ -319,6 +346,9 @@ impl<Tx: WireMessage, Rx: WireMessage> Session<Tx, Rx> {
         if self.close_reason.is_none() {
             let (peer, session) = (self.peer, self.id.0);
             match &reason {
+                CloseReason::Bound(BoundReached::Idle { .. }) => {
+                    info!(target: LOG_TARGET, %peer, session, %reason, "closing session")
+                }
                 CloseReason::Bound(_) | CloseReason::Protocol { .. } => {
                     warn!(target: LOG_TARGET, %peer, session, %reason, "closing session")
                 }
@@ -403,7 +433,12 @@ impl<Tx: WireMessage, Rx: WireMessage> StreamHandler<Result<Envelope, FrameError
 {
     fn handle(&mut self, item: Result<Envelope, FrameError>, ctx: &mut Context<Self>) {
         match item {
-            Ok(envelope) => self.on_envelope(envelope, ctx),
+            Ok(envelope) => {
+                self.liveness.heard(Instant::now());
+                if !idle::is_keepalive(&envelope) {
+                    self.on_envelope(envelope, ctx)
+                }
+            }
             // A TLS peer that exits closes its socket without TLS's close_notify: for us,
             // as for a plain socket, the peer closed.
             Err(FrameError::Io(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
