@@ -99,13 +99,14 @@ pub async fn start(config: CenterConfig) -> std::io::Result<CenterHandle> {
     }
     let listener = TcpListener::bind((config.host, config.port)).await?;
     let addr = listener.local_addr()?;
+    let scheme = if config.tls.is_some() { "tls://" } else { "" };
     match reachable_ip(addr.ip()) {
         Some(ip) => info!(
             target: LOG_TARGET,
-            "Start center at {} (listening on {addr})",
+            "Start center at {scheme}{} (listening on {addr})",
             SocketAddr::new(ip, addr.port())
         ),
-        None => info!(target: LOG_TARGET, "Start center at {addr}"),
+        None => info!(target: LOG_TARGET, "Start center at {scheme}{addr}"),
     }
     let limits = config.limits;
     let handshake_timeout = config.handshake_timeout;
