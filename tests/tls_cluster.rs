@@ -13,6 +13,7 @@ use libtest_mimic::{Arguments, Failed, Trial};
 use rcgen::{BasicConstraints, Certificate, CertificateParams, IsCa, KeyPair};
 use support::{started_at, Proc, PATIENCE};
 use taskforce::messages::{Token, TOKEN_ENV};
+use taskforce::remote::tls::{TLS_CA_ENV, TLS_CERT_ENV, TLS_KEY_ENV};
 use taskforce::remote::{ConnectOptions, Tls, TlsFiles};
 use taskforce::{remote, Executor};
 
@@ -138,7 +139,7 @@ fn start(name: &str, args: &[&str], flags: &[String]) -> Proc {
     Proc::start_with_env(&exe(), name, &all, &[(TOKEN_ENV, TOKEN)])
 }
 
-/// A center of this binary on 127.0.0.1 with `flags`; its `tls://` address.
+/// A center of this binary on 127.0.0.1 with `flags`; the address it prints.
 fn center(flags: &[String]) -> (Proc, String) {
     let args = [
         "center",
@@ -196,6 +197,25 @@ fn mutual_tls_cluster_runs_a_map() -> Result<(), Failed> {
     check(
         executor.cluster_info()?.workers.len() == 2,
         "both workers serve",
+    )?;
+    // Executor::connect reads the token and the TLS files from the environment (the tests
+    // of this binary run one at a time, so setting variables here races with nothing).
+    let vars = [
+        (TOKEN_ENV, TOKEN.to_string()),
+        (TLS_CERT_ENV, path_text(&pki, "client.pem")),
+        (TLS_KEY_ENV, path_text(&pki, "client.key")),
+        (TLS_CA_ENV, path_text(&pki, "ca.pem")),
+    ];
+    for (name, value) in &vars {
+        std::env::set_var(name, value);
+    }
+    let from_env = Executor::connect(&addr);
+    for (name, _) in &vars {
+        std::env::remove_var(name);
+    }
+    check(
+        from_env?.submit(inc, (41,))?.result()? == 42,
+        "inc(41) over TLS from env",
     )
 }
 
@@ -228,7 +248,12 @@ fn clients_without_a_trusted_certificate_are_refused() -> Result<(), Failed> {
 fn plain_and_tls_clients_on_the_wrong_port_are_told() -> Result<(), Failed> {
     let pki = Pki::new(&["center", "client"])?;
     let (tls_center, tls_addr) = center(&pki.flags("center", "ca.pem"));
-    refused(&tls_addr, options(None), "this port requires TLS")?;
+    check(
+        tls_addr.starts_with("tls://"),
+        "a TLS center prints a tls:// address",
+    )?;
+    let bare = tls_addr.trim_start_matches("tls://");
+    refused(bare, options(None), "this port requires TLS")?;
     tls_center.wait_for("a client without TLS connected to this TLS port");
     let (plain_center, plain_addr) = center(&[]);
     let client = pki.client(Some("client"), Some("ca.pem"))?;

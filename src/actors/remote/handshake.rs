@@ -219,7 +219,7 @@ pub async fn tell_needs_tls(stream: &mut LinkStream) {
     }
     let mut reply = preamble().to_vec();
     auth_envelope(&AuthMessage::Denied {
-        reason: "refused: this port requires TLS; connect with tls://HOST:PORT, or set the \
+        reason: "this port requires TLS; connect with tls://HOST:PORT, or set the \
                  cluster's CA (--tls-ca, TASKFORCE_TLS_CA) and, if it asks for one, a client \
                  certificate (TASKFORCE_TLS_CERT, TASKFORCE_TLS_KEY)"
             .into(),
