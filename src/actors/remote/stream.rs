@@ -216,17 +216,15 @@ fn rustls_error(e: &io::Error) -> Option<&rustls::Error> {
 
 /// A client's TLS failure (during the TLS handshake or our own, which follows it: TLS 1.3
 /// servers check a client's certificate after the client thinks it is done) as a
-/// [`HandshakeError::Tls`] naming the cause; other errors are returned as they are.
+/// [`HandshakeError::Tls`] naming the cause (not retried); other errors are returned as they
+/// are.
 pub fn client_failure(peer: &str, e: io::Error) -> HandshakeError {
-    let reason = match rustls_error(&e) {
-        Some(tls) => client_words(tls),
-        None if e.kind() == io::ErrorKind::ConnectionReset => {
-            "connection reset during the TLS handshake (the server may have refused our \
-             certificate, or its port may not speak TLS)"
-                .to_owned()
-        }
-        None => return HandshakeError::Io(e),
+    // A reset or an early end stays an I/O error, which is retried: a server that stops or
+    // restarts mid-handshake looks like that.
+    let Some(tls) = rustls_error(&e) else {
+        return HandshakeError::Io(e);
     };
+    let reason = client_words(tls);
     HandshakeError::Tls {
         peer: peer.to_owned(),
         reason,
