@@ -14,7 +14,7 @@ use tracing_subscriber::EnvFilter;
 use crate::actors::center::{self, CenterConfig};
 use crate::actors::nanny::{self, NannyConfig};
 use crate::actors::remote::stream::split_scheme;
-use crate::actors::remote::{Tls, TlsFiles};
+use crate::actors::remote::{LinkBounds, Tls, TlsFiles};
 use crate::actors::worker::{self, WorkerConfig};
 use crate::messages::Token;
 use crate::worker_core::MemoryPolicy;
@@ -70,6 +70,10 @@ pub struct CenterArgs {
     /// TLS for every link.
     #[command(flatten)]
     pub tls: TlsArgs,
+    /// Close a connection that sends nothing, not even a keepalive (live peers send one every
+    /// 10 s), for this long; at least 30s.
+    #[arg(long, default_value = "5m", value_parser = parse_idle_timeout)]
+    pub idle_timeout: Duration,
     /// How many workers may die while running a task before it fails with an error naming
     /// each death (it fails on the next one).
     #[arg(long, default_value_t = 3)]
@@ -111,6 +115,10 @@ pub struct WorkerArgs {
     /// Exit if the center stays unreachable this long (e.g. 60s) [default: wait forever].
     #[arg(long, value_parser = humantime::parse_duration)]
     pub death_timeout: Option<Duration>,
+    /// Close a connection that sends nothing, not even a keepalive (live peers send one every
+    /// 10 s), for this long; at least 30s.
+    #[arg(long, default_value = "5m", value_parser = parse_idle_timeout)]
+    pub idle_timeout: Duration,
     /// Nanny: give up after this many restarts within --restart-window.
     #[arg(long, default_value_t = 5)]
     pub max_restarts: u32,
@@ -194,6 +202,20 @@ pub enum MemoryLimit {
 
 fn parse_token(text: &str) -> Result<Token, String> {
     Token::new(text).map_err(|e| e.to_string())
+}
+
+/// Keepalives come every 10 s: an idle period under three of them could close live peers.
+const MIN_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn parse_idle_timeout(text: &str) -> Result<Duration, String> {
+    let timeout = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    if timeout < MIN_IDLE_TIMEOUT {
+        return Err(
+            "an idle timeout under 30s could close live peers, which send a keepalive every 10s"
+                .into(),
+        );
+    }
+    Ok(timeout)
 }
 
 fn parse_token_file(path: &str) -> Result<Token, String> {
@@ -284,6 +306,10 @@ impl CenterArgs {
                 allowed_failures: self.allowed_failures,
                 ..Default::default()
             },
+            bounds: LinkBounds {
+                idle_timeout: self.idle_timeout,
+                ..LinkBounds::default()
+            },
             ..CenterConfig::default()
         }
     }
@@ -308,6 +334,8 @@ impl WorkerArgs {
             });
         }
         config.death_timeout = self.death_timeout;
+        config.bounds.idle_timeout = self.idle_timeout;
+        config.connect.bounds.idle_timeout = self.idle_timeout;
         config.connect.token = self.token.clone().or_else(|| self.token_file.clone());
         config
     }
@@ -334,6 +362,10 @@ impl WorkerArgs {
             args.push(format!("--memory-limit={bytes}"));
         }
         args.extend(self.tls.child_args());
+        args.push(format!(
+            "--idle-timeout={}",
+            humantime::format_duration(self.idle_timeout)
+        ));
         args.push(format!("--memory-target={}", self.memory_target));
         args.push(format!("--memory-pause={}", self.memory_pause));
         if let Some(name) = &self.name {
@@ -354,6 +386,7 @@ impl WorkerArgs {
         config.max_restarts = self.max_restarts;
         config.restart_window = self.restart_window;
         config.connect.token = self.token.clone().or_else(|| self.token_file.clone());
+        config.connect.bounds.idle_timeout = self.idle_timeout;
         if let Some(name) = &self.name {
             config.name = format!("{name}-nanny");
         }
@@ -473,5 +506,23 @@ mod tests {
         assert!(
             Cli::try_parse_from(["taskforce", "worker", "a:1", "--memory-pause", "0"]).is_err()
         );
+    }
+
+    #[test]
+    fn idle_timeouts_reach_both_sides_of_a_worker_and_short_ones_are_refused() {
+        let cli = Cli::try_parse_from(["taskforce", "worker", "a:1", "--idle-timeout", "2m"])
+            .expect("valid flags");
+        let Command::Worker(args) = cli.command else {
+            panic!("a worker command")
+        };
+        let config = args.config();
+        assert_eq!(config.bounds.idle_timeout, Duration::from_secs(120));
+        assert_eq!(config.connect.bounds.idle_timeout, Duration::from_secs(120));
+        assert!(args
+            .child_args("info")
+            .contains(&"--idle-timeout=2m".to_string()));
+        let short = Cli::try_parse_from(["taskforce", "center", "--idle-timeout", "10s"]);
+        let words = short.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(words.contains("an idle timeout under 30s"), "{words}");
     }
 }
