@@ -5,6 +5,7 @@
 
 use std::io::IsTerminal;
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
@@ -12,6 +13,8 @@ use tracing_subscriber::EnvFilter;
 
 use crate::actors::center::{self, CenterConfig};
 use crate::actors::nanny::{self, NannyConfig};
+use crate::actors::remote::stream::split_scheme;
+use crate::actors::remote::{LinkBounds, Tls, TlsFiles};
 use crate::actors::worker::{self, WorkerConfig};
 use crate::messages::Token;
 use crate::worker_core::MemoryPolicy;
@@ -71,6 +74,17 @@ pub struct CenterArgs {
     /// TASKFORCE_TOKEN; prefer the variable, since other users can read argv).
     #[arg(long, env = "TASKFORCE_TOKEN", hide_env_values = true, value_parser = parse_token)]
     pub token: Option<Token>,
+    /// A file holding the cluster's token (surrounding whitespace dropped; it must not be
+    /// readable by other users); used when --token is not given.
+    #[arg(long, env = "TASKFORCE_TOKEN_FILE", value_name = "PATH", value_parser = parse_token_file)]
+    pub token_file: Option<Token>,
+    /// TLS for every link.
+    #[command(flatten)]
+    pub tls: TlsArgs,
+    /// Close a connection that sends nothing, not even a keepalive (live peers send one every
+    /// 10 s), for this long; at least 30s.
+    #[arg(long, default_value = "5m", value_parser = parse_idle_timeout)]
+    pub idle_timeout: Duration,
     /// How many workers may die while running a task before it fails with an error naming
     /// each death (it fails on the next one).
     #[arg(long, default_value_t = 3)]
@@ -121,6 +135,10 @@ pub struct WorkerArgs {
     /// Exit if the center stays unreachable this long (e.g. 60s) [default: wait forever].
     #[arg(long, value_parser = humantime::parse_duration)]
     pub death_timeout: Option<Duration>,
+    /// Close a connection that sends nothing, not even a keepalive (live peers send one every
+    /// 10 s), for this long; at least 30s.
+    #[arg(long, default_value = "5m", value_parser = parse_idle_timeout)]
+    pub idle_timeout: Duration,
     /// Nanny: give up after this many restarts within --restart-window.
     #[arg(long, default_value_t = 5)]
     pub max_restarts: u32,
@@ -131,6 +149,66 @@ pub struct WorkerArgs {
     /// TASKFORCE_TOKEN; prefer the variable, since other users can read argv).
     #[arg(long, env = "TASKFORCE_TOKEN", hide_env_values = true, value_parser = parse_token)]
     pub token: Option<Token>,
+    /// A file holding the cluster's token (surrounding whitespace dropped; it must not be
+    /// readable by other users); used when --token is not given.
+    #[arg(long, env = "TASKFORCE_TOKEN_FILE", value_name = "PATH", value_parser = parse_token_file)]
+    pub token_file: Option<Token>,
+    /// TLS for every link.
+    #[command(flatten)]
+    pub tls: TlsArgs,
+}
+
+/// TLS flags of `center` and `worker`: a certificate and its key turn TLS on for every link
+/// of the process; a CA makes both sides of each link check the other's certificate.
+#[derive(Clone, Debug, Default, Args)]
+pub struct TlsArgs {
+    /// PEM certificate (chain) this process presents; with --tls-key, every link of this
+    /// process uses TLS.
+    #[arg(long, env = "TASKFORCE_TLS_CERT", value_name = "PEM")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "TASKFORCE_TLS_KEY", value_name = "PEM")]
+    pub tls_key: Option<PathBuf>,
+    /// PEM certificate of the CA that signs the cluster's certificates: peers must present a
+    /// certificate it signed (mutual TLS).
+    #[arg(long, env = "TASKFORCE_TLS_CA", value_name = "PEM")]
+    pub tls_ca: Option<PathBuf>,
+}
+
+impl TlsArgs {
+    fn files(&self) -> TlsFiles {
+        TlsFiles {
+            cert: self.tls_cert.clone(),
+            key: self.tls_key.clone(),
+            ca: self.tls_ca.clone(),
+        }
+    }
+
+    /// The TLS settings these flags name; with none, TLS only if `center` is a `tls://`
+    /// address (encrypting, checking no certificate).
+    pub fn load(&self, center: Option<&str>) -> crate::Result<Option<Tls>> {
+        let files = self.files();
+        if files.is_set() {
+            let tls = Tls::load(&files).map_err(|e| crate::Error::TlsSetup(Box::new(e)))?;
+            return Ok(Some(tls));
+        }
+        Ok(center
+            .is_some_and(|addr| split_scheme(addr).1)
+            .then(Tls::encrypt_only))
+    }
+
+    /// The flags as a nanny passes them on to its worker.
+    fn child_args(&self) -> Vec<String> {
+        let flags = [
+            ("--tls-cert", &self.tls_cert),
+            ("--tls-key", &self.tls_key),
+            ("--tls-ca", &self.tls_ca),
+        ];
+        flags
+            .into_iter()
+            .filter_map(|(flag, path)| Some(format!("{flag}={}", path.as_ref()?.display())))
+            .collect()
+    }
 }
 
 /// A parsed `--memory-limit`.
@@ -144,6 +222,24 @@ pub enum MemoryLimit {
 
 fn parse_token(text: &str) -> Result<Token, String> {
     Token::new(text).map_err(|e| e.to_string())
+}
+
+/// Keepalives come every 10 s: an idle period under three of them could close live peers.
+const MIN_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn parse_idle_timeout(text: &str) -> Result<Duration, String> {
+    let timeout = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    if timeout < MIN_IDLE_TIMEOUT {
+        return Err(
+            "an idle timeout under 30s could close live peers, which send a keepalive every 10s"
+                .into(),
+        );
+    }
+    Ok(timeout)
+}
+
+fn parse_token_file(path: &str) -> Result<Token, String> {
+    Token::from_file(std::path::Path::new(path)).map_err(|e| e.to_string())
 }
 
 /// A limit past this many times the machine's memory is a typo, not a plan.
@@ -225,11 +321,15 @@ impl CenterArgs {
             worker_ttl: self.worker_ttl,
             dashboard: (self.dashboard_port != 0)
                 .then(|| std::net::SocketAddr::new(self.host, self.dashboard_port)),
-            token: self.token.clone(),
+            token: self.token.clone().or_else(|| self.token_file.clone()),
             allow_restart: self.allow_restart,
             scheduler: crate::scheduler::SchedulerConfig {
                 allowed_failures: self.allowed_failures,
                 ..Default::default()
+            },
+            bounds: LinkBounds {
+                idle_timeout: self.idle_timeout,
+                ..LinkBounds::default()
             },
             ..CenterConfig::default()
         }
@@ -255,7 +355,9 @@ impl WorkerArgs {
             });
         }
         config.death_timeout = self.death_timeout;
-        config.connect.token.clone_from(&self.token);
+        config.bounds.idle_timeout = self.idle_timeout;
+        config.connect.bounds.idle_timeout = self.idle_timeout;
+        config.connect.token = self.token.clone().or_else(|| self.token_file.clone());
         config
     }
 
@@ -280,6 +382,11 @@ impl WorkerArgs {
         if let MemoryLimit::Bytes(bytes) = self.memory_limit {
             args.push(format!("--memory-limit={bytes}"));
         }
+        args.extend(self.tls.child_args());
+        args.push(format!(
+            "--idle-timeout={}",
+            humantime::format_duration(self.idle_timeout)
+        ));
         args.push(format!("--memory-target={}", self.memory_target));
         args.push(format!("--memory-pause={}", self.memory_pause));
         if let Some(name) = &self.name {
@@ -299,7 +406,8 @@ impl WorkerArgs {
         let mut config = NannyConfig::new(&self.center, self.child_args(log_level))?;
         config.max_restarts = self.max_restarts;
         config.restart_window = self.restart_window;
-        config.connect.token.clone_from(&self.token);
+        config.connect.token = self.token.clone().or_else(|| self.token_file.clone());
+        config.connect.bounds.idle_timeout = self.idle_timeout;
         if let Some(name) = &self.name {
             config.name = format!("{name}-nanny");
         }
@@ -352,9 +460,11 @@ pub fn main() -> crate::Result<()> {
 pub fn run(cli: Cli) -> crate::Result<i32> {
     match cli.command {
         Command::Center(args) => {
+            let mut config = args.config();
+            config.tls = args.tls.load(None)?;
             let system = actix::System::new();
             system
-                .block_on(center::serve(args.config()))
+                .block_on(center::serve(config))
                 .map_err(|e| match e {
                     crate::Error::Bind(source) => {
                         crate::Error::listening(args.host, args.port, source)
@@ -365,9 +475,18 @@ pub fn run(cli: Cli) -> crate::Result<i32> {
         }
         Command::Worker(args) => {
             args.check_listen()?;
+            let tls = args.tls.load(Some(&args.center))?;
             match args.no_nanny {
-                true => worker::serve(args.config()),
-                false => nanny::serve(args.nanny_config(&cli.log_level)?),
+                true => {
+                    let mut config = args.config();
+                    config.connect.tls = tls;
+                    worker::serve(config)
+                }
+                false => {
+                    let mut config = args.nanny_config(&cli.log_level)?;
+                    config.connect.tls = tls;
+                    nanny::serve(config)
+                }
             }
         }
         Command::Status(args) => {
@@ -425,5 +544,23 @@ mod tests {
         assert!(
             Cli::try_parse_from(["taskforce", "worker", "a:1", "--memory-pause", "0"]).is_err()
         );
+    }
+
+    #[test]
+    fn idle_timeouts_reach_both_sides_of_a_worker_and_short_ones_are_refused() {
+        let cli = Cli::try_parse_from(["taskforce", "worker", "a:1", "--idle-timeout", "2m"])
+            .expect("valid flags");
+        let Command::Worker(args) = cli.command else {
+            panic!("a worker command")
+        };
+        let config = args.config();
+        assert_eq!(config.bounds.idle_timeout, Duration::from_secs(120));
+        assert_eq!(config.connect.bounds.idle_timeout, Duration::from_secs(120));
+        assert!(args
+            .child_args("info")
+            .contains(&"--idle-timeout=2m".to_string()));
+        let short = Cli::try_parse_from(["taskforce", "center", "--idle-timeout", "10s"]);
+        let words = short.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(words.contains("an idle timeout under 30s"), "{words}");
     }
 }

@@ -116,6 +116,13 @@ pub enum Error {
     /// Any other I/O failure.
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),
+    /// The cluster's token could not be read (an empty or missing token file).
+    #[error(transparent)]
+    Token(#[from] crate::messages::TokenError),
+    /// TLS could not be set up from the files given (a missing file, no key in it, a
+    /// certificate without its key).
+    #[error("TLS setup failed: {0}")]
+    TlsSetup(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// A remote function panicked; the worker caught it and keeps running. Retrying gives
     /// the same panic unless the function is nondeterministic.
     #[error("task {key} ({function}) panicked on worker {worker}: {message}")]

@@ -121,3 +121,48 @@ fn absurd_memory_limits_are_refused() {
          fraction above 0 and at most 1, got 1.5"
     );
 }
+
+#[test]
+fn token_files_and_tls_files_that_cannot_serve_are_named() {
+    let dir = std::env::temp_dir().join(format!("taskforce-cli-files-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let missing = dir.join("no-token");
+    let empty = dir.join("empty-token");
+    std::fs::write(&empty, "\n").unwrap();
+    let missing_text = missing.display().to_string();
+    let (code, stderr) = run_to_exit(&["center", "--port", "0", "--token-file", &missing_text]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot read the token file {missing_text}")),
+        "{stderr}"
+    );
+    let empty_text = empty.display().to_string();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&empty, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let (code, stderr) = run_to_exit(&["center", "--port", "0", "--token-file", &empty_text]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("the token file {empty_text} is empty")),
+        "{stderr}"
+    );
+    let no_cert = dir.join("no-cert.pem").display().to_string();
+    let key = dir.join("no-key.pem").display().to_string();
+    let args = [
+        "center",
+        "--port",
+        "0",
+        "--tls-cert",
+        &no_cert,
+        "--tls-key",
+        &key,
+    ];
+    let (code, stderr) = run_to_exit(&args);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "error: TLS setup failed: cannot read the certificate from {no_cert}"
+        )),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

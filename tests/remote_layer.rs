@@ -14,7 +14,7 @@ use taskforce::remote::handshake::{
     client_handshake, reply_envelope, server_handshake, write_envelope, HandshakeError,
 };
 use taskforce::remote::{
-    accept_loop, AtSendBound, ConnectOptions, LinkBounds, Remote, RemoteError, Session,
+    accept_loop, AtSendBound, ConnectOptions, LinkBounds, LinkStream, Remote, RemoteError, Session,
     SessionEvent, SessionOptions,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -91,6 +91,7 @@ async fn serve(bounds: LinkBounds) -> Server {
     let options = SessionOptions::new(FrameLimits::default(), bounds);
     actix_rt::spawn(accept_loop(
         listener,
+        None,
         None,
         Duration::from_secs(5),
         bounds.max_connections,
@@ -251,7 +252,7 @@ async fn garbage_on_the_port_closes_that_connection_only() {
         .await
         .ok();
     // After the handshake: bytes that do not frame.
-    let mut rogue = TcpStream::connect(server.addr).await.expect("connects");
+    let mut rogue = LinkStream::from(TcpStream::connect(server.addr).await.expect("connects"));
     client_handshake(&mut rogue, &hello(), None, PATIENCE)
         .await
         .expect("handshakes");
@@ -348,8 +349,8 @@ async fn a_listener_at_its_cap_refuses_with_the_reason() {
 }
 
 /// A raw client that handshakes and then never reads.
-async fn silent_client(addr: SocketAddr) -> TcpStream {
-    let mut stream = TcpStream::connect(addr).await.expect("connects");
+async fn silent_client(addr: SocketAddr) -> LinkStream {
+    let mut stream = LinkStream::from(TcpStream::connect(addr).await.expect("connects"));
     client_handshake(&mut stream, &hello(), None, PATIENCE)
         .await
         .expect("handshakes");
@@ -421,11 +422,12 @@ async fn a_peer_that_stops_reading_is_disconnected_with_memory_under_the_bound()
 }
 
 /// A raw server that welcomes one client and then never reads.
-async fn silent_server() -> (SocketAddr, tokio::task::JoinHandle<TcpStream>) {
+async fn silent_server() -> (SocketAddr, tokio::task::JoinHandle<LinkStream>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("address");
     let accepted = actix_rt::spawn(async move {
-        let (mut stream, _) = listener.accept().await.expect("accepts");
+        let (stream, _) = listener.accept().await.expect("accepts");
+        let mut stream = LinkStream::from(stream);
         server_handshake(&mut stream, None, PATIENCE)
             .await
             .expect("handshakes");
@@ -566,4 +568,39 @@ async fn a_pending_ask_fails_as_a_protocol_violation_when_the_peer_sends_garbage
         chain.iter().any(|e| e.starts_with("bad frame: header of")),
         "the frame error is in the chain: {chain:#?}"
     );
+}
+
+#[actix_rt::test]
+async fn idle_sessions_close_and_quiet_live_ones_stay_open() {
+    let bounds = LinkBounds {
+        idle_timeout: Duration::from_millis(400),
+        ..LinkBounds::default()
+    };
+    let mut server = serve(bounds).await;
+    let options = SessionOptions::new(FrameLimits::default(), bounds);
+    let (live, _live_events) = connect(server.addr, options).await;
+    let _live_link = next_link(&mut server).await;
+    let started = Instant::now();
+    let mut silent = silent_client(server.addr).await;
+    let _silent_link = next_link(&mut server).await;
+    let reason = next_closed(&mut server.events).await;
+    assert!(
+        reason.contains("idle: nothing received for 400ms"),
+        "{reason}"
+    );
+    let mut sink = Vec::new();
+    within(
+        "the idle peer's socket closes",
+        silent.read_to_end(&mut sink),
+    )
+    .await
+    .expect("reads to the end");
+    assert!(started.elapsed() >= Duration::from_millis(400));
+    // Three idle periods with nothing to say: keepalives keep the live link open.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    live.tell(Msg::Num(7));
+    match next_event(&mut server.events).await {
+        SessionEvent::Received { incoming, .. } => assert_eq!(incoming.body, Msg::Num(7)),
+        SessionEvent::Closed { reason, .. } => panic!("the live link closed: {reason}"),
+    }
 }

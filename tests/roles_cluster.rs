@@ -207,13 +207,21 @@ fn a_worker_claiming_a_live_workers_address_is_refused() -> Result<(), Failed> {
     )
 }
 
+/// The blocking socket under a plain (not TLS) connection.
+fn plain_std(stream: taskforce::remote::LinkStream) -> Result<TcpStream, Failed> {
+    let taskforce::remote::LinkStream::Plain(stream) = stream else {
+        return Err("a plain connection".into());
+    };
+    Ok(stream.into_std()?)
+}
+
 /// Registers as a worker with no functions (so it is given nothing) at a port of its own.
 fn forger(center: &str) -> Result<(TcpStream, TcpListener), Failed> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let system = actix::System::new();
     let hello = hello("forger", listener.local_addr()?);
     let connected = system.block_on(connect_once(center, &hello, &options()))?;
-    let stream = connected.stream.into_std()?;
+    let stream = plain_std(connected.stream)?;
     stream.set_nonblocking(false)?;
     Ok((stream, listener))
 }
@@ -302,7 +310,7 @@ fn a_peer_cannot_overwrite_a_workers_value() -> Result<(), Failed> {
     peer.role = Role::Peer;
     let system = actix::System::new();
     let connected = system.block_on(connect_once(&w1_addr, &peer, &options()))?;
-    let mut stream = connected.stream.into_std()?;
+    let mut stream = plain_std(connected.stream)?;
     stream.set_nonblocking(false)?;
     stream.set_read_timeout(Some(PATIENCE))?;
     let (meta, bytes) = split_value(forged_value());

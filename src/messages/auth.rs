@@ -24,6 +24,9 @@ use super::handshake::PROTOCOL_VERSION;
 /// The environment variable that carries the cluster's token, read by the CLI and by
 /// `Executor::connect`, and set by nannies and local clusters for their workers.
 pub const TOKEN_ENV: &str = "TASKFORCE_TOKEN";
+/// The environment variable naming a file that holds the token (read when [`TOKEN_ENV`] is
+/// not set).
+pub const TOKEN_FILE_ENV: &str = "TASKFORCE_TOKEN_FILE";
 
 /// Bytes of a nonce and of a proof.
 pub const NONCE_LEN: usize = 32;
@@ -49,6 +52,31 @@ pub enum TokenError {
     /// The token is empty (or only whitespace).
     #[error("the token is empty")]
     Empty,
+    /// The token file could not be read.
+    #[error("cannot read the token file {path}: {reason}")]
+    Unreadable {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The token file holds nothing but whitespace.
+    #[error("the token file {path} is empty")]
+    EmptyFile {
+        /// The file.
+        path: std::path::PathBuf,
+    },
+    /// Other users may read the token file, so the secret is not one.
+    #[error(
+        "the token file {path} can be read by other users (mode {mode:o}); make it private: \
+         chmod 600 {path}"
+    )]
+    WorldReadable {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
 }
 
 impl Token {
@@ -66,6 +94,44 @@ impl Token {
         std::env::var(TOKEN_ENV)
             .ok()
             .and_then(|t| Token::new(&t).ok())
+    }
+
+    /// The token in the file at `path` (surrounding whitespace dropped). Refused if the file
+    /// is missing, empty, or readable by other users.
+    pub fn from_file(path: &std::path::Path) -> Result<Token, TokenError> {
+        let unreadable = |e: std::io::Error| TokenError::Unreadable {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        };
+        let text = std::fs::read_to_string(path).map_err(unreadable)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(path)
+                .map_err(unreadable)?
+                .permissions()
+                .mode()
+                & 0o777;
+            if mode & 0o004 != 0 {
+                let path = path.to_owned();
+                return Err(TokenError::WorldReadable { path, mode });
+            }
+        }
+        Token::new(&text).map_err(|_| TokenError::EmptyFile {
+            path: path.to_owned(),
+        })
+    }
+
+    /// The token in [`TOKEN_ENV`] or else in the file named by [`TOKEN_FILE_ENV`]; `None` if
+    /// neither is set, an error if the file cannot give a token.
+    pub fn from_env_or_file() -> Result<Option<Token>, TokenError> {
+        if let Some(token) = Token::from_env() {
+            return Ok(Some(token));
+        }
+        match std::env::var_os(TOKEN_FILE_ENV).filter(|v| !v.is_empty()) {
+            Some(path) => Token::from_file(std::path::Path::new(&path)).map(Some),
+            None => Ok(None),
+        }
     }
 
     /// A new random token (256 bits, hex), for a cluster that makes its own.

@@ -113,3 +113,35 @@ fn auth_messages_round_trip() {
         message
     );
 }
+
+#[test]
+fn token_files_are_read_trimmed_and_refused_when_missing_empty_or_public() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("taskforce-token-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let write = |name: &str, text: &str, mode: u32| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        path
+    };
+    let good = write("good", "  s3cret\n", 0o600);
+    assert_eq!(Token::from_file(&good).unwrap().expose(), "s3cret");
+    let empty = write("empty", " \n", 0o600);
+    assert_eq!(
+        Token::from_file(&empty),
+        Err(TokenError::EmptyFile {
+            path: empty.clone()
+        })
+    );
+    let public = write("public", "s3cret", 0o644);
+    assert!(matches!(
+        Token::from_file(&public),
+        Err(TokenError::WorldReadable { mode: 0o644, .. })
+    ));
+    let missing = dir.join("missing");
+    let error = Token::from_file(&missing).unwrap_err();
+    assert!(matches!(error, TokenError::Unreadable { .. }));
+    assert!(error.to_string().contains("missing"), "{error}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

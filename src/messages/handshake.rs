@@ -21,7 +21,8 @@ use crate::ids::FunctionId;
 /// The first four bytes of every taskforce connection.
 pub const MAGIC: [u8; 4] = *b"TFRC";
 
-/// The protocol this build speaks. Bump it on any change to a message enum's encoding.
+/// The protocol this build speaks. Bump it on any change to a message enum's encoding
+/// (6: sessions send keepalives, empty envelopes).
 pub const PROTOCOL_VERSION: u16 = 6;
 
 /// Limits on every envelope of the handshake (64 KiB, a header and no data frames): the
@@ -158,6 +159,15 @@ pub enum HandshakeError {
         /// The other side.
         peer: String,
         /// What failed, in words (says "authentication failed").
+        reason: String,
+    },
+    /// TLS failed or one side spoke it and the other did not; the reason names which
+    /// (retrying will not help).
+    #[error("TLS with {peer} failed: {reason}")]
+    Tls {
+        /// The other side.
+        peer: String,
+        /// What failed, in words.
         reason: String,
     },
     /// The server refused us, and said why (retrying will not help).

@@ -16,7 +16,7 @@ pub mod service_link;
 pub mod tasks;
 pub mod tree;
 
-pub use auth::{Token, TOKEN_ENV};
+pub use auth::{Token, TokenError, TOKEN_ENV, TOKEN_FILE_ENV};
 pub use codec::CodecError;
 pub use frame::{Envelope, FrameError, FrameLimits};
 pub use handshake::{Hello, HelloReply, Role, HANDSHAKE_LIMITS, PROTOCOL_VERSION};

@@ -41,7 +41,7 @@ pub use actor::{Center, RestartWorkers};
 pub use tree::{ClusterTrees, MemberTrees};
 
 use crate::actors::dashboard::{Dashboard, DashboardServer};
-use crate::actors::remote::LinkBounds;
+use crate::actors::remote::{LinkBounds, Tls};
 use crate::actors::supervisor::{ChildRef, RunningChild, Supervisor};
 use crate::actors::LOG_CENTER as LOG_TARGET;
 use crate::messages::{FrameLimits, Token};
@@ -70,6 +70,9 @@ pub struct CenterConfig {
     /// Whether clients may restart the cluster, cancelling everyone's work (default
     /// `false`: a restart is refused with the reason; `--allow-restart`).
     pub allow_restart: bool,
+    /// TLS of the center's listener (a certificate and key; with a CA, clients must present
+    /// a certificate it signed). Default `None`: plain TCP.
+    pub tls: Option<Tls>,
     /// Scheduling policy.
     pub scheduler: SchedulerConfig,
     /// Where to serve the dashboard and `/metrics` (default: nowhere; the CLI's default is
@@ -89,6 +92,7 @@ impl Default for CenterConfig {
             bounds: LinkBounds::default(),
             token: None,
             allow_restart: false,
+            tls: None,
             scheduler: SchedulerConfig::default(),
             dashboard: None,
         }
@@ -120,6 +124,9 @@ impl CenterHandle {
 /// Binds the port and starts the center's tree on the current actix system. If the tree
 /// gives up, the error is logged and the actix system stops with code 1.
 pub async fn start(config: CenterConfig) -> std::io::Result<CenterHandle> {
+    if let Some(tls) = &config.tls {
+        tls.acceptor().map_err(std::io::Error::other)?;
+    }
     let (handle, root) = launch(config).await?;
     actix_rt::spawn(async move {
         let reason = root.exited().await;
@@ -134,13 +141,14 @@ pub async fn start(config: CenterConfig) -> std::io::Result<CenterHandle> {
 async fn launch(config: CenterConfig) -> std::io::Result<(CenterHandle, RunningChild)> {
     let listener = TcpListener::bind((config.host, config.port)).await?;
     let addr = listener.local_addr()?;
+    let scheme = if config.tls.is_some() { "tls://" } else { "" };
     match reachable_ip(addr.ip()) {
         Some(ip) => info!(
             target: LOG_TARGET,
-            "Start center at {} (listening on {addr})",
+            "Start center at {scheme}{} (listening on {addr})",
             SocketAddr::new(ip, addr.port())
         ),
-        None => info!(target: LOG_TARGET, "Start center at {addr}"),
+        None => info!(target: LOG_TARGET, "Start center at {scheme}{addr}"),
     }
     let dashboard = Dashboard::default();
     let server = config

@@ -164,6 +164,7 @@ fn listener_spec(parts: CenterParts, center: ChildRef<Center>) -> ChildSpec {
         let accepting = accept_loop(
             socket,
             config.token.clone(),
+            config.tls.clone(),
             config.handshake_timeout,
             config.bounds.max_connections,
             "center",

@@ -72,17 +72,23 @@ impl std::fmt::Debug for Executor {
 
 impl Executor {
     /// Connects to the center at `addr` (`HOST:PORT`), retrying for up to 20 s while it is
-    /// not up yet. The cluster's token, if it has one, is read from `TASKFORCE_TOKEN`; pass it
-    /// explicitly with [`Executor::connect_with`] and [`ConnectOptions::with_token`].
+    /// not up yet. The cluster's token, if it has one, is read from `TASKFORCE_TOKEN` (or the
+    /// file named by `TASKFORCE_TOKEN_FILE`); pass it
+    /// explicitly with [`Executor::connect_with`] and [`ConnectOptions::with_token`]. TLS is
+    /// used for every link when `addr` is `tls://HOST:PORT` or `TASKFORCE_TLS_CERT`,
+    /// `TASKFORCE_TLS_KEY` and `TASKFORCE_TLS_CA` name files (see [`crate::remote::tls`]).
     ///
     /// ```no_run
     /// let executor = taskforce::Executor::connect("127.0.0.1:8787")?;
     /// # Ok::<(), taskforce::Error>(())
     /// ```
     pub fn connect(addr: &str) -> crate::Result<Executor> {
+        let tls = crate::actors::remote::Tls::from_env()
+            .map_err(|e| crate::Error::TlsSetup(Box::new(e)))?;
         let options = ConnectOptions {
             give_up_after: Some(CONNECT_TIMEOUT),
-            token: crate::messages::Token::from_env(),
+            token: crate::messages::Token::from_env_or_file()?,
+            tls,
             ..ConnectOptions::default()
         };
         Self::connect_with(addr, options)
@@ -131,7 +137,12 @@ impl Executor {
     }
 
     /// Connects with explicit connection options.
-    pub fn connect_with(addr: &str, options: ConnectOptions) -> crate::Result<Executor> {
+    /// A `tls://` address without TLS in `options` encrypts every link without checking
+    /// certificates ([`crate::remote::Tls::encrypt_only`]).
+    pub fn connect_with(addr: &str, mut options: ConnectOptions) -> crate::Result<Executor> {
+        if crate::actors::remote::stream::split_scheme(addr).1 && options.tls.is_none() {
+            options.tls = Some(crate::actors::remote::Tls::encrypt_only());
+        }
         crate::actors::service::use_connect_options(addr, &options);
         let shared = Arc::new(SharedState::default());
         let (started, startup) = std::sync::mpsc::channel();

@@ -57,14 +57,26 @@
 //! Each admitted connection (handshake done, token proved) holds a slot until its session
 //! stops (mini-redis's `MAX_CONNECTIONS` semaphore). A connection that finds no slot is
 //! refused: it is sent a `Refused` reply naming the limit (so the client reports "refused by
-//! ...: at its limit of N connections" rather than a reset), and a warning is logged. A
-//! client holding the token can still fill these slots with idle connections; timing idle
-//! connections out is not done yet.
+//! ...: at its limit of N connections" rather than a reset). One warning is logged when the
+//! listener reaches its cap, not one per refused connection; the next connection admitted
+//! re-arms it. Accept failures (out of file descriptors) are logged the same way.
+//!
+//! # Idle sessions ([`LinkBounds::idle_timeout`], default 5 min)
+//!
+//! A session that receives nothing for the idle period closes, logged at info, freeing its
+//! slot: a client holding the token cannot keep slots with connections it never uses. Live
+//! ends are never idle, however quiet their owners: each session sends a keepalive when it
+//! has sent nothing for 10 s ([`super::idle`]), so the period should be 30 s or more (a
+//! shorter one is for tests whose both ends share it). Time during which we stop
+//! reading (the owner is behind) does not count. A single message that takes longer than the
+//! period to arrive would count as silence: at the default, that is a link under 1 MB/min.
 //!
 //! # Frames (`FrameLimits`, in `crate::messages`)
 //!
 //! The sizes of incoming headers and frames are checked before allocation; a frame over its
 //! limit is a protocol violation and closes that session only.
+
+use std::time::Duration;
 
 /// Default bound on the bytes a session holds for its writer.
 pub const DEFAULT_SEND_QUEUE_BYTES: usize = 512 << 20;
@@ -87,6 +99,9 @@ pub struct LinkBounds {
     pub unhandled_bytes: usize,
     /// Connections a listener holds at once (default 1024); more are refused.
     pub max_connections: usize,
+    /// A session that receives nothing, not even a keepalive, for this long closes
+    /// (default 5 min; live ends send keepalives, see [`super::idle`]).
+    pub idle_timeout: Duration,
 }
 
 impl Default for LinkBounds {
@@ -95,6 +110,7 @@ impl Default for LinkBounds {
             send_queue_bytes: DEFAULT_SEND_QUEUE_BYTES,
             unhandled_bytes: DEFAULT_UNHANDLED_BYTES,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            idle_timeout: super::idle::DEFAULT_IDLE_TIMEOUT,
         }
     }
 }
@@ -130,6 +146,12 @@ pub enum BoundReached {
     Connections {
         /// The cap.
         max: usize,
+    },
+    /// Nothing came from the peer, not even a keepalive, for the idle period.
+    #[error("idle: nothing received for {after:?}")]
+    Idle {
+        /// The idle period.
+        after: Duration,
     },
 }
 

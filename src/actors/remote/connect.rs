@@ -10,6 +10,8 @@ use tracing::warn;
 use super::bounds::LinkBounds;
 use super::handshake::{client_handshake, HandshakeError};
 use super::session::SessionOptions;
+use super::stream::{client_failure, secure_client, split_scheme, LinkStream};
+use super::tls::Tls;
 use crate::messages::{FrameLimits, Hello, Token};
 
 /// How a client connects and how patiently it retries.
@@ -34,6 +36,9 @@ pub struct ConnectOptions {
     /// How long an executor tries to reach its center again after losing it, keeping its
     /// futures (default 60 s); `None` fails its pending futures at once.
     pub reconnect_for: Option<Duration>,
+    /// TLS for every connection made with these options; `None` connects in plain TCP,
+    /// except to a `tls://` address, which gets [`Tls::encrypt_only`] (default `None`).
+    pub tls: Option<Tls>,
 }
 
 impl ConnectOptions {
@@ -60,6 +65,7 @@ impl Default for ConnectOptions {
             limits: FrameLimits::default(),
             token: None,
             bounds: LinkBounds::default(),
+            tls: None,
         }
     }
 }
@@ -67,30 +73,47 @@ impl Default for ConnectOptions {
 /// An established, handshaken connection.
 #[derive(Debug)]
 pub struct Connected {
-    /// The socket, positioned after the handshake.
-    pub stream: TcpStream,
+    /// The connection (plain or TLS), positioned after the handshake.
+    pub stream: LinkStream,
     /// The id the server gave us.
     pub id: u32,
     /// The server's name.
     pub server_name: String,
 }
 
-/// One attempt: TCP connect, then the handshake.
+/// One attempt: TCP connect, TLS if the options or a `tls://` address ask for it, then the
+/// handshake.
 pub async fn connect_once(
     addr: &str,
     hello: &Hello,
     options: &ConnectOptions,
 ) -> Result<Connected, HandshakeError> {
+    let (addr, tls_scheme) = split_scheme(addr);
+    let tls = match (&options.tls, tls_scheme) {
+        (Some(tls), _) => Some(tls.clone()),
+        (None, true) => Some(Tls::encrypt_only()),
+        (None, false) => None,
+    };
     let attempt = async {
-        let mut stream = TcpStream::connect(addr).await?;
-        stream.set_nodelay(true)?;
-        let (id, server_name) = client_handshake(
+        let tcp = TcpStream::connect(addr).await?;
+        tcp.set_nodelay(true)?;
+        let mut stream = match &tls {
+            Some(tls) => secure_client(tcp, addr, tls).await?,
+            None => LinkStream::Plain(tcp),
+        };
+        let shaken = client_handshake(
             &mut stream,
             hello,
             options.token.as_ref(),
             options.attempt_timeout,
         )
-        .await?;
+        .await;
+        let (id, server_name) = match shaken {
+            // TLS 1.3 servers check our certificate after we think TLS is done: their
+            // refusal arrives as our first read fails.
+            Err(HandshakeError::Io(e)) if stream.is_tls() => Err(client_failure(addr, e)),
+            other => other,
+        }?;
         Ok(Connected {
             stream,
             id,

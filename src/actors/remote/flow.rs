@@ -162,7 +162,7 @@ impl InboundCredit {
 
     /// Whether reading must wait: at the bound, with something unhandled (so one message
     /// larger than the bound is still read when the owner has caught up).
-    fn is_full(&self) -> bool {
+    pub(super) fn is_full(&self) -> bool {
         let unhandled = self.unhandled.load(Ordering::Acquire);
         unhandled > 0 && unhandled >= self.bound
     }

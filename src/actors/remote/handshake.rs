@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 use crate::messages::auth::{random_nonce, AuthError, AuthMessage, ClientAuth, ServerAuth};
 use crate::messages::frame::PREFIX_LEN;
@@ -18,9 +17,14 @@ use crate::messages::handshake::{
 use crate::messages::PROTOCOL_VERSION;
 use crate::messages::{codec, Envelope, FrameLimits, Hello, HelloReply, Token};
 
+use super::stream::LinkStream;
+
 pub use crate::messages::handshake::HandshakeError;
 
-async fn exchange_preambles(stream: &mut TcpStream) -> Result<(), HandshakeError> {
+/// The first byte a TLS client sends (a handshake record).
+const TLS_HANDSHAKE_RECORD: u8 = 0x16;
+
+async fn exchange_preambles(stream: &mut LinkStream) -> Result<(), HandshakeError> {
     stream.write_all(&preamble()).await?;
     let mut theirs = [0_u8; PREAMBLE_LEN];
     stream.read_exact(&mut theirs).await?;
@@ -40,7 +44,7 @@ fn check_theirs(theirs: [u8; PREAMBLE_LEN]) -> Result<(), HandshakeError> {
 
 /// Reads one whole envelope, checking every length before allocating.
 pub async fn read_envelope(
-    stream: &mut TcpStream,
+    stream: &mut LinkStream,
     limits: &FrameLimits,
 ) -> Result<Envelope, HandshakeError> {
     let mut prefix = [0_u8; PREFIX_LEN];
@@ -64,7 +68,7 @@ pub async fn read_envelope(
 }
 
 /// Writes one envelope.
-pub async fn write_envelope(stream: &mut TcpStream, envelope: &Envelope) -> std::io::Result<()> {
+pub async fn write_envelope(stream: &mut LinkStream, envelope: &Envelope) -> std::io::Result<()> {
     let mut bytes = Vec::with_capacity(envelope.wire_len());
     envelope.put_all(&mut bytes);
     stream.write_all(&bytes).await
@@ -77,14 +81,14 @@ pub fn reply_envelope(reply: &HelloReply) -> Envelope {
 
 /// Reads one handshake envelope (under [`HANDSHAKE_LIMITS`]) and decodes it as `T`.
 async fn read_small<T: serde::de::DeserializeOwned>(
-    stream: &mut TcpStream,
+    stream: &mut LinkStream,
 ) -> Result<T, HandshakeError> {
     let envelope = read_envelope(stream, &HANDSHAKE_LIMITS).await?;
     Ok(codec::decode::<T>(&envelope.header)?)
 }
 
 async fn write_small<T: serde::Serialize>(
-    stream: &mut TcpStream,
+    stream: &mut LinkStream,
     message: &T,
 ) -> Result<(), HandshakeError> {
     write_envelope(stream, &Envelope::new(codec::encode(message)?)).await?;
@@ -104,7 +108,7 @@ fn auth_failure(peer: &str, error: AuthError) -> HandshakeError {
 
 /// Client side: answers the server's challenge and checks its proof ([`ClientAuth`]).
 async fn client_authenticate(
-    stream: &mut TcpStream,
+    stream: &mut LinkStream,
     token: Option<&Token>,
     peer: &str,
 ) -> Result<(), HandshakeError> {
@@ -122,7 +126,7 @@ async fn client_authenticate(
 /// Client side: preambles, proof of the token (both ways), then `hello` and the server's
 /// reply. Returns the id and server name of a `Welcome`.
 pub async fn client_handshake(
-    stream: &mut TcpStream,
+    stream: &mut LinkStream,
     hello: &Hello,
     token: Option<&Token>,
     timeout: Duration,
@@ -151,7 +155,7 @@ pub async fn client_handshake(
 /// returns; nothing it sends is parsed but the handshake messages, each under
 /// [`HANDSHAKE_LIMITS`].
 pub async fn server_handshake(
-    stream: &mut TcpStream,
+    stream: &mut LinkStream,
     token: Option<&Token>,
     timeout: Duration,
 ) -> Result<Hello, HandshakeError> {
@@ -166,6 +170,14 @@ pub async fn server_handshake(
         stream.write_all(&opening).await?;
         let mut theirs = [0_u8; PREAMBLE_LEN];
         stream.read_exact(&mut theirs).await?;
+        if theirs[0] == TLS_HANDSHAKE_RECORD {
+            return Err(HandshakeError::Tls {
+                peer: peer.clone(),
+                reason: "a TLS client connected to this port, which has no TLS (start the \
+                         server with --tls-cert and --tls-key, or connect without TLS)"
+                    .into(),
+            });
+        }
         check_theirs(theirs)?;
         let response = read_small::<AuthMessage>(stream).await?;
         match auth.on_message(response) {
@@ -196,4 +208,22 @@ pub async fn refuse(socket: impl Into<super::SessionSocket>, reason: String) {
     let envelope = reply_envelope(&HelloReply::Refused { reason });
     let _ = write_envelope(stream, &envelope).await;
     let _ = stream.shutdown().await;
+}
+
+/// Server side, on a TLS port: tells a client that opened in plain TCP, in our protocol, that
+/// this port requires TLS (its preamble is read first, so the reply is not lost to a reset).
+pub async fn tell_needs_tls(stream: &mut LinkStream) {
+    let mut theirs = [0_u8; PREAMBLE_LEN];
+    if stream.read_exact(&mut theirs).await.is_err() {
+        return;
+    }
+    let mut reply = preamble().to_vec();
+    auth_envelope(&AuthMessage::Denied {
+        reason: "this port requires TLS; connect with tls://HOST:PORT, or set the \
+                 cluster's CA (--tls-ca, TASKFORCE_TLS_CA) and, if it asks for one, a client \
+                 certificate (TASKFORCE_TLS_CERT, TASKFORCE_TLS_KEY)"
+            .into(),
+    })
+    .put_all(&mut reply);
+    let _ = stream.write_all(&reply).await;
 }

@@ -7,6 +7,7 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -17,6 +18,8 @@ use tracing::{debug, warn};
 
 use super::bounds::{BoundReached, MAX_HANDSHAKING};
 use super::handshake::{refuse, server_handshake, HandshakeError};
+use super::stream::{secure_server, LinkStream};
+use super::tls::Tls;
 use crate::messages::{Hello, Token};
 
 const LOG_TARGET: &str = "taskforce::remote";
@@ -25,24 +28,30 @@ const LOG_TARGET: &str = "taskforce::remote";
 /// slot is freed when the session that takes the socket stops).
 #[derive(Debug)]
 pub struct SessionSocket {
-    stream: TcpStream,
+    stream: LinkStream,
     slot: Option<OwnedSemaphorePermit>,
 }
 
 impl SessionSocket {
     /// The socket and its slot.
-    pub fn into_parts(self) -> (TcpStream, Option<OwnedSemaphorePermit>) {
+    pub fn into_parts(self) -> (LinkStream, Option<OwnedSemaphorePermit>) {
         (self.stream, self.slot)
     }
 
     /// The socket, to write a last word on before dropping it.
-    pub fn stream_mut(&mut self) -> &mut TcpStream {
+    pub fn stream_mut(&mut self) -> &mut LinkStream {
         &mut self.stream
     }
 }
 
 impl From<TcpStream> for SessionSocket {
     fn from(stream: TcpStream) -> Self {
+        LinkStream::Plain(stream).into()
+    }
+}
+
+impl From<LinkStream> for SessionSocket {
+    fn from(stream: LinkStream) -> Self {
         SessionSocket { stream, slot: None }
     }
 }
@@ -58,7 +67,9 @@ pub struct Arrival {
     pub peer: SocketAddr,
 }
 
-/// Accepts connections forever, handing each handshaken one to `admit`. With a `token`, only
+/// Accepts connections forever, handing each handshaken one to `admit`. With `tls`, each
+/// connection first completes a TLS handshake (with a client certificate if `tls` has a CA);
+/// a client that does not start one is told that the port requires TLS. With a `token`, only
 /// clients that prove it get as far as their `Hello`; without one, anyone who reaches the
 /// port does (a warning says so when the port is reachable from other hosts). At most
 /// [`MAX_HANDSHAKING`] connections are in their handshake at once (the oldest is dropped for
@@ -67,6 +78,7 @@ pub struct Arrival {
 pub async fn accept_loop<F>(
     listener: TcpListener,
     token: Option<Token>,
+    tls: Option<Tls>,
     handshake_timeout: Duration,
     max_connections: usize,
     log_target: &'static str,
@@ -78,31 +90,55 @@ pub async fn accept_loop<F>(
         warn_if_open(log_target, addr, token.as_ref());
     }
     let slots = Arc::new(Semaphore::new(max_connections));
+    let at_cap = Arc::new(OnceUntilReset::default());
+    let accept_failing = OnceUntilReset::default();
     let handshaking = Arc::new(Mutex::new(Handshaking::default()));
     loop {
         let (stream, peer) = match listener.accept().await {
-            Ok(accepted) => accepted,
+            Ok(accepted) => {
+                accept_failing.reset();
+                accepted
+            }
             Err(e) => {
-                warn!(target: LOG_TARGET, error = %e, "accept failed");
+                if accept_failing.first() {
+                    warn!(
+                        target: LOG_TARGET, listener = log_target, error = %e,
+                        "accept failed (out of file descriptors?); retrying every 50 ms, logged \
+                         again once accepting works and fails anew"
+                    );
+                }
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }
         };
         let admit = admit.clone();
         let token = token.clone();
+        let tls = tls.clone();
         let slots = slots.clone();
+        let at_cap = at_cap.clone();
         let pool = handshaking.clone();
         // Held across the spawn: the task's own removal (on its first poll, at the earliest)
         // finds its entry.
         let mut running = handshaking.lock().expect("handshake pool lock");
         let id = running.make_room(log_target);
         let task = actix_rt::spawn(async move {
-            let mut stream = stream;
-            let outcome = server_handshake(&mut stream, token.as_ref(), handshake_timeout).await;
+            let shake = async {
+                let mut stream = secure_server(stream, tls.as_ref(), peer).await?;
+                let hello = server_handshake(&mut stream, token.as_ref(), handshake_timeout).await;
+                Ok((stream, hello?))
+            };
+            // One deadline for TLS and our handshake together; the latter has its own too.
+            let outcome = tokio::time::timeout(handshake_timeout, shake)
+                .await
+                .unwrap_or(Err(HandshakeError::Timeout(handshake_timeout)));
             pool.lock().expect("handshake pool lock").finished(id);
             match outcome {
-                Ok(hello) => {
-                    let cap = (&slots, max_connections);
+                Ok((stream, hello)) => {
+                    let cap = Cap {
+                        slots: &slots,
+                        max: max_connections,
+                        logged: &at_cap,
+                    };
                     admit_or_refuse(stream, hello, peer, cap, log_target, &admit)
                 }
                 Err(e) => log_refusal(log_target, peer, &e),
@@ -151,22 +187,54 @@ impl Handshaking {
     }
 }
 
-/// Hands a handshaken connection to `admit` with a connection slot, or refuses it (with the
-/// reason, and a warning) when the listener is at its cap.
+/// A condition logged once when it starts, not at every occurrence.
+#[derive(Default)]
+struct OnceUntilReset(AtomicBool);
+
+impl OnceUntilReset {
+    /// Whether this occurrence is the first since the last reset.
+    fn first(&self) -> bool {
+        !self.0.swap(true, Ordering::Relaxed)
+    }
+
+    /// The condition ended; its next occurrence is logged.
+    fn reset(&self) {
+        self.0.store(false, Ordering::Relaxed);
+    }
+}
+
+/// A listener's connection slots, and whether reaching them has been logged.
+struct Cap<'a> {
+    slots: &'a Arc<Semaphore>,
+    max: usize,
+    logged: &'a OnceUntilReset,
+}
+
+/// Hands a handshaken connection to `admit` with a connection slot, or refuses it with the
+/// reason when the listener is at its cap (one warning when the cap is reached; the next
+/// admitted connection re-arms it).
 fn admit_or_refuse<F: Fn(Arrival)>(
-    stream: TcpStream,
+    stream: LinkStream,
     hello: Hello,
     peer: SocketAddr,
-    (slots, max): (&Arc<Semaphore>, usize),
+    cap: Cap<'_>,
     log_target: &'static str,
     admit: &F,
 ) {
-    let Ok(slot) = slots.clone().try_acquire_owned() else {
-        let full = BoundReached::Connections { max };
-        warn!(target: LOG_TARGET, %peer, listener = log_target, reason = %full, "refusing connection");
+    let Ok(slot) = cap.slots.clone().try_acquire_owned() else {
+        let full = BoundReached::Connections { max: cap.max };
+        if cap.logged.first() {
+            warn!(
+                target: LOG_TARGET, %peer, listener = log_target, reason = %full,
+                "refusing connections until one closes (logged once until then)"
+            );
+        } else {
+            debug!(target: LOG_TARGET, %peer, listener = log_target, "refusing connection: at the cap");
+        }
         actix_rt::spawn(refuse(stream, full.to_string()));
         return;
     };
+    cap.logged.reset();
     admit(Arrival {
         stream: SessionSocket {
             stream,
@@ -197,7 +265,16 @@ fn log_refusal(target: &'static str, peer: SocketAddr, error: &HandshakeError) {
             target: LOG_TARGET,
             %peer, listener = target, %reason, "authentication failed; connection closed"
         ),
-        HandshakeError::Io(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+        HandshakeError::Tls { reason, .. } => warn!(
+            target: LOG_TARGET,
+            %peer, listener = target, %reason, "TLS failed; connection closed"
+        ),
+        HandshakeError::Io(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::ConnectionReset
+            ) =>
+        {
             debug!(target: LOG_TARGET, %peer, "connection closed during handshake")
         }
         _ => warn!(

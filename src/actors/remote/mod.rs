@@ -1,4 +1,4 @@
-//! Actors in other processes, reached over TCP.
+//! Actors in other processes, reached over TCP, plain or TLS ([`tls`], [`stream`]).
 //!
 //! A [`session::Session`] actor owns each connection; a [`proxy::Remote`] lets an actor send
 //! typed messages to the actor at the other end as it would to a local `Addr`, with
@@ -12,12 +12,15 @@ pub mod connect;
 mod flow;
 mod framing;
 pub mod handshake;
+pub mod idle;
 pub mod listen;
 pub mod peer_client;
 pub mod peer_pool;
 pub mod proxy;
 pub mod session;
 mod session_watch;
+pub mod stream;
+pub mod tls;
 mod writer;
 
 use std::net::SocketAddr;
@@ -30,6 +33,8 @@ pub use flow::{Receipt, SendQueue};
 pub use listen::{accept_loop, Arrival, SessionSocket};
 pub use proxy::Remote;
 pub use session::{Incoming, Session, SessionEvent, SessionId, SessionOptions};
+pub use stream::LinkStream;
+pub use tls::{Tls, TlsError, TlsFiles};
 
 use crate::messages::{CodecError, FrameError};
 

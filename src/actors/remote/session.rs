@@ -11,7 +11,7 @@ use std::marker::PhantomData;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use bytes::Bytes;
@@ -19,10 +19,11 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit};
 use tokio_util::codec::FramedRead;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
-use super::bounds::{AtSendBound, LinkBounds};
+use super::bounds::{AtSendBound, BoundReached, LinkBounds};
 use super::flow::{GatedRead, InboundCredit, Receipt, SendQueue};
+use super::idle::{self, Liveness, Tick};
 use super::listen::SessionSocket;
 use super::writer::run_writer;
 use super::{CloseReason, ProtocolViolation, RemoteError};
@@ -212,6 +213,7 @@ pub struct Session<Tx: WireMessage, Rx: WireMessage> {
     /// configured alike): outgoing frames are cut into pieces of its `max_frame`, and a
     /// message over its limits is not sent.
     limits: FrameLimits,
+    liveness: Liveness,
     /// The listener's connection slot, if this connection was accepted: freed with the
     /// session.
     _slot: Option<OwnedSemaphorePermit>,
@@ -254,8 +256,8 @@ impl<Tx: WireMessage, Rx: WireMessage> Session<Tx, Rx> {
         let peer = stream
             .peer_addr()
             .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
-        let _ = stream.set_nodelay(true);
-        let (read_half, write_half) = stream.into_split();
+        let _ = stream.tcp().set_nodelay(true);
+        let (read_half, write_half) = tokio::io::split(stream);
         let send_queue = SendQueue::new(options.bounds.send_queue_bytes);
         let inbound = InboundCredit::new(options.bounds.unhandled_bytes);
         let (outbox, queue) = mpsc::unbounded_channel();
@@ -268,6 +270,10 @@ impl<Tx: WireMessage, Rx: WireMessage> Session<Tx, Rx> {
         let mut ctx = Context::new();
         let frames = FramedRead::new(read_half, EnvelopeDecoder::new(options.limits));
         ctx.add_stream(GatedRead::new(frames, inbound.clone()));
+        let liveness = Liveness::new(options.bounds.idle_timeout, Instant::now());
+        ctx.run_interval(liveness.period(), |session: &mut Self, ctx| {
+            session.on_tick(ctx)
+        });
         let me = ctx.address();
         let writer = actix::spawn(async move {
             let result = run_writer(write_half, queue, writer_queue).await;
@@ -286,6 +292,7 @@ impl<Tx: WireMessage, Rx: WireMessage> Session<Tx, Rx> {
             next_tag: 1,
             close_reason: None,
             limits: options.limits,
+            liveness,
             _slot: slot,
             _tx: PhantomData,
         };
@@ -332,14 +339,38 @@ impl<Tx: WireMessage, Rx: WireMessage> Session<Tx, Rx> {
         }
         if outbox.send(envelope).is_err() {
             self.close(already_closed(), ctx);
+            return Ok(());
         }
+        self.liveness.sent(Instant::now());
         Ok(())
+    }
+
+    fn on_tick(&mut self, ctx: &mut Context<Self>) {
+        match self.liveness.tick(Instant::now(), self.inbound.is_full()) {
+            Tick::Quiet => {}
+            Tick::Keepalive => {
+                if let Some(outbox) = &self.outbox {
+                    let keepalive = idle::keepalive();
+                    let _ = self
+                        .send_queue
+                        .admit(keepalive.wire_len(), AtSendBound::Wait);
+                    let _ = outbox.send(keepalive);
+                }
+            }
+            Tick::Idle => {
+                let after = self.liveness.timeout();
+                self.close(CloseReason::Bound(BoundReached::Idle { after }), ctx)
+            }
+        }
     }
 
     fn close(&mut self, reason: CloseReason, ctx: &mut Context<Self>) {
         if self.close_reason.is_none() {
             let (peer, session) = (self.peer, self.id.0);
             match &reason {
+                CloseReason::Bound(BoundReached::Idle { .. }) => {
+                    info!(target: LOG_TARGET, %peer, session, %reason, "closing session")
+                }
                 CloseReason::Bound(_) | CloseReason::Protocol { .. } => {
                     warn!(target: LOG_TARGET, %peer, session, %reason, "closing session")
                 }
@@ -433,7 +464,17 @@ impl<Tx: WireMessage, Rx: WireMessage> StreamHandler<Result<Envelope, FrameError
 {
     fn handle(&mut self, item: Result<Envelope, FrameError>, ctx: &mut Context<Self>) {
         match item {
-            Ok(envelope) => self.on_envelope(envelope, ctx),
+            Ok(envelope) => {
+                self.liveness.heard(Instant::now());
+                if !idle::is_keepalive(&envelope) {
+                    self.on_envelope(envelope, ctx)
+                }
+            }
+            // A TLS peer that exits closes its socket without TLS's close_notify: for us,
+            // as for a plain socket, the peer closed.
+            Err(FrameError::Io(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                self.close(CloseReason::PeerClosed, ctx)
+            }
             Err(FrameError::Io(e)) => {
                 let peer = self.peer;
                 let source = Arc::new(e);

@@ -7,10 +7,11 @@
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::io::WriteHalf;
 use tokio::sync::mpsc;
 
 use super::flow::SendQueue;
+use super::stream::LinkStream;
 use crate::messages::Envelope;
 
 /// Frames at least this large are written from their own buffer.
@@ -20,7 +21,7 @@ const BATCH_BYTES: usize = 256 * 1024;
 
 /// The socket and the bytes written to it but not yet counted off the queue.
 struct Outlet<'a> {
-    socket: OwnedWriteHalf,
+    socket: WriteHalf<LinkStream>,
     batch: BytesMut,
     uncounted: usize,
     counter: &'a SendQueue,
@@ -28,7 +29,7 @@ struct Outlet<'a> {
 
 /// Writes every envelope from `queue` until the queue closes or the socket fails.
 pub async fn run_writer(
-    socket: OwnedWriteHalf,
+    socket: WriteHalf<LinkStream>,
     mut queue: mpsc::UnboundedReceiver<Envelope>,
     counter: std::sync::Arc<SendQueue>,
 ) -> std::io::Result<()> {
@@ -83,6 +84,8 @@ impl Outlet<'_> {
     /// Writes the batch and counts everything written so far off the queue.
     async fn flush(&mut self) -> std::io::Result<()> {
         self.write_batch().await?;
+        // TLS may hold written bytes in its own buffer; on plain TCP this does nothing.
+        self.socket.flush().await?;
         self.counter.written(std::mem::take(&mut self.uncounted));
         Ok(())
     }

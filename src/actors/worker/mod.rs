@@ -60,6 +60,10 @@ pub struct WorkerHandle {
 /// tree gives up, the error is logged and the actix system stops with code 1 (under a
 /// nanny: a restart).
 pub async fn start(config: WorkerConfig) -> crate::Result<WorkerHandle> {
+    if let Some(tls) = &config.connect.tls {
+        tls.acceptor()
+            .map_err(|e| crate::Error::TlsSetup(Box::new(e)))?;
+    }
     let listener = TcpListener::bind((config.host, config.port))
         .await
         .map_err(|e| crate::Error::listening(config.host, config.port, e))?;
@@ -148,6 +152,6 @@ fn advertised_ip(host: IpAddr, center: &str) -> std::io::Result<IpAddr> {
         return Ok(host);
     }
     let socket = UdpSocket::bind((host, 0))?;
-    socket.connect(center)?;
+    socket.connect(crate::actors::remote::stream::split_scheme(center).0)?;
     Ok(socket.local_addr()?.ip())
 }

@@ -153,6 +153,7 @@ impl PeersParts {
             let accepting = accept_loop(
                 socket,
                 config.connect.token.clone(),
+                config.connect.tls.clone(),
                 config.handshake_timeout,
                 config.bounds.max_connections,
                 "worker",
