@@ -155,8 +155,12 @@ impl WorkerState {
         self.held_jobs.len() != before
     }
 
-    /// The value of `key` for a task: from memory, or read back from disk into memory (as
-    /// most recently used). `None` if not held or unreadable (then it is forgotten).
+    /// The value of `key` for a task: from memory, or read back from disk. A value read
+    /// back goes into memory (as most recently used) only if it fits under the target
+    /// without spilling anything; otherwise it serves this task and stays on disk. Tasks
+    /// that cycle through more spilled inputs than fit (a shuffle's picks, each reading a
+    /// different split) would otherwise evict the next one's input every time.
+    /// `None` if not held or unreadable (then it is forgotten).
     pub(super) fn value_for_task(
         &mut self,
         key: &TaskKey,
@@ -176,8 +180,11 @@ impl WorkerState {
                 };
                 let nbytes = encoded.len() as u64;
                 let value = Stored::Encoded(std::sync::Arc::new(encoded));
-                out.drop_spilled(key);
-                self.store.insert(key.clone(), value.clone(), nbytes);
+                let room = self.memory.map_or(u64::MAX, |policy| policy.target_bytes());
+                if self.store.memory_nbytes().saturating_add(nbytes) <= room {
+                    out.drop_spilled(key);
+                    self.store.insert(key.clone(), value.clone(), nbytes);
+                }
                 Some(value)
             }
         }
