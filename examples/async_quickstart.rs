@@ -62,8 +62,7 @@ async fn main() -> taskforce::Result<()> {
         .wait_for_workers_async(2, Duration::from_secs(60))
         .await?;
     run(&executor).await?;
-    // Dropping inside the runtime neither blocks nor panics: the cluster stops in the
-    // background.
-    drop(executor);
-    Ok(())
+    // Dropping inside the runtime neither blocks nor panics (the cluster stops in the
+    // background); at the end of a program, waiting for the cluster to stop is tidier.
+    executor.close_async().await
 }

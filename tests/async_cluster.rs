@@ -169,7 +169,13 @@ async fn multi_thread_runtime() -> Outcome {
     )?;
     example::run(&executor).await?;
     drop(futures); // futures keep the executor open
-    drop_inside_runtime(executor).await
+    let pids = executor.local_worker_pids();
+    executor.close_async().await?;
+    check(
+        pids.iter()
+            .all(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists()),
+        "close_async returns once the local workers have stopped",
+    )
 }
 
 fn report(name: &str, outcome: Outcome) -> bool {

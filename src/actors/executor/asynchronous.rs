@@ -15,6 +15,7 @@
 //! | `Future::result`             | `future.await`                      |
 //! | [`super::wait`]              | [`wait_async`]                      |
 //! | [`super::as_completed`]      | [`as_completed_stream`] (a `Stream`)|
+//! | `drop(executor)`             | [`Executor::close_async`]           |
 //!
 //! Waiting for keys polls their states directly; calls that talk to the scheduler through
 //! the blocking path run on a short-lived thread of their own ([`super::blocking`]). The
@@ -105,6 +106,19 @@ impl Executor {
     {
         let executor = self.clone();
         on_own_thread("taskforce-scatter", move || executor.scatter(values)).await
+    }
+
+    /// Closes this handle and waits, without blocking the calling task, until the connection
+    /// is closed and the local cluster this executor started (if any) has stopped, when
+    /// this was the last handle (futures count as handles). A plain `drop` inside a runtime
+    /// returns at once and lets that happen in the background instead, where a program that
+    /// ends right after would cut it short (its workers still stop, less tidily).
+    pub async fn close_async(self) -> crate::Result<()> {
+        on_own_thread("taskforce-close", move || {
+            drop(self);
+            Ok(())
+        })
+        .await
     }
 
     /// [`Executor::gather`] without blocking the calling task: waits for every future and
