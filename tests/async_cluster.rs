@@ -44,7 +44,7 @@ fn blocking_calls_are_refused(executor: &Executor) -> Outcome {
             &refused,
             Err(Error::BlockingInAsync {
                 call: "gather",
-                instead: "gather_async"
+                instead: "gather_async(..).await"
             })
         ),
         &format!("gather refused naming gather_async, got {refused:?}"),

@@ -100,7 +100,7 @@ impl<T: DeserializeOwned + 'static> Future<T> {
     /// `Err`, a failed dependency) come back as [`crate::Error`] variants.
     /// Async twin: `future.await`.
     pub fn result(&self) -> crate::Result<T> {
-        super::blocking::check_may_block("Future::result", "the future itself (`future.await`)")?;
+        super::blocking::check_may_block("Future::result", "future.await")?;
         let executor = &self.handle.executor;
         executor.wait_for(std::slice::from_ref(&self.handle.state));
         let mut values = executor.fetch_values(std::slice::from_ref(&self.handle.state))?;

@@ -189,7 +189,7 @@ impl Executor {
     /// On the thread of a current-thread tokio runtime this fails with
     /// [`crate::Error::BlockingInAsync`]: await [`Executor::cluster_info_async`] there.
     pub fn cluster_info(&self) -> crate::Result<ClusterSnapshot> {
-        blocking::check_may_block("cluster_info", "cluster_info_async")?;
+        blocking::check_may_block("cluster_info", "cluster_info_async(..).await")?;
         match self
             .inner
             .ask(ExecutorToScheduler::ClusterInfo, REQUEST_TIMEOUT)?
@@ -209,7 +209,7 @@ impl Executor {
     /// [`crate::Error::WorkersMissing`] ("only 0 of 2 workers arrived after 5.0s").
     /// Async twin: [`Executor::wait_for_workers_async`].
     pub fn wait_for_workers(&self, n: usize, timeout: Duration) -> crate::Result<ClusterSnapshot> {
-        blocking::check_may_block("wait_for_workers", "wait_for_workers_async")?;
+        blocking::check_may_block("wait_for_workers", "wait_for_workers_async(..).await")?;
         let started = std::time::Instant::now();
         loop {
             let snapshot = self.cluster_info()?;
@@ -235,7 +235,7 @@ impl Executor {
     ///
     /// Async twin: [`Executor::restart_async`].
     pub fn restart(&self) -> crate::Result<()> {
-        blocking::check_may_block("restart", "restart_async")?;
+        blocking::check_may_block("restart", "restart_async(..).await")?;
         match self
             .inner
             .ask(ExecutorToScheduler::Restart, Duration::from_secs(120))?

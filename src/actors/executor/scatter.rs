@@ -25,7 +25,7 @@ impl Executor {
     where
         T: Serialize + Send + Sync + 'static,
     {
-        super::blocking::check_may_block("scatter", "scatter_async")?;
+        super::blocking::check_may_block("scatter", "scatter_async(..).await")?;
         // A vector of numbers becomes its own bytes; anything else is dropped once encoded:
         // the client holds about one copy of what it scatters.
         let encoded = values

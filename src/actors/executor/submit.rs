@@ -227,7 +227,7 @@ impl Executor {
         &self,
         futures: &[Future<T>],
     ) -> crate::Result<Vec<T>> {
-        super::blocking::check_may_block("gather", "gather_async")?;
+        super::blocking::check_may_block("gather", "gather_async(..).await")?;
         let states: Vec<Arc<super::state::KeyState>> =
             futures.iter().map(|f| f.state().clone()).collect();
         self.inner.wait_for(&states);

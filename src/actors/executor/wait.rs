@@ -9,7 +9,7 @@ use super::Future;
 /// raised here; `result()` gives them.
 /// Async twin: [`super::wait_async`].
 pub fn wait<T>(futures: &[Future<T>]) -> crate::Result<()> {
-    super::blocking::check_may_block("wait", "wait_async")?;
+    super::blocking::check_may_block("wait", "wait_async(..).await")?;
     let Some(first) = futures.first() else {
         return Ok(());
     };
