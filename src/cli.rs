@@ -440,7 +440,14 @@ pub fn init_logging(level: &str) {
 ///
 /// An error that stops the process before it runs (a port in use, a bad host) is printed as
 /// one line, `error: …`, and the process exits with status 1.
+///
+/// Works inside an async runtime too (a `#[tokio::main]` program serving as its own worker):
+/// the role then runs its own actix system on a dedicated thread, which this call joins.
 pub fn main() -> crate::Result<()> {
+    crate::actors::executor::outside_runtime("taskforce-role", main_here)
+}
+
+fn main_here() -> crate::Result<()> {
     let cli = Cli::parse();
     init_logging(&cli.log_level);
     let code = match run(cli) {

@@ -188,6 +188,16 @@ pub enum Error {
         /// Why, when not a plain cancel.
         reason: Option<String>,
     },
+    /// A call that waits on the cluster was made on the thread of a current-thread async
+    /// runtime, where waiting would stall every task of that runtime: await its async twin
+    /// instead (or make the call from a blocking thread, `spawn_blocking`).
+    #[error("`{call}` would block the thread of a current-thread async runtime; use `{instead}` there, or make the call from a blocking thread (`spawn_blocking`)")]
+    BlockingInAsync {
+        /// The blocking call that was refused.
+        call: &'static str,
+        /// Its async twin, as it is used (`gather_async(..).await`, `future.await`).
+        instead: &'static str,
+    },
     /// The connection to the scheduler or to a worker holding the data was lost.
     #[error("connection lost: {reason}")]
     ConnectionLost {

@@ -77,6 +77,7 @@ pub use actors::service::{CallFuture, ServiceGroup, ServiceHandle};
 pub use delayed::{delayed, Delayed};
 pub use error::{Error, Result};
 pub use executor::{as_completed, progress, wait, Executor, Future, SubmitOptions};
+pub use executor::{as_completed_stream, wait_async};
 pub use local::LocalCluster;
 pub use runner::{Lazy, Runner};
 pub use service::{Restart, ServiceError};

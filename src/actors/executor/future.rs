@@ -98,7 +98,9 @@ impl<T> Future<T> {
 impl<T: DeserializeOwned + 'static> Future<T> {
     /// Waits for the value and brings it to this process. Errors of the task (a panic, an
     /// `Err`, a failed dependency) come back as [`crate::Error`] variants.
+    /// Async twin: `future.await`.
     pub fn result(&self) -> crate::Result<T> {
+        super::blocking::check_may_block("Future::result", "future.await")?;
         let executor = &self.handle.executor;
         executor.wait_for(std::slice::from_ref(&self.handle.state));
         let mut values = executor.fetch_values(std::slice::from_ref(&self.handle.state))?;

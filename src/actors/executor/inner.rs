@@ -248,8 +248,9 @@ impl Inner {
                 requests: plan.requests,
                 reply,
             });
-            plan.ready
-                .extend(answer.blocking_recv().unwrap_or_else(|_| Err(stopped()))?);
+            plan.ready.extend(
+                super::blocking::wait_for_reply(answer).unwrap_or_else(|_| Err(stopped()))?,
+            );
         }
         Self::in_order(states, plan.ready)
     }
@@ -298,11 +299,29 @@ fn stopped() -> crate::Error {
 impl Drop for Inner {
     fn drop(&mut self) {
         self.actor.do_send(Shutdown);
-        if let Some(thread) = self.thread.lock().ok().and_then(|mut t| t.take()) {
-            if thread.thread().id() != std::thread::current().id() {
-                let _ = thread.join();
+        let thread = self.thread.lock().ok().and_then(|mut t| t.take());
+        let cluster = self.local_cluster.lock().ok().and_then(|mut c| c.take());
+        let close = move || {
+            if let Some(thread) = thread {
+                if thread.thread().id() != std::thread::current().id() {
+                    let _ = thread.join();
+                }
             }
+            drop(cluster);
+        };
+        // Inside an async runtime the close (joining the actor's thread, stopping a local
+        // cluster's workers: up to seconds) must not hold the runtime's thread: it finishes on
+        // a thread of its own. Should the process exit first, the kernel still stops the
+        // workers (their parent-death signal).
+        if super::blocking::in_runtime() {
+            let spawned = std::thread::Builder::new()
+                .name("taskforce-executor-close".into())
+                .spawn(close);
+            if let Err(error) = spawned {
+                tracing::warn!(target: super::actor::LOG_TARGET, %error, "Could not close the executor in the background");
+            }
+        } else {
+            close();
         }
-        drop(self.local_cluster.lock().ok().and_then(|mut c| c.take()));
     }
 }

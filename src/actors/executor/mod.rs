@@ -5,6 +5,8 @@
 //! block the calling thread only where they say so.
 
 mod actor;
+mod asynchronous;
+mod blocking;
 mod future;
 mod graphs;
 mod inner;
@@ -23,12 +25,15 @@ use std::time::Duration;
 use actix::prelude::*;
 use tracing::warn;
 
+pub use asynchronous::{as_completed_stream, wait_async, AsCompletedStream};
 pub use future::Future;
 pub use options::SubmitOptions;
 pub use progress::progress;
 pub use scatter::LARGE_ARGUMENT_BYTES;
 pub use state::KeyStatus;
 pub use wait::{as_completed, wait, AsCompleted};
+
+pub(crate) use blocking::outside_runtime;
 
 use actor::{AskScheduler, ExecutorActor};
 pub(crate) use inner::Inner;
@@ -107,12 +112,17 @@ impl Executor {
     }
 
     /// Like [`Executor::local`] with explicit settings.
+    ///
+    /// Like `connect`, this works on any thread, a tokio runtime's included (it blocks that
+    /// thread while the cluster starts); in async code prefer [`Executor::local_async`].
     pub fn local_with(builder: crate::local::LocalClusterBuilder) -> crate::Result<Executor> {
         crate::local::serve_if_local_worker();
-        let cluster = builder.start()?;
-        let executor = cluster.executor()?;
-        *executor.inner.local_cluster.lock().expect("cluster lock") = Some(cluster);
-        Ok(executor)
+        blocking::permit_blocking(|| {
+            let cluster = builder.start()?;
+            let executor = cluster.executor()?;
+            *executor.inner.local_cluster.lock().expect("cluster lock") = Some(cluster);
+            Ok(executor)
+        })
     }
 
     /// The URL of the cluster's dashboard (live task stream, progress, workers, graph,
@@ -139,10 +149,17 @@ impl Executor {
     /// Connects with explicit connection options.
     /// A `tls://` address without TLS in `options` encrypts every link without checking
     /// certificates ([`crate::remote::Tls::encrypt_only`]).
+    ///
+    /// Works on any thread, a tokio runtime's included (it blocks that thread while it
+    /// connects); in async code prefer [`Executor::connect_with_async`].
     pub fn connect_with(addr: &str, mut options: ConnectOptions) -> crate::Result<Executor> {
         if crate::actors::remote::stream::split_scheme(addr).1 && options.tls.is_none() {
             options.tls = Some(crate::actors::remote::Tls::encrypt_only());
         }
+        blocking::permit_blocking(|| Self::connect_blocking(addr, options))
+    }
+
+    fn connect_blocking(addr: &str, options: ConnectOptions) -> crate::Result<Executor> {
         crate::actors::service::use_connect_options(addr, &options);
         let shared = Arc::new(SharedState::default());
         let (started, startup) = std::sync::mpsc::channel();
@@ -179,7 +196,11 @@ impl Executor {
     }
 
     /// The cluster as the scheduler sees it now: workers, their threads, memory and keys.
+    ///
+    /// On the thread of a current-thread tokio runtime this fails with
+    /// [`crate::Error::BlockingInAsync`]: await [`Executor::cluster_info_async`] there.
     pub fn cluster_info(&self) -> crate::Result<ClusterSnapshot> {
+        blocking::check_may_block("cluster_info", "cluster_info_async(..).await")?;
         match self
             .inner
             .ask(ExecutorToScheduler::ClusterInfo, REQUEST_TIMEOUT)?
@@ -197,7 +218,9 @@ impl Executor {
 
     /// Waits until at least `n` workers are connected, at most `timeout`; then fails with
     /// [`crate::Error::WorkersMissing`] ("only 0 of 2 workers arrived after 5.0s").
+    /// Async twin: [`Executor::wait_for_workers_async`].
     pub fn wait_for_workers(&self, n: usize, timeout: Duration) -> crate::Result<ClusterSnapshot> {
+        blocking::check_may_block("wait_for_workers", "wait_for_workers_async(..).await")?;
         let started = std::time::Instant::now();
         loop {
             let snapshot = self.cluster_info()?;
@@ -220,7 +243,10 @@ impl Executor {
     ///
     /// A cluster started without `--allow-restart` refuses this with
     /// [`crate::Error::Refused`] and does nothing (`Executor::local()` allows it).
+    ///
+    /// Async twin: [`Executor::restart_async`].
     pub fn restart(&self) -> crate::Result<()> {
+        blocking::check_may_block("restart", "restart_async(..).await")?;
         match self
             .inner
             .ask(ExecutorToScheduler::Restart, Duration::from_secs(120))?
@@ -339,7 +365,7 @@ impl Inner {
             timeout,
             reply,
         });
-        match answer.blocking_recv() {
+        match blocking::wait_for_reply(answer) {
             Ok(Ok(answer)) => Ok(answer),
             Ok(Err(e)) => Err(e.into_error("a request to the scheduler")),
             Err(_) => Err(crate::Error::ConnectionLost {

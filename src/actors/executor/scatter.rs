@@ -20,10 +20,12 @@ pub const LARGE_ARGUMENT_BYTES: usize = 1 << 20;
 
 impl Executor {
     /// Sends values to workers (spread over them) and gives one future per value.
+    /// Async twin: [`Executor::scatter_async`].
     pub fn scatter<T>(&self, values: Vec<T>) -> crate::Result<Vec<Future<T>>>
     where
         T: Serialize + Send + Sync + 'static,
     {
+        super::blocking::check_may_block("scatter", "scatter_async(..).await")?;
         // A vector of numbers becomes its own bytes; anything else is dropped once encoded:
         // the client holds about one copy of what it scatters.
         let encoded = values
@@ -75,7 +77,7 @@ impl Executor {
         let mut failure = None;
         let mut failed_targets = Vec::new();
         for (target, answer) in answers {
-            let stored = answer.blocking_recv().unwrap_or_else(|_| {
+            let stored = super::blocking::wait_for_reply(answer).unwrap_or_else(|_| {
                 Err(crate::Error::ConnectionLost {
                     reason: "the executor stopped".into(),
                 })

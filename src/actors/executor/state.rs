@@ -88,7 +88,12 @@ impl KeyState {
     pub fn poll_status(&self, waker: &Waker) -> KeyStatus {
         let status = self.status();
         if !status.is_done() {
-            self.wakers.lock().expect("wakers lock").push(waker.clone());
+            let mut wakers = self.wakers.lock().expect("wakers lock");
+            // A stream polls every pending key on each wake-up: one entry per distinct waker
+            // keeps the list as short as the number of tasks waiting.
+            if !wakers.iter().any(|known| known.will_wake(waker)) {
+                wakers.push(waker.clone());
+            }
         }
         self.status()
     }

@@ -221,11 +221,13 @@ impl Executor {
         (Future::new(handle), is_new)
     }
 
-    /// Waits for every future and brings their values here, in order.
+    /// Waits for every future and brings their values here, in order. Async twin:
+    /// [`Executor::gather_async`].
     pub fn gather<T: DeserializeOwned + 'static>(
         &self,
         futures: &[Future<T>],
     ) -> crate::Result<Vec<T>> {
+        super::blocking::check_may_block("gather", "gather_async(..).await")?;
         let states: Vec<Arc<super::state::KeyState>> =
             futures.iter().map(|f| f.state().clone()).collect();
         self.inner.wait_for(&states);

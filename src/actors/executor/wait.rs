@@ -7,7 +7,9 @@ use super::Future;
 
 /// Blocks until every future is done (finished, erred or lost). Errors of the tasks are not
 /// raised here; `result()` gives them.
+/// Async twin: [`super::wait_async`].
 pub fn wait<T>(futures: &[Future<T>]) -> crate::Result<()> {
+    super::blocking::check_may_block("wait", "wait_async(..).await")?;
     let Some(first) = futures.first() else {
         return Ok(());
     };
