@@ -1,7 +1,8 @@
 //! The runtime's own supervision trees, tested with panics injected on purpose
 //! (`TASKFORCE_TEST_PANIC`, test-only) into the center's scheduler, a worker's peer
 //! service and the center's sessions with workers: each time the cluster recovers and
-//! finishes a 1,000-task map with the right answer.
+//! finishes a 1,000-task map with the right answer. Services show in the tree under their
+//! group's supervisor, with their restarts.
 //!
 //! Processes re-run this test binary (so they carry its `#[remote]` functions); a custom
 //! test main (libtest-mimic) lets it serve as a center or a worker.
@@ -16,7 +17,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use support::{started_at, taskforce_bin, Proc, PATIENCE};
 use taskforce::messages::tree::TreeNode;
-use taskforce::{remote, Executor};
+use taskforce::{remote, Executor, Restart};
 
 #[remote]
 fn inc(x: i64) -> i64 {
@@ -31,6 +32,25 @@ fn add(x: i64, y: i64) -> i64 {
 #[remote]
 fn sum_all(xs: Vec<i64>) -> i64 {
     xs.iter().sum()
+}
+
+/// A service to find in the tree.
+#[taskforce::service]
+#[derive(Default, serde::Serialize, serde::Deserialize)]
+struct Tally {
+    n: u64,
+}
+
+#[taskforce::service]
+impl Tally {
+    pub fn bump(&mut self) -> u64 {
+        self.n += 1;
+        self.n
+    }
+
+    pub fn boom(&mut self) -> u64 {
+        panic!("tally boom")
+    }
 }
 
 /// A center and two workers (each under its nanny) of this binary, with `center_env` and
@@ -218,9 +238,8 @@ fn worker_panic_ends_the_process_and_its_nanny_restarts_it() -> Result<(), Faile
 
 /// A panic in the scheduler restarts the center's tree in place (one for all): the port
 /// stays bound, workers register again, and an executor that connects then finishes the
-/// map. The executor connected during the panic either finished first or got an error
-/// that says the connection was lost (never a hang); re-submitting its work after a
-/// center restart is the executor's reconnect path, not this tree's.
+/// map. The executor connected during the panic reconnects to the restarted center and
+/// finishes its map with the right answer too.
 fn scheduler_panic_restarts_the_center_tree() -> Result<(), Failed> {
     let env = [("TASKFORCE_TEST_PANIC", "scheduler:after=20")];
     let cluster = cluster(&env, &[]);
@@ -231,10 +250,10 @@ fn scheduler_panic_restarts_the_center_tree() -> Result<(), Failed> {
     while cluster.center.count(panicked) == 0 {
         check(Instant::now() < deadline, "the scheduler never panicked")?;
         let during = Executor::connect(&cluster.addr)?;
-        match map_sum(&during) {
-            Ok(total) => check(total == 500_500, &format!("a map gave {total}"))?,
-            Err(e) => eprintln!("the executor connected during the panic: {e}"),
-        }
+        // The executor connected through the panic reconnects to the restarted center
+        // and finishes its map: an error here is a failure.
+        let total = map_sum(&during)?;
+        check(total == 500_500, &format!("a map gave {total}"))?;
     }
     cluster.center.wait_for_nth("Register worker", 4, PATIENCE);
     let after = Executor::connect(&cluster.addr)?;
@@ -334,6 +353,68 @@ fn status_draws_the_whole_cluster() -> Result<(), Failed> {
     Ok(())
 }
 
+/// The node of the service named `name` (drawn `name (its type)`), anywhere in `trees`.
+fn service_node<'a>(trees: &'a [TreeNode], name: &str) -> Option<&'a TreeNode> {
+    fn walk<'a>(node: &'a TreeNode, prefix: &str) -> Option<&'a TreeNode> {
+        if node.name.starts_with(prefix) && node.name.ends_with("Tally)") {
+            return Some(node);
+        }
+        node.children.iter().find_map(|c| walk(c, prefix))
+    }
+    let prefix = format!("{name} (");
+    trees.iter().find_map(|t| walk(t, &prefix))
+}
+
+/// A spawned service shows in `cluster_info().tree` and `taskforce status` under its
+/// group's supervisor, in its worker's `services`; after a panic, with one restart and the
+/// panic as its last exit.
+fn services_show_under_their_supervisors() -> Result<(), Failed> {
+    let cluster = cluster(&[], &[]);
+    let executor = Executor::connect(&cluster.addr)?;
+    let policy = Restart::one_for_one().max_restarts(5, Duration::from_secs(60));
+    let tally = executor.spawn_named_service("tally", Tally::default(), policy)?;
+    check(tally.call(Bump)? == 1, "one bump")?;
+    let trees = wait_for_tree(&executor, |t| service_node(t, "tally").is_some())?;
+    let node = service_node(&trees, "tally").expect("found above");
+    check(
+        node.status == "running" && node.restarts == 0,
+        &format!("a fresh service: {node:?}"),
+    )?;
+    let drawn = status(&cluster.addr)?;
+    for expected in [
+        "── services  running
+",
+        "── service group svc-",
+        "── tally (",
+    ] {
+        let missing = format!("no {expected:?} in the status:\n{drawn}");
+        check(drawn.contains(expected), &missing)?;
+    }
+    check(tally.call(Boom).is_err(), "a panicking call fails")?;
+    let trees = wait_for_tree(&executor, |t| {
+        service_node(t, "tally").is_some_and(|n| n.restarts == 1)
+    })?;
+    let node = service_node(&trees, "tally").expect("found above");
+    check(
+        node.last_exit
+            .as_deref()
+            .is_some_and(|e| e.contains("tally boom")),
+        &format!("the last exit names the panic: {node:?}"),
+    )?;
+    check(tally.call(Bump)? == 1, "restarted from its initial state")?;
+    let drawn = status(&cluster.addr)?;
+    eprintln!("taskforce status with a restarted service:\n{drawn}");
+    let line = drawn
+        .lines()
+        .find(|line| line.contains("── tally ("))
+        .ok_or_else(|| format!("no tally in the status:\n{drawn}"))?;
+    check(
+        line.contains("restarts=1") && line.contains("tally boom"),
+        &format!("the service's line: {line}"),
+    )?;
+    Ok(())
+}
+
 fn main() {
     if matches!(
         std::env::args().nth(1).as_deref(),
@@ -367,6 +448,10 @@ fn main() {
         Trial::test(
             "status_draws_the_whole_cluster",
             status_draws_the_whole_cluster,
+        ),
+        Trial::test(
+            "services_show_under_their_supervisors",
+            services_show_under_their_supervisors,
         ),
     ];
     libtest_mimic::run(&args, tests).exit();

@@ -210,8 +210,28 @@ fn past_intensity_the_service_failed_with_its_cause() -> Result<(), Failed> {
         Err(taskforce::Error::Service(ServiceError::Failed { cause, .. })) => check(
             cause.contains("boom 2") && cause.contains("restart intensity"),
             &format!("the cause names the last panic: {cause}"),
-        ),
-        other => Err(format!("expected Failed, got {other:?}").into()),
+        )?,
+        other => return Err(format!("expected Failed, got {other:?}").into()),
+    }
+    // The worker's tree keeps the group that gave up, its service's last exit the panic.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let drawn = taskforce::messages::tree::render(&executor.cluster_info()?.tree);
+        let group = drawn.lines().any(|l| l.contains("── service group svc-"));
+        let gave_up = drawn
+            .lines()
+            .any(|l| l.contains("gave up: ") && l.contains("boom 2"));
+        let member = drawn
+            .lines()
+            .any(|l| l.contains("Counter)") && l.contains("restarts=2") && l.contains("boom 2"));
+        if group && gave_up && member {
+            return Ok(());
+        }
+        check(
+            Instant::now() < deadline,
+            &format!("the tree never showed the failed group:\n{drawn}"),
+        )?;
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

@@ -1,6 +1,7 @@
 //! The worker's service host: starts groups of services under a supervisor on the worker's
 //! service thread, routes calls to the running instance (parking them while it restarts),
-//! answers lookups, and reports checkpoints and a group's end to its owner.
+//! answers lookups, reports checkpoints and a group's end to its owner, and draws its groups
+//! for the worker's supervision tree.
 //!
 //! The table is shared between the worker's thread (which routes calls) and the service
 //! thread (where supervisors start instances and see groups end); a std `Mutex` is enough:
@@ -15,12 +16,15 @@ use tracing::{info, warn};
 use super::instance::{CallerLink, LatestState, ReplyTo, ServiceCall, ServiceInstance, Slot};
 use super::LOG_TARGET;
 use crate::actors::remote::SessionId;
-use crate::actors::supervisor::{spawn_actor, ChildSpec, ExitSlot, StopChild, Supervisor};
+use crate::actors::supervisor::{
+    spawn_actor, ChildSpec, ExitSlot, StopChild, Supervisor, ViewCell,
+};
 use crate::ids::Map;
 use crate::messages::peer_link::WorkerToPeer;
 use crate::messages::service_link::{
     FindService, FoundService, FromServiceHost, MemberSpec, ServiceId, StartGroup, ToServiceHost,
 };
+use crate::messages::tree::TreeNode;
 use crate::service::{lookup_service, CallFailure, Restart, ServiceRegistration};
 use crate::supervision::{ExitReason, RestartType, Strategy};
 
@@ -33,6 +37,8 @@ enum Status {
 
 struct Member {
     kind: String,
+    /// How the tree names it: its name, or its id if it has none.
+    label: String,
     signature: u64,
     status: Status,
     slot: Arc<Mutex<Slot>>,
@@ -45,13 +51,21 @@ struct Group {
     owner: SessionId,
     /// Whether a member has a name (then it outlives its owner).
     named: bool,
+    /// The group supervisor's view, for the worker's tree.
+    view: ViewCell,
 }
+
+/// Groups that gave up, kept for the tree with their cause. At the bound the oldest is
+/// forgotten.
+const MAX_ENDED_GROUPS: usize = 16;
 
 #[derive(Default)]
 struct HostTable {
     members: Map<ServiceId, Member>,
     names: Map<String, ServiceId>,
     groups: Map<ServiceId, Group>,
+    /// The last views of groups that gave up, oldest first.
+    ended: std::collections::VecDeque<TreeNode>,
 }
 
 /// The services one worker hosts.
@@ -141,11 +155,13 @@ impl ServiceHost {
     fn start(&mut self, spec: StartGroup, owner: CallerLink) -> Result<(), String> {
         let registrations = check_members(&spec.members)?;
         let supervisor = Arc::new(Mutex::new(None));
+        let view = ViewCell::default();
         let entry = Group {
             members: spec.members.iter().map(|m| m.id).collect(),
             supervisor: supervisor.clone(),
             owner: owner.session_id(),
             named: spec.members.iter().any(|m| m.name.is_some()),
+            view: view.clone(),
         };
         let members =
             self.table
@@ -158,6 +174,7 @@ impl ServiceHost {
             members,
             owner,
             supervisor,
+            view,
             table: self.table.clone(),
         };
         let arbiter = self.arbiter.get_or_insert_with(Arbiter::new);
@@ -185,7 +202,40 @@ impl ServiceHost {
     }
 }
 
+impl ServiceHost {
+    /// Each group as its supervisor with its members under it (`name (type)`, restart
+    /// count, last exit), by group id, then the groups that gave up.
+    pub(crate) fn tree_nodes(&self) -> Vec<TreeNode> {
+        let table = self.table.lock().expect("service table lock");
+        let mut ids: Vec<ServiceId> = table.groups.keys().copied().collect();
+        ids.sort_unstable();
+        let running = ids
+            .iter()
+            .map(|id| table.group_node(*id, &table.groups[id]));
+        running.chain(table.ended.iter().cloned()).collect()
+    }
+}
+
 impl HostTable {
+    /// One group's node: its supervisor's last view, members named `name (type)`.
+    fn group_node(&self, id: ServiceId, group: &Group) -> TreeNode {
+        let mut node = match group.view.get() {
+            Some(view) => view.tree_node(),
+            // The service thread has not started its supervisor yet.
+            None => TreeNode {
+                name: format!("service group {id}"),
+                status: "starting".into(),
+                ..TreeNode::default()
+            },
+        };
+        for (child, member) in node.children.iter_mut().zip(&group.members) {
+            if let Some(member) = self.members.get(member) {
+                child.name = format!("{} ({})", member.label, member.kind);
+            }
+        }
+        node
+    }
+
     /// Enters a group's members (refusing one that already runs here) and says how to start
     /// each of them.
     fn admit(
@@ -210,6 +260,7 @@ impl HostTable {
             }
             let entry = Member {
                 kind: member.kind.clone(),
+                label: member.name.clone().unwrap_or_else(|| member.id.to_string()),
                 signature: member.signature,
                 status: Status::Running,
                 slot: slot.clone(),
@@ -266,6 +317,7 @@ struct GroupRun {
     members: Vec<MemberStart>,
     owner: CallerLink,
     supervisor: Arc<Mutex<Option<Addr<Supervisor>>>>,
+    view: ViewCell,
     table: Arc<Mutex<HostTable>>,
 }
 
@@ -278,12 +330,14 @@ impl GroupRun {
             members,
             owner,
             supervisor,
+            view,
             table,
         } = self;
         let intensity = policy.intensity;
         let mut builder = Supervisor::builder(format!("service group {group}"))
             .strategy(policy.strategy)
-            .intensity(intensity.max_restarts, intensity.window);
+            .intensity(intensity.max_restarts, intensity.window)
+            .publish(view);
         let slots: Vec<_> = members.iter().map(|member| member.slot.clone()).collect();
         for (index, member) in members.into_iter().enumerate() {
             let restarts_with = match policy.strategy {
@@ -350,6 +404,12 @@ fn group_ended(table: &Mutex<HostTable>, group: ServiceId, reason: &ExitReason) 
     };
     if reason.is_abnormal() {
         warn!(target: LOG_TARGET, %group, "Service group gave up: {reason}");
+        let mut last = table.group_node(group, &entry);
+        last.status = format!("gave up: {reason}");
+        if table.ended.len() == MAX_ENDED_GROUPS {
+            table.ended.pop_front();
+        }
+        table.ended.push_back(last);
     }
     for id in entry.members {
         let Some(member) = table.members.get_mut(&id) else {

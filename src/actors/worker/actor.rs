@@ -103,9 +103,15 @@ impl Worker {
     }
 
     fn report_tree(&mut self) {
-        let Some(tree) = self.trees.as_ref().and_then(|trees| trees.node()) else {
+        let Some(mut tree) = self.trees.as_ref().and_then(|trees| trees.node()) else {
             return;
         };
+        let services = self.services.tree_nodes();
+        if !services.is_empty() {
+            let mut node = crate::messages::tree::TreeNode::running("services");
+            node.children = services;
+            tree.children.push(node);
+        }
         let Some(center) = &self.center else {
             return;
         };

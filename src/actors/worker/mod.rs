@@ -12,15 +12,21 @@
 //! worker               one_for_all, restarts nothing: any exit ends the process (code 1)
 //! ├── worker           permanent   the center link, heartbeats, the task pool's threads
 //! │                                and the values: nothing a restart could rebuild
-//! └── peers            one_for_one, at most 3 restarts in 60 s, then gives up (escalates)
-//!     ├── peer-service permanent   the connections peers opened (its sessions are its
-//!     │                            temporary children); requests go to the worker actor
-//!     └── listener     permanent   accepts on a duplicate of the bound port
+//! ├── peers            one_for_one, at most 3 restarts in 60 s, then gives up (escalates)
+//! │   ├── peer-service permanent   the connections peers opened (its sessions are its
+//! │   │                            temporary children); requests go to the worker actor
+//! │   └── listener     permanent   accepts on a duplicate of the bound port
+//! └── services         drawn only while the worker hosts some (see below)
+//!     └── service group svc-…      the group's policy (strategy, intensity)
+//!         └── NAME (TYPE)          permanent: one service instance (NAME: its id if unnamed)
 //! ```
 //!
 //! A panic in the peer service restarts it alone (peers connect again). Anything that
 //! cannot be rebuilt ends the process with the reason logged; the nanny starts a fresh
 //! worker, and the scheduler recomputes what the old one held, as for any lost worker.
+//! Service groups are supervisors of their own on the service thread (a group past its
+//! intensity fails its services, not the worker); the worker's report draws them under
+//! `services`, followed by the last 16 groups that gave up.
 
 pub mod actor;
 pub mod config;
