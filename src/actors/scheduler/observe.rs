@@ -120,7 +120,7 @@ impl Observer {
     pub(super) fn flush(&mut self) {
         if let Some(dashboard) = &self.dashboard {
             if !self.pending.is_empty() {
-                dashboard.observe(self.pending.drain(..));
+                dashboard.observe(std::mem::take(&mut self.pending));
             }
         }
     }
