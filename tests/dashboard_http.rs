@@ -8,16 +8,22 @@ use std::time::Duration;
 use taskforce::actors::dashboard::{Dashboard, MAX_FEEDS};
 use taskforce::dashboard::Observation;
 use taskforce::ids::WorkerId;
+use taskforce::messages::Token;
 
 /// Sends a GET and returns (status, headers and body as text).
 fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+    get_with(addr, path, "")
+}
+
+/// Sends a GET with extra header lines (each ending in `\r\n`).
+fn get_with(addr: SocketAddr, path: &str, headers: &str) -> (u16, String) {
     let mut stream = TcpStream::connect(addr).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_secs(20)))
         .expect("timeout");
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n{headers}\r\n"
     )
     .expect("send");
     let mut response = String::new();
@@ -151,4 +157,48 @@ fn live_feeds_push_snapshots_and_are_capped() {
     let (status, _) = get(server.addr(), "/events");
     assert_eq!(status, 503, "one feed more than the cap is refused");
     drop(feeds);
+}
+
+/// The value of the header `name` (lower case) in a response.
+fn header<'a>(response: &'a str, name: &str) -> Option<&'a str> {
+    let head = response
+        .split_once("\r\n\r\n")
+        .map_or(response, |(head, _)| head);
+    head.lines().find_map(|line| {
+        let (key, value) = line.split_once(':')?;
+        (key.trim().eq_ignore_ascii_case(name)).then(|| value.trim())
+    })
+}
+
+#[test]
+fn with_a_token_only_those_who_show_it_get_in() {
+    let dashboard = fed_dashboard();
+    let token = Token::new("s3cret to/ken").expect("token");
+    let server = dashboard
+        .serve_with_token("127.0.0.1:0".parse().unwrap(), Some(token))
+        .expect("serve");
+    let addr = server.addr();
+    for path in ["/", "/api/snapshot", "/metrics", "/events", "/?token=wrong"] {
+        let (status, response) = get(addr, path);
+        assert_eq!(status, 401, "{path}");
+        assert!(body(&response).contains("<form"), "{path}: the login form");
+    }
+    let link = server.link();
+    let path = link
+        .split_once(&addr.to_string())
+        .expect("link names the address")
+        .1;
+    assert!(path.starts_with("/?token="), "{link}");
+    let (status, response) = get(addr, path);
+    assert_eq!(status, 303, "the right token trades for a cookie");
+    assert_eq!(header(&response, "location"), Some("/"));
+    let cookie = header(&response, "set-cookie").expect("a cookie");
+    let cookie = cookie.split(';').next().expect("name=value");
+    let (status, snapshot) = get_with(addr, "/api/snapshot", &format!("Cookie: {cookie}\r\n"));
+    assert_eq!(status, 200);
+    assert!(body(&snapshot).contains("\"alpha\""));
+    let forged = format!("Cookie: {}x\r\n", cookie);
+    assert_eq!(get_with(addr, "/api/snapshot", &forged).0, 401);
+    let bearer = "Authorization: Bearer s3cret to/ken\r\n";
+    assert_eq!(get_with(addr, "/metrics", bearer).0, 200);
 }

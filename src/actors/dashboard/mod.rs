@@ -8,6 +8,7 @@
 //! [`DashboardModel`](crate::dashboard::DashboardModel), and each snapshot is built from
 //! bounded aggregates.
 
+mod access;
 mod aggregator;
 mod metrics;
 mod server;
@@ -16,7 +17,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use crate::dashboard::{Observation, Snapshot};
+use crate::messages::Token;
 
+pub use access::link_with_token;
 pub use aggregator::BACKLOG_BATCHES;
 pub use metrics::Metrics;
 pub use server::{serve, DashboardServer, FEED_INTERVAL, MAX_CONNECTIONS, MAX_FEEDS};
@@ -71,6 +74,16 @@ impl Dashboard {
     /// Serves the dashboard on `addr` (port 0 picks one) from a thread of its own, until the
     /// returned handle is dropped.
     pub fn serve(&self, addr: SocketAddr) -> std::io::Result<DashboardServer> {
-        serve(self.clone(), addr)
+        serve(self.clone(), addr, None)
+    }
+
+    /// As [`Dashboard::serve`], but only to those who show `token` (`?token=`, the cookie
+    /// that sets, or `Authorization: Bearer`); everyone else gets `401` and a login form.
+    pub fn serve_with_token(
+        &self,
+        addr: SocketAddr,
+        token: Option<Token>,
+    ) -> std::io::Result<DashboardServer> {
+        serve(self.clone(), addr, token)
     }
 }
