@@ -68,7 +68,7 @@ pub(super) async fn guard(State(access): State<Access>, request: Request, next: 
         }
         // Set the cookie and take the token out of the address bar (and the history).
         let cookie = format!("{COOKIE}={hex}; Path=/; HttpOnly; SameSite=Strict");
-        let location = request.uri().path().to_string();
+        let location = without_token(request.uri().path(), request.uri().query());
         return (
             StatusCode::SEE_OTHER,
             [(header::SET_COOKIE, cookie), (header::LOCATION, location)],
@@ -101,6 +101,18 @@ fn query_token(query: Option<&str>) -> Option<String> {
     Some(text.trim().to_string())
 }
 
+/// `path` and `query` without the `token` pair.
+fn without_token(path: &str, query: Option<&str>) -> String {
+    let rest: Vec<&str> = (query.unwrap_or_default().split('&'))
+        .filter(|pair| !pair.is_empty() && !pair.starts_with("token="))
+        .collect();
+    if rest.is_empty() {
+        path.to_string()
+    } else {
+        format!("{path}?{}", rest.join("&"))
+    }
+}
+
 /// `link` with `token` in its query, for a dashboard that asks for one.
 pub fn link_with_token(link: &str, token: &Token) -> String {
     let token = utf8_percent_encode(token.expose(), NON_ALPHANUMERIC);
@@ -130,6 +142,13 @@ mod tests {
         );
         assert_eq!(query_token(Some("a=1")), None);
         assert_eq!(query_token(None), None);
+    }
+
+    #[test]
+    fn the_redirect_keeps_the_rest_of_the_query() {
+        assert_eq!(without_token("/", Some("token=x&poll")), "/?poll");
+        assert_eq!(without_token("/a", Some("token=x")), "/a");
+        assert_eq!(without_token("/", None), "/");
     }
 
     #[test]
