@@ -122,6 +122,9 @@ fn dashboard_shows_a_running_cluster() -> Result<(), Failed> {
         )
         .into());
     }
+    if !dom.contains("data-node=") {
+        return Err(format!("no supervision tree: {dom}").into());
+    }
     if !dom.contains("data-function=\"dashboard_browser::slow_inc\"") {
         return Err(format!("no progress bar for slow_inc: {dom}").into());
     }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use taskforce::actors::dashboard::{Dashboard, MAX_FEEDS};
 use taskforce::dashboard::Observation;
 use taskforce::ids::WorkerId;
+use taskforce::messages::tree::TreeNode;
 use taskforce::messages::Token;
 
 /// Sends a GET and returns (status, headers and body as text).
@@ -201,4 +202,35 @@ fn with_a_token_only_those_who_show_it_get_in() {
     assert_eq!(get_with(addr, "/api/snapshot", &forged).0, 401);
     let bearer = "Authorization: Bearer s3cret to/ken\r\n";
     assert_eq!(get_with(addr, "/metrics", bearer).0, 200);
+}
+
+#[test]
+fn the_supervision_trees_and_their_restarts_are_shown_and_counted() {
+    let trees = taskforce::actors::center::ClusterTrees::default();
+    let mut worker = TreeNode::running("worker w1 (pid 7)");
+    worker.restarts = 2;
+    worker.last_exit = Some("killed by signal 9".into());
+    let mut nanny = TreeNode::running("nanny nanny-7");
+    nanny.restarts = 1;
+    nanny.children.push(worker);
+    trees.members.set(vec![nanny]);
+    let dashboard = fed_dashboard().with_trees(trees);
+    let server = dashboard
+        .serve("127.0.0.1:0".parse().unwrap())
+        .expect("serve");
+    let (status, snapshot) = get(server.addr(), "/api/snapshot");
+    assert_eq!(status, 200);
+    let json: serde_json::Value = serde_json::from_str(body(&snapshot)).expect("JSON");
+    assert_eq!(json["tree"][0]["name"], "nanny nanny-7");
+    assert_eq!(json["tree"][0]["children"][0]["restarts"], 2);
+    assert_eq!(
+        json["tree"][0]["children"][0]["last_exit"],
+        "killed by signal 9"
+    );
+    let (_, response) = get(server.addr(), "/metrics");
+    let line = body(&response)
+        .lines()
+        .find(|line| line.starts_with("taskforce_supervised_restarts "))
+        .expect("the restarts metric");
+    assert_eq!(line, "taskforce_supervised_restarts 3");
 }

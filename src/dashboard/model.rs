@@ -264,6 +264,7 @@ impl DashboardModel {
             stream: self.stream.iter().skip(skip).cloned().collect(),
             layers,
             events: self.events.iter().cloned().collect(),
+            tree: Vec::new(),
         }
     }
 

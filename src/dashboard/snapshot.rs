@@ -107,4 +107,7 @@ pub struct Snapshot {
     pub layers: Vec<LayerView>,
     /// The most recent events, oldest first.
     pub events: Vec<EventLine>,
+    /// The cluster's supervision trees with their restart counts (the center process's
+    /// first), when the dashboard is given them; the model itself leaves this empty.
+    pub tree: Vec<crate::messages::tree::TreeNode>,
 }

@@ -142,7 +142,8 @@ async fn launch(config: CenterConfig) -> std::io::Result<(CenterHandle, RunningC
         ),
         None => info!(target: LOG_TARGET, "Start center at {addr}"),
     }
-    let dashboard = Dashboard::default();
+    let trees = ClusterTrees::default();
+    let dashboard = Dashboard::default().with_trees(trees.clone());
     let server = config
         .dashboard
         .and_then(|at| serve_dashboard(&dashboard, at, config.token.clone()));
@@ -152,7 +153,7 @@ async fn launch(config: CenterConfig) -> std::io::Result<(CenterHandle, RunningC
         dashboard: server
             .as_ref()
             .map(|server| (dashboard, dashboard_link(server.addr()))),
-        trees: ClusterTrees::default(),
+        trees,
     };
     let trees = parts.trees.clone();
     let center = ChildRef::default();

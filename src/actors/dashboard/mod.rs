@@ -16,6 +16,7 @@ mod server;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use crate::actors::center::ClusterTrees;
 use crate::dashboard::{Observation, Snapshot};
 use crate::messages::Token;
 
@@ -32,12 +33,14 @@ const STREAM_SPANS_PER_SNAPSHOT: usize = 1_500;
 #[derive(Clone)]
 pub struct Dashboard {
     feed: Arc<aggregator::Feed>,
+    trees: Option<ClusterTrees>,
 }
 
 impl Default for Dashboard {
     fn default() -> Self {
         Dashboard {
             feed: Arc::new(aggregator::Feed::start()),
+            trees: None,
         }
     }
 }
@@ -55,9 +58,19 @@ impl Dashboard {
         self.feed.send(observations.into_iter().collect());
     }
 
+    /// Shows the cluster's supervision trees, as `trees` holds them, in each snapshot.
+    pub fn with_trees(mut self, trees: ClusterTrees) -> Self {
+        self.trees = Some(trees);
+        self
+    }
+
     /// What the page shows now, with every batch observed before this call folded in.
     pub fn snapshot(&self) -> Snapshot {
-        self.feed.aggregate().snapshot(STREAM_SPANS_PER_SNAPSHOT)
+        let mut snapshot = self.feed.aggregate().snapshot(STREAM_SPANS_PER_SNAPSHOT);
+        if let Some(trees) = &self.trees {
+            snapshot.tree = trees.snapshot();
+        }
+        snapshot
     }
 
     /// Observation batches dropped because the aggregator fell behind.
