@@ -47,6 +47,13 @@ fn fed_dashboard() -> Dashboard {
             nthreads: 2,
             memory_limit: 1 << 30,
         },
+        Observation::WorkerLoad {
+            id: WorkerId(1),
+            memory_used: 1 << 20,
+            stored_bytes: 8192,
+            peer_bytes_in: 100,
+            spilled_bytes: 4096,
+        },
         Observation::TaskSubmitted {
             key: "inc-0a".into(),
             function: "inc".into(),
@@ -88,6 +95,7 @@ fn page_assets_snapshot_and_metrics_are_served() {
     assert_eq!(status, 200);
     let json: serde_json::Value = serde_json::from_str(body(&snapshot)).expect("JSON");
     assert_eq!(json["workers"][0]["name"], "alpha");
+    assert_eq!(json["workers"][0]["spilled_bytes"], 4096);
     assert_eq!(json["totals"]["memory"], 1);
     assert_eq!(json["totals"]["waiting"], 1);
     assert_eq!(json["functions"][0]["function"], "inc");
@@ -121,6 +129,8 @@ fn metrics_parse_as_prometheus_text_and_match_the_model() {
     assert_eq!(value("taskforce_tasks", Some("memory")), 1.0);
     assert_eq!(value("taskforce_tasks", Some("waiting")), 1.0);
     assert_eq!(value("taskforce_tasks_finished_total", None), 1.0);
+    assert_eq!(value("taskforce_spilled_bytes", None), 4096.0);
+    assert_eq!(value("taskforce_transferred_bytes", None), 100.0);
     assert!(scrape
         .samples
         .iter()

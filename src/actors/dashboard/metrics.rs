@@ -22,6 +22,7 @@ pub struct Metrics {
     stored_bytes: IntGauge,
     memory_bytes: IntGauge,
     transferred_bytes: IntGauge,
+    spilled_bytes: IntGauge,
     restarts: IntGauge,
     task_latency: Histogram,
 }
@@ -48,6 +49,8 @@ impl Metrics {
             "Bytes workers received from peers since they started",
         )
         .expect("valid");
+        let spilled_bytes =
+            IntGauge::new("spilled_bytes", "Bytes of values workers hold on disk").expect("valid");
         let restarts = IntGauge::new(
             "supervised_restarts",
             "Restarts of the actors and processes in the cluster's supervision trees",
@@ -69,6 +72,7 @@ impl Metrics {
             stored_bytes,
             memory_bytes,
             transferred_bytes,
+            spilled_bytes,
             restarts,
             task_latency,
         };
@@ -77,7 +81,8 @@ impl Metrics {
     }
 
     fn register_all(&self) {
-        let collectors: [Box<dyn prometheus::core::Collector>; 10] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 11] = [
+            Box::new(self.spilled_bytes.clone()),
             Box::new(self.restarts.clone()),
             Box::new(self.tasks.clone()),
             Box::new(self.transitions.clone()),
@@ -125,17 +130,19 @@ impl Metrics {
             self.tasks.with_label_values(&[state]).set(value as i64);
         }
         let live = snapshot.workers.iter().filter(|w| w.state == "running");
-        let (mut count, mut stored, mut memory, mut transferred) = (0, 0, 0, 0);
+        let (mut count, mut stored, mut memory, mut transferred, mut spilled) = (0, 0, 0, 0, 0);
         for worker in live {
             count += 1;
             stored += worker.stored_bytes;
             memory += worker.memory_used;
             transferred += worker.peer_bytes_in;
+            spilled += worker.spilled_bytes;
         }
         self.workers.set(count);
         self.stored_bytes.set(stored as i64);
         self.memory_bytes.set(memory as i64);
         self.transferred_bytes.set(transferred as i64);
+        self.spilled_bytes.set(spilled as i64);
         self.restarts
             .set(snapshot.tree.iter().map(restarts_in).sum::<u64>() as i64);
         let mut text = Vec::new();

@@ -58,6 +58,7 @@ impl Observer {
             memory_used: load.memory_bytes,
             stored_bytes: load.stored_bytes,
             peer_bytes_in: load.peer_bytes_in,
+            spilled_bytes: load.spilled_bytes,
         });
     }
 

@@ -85,6 +85,7 @@ function renderWorkers(s) {
     cell.appendChild(bar);
     row.appendChild(cell);
     row.appendChild(el("td", {}, bytes(w.stored_bytes)));
+    row.appendChild(el("td", {}, bytes(w.spilled_bytes)));
     row.appendChild(el("td", {}, bytes(w.peer_bytes_in)));
     body.appendChild(row);
   }
