@@ -93,7 +93,12 @@ fn dashboard_shows_a_running_cluster() -> Result<(), Failed> {
     let busy = keep_busy(cluster.executor()?, stop.clone());
     let profile = tempdir("profile");
     let deadline = Instant::now() + Duration::from_secs(90);
-    let page = format!("{link}?poll");
+    let page = if link.contains('?') {
+        format!("{link}&poll")
+    } else {
+        format!("{link}?poll")
+    };
+    refuses_without_the_token(&browser, &link)?;
     let dom = loop {
         let output = run_bounded(headless(&browser, &profile).arg("--dump-dom").arg(&page))?;
         let dom = String::from_utf8_lossy(&output.stdout).into_owned();
@@ -117,10 +122,29 @@ fn dashboard_shows_a_running_cluster() -> Result<(), Failed> {
         )
         .into());
     }
+    if !dom.contains("data-node=") {
+        return Err(format!("no supervision tree: {dom}").into());
+    }
     if !dom.contains("data-function=\"dashboard_browser::slow_inc\"") {
         return Err(format!("no progress bar for slow_inc: {dom}").into());
     }
     eprintln!("dashboard screenshot: {}", screenshot.display());
+    Ok(())
+}
+
+/// The cluster has a token (a local cluster makes one): a browser without it, in a profile of
+/// its own (no cookie), gets the login form, not the dashboard.
+fn refuses_without_the_token(browser: &Path, link: &str) -> Result<(), Failed> {
+    let (bare, _) = link
+        .split_once("?token=")
+        .ok_or_else(|| format!("the link carries no token: {link}"))?;
+    let profile = tempdir("profile-without-token");
+    let output = run_bounded(headless(browser, &profile).arg("--dump-dom").arg(bare))?;
+    let dom = String::from_utf8_lossy(&output.stdout);
+    let _ = std::fs::remove_dir_all(&profile);
+    if !dom.contains("name=\"token\"") || dom.contains("data-worker=") {
+        return Err(format!("without the token the page was not the login form: {dom}").into());
+    }
     Ok(())
 }
 

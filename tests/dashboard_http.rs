@@ -8,16 +8,23 @@ use std::time::Duration;
 use taskforce::actors::dashboard::{Dashboard, MAX_FEEDS};
 use taskforce::dashboard::Observation;
 use taskforce::ids::WorkerId;
+use taskforce::messages::tree::TreeNode;
+use taskforce::messages::Token;
 
 /// Sends a GET and returns (status, headers and body as text).
 fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+    get_with(addr, path, "")
+}
+
+/// Sends a GET with extra header lines (each ending in `\r\n`).
+fn get_with(addr: SocketAddr, path: &str, headers: &str) -> (u16, String) {
     let mut stream = TcpStream::connect(addr).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_secs(20)))
         .expect("timeout");
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n{headers}\r\n"
     )
     .expect("send");
     let mut response = String::new();
@@ -39,6 +46,13 @@ fn fed_dashboard() -> Dashboard {
             addr: "127.0.0.1:4001".into(),
             nthreads: 2,
             memory_limit: 1 << 30,
+        },
+        Observation::WorkerLoad {
+            id: WorkerId(1),
+            memory_used: 1 << 20,
+            stored_bytes: 8192,
+            peer_bytes_in: 100,
+            spilled_bytes: 4096,
         },
         Observation::TaskSubmitted {
             key: "inc-0a".into(),
@@ -81,6 +95,7 @@ fn page_assets_snapshot_and_metrics_are_served() {
     assert_eq!(status, 200);
     let json: serde_json::Value = serde_json::from_str(body(&snapshot)).expect("JSON");
     assert_eq!(json["workers"][0]["name"], "alpha");
+    assert_eq!(json["workers"][0]["spilled_bytes"], 4096);
     assert_eq!(json["totals"]["memory"], 1);
     assert_eq!(json["totals"]["waiting"], 1);
     assert_eq!(json["functions"][0]["function"], "inc");
@@ -114,6 +129,8 @@ fn metrics_parse_as_prometheus_text_and_match_the_model() {
     assert_eq!(value("taskforce_tasks", Some("memory")), 1.0);
     assert_eq!(value("taskforce_tasks", Some("waiting")), 1.0);
     assert_eq!(value("taskforce_tasks_finished_total", None), 1.0);
+    assert_eq!(value("taskforce_spilled_bytes", None), 4096.0);
+    assert_eq!(value("taskforce_transferred_bytes", None), 100.0);
     assert!(scrape
         .samples
         .iter()
@@ -151,4 +168,79 @@ fn live_feeds_push_snapshots_and_are_capped() {
     let (status, _) = get(server.addr(), "/events");
     assert_eq!(status, 503, "one feed more than the cap is refused");
     drop(feeds);
+}
+
+/// The value of the header `name` (lower case) in a response.
+fn header<'a>(response: &'a str, name: &str) -> Option<&'a str> {
+    let head = response
+        .split_once("\r\n\r\n")
+        .map_or(response, |(head, _)| head);
+    head.lines().find_map(|line| {
+        let (key, value) = line.split_once(':')?;
+        (key.trim().eq_ignore_ascii_case(name)).then(|| value.trim())
+    })
+}
+
+#[test]
+fn with_a_token_only_those_who_show_it_get_in() {
+    let dashboard = fed_dashboard();
+    let token = Token::new("s3cret to/ken").expect("token");
+    let server = dashboard
+        .serve_with_token("127.0.0.1:0".parse().unwrap(), Some(token))
+        .expect("serve");
+    let addr = server.addr();
+    for path in ["/", "/api/snapshot", "/metrics", "/events", "/?token=wrong"] {
+        let (status, response) = get(addr, path);
+        assert_eq!(status, 401, "{path}");
+        assert!(body(&response).contains("<form"), "{path}: the login form");
+    }
+    let link = server.link();
+    let path = link
+        .split_once(&addr.to_string())
+        .expect("link names the address")
+        .1;
+    assert!(path.starts_with("/?token="), "{link}");
+    let (status, response) = get(addr, path);
+    assert_eq!(status, 303, "the right token trades for a cookie");
+    assert_eq!(header(&response, "location"), Some("/"));
+    let cookie = header(&response, "set-cookie").expect("a cookie");
+    let cookie = cookie.split(';').next().expect("name=value");
+    let (status, snapshot) = get_with(addr, "/api/snapshot", &format!("Cookie: {cookie}\r\n"));
+    assert_eq!(status, 200);
+    assert!(body(&snapshot).contains("\"alpha\""));
+    let forged = format!("Cookie: {}x\r\n", cookie);
+    assert_eq!(get_with(addr, "/api/snapshot", &forged).0, 401);
+    let bearer = "Authorization: Bearer s3cret to/ken\r\n";
+    assert_eq!(get_with(addr, "/metrics", bearer).0, 200);
+}
+
+#[test]
+fn the_supervision_trees_and_their_restarts_are_shown_and_counted() {
+    let trees = taskforce::actors::center::ClusterTrees::default();
+    let mut worker = TreeNode::running("worker w1 (pid 7)");
+    worker.restarts = 2;
+    worker.last_exit = Some("killed by signal 9".into());
+    let mut nanny = TreeNode::running("nanny nanny-7");
+    nanny.restarts = 1;
+    nanny.children.push(worker);
+    trees.members.set(vec![nanny]);
+    let dashboard = fed_dashboard().with_trees(trees);
+    let server = dashboard
+        .serve("127.0.0.1:0".parse().unwrap())
+        .expect("serve");
+    let (status, snapshot) = get(server.addr(), "/api/snapshot");
+    assert_eq!(status, 200);
+    let json: serde_json::Value = serde_json::from_str(body(&snapshot)).expect("JSON");
+    assert_eq!(json["tree"][0]["name"], "nanny nanny-7");
+    assert_eq!(json["tree"][0]["children"][0]["restarts"], 2);
+    assert_eq!(
+        json["tree"][0]["children"][0]["last_exit"],
+        "killed by signal 9"
+    );
+    let (_, response) = get(server.addr(), "/metrics");
+    let line = body(&response)
+        .lines()
+        .find(|line| line.starts_with("taskforce_supervised_restarts "))
+        .expect("the restarts metric");
+    assert_eq!(line, "taskforce_supervised_restarts 3");
 }

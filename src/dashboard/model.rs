@@ -66,6 +66,8 @@ pub enum Observation {
         stored_bytes: u64,
         /// Bytes received from peers so far.
         peer_bytes_in: u64,
+        /// Bytes of its values spilled to disk now.
+        spilled_bytes: u64,
     },
     /// A task entered the graph.
     TaskSubmitted {
@@ -189,6 +191,7 @@ impl DashboardModel {
                     memory_used: 0,
                     stored_bytes: 0,
                     peer_bytes_in: 0,
+                    spilled_bytes: 0,
                     processing: 0,
                     state: "running".into(),
                 };
@@ -200,11 +203,13 @@ impl DashboardModel {
                 memory_used,
                 stored_bytes,
                 peer_bytes_in,
+                spilled_bytes,
             } => {
                 if let Some(panel) = self.workers.get_mut(&id) {
                     panel.memory_used = memory_used;
                     panel.stored_bytes = stored_bytes;
                     panel.peer_bytes_in = peer_bytes_in;
+                    panel.spilled_bytes = spilled_bytes;
                 }
             }
             Observation::TaskSubmitted {
@@ -264,6 +269,7 @@ impl DashboardModel {
             stream: self.stream.iter().skip(skip).cloned().collect(),
             layers,
             events: self.events.iter().cloned().collect(),
+            tree: Vec::new(),
         }
     }
 

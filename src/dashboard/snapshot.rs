@@ -47,6 +47,8 @@ pub struct WorkerPanel {
     pub stored_bytes: u64,
     /// Bytes received from peers so far.
     pub peer_bytes_in: u64,
+    /// Bytes of its values spilled to disk now.
+    pub spilled_bytes: u64,
     /// Tasks sent to it and not reported yet.
     pub processing: u64,
     /// `running`, or `dead: <cause>`.
@@ -107,4 +109,7 @@ pub struct Snapshot {
     pub layers: Vec<LayerView>,
     /// The most recent events, oldest first.
     pub events: Vec<EventLine>,
+    /// The cluster's supervision trees with their restart counts (the center process's
+    /// first), when the dashboard is given them; the model itself leaves this empty.
+    pub tree: Vec<crate::messages::tree::TreeNode>,
 }

@@ -150,17 +150,18 @@ async fn launch(config: CenterConfig) -> std::io::Result<(CenterHandle, RunningC
         ),
         None => info!(target: LOG_TARGET, "Start center at {scheme}{addr}"),
     }
-    let dashboard = Dashboard::default();
+    let trees = ClusterTrees::default();
+    let dashboard = Dashboard::default().with_trees(trees.clone());
     let server = config
         .dashboard
-        .and_then(|at| serve_dashboard(&dashboard, at));
+        .and_then(|at| serve_dashboard(&dashboard, at, config.token.clone()));
     let parts = tree::CenterParts {
         config,
         listener: listener.into_std()?,
         dashboard: server
             .as_ref()
             .map(|server| (dashboard, dashboard_link(server.addr()))),
-        trees: ClusterTrees::default(),
+        trees,
     };
     let trees = parts.trees.clone();
     let center = ChildRef::default();
@@ -182,11 +183,15 @@ fn dashboard_link(bound: SocketAddr) -> String {
 }
 
 /// Serves the dashboard at `at`, or on a free port of the same host when `at` is taken.
-fn serve_dashboard(dashboard: &Dashboard, at: SocketAddr) -> Option<DashboardServer> {
+fn serve_dashboard(
+    dashboard: &Dashboard,
+    at: SocketAddr,
+    token: Option<Token>,
+) -> Option<DashboardServer> {
     let fallback = SocketAddr::new(at.ip(), 0);
-    let served = dashboard.serve(at).or_else(|e| {
+    let served = dashboard.serve_with_token(at, token.clone()).or_else(|e| {
         warn!(target: LOG_TARGET, "Dashboard port {} unavailable ({e}); using a free port", at.port());
-        dashboard.serve(fallback)
+        dashboard.serve_with_token(fallback, token)
     });
     served
         .map_err(|e| warn!(target: LOG_TARGET, "No dashboard: {e}"))

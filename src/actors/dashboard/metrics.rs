@@ -8,6 +8,7 @@ use prometheus::{
 };
 
 use crate::dashboard::{Observation, Snapshot};
+use crate::messages::tree::TreeNode;
 
 /// The cluster's metrics.
 #[derive(Clone)]
@@ -21,6 +22,8 @@ pub struct Metrics {
     stored_bytes: IntGauge,
     memory_bytes: IntGauge,
     transferred_bytes: IntGauge,
+    spilled_bytes: IntGauge,
+    restarts: IntGauge,
     task_latency: Histogram,
 }
 
@@ -46,6 +49,13 @@ impl Metrics {
             "Bytes workers received from peers since they started",
         )
         .expect("valid");
+        let spilled_bytes =
+            IntGauge::new("spilled_bytes", "Bytes of values workers hold on disk").expect("valid");
+        let restarts = IntGauge::new(
+            "supervised_restarts",
+            "Restarts of the actors and processes in the cluster's supervision trees",
+        )
+        .expect("valid");
         let latency = HistogramOpts::new(
             "task_latency_seconds",
             "From a task sent to a worker to its report",
@@ -62,6 +72,8 @@ impl Metrics {
             stored_bytes,
             memory_bytes,
             transferred_bytes,
+            spilled_bytes,
+            restarts,
             task_latency,
         };
         metrics.register_all();
@@ -69,7 +81,9 @@ impl Metrics {
     }
 
     fn register_all(&self) {
-        let collectors: [Box<dyn prometheus::core::Collector>; 9] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 11] = [
+            Box::new(self.spilled_bytes.clone()),
+            Box::new(self.restarts.clone()),
             Box::new(self.tasks.clone()),
             Box::new(self.transitions.clone()),
             Box::new(self.finished.clone()),
@@ -116,17 +130,21 @@ impl Metrics {
             self.tasks.with_label_values(&[state]).set(value as i64);
         }
         let live = snapshot.workers.iter().filter(|w| w.state == "running");
-        let (mut count, mut stored, mut memory, mut transferred) = (0, 0, 0, 0);
+        let (mut count, mut stored, mut memory, mut transferred, mut spilled) = (0, 0, 0, 0, 0);
         for worker in live {
             count += 1;
             stored += worker.stored_bytes;
             memory += worker.memory_used;
             transferred += worker.peer_bytes_in;
+            spilled += worker.spilled_bytes;
         }
         self.workers.set(count);
         self.stored_bytes.set(stored as i64);
         self.memory_bytes.set(memory as i64);
         self.transferred_bytes.set(transferred as i64);
+        self.spilled_bytes.set(spilled as i64);
+        self.restarts
+            .set(snapshot.tree.iter().map(restarts_in).sum::<u64>() as i64);
         let mut text = Vec::new();
         TextEncoder::new()
             .encode(&self.registry.gather(), &mut text)
@@ -138,6 +156,11 @@ impl Metrics {
     pub fn task_latency(&self, seconds: f64) {
         self.task_latency.observe(seconds);
     }
+}
+
+/// Restarts of `node` and everything under it.
+fn restarts_in(node: &TreeNode) -> u64 {
+    u64::from(node.restarts) + node.children.iter().map(restarts_in).sum::<u64>()
 }
 
 impl Default for Metrics {

@@ -2,19 +2,26 @@
 //! CDN), a JSON snapshot, a server-sent-events feed of snapshots at a bounded rate, and
 //! Prometheus metrics at `/metrics`.
 //!
-//! It runs on a thread of its own with its own small tokio runtime, so a browser (or a slow
-//! one) never takes time from the scheduler: the scheduler only feeds the shared
-//! [`DashboardModel`] under a short lock, and each snapshot is built from bounded aggregates.
+//! It runs on threads of its own, so neither the aggregation nor a browser (or a slow one)
+//! takes time from the scheduler: the scheduler only pushes each event's observations into a
+//! bounded channel (see [`aggregator`]), a thread of the dashboard folds them into the shared
+//! [`DashboardModel`](crate::dashboard::DashboardModel), and each snapshot is built from
+//! bounded aggregates.
 
+mod access;
+mod aggregator;
 mod metrics;
 mod server;
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::Arc;
 
-use crate::dashboard::{DashboardModel, Observation, Snapshot};
+use crate::actors::center::ClusterTrees;
+use crate::dashboard::{Observation, Snapshot};
+use crate::messages::Token;
 
+pub use access::link_with_token;
+pub use aggregator::BACKLOG_BATCHES;
 pub use metrics::Metrics;
 pub use server::{serve, DashboardServer, FEED_INTERVAL, MAX_CONNECTIONS, MAX_FEEDS};
 
@@ -22,27 +29,18 @@ pub use server::{serve, DashboardServer, FEED_INTERVAL, MAX_CONNECTIONS, MAX_FEE
 const STREAM_SPANS_PER_SNAPSHOT: usize = 1_500;
 
 /// A cluster's dashboard: the model the scheduler feeds and the metrics it keeps. Cheap to
-/// clone; every clone feeds the same model.
+/// clone; every clone feeds the same model, and its aggregator thread ends with the last one.
 #[derive(Clone)]
 pub struct Dashboard {
-    shared: Arc<Shared>,
-}
-
-struct Shared {
-    // A std mutex: held for one observation or one snapshot, never across an await.
-    model: Mutex<DashboardModel>,
-    metrics: Metrics,
-    started: Instant,
+    feed: Arc<aggregator::Feed>,
+    trees: Option<ClusterTrees>,
 }
 
 impl Default for Dashboard {
     fn default() -> Self {
         Dashboard {
-            shared: Arc::new(Shared {
-                model: Mutex::new(DashboardModel::default()),
-                metrics: Metrics::new(),
-                started: Instant::now(),
-            }),
+            feed: Arc::new(aggregator::Feed::start()),
+            trees: None,
         }
     }
 }
@@ -54,34 +52,51 @@ impl std::fmt::Debug for Dashboard {
 }
 
 impl Dashboard {
-    /// Takes in a batch of observations under one lock.
+    /// Hands a batch of observations, made now, to the aggregator; never waits (at the bound
+    /// of [`BACKLOG_BATCHES`] the batch is dropped and counted).
     pub fn observe(&self, observations: impl IntoIterator<Item = Observation>) {
-        let now = self.shared.started.elapsed().as_secs_f64();
-        let mut model = self.shared.model.lock().expect("dashboard model lock");
-        for observation in observations {
-            self.shared.metrics.observe(&observation);
-            if let Some(latency) = model.observe(observation, now) {
-                self.shared.metrics.task_latency(latency);
-            }
-        }
+        self.feed.send(observations.into_iter().collect());
     }
 
-    /// What the page shows now.
+    /// Shows the cluster's supervision trees, as `trees` holds them, in each snapshot.
+    pub fn with_trees(mut self, trees: ClusterTrees) -> Self {
+        self.trees = Some(trees);
+        self
+    }
+
+    /// What the page shows now, with every batch observed before this call folded in.
     pub fn snapshot(&self) -> Snapshot {
-        let now = self.shared.started.elapsed().as_secs_f64();
-        let model = self.shared.model.lock().expect("dashboard model lock");
-        model.snapshot(now, STREAM_SPANS_PER_SNAPSHOT)
+        let mut snapshot = self.feed.aggregate().snapshot(STREAM_SPANS_PER_SNAPSHOT);
+        if let Some(trees) = &self.trees {
+            snapshot.tree = trees.snapshot();
+        }
+        snapshot
+    }
+
+    /// Observation batches dropped because the aggregator fell behind.
+    pub fn dropped_batches(&self) -> u64 {
+        self.feed.aggregate().dropped()
     }
 
     /// The metrics in Prometheus's text format.
     pub fn metrics_text(&self) -> String {
         let snapshot = self.snapshot();
-        self.shared.metrics.render(&snapshot)
+        self.feed.aggregate().metrics.render(&snapshot)
     }
 
     /// Serves the dashboard on `addr` (port 0 picks one) from a thread of its own, until the
     /// returned handle is dropped.
     pub fn serve(&self, addr: SocketAddr) -> std::io::Result<DashboardServer> {
-        serve(self.clone(), addr)
+        serve(self.clone(), addr, None)
+    }
+
+    /// As [`Dashboard::serve`], but only to those who show `token` (`?token=`, the cookie
+    /// that sets, or `Authorization: Bearer`); everyone else gets `401` and a login form.
+    pub fn serve_with_token(
+        &self,
+        addr: SocketAddr,
+        token: Option<Token>,
+    ) -> std::io::Result<DashboardServer> {
+        serve(self.clone(), addr, token)
     }
 }

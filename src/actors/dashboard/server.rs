@@ -24,7 +24,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::{info, warn};
 
+use super::access::{self, Access};
 use super::Dashboard;
+use crate::messages::Token;
 
 const LOG_TARGET: &str = "taskforce::dashboard";
 /// Open connections at once.
@@ -48,6 +50,7 @@ struct AppState {
 #[derive(Debug)]
 pub struct DashboardServer {
     addr: SocketAddr,
+    token: Option<Token>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -57,9 +60,13 @@ impl DashboardServer {
         self.addr
     }
 
-    /// The page's URL.
+    /// The page's URL, with the token in it when the dashboard asks for one.
     pub fn link(&self) -> String {
-        format!("http://{}/", self.addr)
+        let link = format!("http://{}/", self.addr);
+        match &self.token {
+            Some(token) => access::link_with_token(&link, token),
+            None => link,
+        }
     }
 }
 
@@ -72,8 +79,12 @@ impl Drop for DashboardServer {
 }
 
 /// Binds `addr` and serves `dashboard` from a thread of its own until the returned handle is
-/// dropped.
-pub fn serve(dashboard: Dashboard, addr: SocketAddr) -> io::Result<DashboardServer> {
+/// dropped; with a `token`, only to those who show it (see [`access`]).
+pub fn serve(
+    dashboard: Dashboard,
+    addr: SocketAddr,
+    token: Option<Token>,
+) -> io::Result<DashboardServer> {
     let listener = std::net::TcpListener::bind(addr)?;
     listener.set_nonblocking(true)?;
     let bound = listener.local_addr()?;
@@ -81,6 +92,7 @@ pub fn serve(dashboard: Dashboard, addr: SocketAddr) -> io::Result<DashboardServ
         dashboard,
         feeds: Arc::new(Semaphore::new(MAX_FEEDS)),
     };
+    let access = Access::new(token.clone());
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -95,7 +107,7 @@ pub fn serve(dashboard: Dashboard, addr: SocketAddr) -> io::Result<DashboardServ
                 };
                 // Dropping the runtime when told to stop ends every connection and feed.
                 tokio::select! {
-                    served = axum::serve(listener, routes(state)) => if let Err(e) = served {
+                    served = axum::serve(listener, routes(state, access)) => if let Err(e) = served {
                         warn!(target: LOG_TARGET, "dashboard stopped: {e}");
                     },
                     _ = stopped => {}
@@ -105,11 +117,12 @@ pub fn serve(dashboard: Dashboard, addr: SocketAddr) -> io::Result<DashboardServ
     info!(target: LOG_TARGET, "Dashboard at http://{bound}/");
     Ok(DashboardServer {
         addr: bound,
+        token,
         stop: Some(stop),
     })
 }
 
-fn routes(state: AppState) -> Router {
+fn routes(state: AppState, access: Access) -> Router {
     Router::new()
         .route(
             "/",
@@ -127,6 +140,7 @@ fn routes(state: AppState) -> Router {
         .route("/events", get(events))
         .route("/metrics", get(metrics))
         .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(access, access::guard))
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {

@@ -133,7 +133,13 @@ impl Executor {
             return Some(link.to_string());
         }
         drop(cluster);
-        self.cluster_info().ok().and_then(|info| info.dashboard)
+        let link = self.cluster_info().ok().and_then(|info| info.dashboard)?;
+        // The scheduler reports the link without the token; this executor adds the one it holds.
+        let options = crate::actors::service::connect_options(Some(&self.inner.center));
+        Some(match &options.token {
+            Some(token) => crate::actors::dashboard::link_with_token(&link, token),
+            None => link,
+        })
     }
 
     /// Process ids of the worker processes (nannies) of the embedded cluster this executor

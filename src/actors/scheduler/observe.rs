@@ -58,6 +58,7 @@ impl Observer {
             memory_used: load.memory_bytes,
             stored_bytes: load.stored_bytes,
             peer_bytes_in: load.peer_bytes_in,
+            spilled_bytes: load.spilled_bytes,
         });
     }
 
@@ -120,7 +121,7 @@ impl Observer {
     pub(super) fn flush(&mut self) {
         if let Some(dashboard) = &self.dashboard {
             if !self.pending.is_empty() {
-                dashboard.observe(self.pending.drain(..));
+                dashboard.observe(std::mem::take(&mut self.pending));
             }
         }
     }

@@ -36,8 +36,8 @@ mod owner;
 mod spawn;
 mod target;
 
-pub(crate) use client::use_connect_options;
 pub use client::MAX_CALLS_IN_FLIGHT;
+pub(crate) use client::{connect_options, use_connect_options};
 pub use handle::{CallFuture, ServiceHandle};
 pub use host::ServiceHost;
 pub use spawn::ServiceGroup;

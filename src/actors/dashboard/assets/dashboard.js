@@ -85,6 +85,7 @@ function renderWorkers(s) {
     cell.appendChild(bar);
     row.appendChild(cell);
     row.appendChild(el("td", {}, bytes(w.stored_bytes)));
+    row.appendChild(el("td", {}, bytes(w.spilled_bytes)));
     row.appendChild(el("td", {}, bytes(w.peer_bytes_in)));
     body.appendChild(row);
   }
@@ -181,6 +182,25 @@ function renderEvents(s) {
   }
 }
 
+function treeItem(node) {
+  const item = el("li", { "data-node": node.name, "data-restarts": String(node.restarts) });
+  item.appendChild(el("span", { class: "name" }, node.name));
+  const ok = node.status === "running";
+  item.appendChild(el("span", { class: ok ? "status" : "status bad" }, " " + node.status));
+  if (node.restarts > 0) item.appendChild(el("span", { class: "restarts" }, ` ↻${node.restarts}`));
+  if (node.last_exit) item.appendChild(el("span", { class: "exit" }, ` (last exit: ${node.last_exit})`));
+  if (node.children.length) {
+    const list = el("ul");
+    for (const child of node.children) list.appendChild(treeItem(child));
+    item.appendChild(list);
+  }
+  return item;
+}
+
+function renderTree(s) {
+  $("tree").replaceChildren(...(s.tree || []).map(treeItem));
+}
+
 function render(snapshot) {
   renderSummary(snapshot);
   renderProgress(snapshot);
@@ -188,6 +208,7 @@ function render(snapshot) {
   renderStream(snapshot);
   renderGraph(snapshot);
   renderEvents(snapshot);
+  renderTree(snapshot);
   previous = snapshot;
   document.body.dataset.updates = String(Number(document.body.dataset.updates || 0) + 1);
 }
