@@ -28,14 +28,16 @@ pub enum KeyStatus {
     },
     /// It erred.
     Erred(TaskFailure),
-    /// It is gone: cancelled, lost with its worker, or forgotten by a restart.
+    /// It was cancelled (by this executor, or by the scheduler with a cancelled dependency).
+    Cancelled,
+    /// It is gone: lost with its worker, or forgotten by a restart.
     Lost(String),
     /// The connection to the scheduler was lost before the key finished.
     Disconnected(String),
 }
 
 impl KeyStatus {
-    /// Whether the key will change no more (finished, erred or lost).
+    /// Whether the key will change no more (finished, erred, cancelled or lost).
     pub fn is_done(&self) -> bool {
         !matches!(self, KeyStatus::Pending)
     }
@@ -46,6 +48,7 @@ impl KeyStatus {
             KeyStatus::Pending => "pending",
             KeyStatus::Finished { .. } => "finished",
             KeyStatus::Erred(_) => "error",
+            KeyStatus::Cancelled => "cancelled",
             KeyStatus::Lost(_) => "lost",
             KeyStatus::Disconnected(_) => "lost",
         }
@@ -138,6 +141,11 @@ impl SharedState {
     /// The scheduler numbered this executor `client` (at connect, and at each reconnect).
     pub fn set_client(&self, client: crate::ids::ClientId) {
         self.client.store(client.0, Ordering::Relaxed);
+    }
+
+    /// `key`'s status, if this executor holds a future for it.
+    pub fn status_of(&self, key: &TaskKey) -> Option<KeyStatus> {
+        self.keys.get(key).map(|state| state.status())
     }
 
     /// Whether this executor holds a future for `key`.
