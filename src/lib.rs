@@ -76,7 +76,9 @@ pub use actors::{center, executor, nanny, remote, worker};
 pub use actors::service::{CallFuture, ServiceGroup, ServiceHandle};
 pub use delayed::{delayed, Delayed};
 pub use error::{Error, Result};
-pub use executor::{as_completed, progress, wait, Executor, Future, SubmitOptions};
+pub use executor::{
+    as_completed, progress, wait, wait_first, wait_timeout, Executor, Future, SubmitOptions, Waited,
+};
 pub use local::LocalCluster;
 pub use runner::{Lazy, Runner};
 pub use service::{Restart, ServiceError};

@@ -26,6 +26,14 @@ fn panics_at_length(len: usize) -> i64 {
 }
 
 #[remote]
+fn panics_at_three(x: i64) -> i64 {
+    if x == 3 {
+        panic!("boom at {x}");
+    }
+    x
+}
+
+#[remote]
 fn mark_then_sleep(i: u64, dir: String) -> u64 {
     std::fs::write(Path::new(&dir).join(i.to_string()), b"").expect("write a marker");
     std::thread::sleep(Duration::from_millis(100));
@@ -197,6 +205,105 @@ fn released_queued_tasks_leave_the_workers_queue() -> Result<(), Failed> {
     outcome
 }
 
+fn expect_timeout<T: std::fmt::Debug>(
+    outcome: taskforce::Result<T>,
+    says: &str,
+) -> Result<(), Failed> {
+    match outcome {
+        Err(error @ Error::Timeout { .. }) => {
+            let message = error.to_string();
+            check(message.contains(says), &message)
+        }
+        other => Err(format!("expected a timeout, got {other:?}").into()),
+    }
+}
+
+/// `result`, `gather` and `wait` give up after their timeout; `wait_first` returns when one
+/// future is done, with the rest not done.
+fn timeouts_and_first_completed() -> Result<(), Failed> {
+    let cluster = cluster(2);
+    let executor = cluster.executor()?;
+    let slow = executor.submit(sleep_ms, (30_000,))?;
+    let limit = Duration::from_millis(200);
+    expect_timeout(slow.result_timeout(limit), "1 of 1 futures not done")?;
+    let fast = executor.submit(sleep_ms, (10,))?;
+    let both = vec![slow.clone(), fast.clone()];
+    expect_timeout(taskforce::wait_timeout(&both, limit), "wait timed out")?;
+    let waited = taskforce::wait_first(both.clone(), None);
+    check(
+        waited.done.len() == 1 && waited.done[0].key() == fast.key(),
+        "fast done",
+    )?;
+    check(waited.not_done.len() == 1, "slow not done")?;
+    expect_timeout(
+        executor.gather_timeout(&both, limit),
+        "1 of 2 futures not done",
+    )?;
+    let none = taskforce::wait_first(vec![slow.clone()], Some(limit));
+    check(
+        none.done.is_empty() && none.not_done.len() == 1,
+        "none done",
+    )?;
+    check(
+        fast.result_timeout(Duration::from_secs(60))? == 10,
+        "fast value",
+    )?;
+    executor.cancel(std::slice::from_ref(&slow))?;
+    Ok(())
+}
+
+/// `gather_each` gives each value or its own error; `as_completed` takes more futures while
+/// it runs, yields batches, and yields values with their futures.
+fn gather_each_and_as_completed_extensions() -> Result<(), Failed> {
+    let cluster = cluster(2);
+    let executor = cluster.executor()?;
+    let xs = executor.map(panics_at_three, 0..5_i64)?;
+    let each = executor.gather_each(&xs);
+    let values: Vec<Option<i64>> = each.iter().map(|r| r.as_ref().ok().copied()).collect();
+    check(
+        values == [Some(0), Some(1), Some(2), None, Some(4)],
+        &format!("{values:?}"),
+    )?;
+    check(
+        matches!(each[3], Err(Error::Panicked { .. })),
+        "the panic is item 3's",
+    )?;
+
+    let mut growing = taskforce::as_completed(vec![executor.submit(inc, (1,))?]);
+    let mut seen = Vec::new();
+    while let Some(future) = growing.next() {
+        let value = future.result()?;
+        if value < 5 {
+            growing.add(executor.submit(inc, (value,))?);
+        }
+        seen.push(value);
+    }
+    check(seen == [2, 3, 4, 5], &format!("{seen:?}"))?;
+
+    let mut batches = taskforce::as_completed(executor.map(inc, 100..110_i64)?);
+    let mut counted = 0;
+    loop {
+        let batch = batches.next_batch();
+        if batch.is_empty() {
+            break;
+        }
+        check(batch.iter().all(|f| f.done()), "a batch holds done futures")?;
+        counted += batch.len();
+    }
+    check(
+        counted == 10 && batches.remaining() == 0,
+        &format!("{counted}"),
+    )?;
+
+    let with_results = taskforce::as_completed(executor.map(inc, 0..5_i64)?).with_results();
+    let mut total = 0;
+    for (future, value) in with_results {
+        check(future.done(), "yielded done")?;
+        total += value?;
+    }
+    check(total == 15, &format!("total {total}"))
+}
+
 fn main() {
     taskforce::local::serve_if_local_worker();
     let args = Arguments::from_args();
@@ -221,6 +328,11 @@ fn main() {
         Trial::test(
             "released_queued_tasks_leave_the_workers_queue",
             released_queued_tasks_leave_the_workers_queue,
+        ),
+        Trial::test("timeouts_and_first_completed", timeouts_and_first_completed),
+        Trial::test(
+            "gather_each_and_as_completed_extensions",
+            gather_each_and_as_completed_extensions,
         ),
     ];
     libtest_mimic::run(&args, tests).exit();

@@ -5,6 +5,7 @@
 //! block the calling thread only where they say so.
 
 mod actor;
+mod completion;
 mod future;
 mod graphs;
 mod inner;
@@ -16,6 +17,7 @@ mod state;
 mod submissions;
 mod submit;
 mod wait;
+mod waiting;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,12 +25,14 @@ use std::time::Duration;
 use actix::prelude::*;
 use tracing::warn;
 
+pub use completion::WithResults;
 pub use future::Future;
 pub use options::SubmitOptions;
 pub use progress::progress;
 pub use scatter::LARGE_ARGUMENT_BYTES;
 pub use state::KeyStatus;
 pub use wait::{as_completed, wait, AsCompleted};
+pub use waiting::{wait_first, wait_timeout, Waited};
 
 use actor::{AskScheduler, ExecutorActor};
 pub(crate) use inner::Inner;
