@@ -304,6 +304,29 @@ fn gather_each_and_as_completed_extensions() -> Result<(), Failed> {
     check(total == 15, &format!("total {total}"))
 }
 
+/// Done callbacks run once their future is done (at once if it is), may read its value,
+/// and one that panics does not stop the others.
+fn done_callbacks_run_once_done() -> Result<(), Failed> {
+    let cluster = cluster(1);
+    let executor = cluster.executor()?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let done_now = executor.submit(sleep_ms, (1,))?;
+    done_now.result()?;
+    let slow = executor.submit(sleep_ms, (1_000,))?;
+    slow.add_done_callback(|_| panic!("a callback that panics"));
+    for future in [&slow, &done_now] {
+        let tx = tx.clone();
+        future.add_done_callback(move |f| {
+            let _ = tx.send((f.status(), f.result().ok()));
+        });
+    }
+    let patience = Duration::from_secs(60);
+    let mut got = vec![rx.recv_timeout(patience)?, rx.recv_timeout(patience)?];
+    got.sort_by_key(|(_, value)| *value);
+    let want = vec![("finished", Some(1)), ("finished", Some(1_000))];
+    check(got == want, &format!("{got:?}"))
+}
+
 fn main() {
     taskforce::local::serve_if_local_worker();
     let args = Arguments::from_args();
@@ -330,6 +353,7 @@ fn main() {
             released_queued_tasks_leave_the_workers_queue,
         ),
         Trial::test("timeouts_and_first_completed", timeouts_and_first_completed),
+        Trial::test("done_callbacks_run_once_done", done_callbacks_run_once_done),
         Trial::test(
             "gather_each_and_as_completed_extensions",
             gather_each_and_as_completed_extensions,

@@ -5,6 +5,7 @@
 //! block the calling thread only where they say so.
 
 mod actor;
+mod callbacks;
 mod completion;
 mod future;
 mod graphs;

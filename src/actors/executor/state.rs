@@ -188,7 +188,8 @@ impl SharedState {
         }
     }
 
-    fn notify_changed(&self) {
+    /// Wakes every thread waiting on a change (something they wait for may hold now).
+    pub(crate) fn notify_changed(&self) {
         *self.changes.lock().expect("changes lock") += 1;
         self.changed.notify_all();
     }
