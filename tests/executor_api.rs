@@ -327,6 +327,27 @@ fn done_callbacks_run_once_done() -> Result<(), Failed> {
     check(got == want, &format!("{got:?}"))
 }
 
+#[path = "../examples/seed_pool.rs"]
+mod seed_pool;
+
+/// The seeds' Pool walkthrough (`examples/seed_pool.rs`), run here so CI runs it: the total
+/// matches the sum of the same arrays made here.
+fn seed_pool_walkthrough() -> Result<(), Failed> {
+    let cluster = cluster(2);
+    let executor = cluster.executor()?;
+    let total = seed_pool::run(&executor, 20, 1_000)?;
+    check(total > 0.0, "a total")?;
+    let pool = taskforce::Pool::new(executor.clone());
+    let again = pool.apply_async(seed_pool::random_array, (3_u64, 1_000_usize))?;
+    let local: f64 = again.get()?.iter().sum();
+    check(
+        pool.apply(seed_pool::array_sum, (&again,))? == local,
+        "same sum",
+    )?;
+    again.delete()?;
+    Ok(())
+}
+
 fn main() {
     taskforce::local::serve_if_local_worker();
     let args = Arguments::from_args();
@@ -354,6 +375,7 @@ fn main() {
         ),
         Trial::test("timeouts_and_first_completed", timeouts_and_first_completed),
         Trial::test("done_callbacks_run_once_done", done_callbacks_run_once_done),
+        Trial::test("seed_pool_walkthrough", seed_pool_walkthrough),
         Trial::test(
             "gather_each_and_as_completed_extensions",
             gather_each_and_as_completed_extensions,
