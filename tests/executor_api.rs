@@ -327,6 +327,33 @@ fn done_callbacks_run_once_done() -> Result<(), Failed> {
     check(got == want, &format!("{got:?}"))
 }
 
+#[remote]
+fn add(x: i64, y: i64) -> i64 {
+    x + y
+}
+
+/// `to_dot` of delayed calls draws a box per call and an arrow per input; SVG needs `dot`.
+fn delayed_calls_draw_their_graph() -> Result<(), Failed> {
+    let a = taskforce::delayed(inc, (1,));
+    let c = taskforce::delayed(add, (&a, &a));
+    let dot = c.to_dot();
+    let boxes = dot.matches("[label=").count();
+    let arrows = dot.matches(" -> ").count();
+    check(boxes == 2 && arrows == 1, &dot)?;
+    check(
+        dot.contains(&format!("\"{}\" -> \"{}\"", a.key(), c.key())),
+        &dot,
+    )?;
+    match taskforce::graph::render_svg(&dot) {
+        Ok(svg) => check(String::from_utf8_lossy(&svg).contains("<svg"), "an svg"),
+        Err(error @ taskforce::graph::RenderError::DotMissing(_)) => {
+            eprintln!("no SVG on this machine: {error}");
+            Ok(())
+        }
+        Err(other) => Err(format!("dot is installed but failed: {other}").into()),
+    }
+}
+
 #[path = "../examples/seed_pool.rs"]
 mod seed_pool;
 
@@ -376,6 +403,10 @@ fn main() {
         Trial::test("timeouts_and_first_completed", timeouts_and_first_completed),
         Trial::test("done_callbacks_run_once_done", done_callbacks_run_once_done),
         Trial::test("seed_pool_walkthrough", seed_pool_walkthrough),
+        Trial::test(
+            "delayed_calls_draw_their_graph",
+            delayed_calls_draw_their_graph,
+        ),
         Trial::test(
             "gather_each_and_as_completed_extensions",
             gather_each_and_as_completed_extensions,
