@@ -77,8 +77,8 @@ pub use actors::service::{CallFuture, ServiceGroup, ServiceHandle};
 pub use delayed::{delayed, Delayed};
 pub use error::{Error, Result};
 pub use executor::{
-    as_completed, progress, wait, wait_first, wait_timeout, Executor, Future, Pool, RemoteData,
-    SubmitOptions, Waited,
+    as_completed, fire_and_forget, progress, wait, wait_first, wait_timeout, Executor, Future,
+    Pool, RemoteData, SubmitOptions, Waited,
 };
 pub use local::LocalCluster;
 pub use runner::{Lazy, Runner};

@@ -354,6 +354,29 @@ fn delayed_calls_draw_their_graph() -> Result<(), Failed> {
     }
 }
 
+/// A task whose every handle is dropped after `fire_and_forget` still runs (here it waits
+/// on a slow input first, so without it the release would come long before it could start),
+/// and is forgotten once done.
+fn fire_and_forget_runs_to_the_end() -> Result<(), Failed> {
+    let dir: PathBuf = std::env::temp_dir().join(format!("tf-forget-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let outcome = (|| {
+        let cluster = cluster(1);
+        let executor = cluster.executor()?;
+        let slow = executor.submit(sleep_ms, (500,))?;
+        let dir_arg = dir.to_string_lossy().into_owned();
+        let marked = executor.submit(mark_then_sleep, (&slow, dir_arg))?;
+        taskforce::fire_and_forget(marked);
+        drop(slow);
+        eventually("the forgotten task runs", || dir.join("500").exists())?;
+        eventually("the cluster forgets it once done", || {
+            executor.cluster_info().is_ok_and(|info| info.tasks == 0)
+        })
+    })();
+    std::fs::remove_dir_all(&dir)?;
+    outcome
+}
+
 #[path = "../examples/seed_pool.rs"]
 mod seed_pool;
 
@@ -403,6 +426,10 @@ fn main() {
         Trial::test("timeouts_and_first_completed", timeouts_and_first_completed),
         Trial::test("done_callbacks_run_once_done", done_callbacks_run_once_done),
         Trial::test("seed_pool_walkthrough", seed_pool_walkthrough),
+        Trial::test(
+            "fire_and_forget_runs_to_the_end",
+            fire_and_forget_runs_to_the_end,
+        ),
         Trial::test(
             "delayed_calls_draw_their_graph",
             delayed_calls_draw_their_graph,

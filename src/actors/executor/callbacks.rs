@@ -89,3 +89,11 @@ impl<T: 'static> Future<T> {
         (executor.callbacks).register(&executor.shared, self.state().clone(), run);
     }
 }
+
+/// Lets `future`'s task run to the end though the program drops every handle on it (dask's
+/// `fire_and_forget`): the executor holds it until it is done, then lets it go. The
+/// executor must stay connected meanwhile: a program that exits first takes the task with
+/// it, as the scheduler forgets what a gone client wanted.
+pub fn fire_and_forget<T: 'static>(future: Future<T>) {
+    future.add_done_callback(|_| {});
+}

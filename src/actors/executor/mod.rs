@@ -27,6 +27,7 @@ use std::time::Duration;
 use actix::prelude::*;
 use tracing::warn;
 
+pub use callbacks::fire_and_forget;
 pub use completion::WithResults;
 pub use future::Future;
 pub use options::SubmitOptions;
