@@ -99,6 +99,12 @@ impl<T> Delayed<T> {
         }
         graph
     }
+
+    /// A picture of [`Delayed::graph`] in Graphviz's DOT language (see
+    /// [`crate::graph::render_svg`] for SVG).
+    pub fn to_dot(&self) -> String {
+        self.graph().to_dot()
+    }
 }
 
 impl<T: DeserializeOwned + Clone + Send + Sync + 'static> Delayed<T> {

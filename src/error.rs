@@ -8,6 +8,7 @@ use crate::function::ValueError;
 use crate::ids::{TaskKey, WorkerId};
 use crate::messages::handshake::HandshakeError;
 use crate::messages::CodecError;
+use crate::scheduler::shortened;
 use crate::scheduler::TaskFailure;
 
 impl Error {
@@ -125,7 +126,7 @@ pub enum Error {
     TlsSetup(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// A remote function panicked; the worker caught it and keeps running. Retrying gives
     /// the same panic unless the function is nondeterministic.
-    #[error("task {key} ({function}) panicked on worker {worker}: {message}")]
+    #[error("task {key} ({function}) panicked on worker {worker}: {}", shortened(.message))]
     Panicked {
         /// The function's registered name.
         function: String,
@@ -137,7 +138,7 @@ pub enum Error {
         message: String,
     },
     /// A remote function returned `Err` (or could not read its arguments).
-    #[error("task {key} ({function}) failed on worker {worker}: {message}")]
+    #[error("task {key} ({function}) failed on worker {worker}: {}", shortened(.message))]
     Failed {
         /// The function's registered name.
         function: String,

@@ -76,7 +76,10 @@ pub use actors::{center, executor, nanny, remote, worker};
 pub use actors::service::{CallFuture, ServiceGroup, ServiceHandle};
 pub use delayed::{delayed, Delayed};
 pub use error::{Error, Result};
-pub use executor::{as_completed, progress, wait, Executor, Future, SubmitOptions};
+pub use executor::{
+    as_completed, fire_and_forget, progress, wait, wait_first, wait_timeout, Executor, Future,
+    Pool, RemoteData, SubmitOptions, Waited,
+};
 pub use executor::{as_completed_stream, wait_async};
 pub use local::LocalCluster;
 pub use runner::{Lazy, Runner};

@@ -104,7 +104,7 @@ fn futures_as_arguments() -> Result<(), Failed> {
     assert_eq!(again.key(), a.key(), "same call, same key");
     let debug = format!("{c:?}");
     check(
-        debug.starts_with("<Future: status: finished, key: add-"),
+        debug.starts_with("<Future: status: finished, type: i64, key: add-"),
         &debug,
     )
 }

@@ -26,6 +26,7 @@
 //! # Ok::<(), taskforce::Error>(())
 //! ```
 
+mod dot;
 mod index;
 mod keys;
 mod order;
@@ -40,6 +41,7 @@ pub(crate) use order::order_indexed;
 pub(crate) use validate::validate_indexed;
 
 pub use crate::{key, task};
+pub use dot::{render_svg, render_svg_with, RenderError};
 pub use keys::KeyPart;
 pub use outputs::{take_value, KeyLike, Keys};
 pub use task::{GraphTask, IntoGraphArg};

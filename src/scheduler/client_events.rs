@@ -206,6 +206,13 @@ impl SchedulerState {
         self.revive(&key);
     }
 
+    /// Every client that wants `key` wants it no more (they were told what became of it).
+    pub(super) fn drop_wanters(&mut self, key: &TaskKey) {
+        for client in self.task(key).who_wants.clone() {
+            self.remove_want(client, key);
+        }
+    }
+
     fn remove_want(&mut self, client: ClientId, key: &TaskKey) {
         if let Some(wants) = self.clients.get_mut(&client) {
             wants.remove(key);

@@ -43,7 +43,7 @@ fn deaths_in_words(deaths: &[WorkerDeath]) -> String {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, thiserror::Error)]
 pub enum TaskFailure {
     /// The function returned an error.
-    #[error("task {key} ({function}) failed on {worker}: {message}")]
+    #[error("task {key} ({function}) failed on {worker}: {}", shortened(.message))]
     Failed {
         /// The function that failed.
         function: FunctionId,
@@ -55,7 +55,7 @@ pub enum TaskFailure {
         message: String,
     },
     /// The function panicked; the worker caught the panic at the task boundary.
-    #[error("task {key} ({function}) panicked on {worker}: {message}")]
+    #[error("task {key} ({function}) panicked on {worker}: {}", shortened(.message))]
     Panicked {
         /// The function that panicked.
         function: FunctionId,
@@ -125,6 +125,24 @@ pub enum TaskFailure {
     },
 }
 
+/// How many characters of a task's error or panic message `Display` shows; the rest is cut
+/// (the full text stays in the `message` field).
+pub const SHOWN_MESSAGE_CHARS: usize = 1000;
+
+/// `message` as `Display` shows it: whole up to [`SHOWN_MESSAGE_CHARS`] characters, else its
+/// start and how much was cut.
+pub fn shortened(message: &str) -> std::borrow::Cow<'_, str> {
+    match message.char_indices().nth(SHOWN_MESSAGE_CHARS) {
+        None => message.into(),
+        Some((cut, _)) => format!(
+            "{}… ({} more bytes cut; the whole message is in the error's `message` field)",
+            &message[..cut],
+            message.len() - cut
+        )
+        .into(),
+    }
+}
+
 fn lost_with(worker: &Option<WorkerId>) -> String {
     match worker {
         Some(worker) => format!(" with worker {worker}"),
@@ -189,5 +207,16 @@ mod tests {
             }
         );
         assert!(c.to_string().contains("dependency a erred"));
+    }
+
+    #[test]
+    fn long_messages_are_shortened_on_a_char_boundary() {
+        assert_eq!(shortened("short"), "short");
+        let long = "é".repeat(SHOWN_MESSAGE_CHARS + 10);
+        let shown = shortened(&long);
+        assert!(shown.starts_with(&"é".repeat(SHOWN_MESSAGE_CHARS)));
+        assert!(shown.ends_with(
+            "… (20 more bytes cut; the whole message is in the error's `message` field)"
+        ));
     }
 }

@@ -53,7 +53,7 @@ mod tests;
 
 pub use center_restart::LOST_WITH_CENTER;
 pub use client_events::FOREIGN_KEY;
-pub use failure::{DeathCause, TaskFailure, WorkerDeath};
+pub use failure::{shortened, DeathCause, TaskFailure, WorkerDeath, SHOWN_MESSAGE_CHARS};
 pub use outbox::{ClientReport, Outbox, OutboxBatch, WorkerCommand};
 pub use report_check::IgnoredReport;
 pub use state::SchedulerState;

@@ -164,7 +164,9 @@ impl SchedulerState {
     }
 
     /// Scattered data among `lost` (no lineage) can never come back: it errs with
-    /// `DataLost`, its wanters are told it is lost and its dependents err.
+    /// `DataLost`, its wanters are told it is lost and its dependents err. Then it is wanted
+    /// no more (as dask forgets it at once), so its record goes as soon as no erred dependent
+    /// refers to it; the wanters' futures already report the loss.
     fn fail_lost_data(&mut self, lost: &[TaskKey], worker: Option<WorkerId>) {
         for key in lost {
             if self.task(key).run.is_none() {
@@ -173,6 +175,7 @@ impl SchedulerState {
                     worker,
                 };
                 self.fail(key, failure);
+                self.drop_wanters(key);
             }
         }
     }

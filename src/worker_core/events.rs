@@ -75,8 +75,9 @@ impl WorkerState {
         out.report(event);
     }
 
-    /// The scheduler releases `keys`: drop their values, forget them if waiting, drop their
-    /// outcome if running (a run cannot be stopped; a later compute of the key keeps it).
+    /// The scheduler releases `keys`: drop their values, forget them if waiting, take their
+    /// job back if no thread started it, else drop their outcome (a run cannot be stopped; a
+    /// later compute of the key keeps it).
     pub fn on_release(&mut self, keys: Vec<TaskKey>, out: &mut dyn WorkerOutbox) {
         for key in keys {
             if self.store.remove(&key) == Some(true) {
@@ -87,9 +88,15 @@ impl WorkerState {
                 self.tasks.remove(&key);
                 continue;
             }
-            if let Some(record) = self.tasks.get_mut(&key) {
-                if let TaskState::Running { released, .. } = &mut record.state {
-                    *released = true;
+            let Some(record) = self.tasks.get_mut(&key) else {
+                continue;
+            };
+            if let TaskState::Running { released, .. } = &mut record.state {
+                // A thread may take the job between the scheduler's release and this: then
+                // withdraw fails and the outcome, when it comes, is dropped.
+                match out.withdraw(&key) {
+                    true => drop(self.tasks.remove(&key)),
+                    false => *released = true,
                 }
             }
         }

@@ -74,6 +74,11 @@ pub trait WorkerOutbox {
     }
     /// `key`'s spilled value is no longer needed: delete it.
     fn drop_spilled(&mut self, _key: &TaskKey) {}
+    /// Take back `key`'s job if no thread has started it yet, now; returns whether it was
+    /// taken (then its outcome never comes). Without task threads to ask, nothing is.
+    fn withdraw(&mut self, _key: &TaskKey) -> bool {
+        false
+    }
     /// A run the lost center asked for ended after it was lost; its value (`nbytes`) is kept
     /// here: offer it to the current center, if there is one (a worker that registers later
     /// offers every value it holds).
@@ -105,5 +110,11 @@ impl WorkerOutbox for Vec<WorkerCommand> {
     }
     fn offer(&mut self, key: TaskKey, nbytes: u64) {
         self.push(WorkerCommand::Offer(key, nbytes));
+    }
+    /// A run not yet performed is taken out of the commands.
+    fn withdraw(&mut self, key: &TaskKey) -> bool {
+        let queued = (self.iter())
+            .position(|command| matches!(command, WorkerCommand::Run(job) if &job.key == key));
+        queued.map(|at| self.remove(at)).is_some()
     }
 }

@@ -168,13 +168,16 @@ impl ExecutorActor {
                     (done.key, status)
                 }))
             }
-            SchedulerToExecutor::Erred(keys) => shared.set_statuses(
-                keys.into_iter()
-                    .map(|(k, f)| (k, KeyStatus::Erred(f.into()))),
-            ),
-            SchedulerToExecutor::Lost(keys) => {
-                shared.set_statuses(keys.into_iter().map(|(k, r)| (k, KeyStatus::Lost(r))))
+            SchedulerToExecutor::Erred(keys) => {
+                let updates: Vec<_> = (keys.into_iter())
+                    .map(|(k, f)| (k, super::future::erred_status(shared, f.into())))
+                    .collect();
+                shared.set_statuses(updates)
             }
+            SchedulerToExecutor::Lost(keys) => shared.set_statuses(
+                keys.into_iter()
+                    .map(|(k, r)| (k, super::future::lost_status(r))),
+            ),
             SchedulerToExecutor::Recomputing(keys) => {
                 shared.set_statuses(keys.into_iter().map(|k| (k, KeyStatus::Pending)))
             }

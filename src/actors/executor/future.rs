@@ -7,11 +7,12 @@ use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 
-use super::state::{KeyState, KeyStatus};
+use super::state::{KeyState, KeyStatus, SharedState};
 use super::Inner;
 use crate::function::{Arg, ArgSpec, KeepAlive};
 use crate::ids::TaskKey;
 use crate::messages::CodecError;
+use crate::scheduler::TaskFailure;
 
 pub(crate) struct FutureHandle {
     pub(crate) state: Arc<KeyState>,
@@ -69,9 +70,14 @@ impl<T> Future<T> {
         self.handle.state.status().is_done()
     }
 
-    /// The status word: `pending`, `finished`, `error` or `lost`.
+    /// The status word: `pending`, `finished`, `error`, `cancelled` or `lost`.
     pub fn status(&self) -> &'static str {
         self.handle.state.status().name()
+    }
+
+    /// Whether the future was cancelled (its `result` gives [`crate::Error::Cancelled`]).
+    pub fn cancelled(&self) -> bool {
+        matches!(self.handle.state.status(), KeyStatus::Cancelled)
     }
 
     pub(crate) fn state(&self) -> &Arc<KeyState> {
@@ -83,7 +89,7 @@ impl<T> Future<T> {
     pub(crate) fn revive_if_lost(&self) -> bool {
         let lost = matches!(
             self.handle.state.status(),
-            KeyStatus::Lost(_) | KeyStatus::Disconnected(_)
+            KeyStatus::Cancelled | KeyStatus::Lost(_) | KeyStatus::Disconnected(_)
         );
         if lost {
             self.handle
@@ -133,8 +139,9 @@ impl<T> fmt::Debug for Future<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "<Future: status: {}, key: {}>",
+            "<Future: status: {}, type: {}, key: {}>",
             self.status(),
+            std::any::type_name::<T>(),
             self.key()
         )
     }
@@ -191,13 +198,53 @@ impl<T: 'static> Arg<Vec<T>> for Vec<Future<T>> {
 /// The reason of a key this executor (or the scheduler, at its request) cancelled.
 pub(crate) const CANCELLED: &str = "cancelled";
 
+/// The status of a key the scheduler reports gone for `reason`.
+pub(crate) fn lost_status(reason: String) -> KeyStatus {
+    match reason == CANCELLED {
+        true => KeyStatus::Cancelled,
+        false => KeyStatus::Lost(reason),
+    }
+}
+
+/// The status of a key the scheduler reports erred. A task naming a dependency this executor
+/// cancelled is cancelled too: a cancel racing a submission on another thread reaches the
+/// scheduler first, which then knows the dependency no more.
+pub(crate) fn erred_status(shared: &SharedState, failure: TaskFailure) -> KeyStatus {
+    if let TaskFailure::UnknownDependency { dependency, .. } = &failure {
+        if matches!(shared.status_of(dependency), Some(KeyStatus::Cancelled)) {
+            return KeyStatus::Cancelled;
+        }
+    }
+    KeyStatus::Erred(failure)
+}
+
+/// Fails with [`crate::Error::Cancelled`] when one of `dependencies` is a future this
+/// executor holds as cancelled (dask's `submit` on a cancelled future).
+pub(crate) fn check_not_cancelled(
+    shared: &SharedState,
+    dependencies: &[TaskKey],
+) -> crate::Result<()> {
+    match (dependencies.iter()).find(|d| matches!(shared.status_of(d), Some(KeyStatus::Cancelled)))
+    {
+        Some(dependency) => Err(crate::Error::Cancelled {
+            key: dependency.clone(),
+            reason: None,
+        }),
+        None => Ok(()),
+    }
+}
+
 /// Turns a done key's status into its value or its error (for the gather path).
 pub(crate) fn status_error(key: &TaskKey, status: &KeyStatus) -> Option<crate::Error> {
     match status {
         KeyStatus::Erred(failure) => Some(failure.clone().into()),
+        KeyStatus::Cancelled => Some(crate::Error::Cancelled {
+            key: key.clone(),
+            reason: None,
+        }),
         KeyStatus::Lost(reason) => Some(crate::Error::Cancelled {
             key: key.clone(),
-            reason: (reason != CANCELLED).then(|| reason.clone()),
+            reason: Some(reason.clone()),
         }),
         KeyStatus::Disconnected(reason) => Some(crate::Error::ConnectionLost {
             reason: reason.clone(),

@@ -36,6 +36,8 @@ pub(crate) struct Inner {
     /// The frame limits of this executor's links (taken to be the scheduler's too): a task
     /// whose header would break them fails at submit instead of being dropped on the way.
     limits: std::sync::OnceLock<crate::messages::FrameLimits>,
+    /// Done callbacks not run yet, and the thread that runs them.
+    pub(crate) callbacks: super::callbacks::DoneCallbacks,
 }
 
 /// What must happen to bring some keys' values home.
@@ -60,6 +62,7 @@ impl Inner {
             thread: Mutex::new(Some(thread)),
             local_cluster: Mutex::new(None),
             limits: std::sync::OnceLock::new(),
+            callbacks: Default::default(),
         }
     }
 

@@ -7,10 +7,13 @@
 mod actor;
 mod asynchronous;
 mod blocking;
+mod callbacks;
+mod completion;
 mod future;
 mod graphs;
 mod inner;
 mod options;
+mod pool;
 mod progress;
 mod reconnect;
 mod scatter;
@@ -18,6 +21,7 @@ mod state;
 mod submissions;
 mod submit;
 mod wait;
+mod waiting;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,12 +30,16 @@ use actix::prelude::*;
 use tracing::warn;
 
 pub use asynchronous::{as_completed_stream, wait_async, AsCompletedStream};
+pub use callbacks::fire_and_forget;
+pub use completion::WithResults;
 pub use future::Future;
 pub use options::SubmitOptions;
+pub use pool::{Pool, RemoteData};
 pub use progress::progress;
 pub use scatter::LARGE_ARGUMENT_BYTES;
 pub use state::KeyStatus;
 pub use wait::{as_completed, wait, AsCompleted};
+pub use waiting::{wait_first, wait_timeout, Waited};
 
 pub(crate) use blocking::outside_runtime;
 

@@ -28,14 +28,16 @@ pub enum KeyStatus {
     },
     /// It erred.
     Erred(TaskFailure),
-    /// It is gone: cancelled, lost with its worker, or forgotten by a restart.
+    /// It was cancelled (by this executor, or by the scheduler with a cancelled dependency).
+    Cancelled,
+    /// It is gone: lost with its worker, or forgotten by a restart.
     Lost(String),
     /// The connection to the scheduler was lost before the key finished.
     Disconnected(String),
 }
 
 impl KeyStatus {
-    /// Whether the key will change no more (finished, erred or lost).
+    /// Whether the key will change no more (finished, erred, cancelled or lost).
     pub fn is_done(&self) -> bool {
         !matches!(self, KeyStatus::Pending)
     }
@@ -46,6 +48,7 @@ impl KeyStatus {
             KeyStatus::Pending => "pending",
             KeyStatus::Finished { .. } => "finished",
             KeyStatus::Erred(_) => "error",
+            KeyStatus::Cancelled => "cancelled",
             KeyStatus::Lost(_) => "lost",
             KeyStatus::Disconnected(_) => "lost",
         }
@@ -145,6 +148,11 @@ impl SharedState {
         self.client.store(client.0, Ordering::Relaxed);
     }
 
+    /// `key`'s status, if this executor holds a future for it.
+    pub fn status_of(&self, key: &TaskKey) -> Option<KeyStatus> {
+        self.keys.get(key).map(|state| state.status())
+    }
+
     /// Whether this executor holds a future for `key`.
     pub fn holds(&self, key: &TaskKey) -> bool {
         self.keys.contains_key(key)
@@ -185,7 +193,8 @@ impl SharedState {
         }
     }
 
-    fn notify_changed(&self) {
+    /// Wakes every thread waiting on a change (something they wait for may hold now).
+    pub(crate) fn notify_changed(&self) {
         *self.changes.lock().expect("changes lock") += 1;
         self.changed.notify_all();
     }

@@ -142,6 +142,8 @@ impl Executor {
             args,
             retries: options.retries,
         };
+        let deps = body.dependencies();
+        super::future::check_not_cancelled(&self.inner.shared, &deps)?;
         let spec = body.to_spec()?;
         let key = match options.pure {
             true => pure_key(f.short_name(), &spec),
@@ -159,7 +161,7 @@ impl Executor {
         }
         Ok(NewTaskMsg {
             key,
-            deps: body.dependencies(),
+            deps,
             function: body.function,
             spec,
             order: 0,
@@ -240,8 +242,9 @@ impl Executor {
     pub fn cancel<T>(&self, futures: &[Future<T>]) -> crate::Result<()> {
         let keys: Vec<TaskKey> = futures.iter().map(|f| f.key().clone()).collect();
         for key in &keys {
-            let status = super::KeyStatus::Lost(super::future::CANCELLED.into());
-            self.inner.shared.set_status(key, status);
+            self.inner
+                .shared
+                .set_status(key, super::KeyStatus::Cancelled);
         }
         self.inner.ask(
             ExecutorToScheduler::Cancel(keys),

@@ -40,7 +40,7 @@ pub fn as_completed<T>(futures: impl IntoIterator<Item = Future<T>>) -> AsComple
 
 /// The iterator of [`as_completed`].
 pub struct AsCompleted<T> {
-    pending: VecDeque<Future<T>>,
+    pub(super) pending: VecDeque<Future<T>>,
 }
 
 impl<T> Iterator for AsCompleted<T> {

@@ -268,7 +268,7 @@ impl Worker {
                 self.on_compute(tasks.into_iter().map(Into::into).collect(), peers, ctx)
             }
             CenterToWorker::Release(keys) => {
-                let mut out = ShellOutbox::new(self.spill.as_mut());
+                let mut out = ShellOutbox::new(self.spill.as_mut()).with_pool(self.pool.as_ref());
                 self.core.on_release(keys, &mut out);
             }
             CenterToWorker::Shutdown(m) => {

@@ -92,7 +92,7 @@ impl Worker {
             },
         } = &event
         {
-            warn!(target: LOG_TARGET, %key, function = %function.name, "task panicked: {message}");
+            warn!(target: LOG_TARGET, %key, function = %function.name, "task panicked: {}", crate::scheduler::shortened(message));
         }
         self.events.push(event);
         if self.events.len() >= REPORT_BATCH {

@@ -92,6 +92,18 @@ impl TaskPool {
     }
 }
 
+impl TaskPool {
+    /// Takes `key`'s job out of the queue if no thread has started it; returns whether it
+    /// did. Linear in the queue, which the scheduler keeps about as long as the threads
+    /// (its saturation limit) plus the tasks with inputs held here.
+    pub fn withdraw(&self, key: &TaskKey) -> bool {
+        let mut guard = self.queue.heap.lock().expect("task queue lock");
+        let before = guard.0.len();
+        guard.0.retain(|queued| &queued.job.key != key);
+        guard.0.len() != before
+    }
+}
+
 impl Queue {
     fn next(&self) -> Job {
         let mut guard = self.heap.lock().expect("task queue lock");

@@ -139,6 +139,7 @@ impl Drop for SpillDir {
 pub(super) struct ShellOutbox<'a> {
     pub(super) commands: Vec<WorkerCommand>,
     disk: Option<&'a mut SpillDir>,
+    pool: Option<&'a super::pool::TaskPool>,
 }
 
 impl<'a> ShellOutbox<'a> {
@@ -146,7 +147,14 @@ impl<'a> ShellOutbox<'a> {
         ShellOutbox {
             commands: Vec::new(),
             disk,
+            pool: None,
         }
+    }
+
+    /// The same, able to take jobs back from the task threads' queue.
+    pub(super) fn with_pool(mut self, pool: Option<&'a super::pool::TaskPool>) -> Self {
+        self.pool = pool;
+        self
     }
 }
 
@@ -187,6 +195,9 @@ impl WorkerOutbox for ShellOutbox<'_> {
         if let Some(disk) = self.disk.as_deref_mut() {
             disk.remove(key);
         }
+    }
+    fn withdraw(&mut self, key: &TaskKey) -> bool {
+        self.commands.withdraw(key) || self.pool.is_some_and(|pool| pool.withdraw(key))
     }
 }
 

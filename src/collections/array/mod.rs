@@ -126,6 +126,12 @@ impl<T> Array<T> {
     pub fn graph(&self) -> Graph {
         node::graph_of(&self.node)
     }
+
+    /// A picture of [`Self::graph`] in Graphviz's DOT language (see
+    /// [`crate::graph::render_svg`] for SVG).
+    pub fn to_dot(&self) -> String {
+        self.graph().to_dot()
+    }
 }
 
 impl<T: Element> Array<T> {

@@ -62,6 +62,11 @@ impl<U: Element> Scalar<U> {
     pub fn graph(&self) -> crate::graph::Graph {
         self.array.graph()
     }
+
+    /// A picture of [`Self::graph`] in Graphviz's DOT language.
+    pub fn to_dot(&self) -> String {
+        self.graph().to_dot()
+    }
 }
 
 fn check(kind: Reduction, grid: &Grid, axes: &[usize]) -> Result<Vec<usize>, ArrayError> {

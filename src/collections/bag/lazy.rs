@@ -356,6 +356,12 @@ impl<T> Bag<T> {
     pub fn to_graph(&self) -> crate::Result<(Graph, Vec<TaskKey>)> {
         Ok(self.partition_tasks(Terminal::Collect { limit: None }, "bag")?)
     }
+
+    /// A picture of [`Self::to_graph`]'s graph in Graphviz's DOT language (see
+    /// [`crate::graph::render_svg`] for SVG); the bag's own error if it cannot be built.
+    pub fn to_dot(&self) -> crate::Result<String> {
+        Ok(self.to_graph()?.0.to_dot())
+    }
 }
 
 pub(super) fn unexpected(step: &'static str, chunk: &Chunk) -> BagError {

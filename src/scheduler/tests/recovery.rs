@@ -121,13 +121,41 @@ fn scattered_data_lost_with_its_worker_is_reported_lost() {
         ]
     );
     assert_eq!(sim.state.who_has(&key("kept")), &[W2], "a replica survives");
-    // Scattering it again brings it back.
+    // Scattering it again brings it back, for the client that scatters it only: the
+    // others were told it was lost and want it no more.
     assert_eq!(
         sim.scatter(C1, "x", W2, 10),
-        vec![Sent::InMemory(C1, key("x")), Sent::InMemory(C2, key("x"))]
+        vec![Sent::InMemory(C1, key("x"))]
     );
     sim.step(|s, out| s.on_client_removed(C1, out));
     sim.step(|s, out| s.on_client_removed(C2, out));
+    assert_eq!(sim.state.task_count(), 0);
+}
+
+#[test]
+fn scattered_data_lost_with_its_only_worker_is_forgotten_at_once() {
+    let mut sim = Sim::new();
+    sim.add_worker(WorkerBuilder::new(W1));
+    sim.add_worker(WorkerBuilder::new(W2));
+    sim.scatter(C1, "x", W1, 10);
+    sim.scatter(C2, "x", W1, 10);
+    let sent = sim.remove_worker(W1);
+    let reason = "data of x was lost with worker w1".to_string();
+    assert_eq!(
+        reports(&sent),
+        vec![
+            Sent::Lost(C1, key("x"), reason.clone()),
+            Sent::Lost(C2, key("x"), reason)
+        ]
+    );
+    assert_eq!(
+        sim.state.task_count(),
+        0,
+        "x is forgotten before its futures go"
+    );
+    // The clients' releases, when their futures go, find nothing to do.
+    assert!(reports(&sim.releases(C1, &["x"])).is_empty());
+    assert!(reports(&sim.releases(C2, &["x"])).is_empty());
     assert_eq!(sim.state.task_count(), 0);
 }
 

@@ -140,11 +140,21 @@ pub(super) enum Sent {
 struct RecordingOutbox {
     sent: Vec<Sent>,
     disk: crate::ids::Map<TaskKey, crate::function::EncodedValue>,
+    /// When set, jobs run wait in `queued` (no thread free) and can be withdrawn; else a
+    /// thread takes each at once.
+    threads_busy: bool,
+    queued: crate::ids::Set<TaskKey>,
 }
 
 impl WorkerOutbox for RecordingOutbox {
     fn run(&mut self, job: Job) {
+        if self.threads_busy {
+            self.queued.insert(job.key.clone());
+        }
         self.sent.push(Sent::Run(job.key, job.call.args.len()));
+    }
+    fn withdraw(&mut self, key: &TaskKey) -> bool {
+        self.queued.remove(key)
     }
     fn fetch(&mut self, order: FetchOrder) {
         self.sent.push(Sent::Fetch(order));
@@ -195,6 +205,11 @@ impl Sim {
             state,
             out: RecordingOutbox::default(),
         }
+    }
+
+    /// From now on no task thread is free: jobs wait in the queue, and can be taken back.
+    pub(super) fn threads_busy(&mut self) {
+        self.out.threads_busy = true;
     }
 
     /// Like [`Sim::new`], spilling and pausing by `policy`.

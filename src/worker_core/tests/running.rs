@@ -69,6 +69,26 @@ fn a_task_released_while_running_drops_its_outcome_unless_asked_again() {
 }
 
 #[test]
+fn a_released_task_no_thread_started_is_taken_back_from_the_queue() {
+    let mut sim = Sim::new();
+    sim.threads_busy();
+    sim.compute(vec![TaskBuilder::new("a"), TaskBuilder::new("b")]);
+    assert_eq!(sim.state.running_count(), 2);
+    assert!(sim.release(&["a"]).is_empty());
+    assert_eq!(
+        sim.state.running_count(),
+        1,
+        "a left the queue and the core"
+    );
+    assert!(
+        sim.done("a", value(1)).is_empty(),
+        "a stray outcome is dropped"
+    );
+    let sent = sim.compute(vec![TaskBuilder::new("a")]);
+    assert_eq!(runs(&sent), vec![key("a")], "asked again, it runs afresh");
+}
+
+#[test]
 fn a_released_waiting_task_is_forgotten_but_its_input_still_lands() {
     let mut sim = Sim::new();
     let sent = sim.compute(vec![TaskBuilder::new("a").input("x", &[W2])]);
