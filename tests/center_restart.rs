@@ -228,11 +228,7 @@ fn what_died_with_the_center_is_recomputed_or_reported_lost() -> Result<(), Fail
 }
 
 fn main() {
-    if matches!(
-        std::env::args().nth(1).as_deref(),
-        Some("center" | "worker")
-    ) {
-        taskforce::cli::main().expect("taskforce role");
+    if support::serve_role_if_asked() {
         return;
     }
     let args = Arguments::from_args();

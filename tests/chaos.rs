@@ -188,11 +188,7 @@ fn a_worker_frozen_past_the_ttl_rejoins_and_the_answer_is_right() -> Result<(), 
 }
 
 fn main() {
-    if matches!(
-        std::env::args().nth(1).as_deref(),
-        Some("center" | "worker")
-    ) {
-        taskforce::cli::main().expect("taskforce role");
+    if support::serve_role_if_asked() {
         return;
     }
     let args = Arguments::from_args();

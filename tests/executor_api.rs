@@ -3,6 +3,10 @@
 //!
 //! A custom test main (libtest-mimic) lets the same binary serve as a worker.
 
+mod support;
+
+use support::check;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -46,14 +50,6 @@ fn cluster(workers: usize) -> LocalCluster {
         .threads_per_worker(1)
         .start()
         .expect("local cluster starts")
-}
-
-fn check(condition: bool, what: &str) -> Result<(), Failed> {
-    if condition {
-        Ok(())
-    } else {
-        Err(what.into())
-    }
 }
 
 /// A cancelled future says so (status, `cancelled()`, Debug), and a task submitted on it

@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 mod support;
 
+use support::check;
+
 use libtest_mimic::{Arguments, Failed, Trial};
 use support::{field, program_cluster, started_at, Proc};
 use taskforce::{as_completed, remote, wait, Error, Executor, LocalCluster};
@@ -82,14 +84,6 @@ fn cluster(workers: usize) -> LocalCluster {
         .threads_per_worker(1)
         .start()
         .expect("local cluster starts")
-}
-
-fn check(condition: bool, what: &str) -> Result<(), Failed> {
-    if condition {
-        Ok(())
-    } else {
-        Err(what.into())
-    }
 }
 
 fn futures_as_arguments() -> Result<(), Failed> {
@@ -698,11 +692,7 @@ fn main() {
     if std::env::args().nth(1).as_deref() == Some("local-then-panic") {
         local_then_panic();
     }
-    if matches!(
-        std::env::args().nth(1).as_deref(),
-        Some("center" | "worker")
-    ) {
-        taskforce::cli::main().expect("taskforce role");
+    if support::serve_role_if_asked() {
         return;
     }
     taskforce::local::serve_if_local_worker();

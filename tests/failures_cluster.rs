@@ -414,11 +414,7 @@ fn main() {
         let addr = std::env::args().nth(2).expect("an address");
         return connect_nowhere(&addr);
     }
-    if matches!(
-        std::env::args().nth(1).as_deref(),
-        Some("center" | "worker")
-    ) {
-        taskforce::cli::main().expect("taskforce role");
+    if support::serve_role_if_asked() {
         return;
     }
     let args = Arguments::from_args();

@@ -7,6 +7,8 @@
 
 mod support;
 
+use support::check;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
@@ -33,14 +35,6 @@ fn inc(x: i64) -> i64 {
 fn slow_inc(x: i64, millis: u64) -> i64 {
     std::thread::sleep(Duration::from_millis(millis));
     x + 1
-}
-
-fn check(condition: bool, what: &str) -> Result<(), Failed> {
-    if condition {
-        Ok(())
-    } else {
-        Err(what.into())
-    }
 }
 
 fn exe() -> std::path::PathBuf {
@@ -365,11 +359,7 @@ fn restart_is_refused_unless_the_cluster_allows_it() -> Result<(), Failed> {
 }
 
 fn main() {
-    if matches!(
-        std::env::args().nth(1).as_deref(),
-        Some("center" | "worker")
-    ) {
-        taskforce::cli::main().expect("taskforce role");
+    if support::serve_role_if_asked() {
         return;
     }
     let args = Arguments::from_args();

@@ -416,11 +416,7 @@ fn services_show_under_their_supervisors() -> Result<(), Failed> {
 }
 
 fn main() {
-    if matches!(
-        std::env::args().nth(1).as_deref(),
-        Some("center" | "worker")
-    ) {
-        taskforce::cli::main().expect("taskforce role");
+    if support::serve_role_if_asked() {
         return;
     }
     let args = Arguments::from_args();

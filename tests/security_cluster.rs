@@ -6,6 +6,8 @@
 
 mod support;
 
+use support::check;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
@@ -27,14 +29,6 @@ fn inc(x: i64) -> i64 {
 #[remote]
 fn sum_all(xs: Vec<i64>) -> i64 {
     xs.iter().sum()
-}
-
-fn check(condition: bool, what: &str) -> Result<(), Failed> {
-    if condition {
-        Ok(())
-    } else {
-        Err(what.into())
-    }
 }
 
 fn exe() -> std::path::PathBuf {
@@ -353,11 +347,7 @@ fn a_peer_that_asks_and_never_reads_is_cut_off() -> Result<(), Failed> {
 }
 
 fn main() {
-    if matches!(
-        std::env::args().nth(1).as_deref(),
-        Some("center" | "worker")
-    ) {
-        taskforce::cli::main().expect("taskforce role");
+    if support::serve_role_if_asked() {
         return;
     }
     let args = Arguments::from_args();

@@ -3,6 +3,10 @@
 //! to a task, lookup by name, timers, stop, and the hosting worker killed with SIGKILL
 //! during calls.
 
+mod support;
+
+use support::check;
+
 use std::time::{Duration, Instant};
 
 use libtest_mimic::{Arguments, Failed, Trial};
@@ -92,14 +96,6 @@ fn cluster(workers: usize) -> LocalCluster {
         .threads_per_worker(1)
         .start()
         .expect("local cluster starts")
-}
-
-fn check(condition: bool, what: &str) -> Result<(), Failed> {
-    if condition {
-        Ok(())
-    } else {
-        Err(what.into())
-    }
 }
 
 /// Runs `body` on a thread and fails if it takes longer than `limit` (a hang is a bug).
@@ -435,11 +431,7 @@ fn services_example() -> Result<(), Failed> {
 }
 
 fn main() {
-    if matches!(
-        std::env::args().nth(1).as_deref(),
-        Some("center" | "worker")
-    ) {
-        taskforce::cli::main().expect("taskforce role");
+    if support::serve_role_if_asked() {
         return;
     }
     taskforce::local::serve_if_local_worker();

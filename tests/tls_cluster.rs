@@ -7,6 +7,8 @@
 
 mod support;
 
+use support::check;
+
 use std::path::{Path, PathBuf};
 
 use libtest_mimic::{Arguments, Failed, Trial};
@@ -27,14 +29,6 @@ fn inc(x: i64) -> i64 {
 #[remote]
 fn sum_all(xs: Vec<i64>) -> i64 {
     xs.iter().sum()
-}
-
-fn check(condition: bool, what: &str) -> Result<(), Failed> {
-    if condition {
-        Ok(())
-    } else {
-        Err(what.into())
-    }
 }
 
 /// A temp dir of PEM files, removed on drop.
@@ -304,11 +298,7 @@ fn path_text(pki: &Pki, file: &str) -> String {
 }
 
 fn main() {
-    if matches!(
-        std::env::args().nth(1).as_deref(),
-        Some("center" | "worker")
-    ) {
-        taskforce::cli::main().expect("taskforce role");
+    if support::serve_role_if_asked() {
         return;
     }
     let mut args = Arguments::from_args();

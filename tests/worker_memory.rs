@@ -4,6 +4,8 @@
 //!
 //! A custom test main (libtest-mimic) lets the same binary serve as a worker.
 
+mod support;
+
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -154,11 +156,7 @@ fn big_array_local(seed: u64) -> Vec<f64> {
 }
 
 fn main() {
-    if matches!(
-        std::env::args().nth(1).as_deref(),
-        Some("center" | "worker")
-    ) {
-        taskforce::cli::main().expect("taskforce role");
+    if support::serve_role_if_asked() {
         return;
     }
     taskforce::local::serve_if_local_worker();

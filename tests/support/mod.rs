@@ -228,3 +228,26 @@ pub fn program_cluster(
         .collect();
     (center, addr, workers)
 }
+
+/// In a test binary that is also the cluster's program: serves the role its arguments name
+/// (`center …` or `worker …`, as `taskforce::cli` parses them) and returns `true`; returns
+/// `false` when run as the test harness.
+pub fn serve_role_if_asked() -> bool {
+    if !matches!(
+        std::env::args().nth(1).as_deref(),
+        Some("center" | "worker")
+    ) {
+        return false;
+    }
+    taskforce::cli::main().expect("taskforce role");
+    true
+}
+
+/// `Ok` if `condition` holds, else a failure saying `what` was expected.
+pub fn check(condition: bool, what: &str) -> Result<(), libtest_mimic::Failed> {
+    if condition {
+        Ok(())
+    } else {
+        Err(what.into())
+    }
+}
