@@ -91,6 +91,11 @@ fn small_limits() -> FrameLimits {
 /// A center and one worker in this process (on a thread of their own), every link held to
 /// `limits`; returns the center's address.
 fn in_process_cluster(limits: FrameLimits) -> Result<String, Failed> {
+    in_process_cluster_of(limits, 1)
+}
+
+/// A center and `workers` single-thread workers in this process, all with `limits`.
+fn in_process_cluster_of(limits: FrameLimits, workers: usize) -> Result<String, Failed> {
     let (started, addr) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let system = actix::System::new();
@@ -102,13 +107,16 @@ fn in_process_cluster(limits: FrameLimits) -> Result<String, Failed> {
                 ..CenterConfig::default()
             })
             .await?;
-            let mut config = WorkerConfig::new(center.addr.to_string());
-            config.host = [127, 0, 0, 1].into();
-            config.nthreads = 1;
-            config.limits = limits;
-            config.connect.limits = limits;
-            let worker = taskforce::worker::start(config).await?;
-            Ok::<_, Failed>((center, worker))
+            let mut started = Vec::new();
+            for _ in 0..workers {
+                let mut config = WorkerConfig::new(center.addr.to_string());
+                config.host = [127, 0, 0, 1].into();
+                config.nthreads = 1;
+                config.limits = limits;
+                config.connect.limits = limits;
+                started.push(taskforce::worker::start(config).await?);
+            }
+            Ok::<_, Failed>((center, started))
         });
         let _ = started.send(
             running
@@ -128,6 +136,39 @@ fn in_process_cluster(limits: FrameLimits) -> Result<String, Failed> {
 /// task's 2 MiB-limited header; a 20 MiB value scattered, one made on the worker and a task
 /// of three 900 KiB arguments each fail their own call naming the size and the limit, and the same connection serves the
 /// next calls.
+/// With frames of at most 1 MiB: two 5 MiB values scattered over two workers, and a task
+/// reading both: one of them moves worker to worker in pieces, and arrives whole.
+fn a_value_larger_than_a_frame_moves_worker_to_worker() -> Result<(), Failed> {
+    let limits = small_limits();
+    let addr = in_process_cluster_of(limits, 2)?;
+    let options = ConnectOptions {
+        limits,
+        give_up_after: Some(support::PATIENCE),
+        ..ConnectOptions::default()
+    };
+    let executor = Executor::connect_with(&addr, options)?;
+    executor.wait_for_workers(2, support::PATIENCE)?;
+    let values: Vec<Vec<u8>> = (1..=2_u8).map(|n| vec![n; 5 << 20]).collect();
+    let placed = executor.scatter(values)?;
+    let total = executor.submit(total_len, (&placed[0], &placed[1], Vec::<u8>::new()))?;
+    check(
+        total.result()? == 10 << 20,
+        "both 5 MiB values reach the task whole",
+    )?;
+    let deadline = Instant::now() + support::PATIENCE;
+    loop {
+        let info = executor.cluster_info()?;
+        let moved: u64 = info.workers.iter().map(|w| w.peer_bytes_in).sum();
+        if moved >= 5 << 20 {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("workers report {moved} bytes from peers, not 5 MiB").into());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn values_larger_than_a_frame_travel_and_too_large_ones_fail_alone() -> Result<(), Failed> {
     let limits = small_limits();
     let addr = in_process_cluster(limits)?;
@@ -430,6 +471,10 @@ fn main() {
         Trial::test(
             "values_larger_than_a_frame_travel_and_too_large_ones_fail_alone",
             values_larger_than_a_frame_travel_and_too_large_ones_fail_alone,
+        ),
+        Trial::test(
+            "a_value_larger_than_a_frame_moves_worker_to_worker",
+            a_value_larger_than_a_frame_moves_worker_to_worker,
         ),
         Trial::test(
             "executor_gives_up_on_an_unreachable_center_naming_it",
