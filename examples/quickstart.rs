@@ -1,6 +1,7 @@
 //! The seed walkthroughs on an embedded local cluster: futures, a map and a sum, the binary
 //! tree reduction of arrays that stay on the workers, and the seed's sum of 1000 random
-//! arrays of 1e6 numbers as a hand-built task graph, as delayed calls, and on local threads.
+//! arrays of 1e6 numbers as a hand-built task graph, as delayed calls, and on local threads;
+//! then an Array, a Bag and a supervised service.
 //!
 //! `cargo run --release --example quickstart`
 
@@ -138,7 +139,49 @@ fn main() -> taskforce::Result<()> {
     drop((a, b, c, xs, total, layer));
     array_walkthrough(&executor)?;
     bag_walkthrough(&executor)?;
+    service_walkthrough(&executor)?;
     println!("done in {:.2?}", started.elapsed());
+    Ok(())
+}
+
+/// A supervised service: a counter living on a worker, called directly (not through the
+/// scheduler), checkpointed after every call so a restart resumes from its count.
+/// `examples/services.rs` kills workers under services and restarts a group.
+#[taskforce::service]
+#[derive(Default, serde::Serialize, serde::Deserialize)]
+pub struct Counter {
+    n: u64,
+}
+
+#[taskforce::service]
+impl Counter {
+    /// Adds `by`; the new count.
+    pub fn increment(&mut self, by: u64) -> u64 {
+        self.n += by;
+        self.n
+    }
+}
+
+fn service_walkthrough(executor: &Executor) -> taskforce::Result<()> {
+    let step = Instant::now();
+    let policy = taskforce::Restart::one_for_one()
+        .max_restarts(5, std::time::Duration::from_secs(60))
+        .checkpoint_every(1);
+    let counter = executor.spawn_service::<Counter>(policy)?;
+    let first = counter.call(Increment(3))?;
+    let replies: Vec<_> = (0..1000)
+        .map(|_| counter.submit(Increment(1)))
+        .collect::<Result<_, _>>()?;
+    let mut last = first;
+    for reply in replies {
+        last = reply.result()?;
+    }
+    println!(
+        "service on worker {}: increment(3) = {first}, then 1000 pipelined increments -> {last} ({:.2?})",
+        counter.host().map_or("?".to_string(), |addr| addr.to_string()),
+        step.elapsed()
+    );
+    counter.stop()?;
     Ok(())
 }
 
