@@ -83,6 +83,22 @@ fn encode(value: &Stored) -> Result<EncodedValue, BagError> {
     super::chunk::as_bincode(value.encode()?)
 }
 
+/// Appends the value's bincode encoding to `bytes`: a text element straight from its
+/// string (the common case: lines and words), anything else through its erased encoding.
+fn append_encoding(value: &Stored, bytes: &mut Vec<u8>) -> Result<(), BagError> {
+    let text = match value {
+        Stored::Object(object) => {
+            crate::function::value::downcast_value::<String>(object.as_ref()).ok()
+        }
+        Stored::Encoded(_) => None,
+    };
+    match text {
+        Some(text) => codec::encode_into(text, bytes)?,
+        None => bytes.extend_from_slice(&encode(value)?.bytes),
+    }
+    Ok(())
+}
+
 fn bucket_of(key: &[u8], buckets: u32) -> usize {
     (xxhash_rust::xxh3::xxh3_64(key) % u64::from(buckets.max(1))) as usize
 }
@@ -144,7 +160,7 @@ impl Sink for GroupSink {
             }
             (Gathered::List(count, bytes), _) => {
                 *count += 1;
-                bytes.extend_from_slice(&encode(&value)?.bytes);
+                append_encoding(&value, bytes)?;
             }
             (Gathered::Acc(_), None) => unreachable!("accumulators exist only for a fold"),
         }
