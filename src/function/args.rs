@@ -51,6 +51,32 @@ impl Stored {
         }
     }
 
+    /// Its type name and whether its encoded bytes are raw: what a reader of
+    /// [`Stored::write_encoded`]'s bytes needs to decode them.
+    pub fn encoding_header(&self) -> (&str, bool) {
+        match self {
+            Stored::Object(value) => (value.type_name(), value.travels_raw()),
+            Stored::Encoded(encoded) => (&encoded.type_name, encoded.raw),
+        }
+    }
+
+    /// Writes the bytes of its encoded form to `out` as they are made.
+    pub fn write_encoded(
+        &self,
+        out: &mut dyn std::io::Write,
+    ) -> Result<(), crate::messages::CodecError> {
+        match self {
+            Stored::Object(value) => value.write_encoded(out),
+            Stored::Encoded(encoded) => {
+                out.write_all(&encoded.bytes)
+                    .map_err(|e| crate::messages::CodecError::Encode {
+                        type_name: "encoded value",
+                        message: e.to_string(),
+                    })
+            }
+        }
+    }
+
     /// Its encoded form (encodes an object; clones the bytes handle of an encoded value).
     pub fn encode(&self) -> Result<EncodedValue, crate::messages::CodecError> {
         match self {

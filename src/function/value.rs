@@ -69,6 +69,11 @@ pub enum ValueError {
 pub trait Value: Any + Send + Sync {
     /// Encodes the value to move it.
     fn encode(&self) -> Result<EncodedValue, CodecError>;
+    /// Writes the bytes [`Value::encode`] would make to `out` as they are made, without
+    /// holding them all (a spill to disk costs no copy of the value in memory).
+    fn write_encoded(&self, out: &mut dyn std::io::Write) -> Result<(), CodecError>;
+    /// Whether its encoded bytes are raw memory (see [`EncodedValue::raw`]).
+    fn travels_raw(&self) -> bool;
     /// Bytes it takes when moved (used for locality decisions).
     fn nbytes(&self) -> u64;
     /// `std::any::type_name` of its type.
@@ -82,6 +87,20 @@ pub trait Value: Any + Send + Sync {
 impl<T: Serialize + Send + Sync + 'static> Value for T {
     fn encode(&self) -> Result<EncodedValue, CodecError> {
         encode_value(self)
+    }
+
+    fn write_encoded(&self, mut out: &mut dyn std::io::Write) -> Result<(), CodecError> {
+        match raw_bytes_of(self) {
+            Some(raw) => out.write_all(raw).map_err(|e| CodecError::Encode {
+                type_name: std::any::type_name::<T>(),
+                message: e.to_string(),
+            }),
+            None => codec::encode_into(self, &mut out),
+        }
+    }
+
+    fn travels_raw(&self) -> bool {
+        raw_bytes_of(self).is_some()
     }
 
     fn nbytes(&self) -> u64 {

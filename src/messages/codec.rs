@@ -85,10 +85,10 @@ pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, CodecError> {
     })
 }
 
-/// Encodes `value` at the end of `buffer`.
-pub fn encode_into<T: Serialize + ?Sized>(
+/// Encodes `value` into `buffer` (the end of a `Vec`, or a file as it goes).
+pub fn encode_into<T: Serialize + ?Sized, W: std::io::Write>(
     value: &T,
-    buffer: &mut Vec<u8>,
+    buffer: &mut W,
 ) -> Result<(), CodecError> {
     bincode::serde::encode_into_std_write(value, buffer, config::<MAX_DECODE_BYTES>())
         .map(|_| ())

@@ -75,6 +75,7 @@ impl Worker {
         let mut core = WorkerState::new(registered_function);
         if let Some(policy) = config.memory {
             core.set_memory_policy(policy);
+            super::allocator::return_large_blocks_on_free();
         }
         Worker {
             config,
@@ -231,7 +232,7 @@ impl Worker {
         let spilled = self.core.on_memory_sample(rss, &mut out);
         let commands = out.commands;
         if spilled > 0 || self.core.is_paused() {
-            super::spill::return_freed_memory();
+            super::allocator::return_freed_memory();
         }
         match (was_paused, self.core.is_paused()) {
             (false, true) => {

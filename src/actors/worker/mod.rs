@@ -29,6 +29,7 @@
 //! `services`, followed by the last 16 groups that gave up.
 
 pub mod actor;
+mod allocator;
 pub mod config;
 mod connect;
 mod execution;

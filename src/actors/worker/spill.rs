@@ -8,7 +8,7 @@
 //! length) followed by the value's bytes.
 
 use std::fs;
-use std::io::Write;
+use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
 use bytes::Bytes;
@@ -19,6 +19,9 @@ use crate::function::{EncodedValue, Stored};
 use crate::ids::{Map, TaskKey};
 use crate::messages::codec;
 use crate::worker_core::{WorkerCommand, WorkerOutbox};
+
+/// Bytes gathered before each write to a spill file.
+const WRITE_BUFFER: usize = 1 << 20;
 
 /// Names tried for one process's spill directory before giving up.
 const MAX_DIRS_PER_PROCESS: u32 = 100;
@@ -82,17 +85,27 @@ impl SpillDir {
         &self.root
     }
 
+    /// Writes `value` to a new file as it is encoded: no encoded copy is held in memory.
     fn write(&mut self, key: &TaskKey, value: &Stored) -> Result<(), String> {
-        let encoded = value.encode().map_err(|e| e.to_string())?;
-        let header =
-            codec::encode(&(encoded.type_name.as_ref(), encoded.raw)).map_err(|e| e.to_string())?;
+        let header = codec::encode(&value.encoding_header()).map_err(|e| e.to_string())?;
         self.next_file += 1;
         let path = self.root.join(self.next_file.to_string());
-        let mut file = fs::File::create(&path).map_err(|e| e.to_string())?;
-        file.write_all(&(header.len() as u32).to_le_bytes())
-            .and_then(|()| file.write_all(&header))
-            .and_then(|()| file.write_all(&encoded.bytes))
-            .map_err(|e| e.to_string())?;
+        let written = fs::File::create(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|file| {
+                let mut out = BufWriter::with_capacity(WRITE_BUFFER, file);
+                out.write_all(&(header.len() as u32).to_le_bytes())
+                    .and_then(|()| out.write_all(&header))
+                    .map_err(|e| e.to_string())?;
+                value.write_encoded(&mut out).map_err(|e| e.to_string())?;
+                out.into_inner()
+                    .map(drop)
+                    .map_err(|e| e.error().to_string())
+            });
+        if let Err(e) = written {
+            let _ = fs::remove_file(&path);
+            return Err(e);
+        }
         if let Some(old) = self.files.insert(key.clone(), path) {
             let _ = fs::remove_file(old);
         }
@@ -198,15 +211,5 @@ impl WorkerOutbox for ShellOutbox<'_> {
     }
     fn withdraw(&mut self, key: &TaskKey) -> bool {
         self.commands.withdraw(key) || self.pool.is_some_and(|pool| pool.withdraw(key))
-    }
-}
-
-/// Hands memory freed by spilling back to the OS: glibc keeps freed blocks of large values
-/// in its heaps, and the resident memory the pause is decided on would not fall.
-pub(super) fn return_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only releases free memory of the allocator's own heaps.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }
