@@ -53,6 +53,8 @@ pub struct Worker {
     pub(super) flush_scheduled: bool,
     /// Files of spilled values (only with a memory limit); removed with the worker.
     pub(super) spill: Option<SpillDir>,
+    /// Holds the task threads back while memory is short (with a memory limit only).
+    pub(super) memory_gate: Option<std::sync::Arc<super::memory_gate::MemoryGate>>,
     /// The services this worker hosts.
     pub(super) services: crate::actors::service::ServiceHost,
     /// The process's supervision tree, and the version of it the center last heard.
@@ -73,6 +75,11 @@ impl Worker {
     /// `spill` (without one, values stay in memory whatever the policy says).
     pub fn new(config: WorkerConfig, addr: SocketAddr, spill: Option<SpillDir>) -> Self {
         let mut core = WorkerState::new(registered_function);
+        // Results waiting for the actor may use half the room between pause and limit.
+        let memory_gate = config.memory.map(|policy| {
+            let headroom = policy.limit.saturating_sub(policy.pause_bytes());
+            std::sync::Arc::new(super::memory_gate::MemoryGate::new(headroom / 2))
+        });
         if let Some(policy) = config.memory {
             core.set_memory_policy(policy);
             super::allocator::return_large_blocks_on_free();
@@ -90,6 +97,7 @@ impl Worker {
             events: Vec::new(),
             flush_scheduled: false,
             spill,
+            memory_gate,
             services: Default::default(),
             trees: None,
             tree_sent: None,
@@ -234,6 +242,9 @@ impl Worker {
         if spilled > 0 || self.core.is_paused() {
             super::allocator::return_freed_memory();
         }
+        if let Some(gate) = &self.memory_gate {
+            gate.set_paused(self.core.is_paused());
+        }
         match (was_paused, self.core.is_paused()) {
             (false, true) => {
                 warn!(target: LOG_TARGET, memory = rss, "Pausing: memory past the pause fraction of the limit; running tasks finish, new ones wait")
@@ -343,7 +354,8 @@ impl Actor for Worker {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        match TaskPool::start(self.config.nthreads, ctx.address().recipient()) {
+        let recipient = ctx.address().recipient();
+        match TaskPool::start(self.config.nthreads, recipient, self.memory_gate.clone()) {
             Ok(pool) => self.pool = Some(pool),
             Err(e) => {
                 error!(target: LOG_TARGET, "could not start task threads: {e}");

@@ -134,9 +134,17 @@ impl Handler<FlushEvents> for Worker {
 impl Handler<JobDone> for Worker {
     type Result = ();
 
-    fn handle(&mut self, JobDone { key, outcome }: JobDone, ctx: &mut Context<Self>) {
+    fn handle(&mut self, done: JobDone, ctx: &mut Context<Self>) {
+        let JobDone {
+            key,
+            outcome,
+            gated_bytes,
+        } = done;
         let mut out = ShellOutbox::new(self.spill.as_mut());
         self.core.on_job_done(key, outcome, &mut out);
+        if let Some(gate) = &self.memory_gate {
+            gate.stored(gated_bytes);
+        }
         let commands = out.commands;
         self.perform(commands, ctx);
     }

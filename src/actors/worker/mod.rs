@@ -33,6 +33,7 @@ mod allocator;
 pub mod config;
 mod connect;
 mod execution;
+mod memory_gate;
 mod peers;
 pub mod pool;
 pub mod spill;

@@ -8,6 +8,7 @@ use std::sync::{Arc, Condvar, Mutex};
 
 use actix::prelude::*;
 
+use super::memory_gate::MemoryGate;
 use crate::function::CallOutcome;
 use crate::ids::TaskKey;
 pub use crate::worker_core::Job;
@@ -20,6 +21,8 @@ pub struct JobDone {
     pub key: TaskKey,
     /// How it ended.
     pub outcome: CallOutcome,
+    /// Bytes of the value it made, as counted by the memory gate (0 without one).
+    pub gated_bytes: u64,
 }
 
 /// A queued job, ordered so the heap pops the lowest priority, then the earliest arrival.
@@ -60,19 +63,40 @@ pub struct TaskPool {
 }
 
 impl TaskPool {
-    /// Starts `nthreads` threads that report to `done`.
-    pub fn start(nthreads: u32, done: Recipient<JobDone>) -> std::io::Result<Self> {
+    /// Starts `nthreads` threads that report to `done`, each waiting at `gate` (when the
+    /// worker has a memory limit) before it starts a job.
+    pub fn start(
+        nthreads: u32,
+        done: Recipient<JobDone>,
+        gate: Option<Arc<MemoryGate>>,
+    ) -> std::io::Result<Self> {
         let queue = Arc::new(Queue::default());
         for index in 0..nthreads.max(1) {
             let queue = queue.clone();
             let done = done.clone();
+            let gate = gate.clone();
             std::thread::Builder::new()
                 .name(format!("taskforce-task-{index}"))
                 .spawn(move || loop {
+                    if let Some(gate) = &gate {
+                        gate.wait_open();
+                    }
                     let job = queue.next();
                     let key = job.key.clone();
                     let outcome = job.call.run();
-                    done.do_send(JobDone { key, outcome });
+                    let gated_bytes = match (&gate, &outcome) {
+                        (Some(gate), CallOutcome::Value(value)) => {
+                            let nbytes = value.nbytes();
+                            gate.handed_back(nbytes);
+                            nbytes
+                        }
+                        _ => 0,
+                    };
+                    done.do_send(JobDone {
+                        key,
+                        outcome,
+                        gated_bytes,
+                    });
                 })?;
         }
         Ok(TaskPool { queue })
