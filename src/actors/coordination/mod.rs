@@ -70,7 +70,7 @@ fn coordinate(
     request: CoordinationRequest,
     call: &'static str,
 ) -> crate::Result<CoordinationReply> {
-    check_may_block(call, "the call from a blocking thread (`spawn_blocking`)")?;
+    check_may_block(call, "tokio::task::spawn_blocking(move || ..)")?;
     let wait = match request.timeout() {
         Some(Some(timeout)) => timeout.saturating_add(REPLY_MARGIN),
         Some(None) => WAIT_FOREVER,
