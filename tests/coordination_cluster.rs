@@ -25,12 +25,14 @@ fn inc(x: i64) -> i64 {
     x + 1
 }
 
-/// Connects to `center`, takes a lease of the one-lease semaphore `name`, says which
-/// process holds it (variable `NAME-holder`), and keeps it until the process dies.
+/// Connects to `center`, takes a lease of the one-lease semaphore `name` (leases valid for
+/// `lease_ms` without a refresh), says which process holds it (variable `NAME-holder`),
+/// and keeps it until the process dies.
 #[remote]
-fn hold_lease(center: String, name: String) -> Result<u32, String> {
+fn hold_lease(center: String, name: String, lease_ms: u64) -> Result<u32, String> {
     let executor = Executor::connect(&center).map_err(|e| e.to_string())?;
-    let semaphore = Semaphore::new(&executor, &name, 1);
+    let lease_timeout = Duration::from_millis(lease_ms);
+    let semaphore = Semaphore::with_lease_timeout(&executor, &name, 1, lease_timeout);
     semaphore.acquire().map_err(|e| e.to_string())?;
     let pid = std::process::id();
     let holder = Variable::new(&executor, &format!("{name}-holder"));
@@ -168,7 +170,8 @@ fn semaphore_lease_freed_when_its_holders_worker_is_killed() -> Result<(), Faile
     let (_center, addr, _workers) = cluster();
     let executor = Executor::connect(&addr)?;
     let name = "database";
-    let holding = executor.submit(hold_lease, (addr.clone(), name.to_string()))?;
+    let lease_ms = 30_000; // the default: the lease comes free by the closed connection
+    let holding = executor.submit(hold_lease, (addr.clone(), name.to_string(), lease_ms))?;
     let holder: u32 = Variable::new(&executor, &format!("{name}-holder")).get_timeout(WAIT)?;
     let semaphore = Semaphore::new(&executor, name, 1);
     check(semaphore.value()? == 1, "the task holds the one lease")?;
@@ -204,6 +207,26 @@ fn semaphore_lease_freed_when_its_holders_worker_is_killed() -> Result<(), Faile
         ),
         &format!("a second release fails: {again:?}"),
     )?;
+    Ok(())
+}
+
+/// A holder that hangs with its connection open (its worker stopped with SIGSTOP) stops
+/// refreshing its lease, which expires after the lease timeout.
+fn semaphore_lease_expires_when_its_holder_hangs() -> Result<(), Failed> {
+    let (_center, addr, _workers) = cluster();
+    let executor = Executor::connect(&addr)?;
+    let (name, lease_ms) = ("printer", 1_000);
+    let _holding = executor.submit(hold_lease, (addr.clone(), name.to_string(), lease_ms))?;
+    let holder: u32 = Variable::new(&executor, &format!("{name}-holder")).get_timeout(WAIT)?;
+    let lease_timeout = Duration::from_millis(lease_ms);
+    let semaphore = Semaphore::with_lease_timeout(&executor, name, 1, lease_timeout);
+    check(!semaphore.try_acquire()?, "the task holds the one lease")?;
+    let pid = nix::unistd::Pid::from_raw(holder as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP)?;
+    let acquired = semaphore.acquire_timeout(WAIT);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL)?;
+    acquired?;
+    check(semaphore.value()? == 1, "the lease is ours now")?;
     Ok(())
 }
 
@@ -341,6 +364,10 @@ fn main() {
         Trial::test(
             "semaphore_lease_freed_when_its_holders_worker_is_killed",
             semaphore_lease_freed_when_its_holders_worker_is_killed,
+        ),
+        Trial::test(
+            "semaphore_lease_expires_when_its_holder_hangs",
+            semaphore_lease_expires_when_its_holder_hangs,
         ),
         Trial::test(
             "queue_carries_values_and_futures_across_executors",
