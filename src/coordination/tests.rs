@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use super::*;
+use crate::ids::Set;
 use crate::messages::coordination::{ItemKind, LeaseSpec};
 
 const SEC: Duration = Duration::from_secs(1);
@@ -498,4 +499,140 @@ fn variable_get_waits_for_set_and_replacing_a_future_unholds_it() {
     assert_eq!(c.counts(), Counts::default());
     c.on_request(asker(2, 3), get(ItemKind::Value), Duration::ZERO);
     assert!(is_timeout(&c.on_tick(2 * SEC).answers[0].reply));
+}
+
+/// A small xorshift generator: replayable from its seed.
+struct Walk(u64);
+
+impl Walk {
+    fn next(&mut self, below: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % below
+    }
+}
+
+fn random_request(walk: &mut Walk, lease: u64) -> CoordinationRequest {
+    let name = format!("n{}", walk.next(2));
+    let timeout = [None, Some(Duration::ZERO), Some(SEC)][walk.next(3) as usize];
+    let spec = [LeaseSpec::Lock, semaphore(2)][walk.next(2) as usize];
+    let item = match walk.next(2) {
+        0 => Item::Value(vec![walk.next(256) as u8]),
+        _ => Item::Future(TaskKey::new(format!("k{}", walk.next(3)))),
+    };
+    let kind = [ItemKind::Value, ItemKind::Future][walk.next(2) as usize];
+    match walk.next(11) {
+        0 => CoordinationRequest::Acquire {
+            name,
+            spec,
+            lease,
+            timeout,
+        },
+        1 => CoordinationRequest::Release {
+            name,
+            spec,
+            lease: lease.saturating_sub(walk.next(3)),
+        },
+        2 => CoordinationRequest::Refresh {
+            name,
+            leases: vec![lease.saturating_sub(walk.next(3))],
+        },
+        3 => CoordinationRequest::Put {
+            name,
+            item,
+            maxsize: 2,
+            timeout,
+        },
+        4 => CoordinationRequest::Get {
+            name,
+            kind,
+            timeout,
+        },
+        5 => CoordinationRequest::SetEvent { name },
+        6 => CoordinationRequest::ClearEvent { name },
+        7 => CoordinationRequest::WaitEvent { name, timeout },
+        8 => CoordinationRequest::SetVariable { name, item },
+        9 => CoordinationRequest::GetVariable {
+            name,
+            kind,
+            timeout,
+        },
+        _ => CoordinationRequest::DeleteVariable { name },
+    }
+}
+
+/// Random requests, ticks and disconnections from four clients: every request is answered
+/// at most once, never more leases are held than exist, and keys are held and let go in
+/// turn, matching the core's own count.
+#[test]
+fn random_walks_keep_the_invariants() {
+    let (mut grants, mut holds) = (0, 0);
+    for seed in 1..200_u64 {
+        let mut walk = Walk(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+        let mut c = Coordination::default();
+        let mut answered: Set<(u32, u64)> = Set::default();
+        let mut held: Set<TaskKey> = Set::default();
+        let mut now = Duration::ZERO;
+        for step in 0..300_u64 {
+            let client = 1 + walk.next(4) as u32;
+            let out = match walk.next(10) {
+                0 => {
+                    now += Duration::from_millis(400);
+                    c.on_tick(now)
+                }
+                1 => c.on_client_removed(ClientId(client), now),
+                _ => {
+                    let request = random_request(&mut walk, step / 3);
+                    c.on_request(asker(client, step), request, now)
+                }
+            };
+            for answer in &out.answers {
+                let tag = answer.to.tag.expect("every request here has a tag");
+                assert!(
+                    answered.insert((answer.to.client.0, tag)),
+                    "seed {seed}: answered twice: {answer:?}"
+                );
+                grants += usize::from(answer.reply == CoordinationReply::Done);
+            }
+            for effect in &out.keys {
+                match effect {
+                    KeyEffect::Hold(key) => {
+                        holds += 1;
+                        assert!(held.insert(key.clone()), "seed {seed}: held twice")
+                    }
+                    KeyEffect::Unhold(key) => {
+                        assert!(held.remove(key), "seed {seed}: unheld, not held")
+                    }
+                    KeyEffect::HandOver(..) => {}
+                }
+            }
+            assert_eq!(c.counts().held_keys, held.len(), "seed {seed}");
+            for name in ["n0", "n1"] {
+                let lock = CoordinationRequest::Held {
+                    name: name.into(),
+                    spec: LeaseSpec::Lock,
+                };
+                let sem = CoordinationRequest::Held {
+                    name: name.into(),
+                    spec: semaphore(2),
+                };
+                let probe = Asker {
+                    client: ClientId(99),
+                    tag: None,
+                };
+                let count = |out: Effects| match &out.answers[0].reply {
+                    CoordinationReply::Count(n) => *n,
+                    other => panic!("{other:?}"),
+                };
+                assert!(count(c.on_request(probe, lock, now)) <= 1, "seed {seed}");
+                assert!(count(c.on_request(probe, sem, now)) <= 2, "seed {seed}");
+            }
+        }
+    }
+    // the walk reaches the interesting paths, not only refusals
+    assert!(
+        grants > 1_000 && holds > 100,
+        "grants {grants}, holds {holds}"
+    );
 }
