@@ -286,6 +286,10 @@ pub enum Error {
     /// result could not be read. Errors of its tasks come back as task errors.
     #[error(transparent)]
     Bag(#[from] crate::collections::bag::BagError),
+    /// A lock, semaphore, queue, event or variable request failed (a timeout, a release of
+    /// a lock not held, ...; see [`crate::coordination::CoordinationError`]).
+    #[error(transparent)]
+    Coordination(#[from] crate::coordination::CoordinationError),
     /// A service call, placement or lookup failed (see [`crate::service::ServiceError`]).
     #[error(transparent)]
     Service(#[from] crate::service::ServiceError),

@@ -55,6 +55,7 @@ pub use taskforce_macros::{remote, service};
 pub mod actors;
 pub mod cli;
 pub mod collections;
+pub mod coordination;
 pub mod dashboard;
 pub mod delayed;
 mod error;
@@ -73,6 +74,7 @@ pub mod worker_core;
 
 pub use actors::{center, executor, nanny, remote, worker};
 
+pub use actors::coordination::{Event, Lock, Queue, Semaphore, Variable};
 pub use actors::service::{CallFuture, ServiceGroup, ServiceHandle};
 pub use delayed::{delayed, Delayed};
 pub use error::{Error, Result};

@@ -8,6 +8,7 @@
 //! spawns, sends and receives.
 
 pub mod center;
+pub mod coordination;
 pub mod dashboard;
 pub mod executor;
 pub mod nanny;

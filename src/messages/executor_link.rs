@@ -46,6 +46,9 @@ pub enum ExecutorToScheduler {
         /// Whether this is the last part.
         last: bool,
     },
+    /// A lock, semaphore, queue, event or variable request (a request: answered by
+    /// `Coordinated`, perhaps much later when it waits; `Refresh` is told, not asked).
+    Coordinate(super::coordination::CoordinationRequest),
 }
 
 /// One scattered value.
@@ -84,6 +87,8 @@ pub enum SchedulerToExecutor {
         /// Why it was refused, and how to allow it.
         reason: String,
     },
+    /// The answer to a `Coordinate` request.
+    Coordinated(super::coordination::CoordinationReply),
 }
 
 /// A key that finished, with where to fetch it.

@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod center_link;
 pub mod codec;
+pub mod coordination;
 pub mod executor_link;
 pub mod frame;
 pub mod handshake;

@@ -66,6 +66,23 @@ impl SchedulerState {
         self.end_event(out);
     }
 
+    /// The center's coordination primitives give `client` a future for `key` (taken from a
+    /// queue or read from a variable), or hold `key` themselves
+    /// ([`crate::coordination::COORDINATION_CLIENT`]): `client` wants it from now on,
+    /// whoever computed it, and is told what became of it. Only the scheduler's shell calls
+    /// this, for keys an executor that held them put in a queue or a variable; an unknown
+    /// key is reported lost.
+    pub fn on_key_handed(&mut self, client: ClientId, key: TaskKey, out: &mut dyn Outbox) {
+        self.add_want(client, key);
+        self.end_event(out);
+    }
+
+    /// Whether `client` holds a future for `key` (may share it through a queue or a
+    /// variable).
+    pub fn holds_future(&self, client: ClientId, key: &TaskKey) -> bool {
+        self.is_wanted_by(client, key)
+    }
+
     /// `client` dropped its last future for each of `keys`.
     pub fn on_client_releases(
         &mut self,

@@ -187,7 +187,9 @@ impl ExecutorActor {
             SchedulerToExecutor::Restarted => {
                 shared.set_all(KeyStatus::Lost("the cluster was restarted".into()), true);
             }
-            SchedulerToExecutor::Ack | SchedulerToExecutor::Refused { .. } => {}
+            SchedulerToExecutor::Ack
+            | SchedulerToExecutor::Refused { .. }
+            | SchedulerToExecutor::Coordinated(_) => {}
         }
     }
 }

@@ -41,7 +41,7 @@ pub use state::KeyStatus;
 pub use wait::{as_completed, wait, AsCompleted};
 pub use waiting::{wait_first, wait_timeout, Waited};
 
-pub(crate) use blocking::outside_runtime;
+pub(crate) use blocking::{check_may_block, outside_runtime};
 
 use actor::{AskScheduler, ExecutorActor};
 pub(crate) use inner::Inner;
@@ -367,7 +367,8 @@ fn run_executor_thread(
 }
 
 impl Inner {
-    fn ask(
+    /// Sends `request` and waits for its answer, at most `timeout`.
+    pub(crate) fn ask(
         &self,
         request: ExecutorToScheduler,
         timeout: Duration,

@@ -5,6 +5,7 @@
 
 use std::net::SocketAddr;
 
+mod coordination;
 mod observe;
 mod recovery;
 mod restart;
@@ -76,6 +77,10 @@ pub struct Scheduler {
     deferred: Vec<recovery::Deferred>,
     /// Parts of executors' re-submissions gathered until the last arrives (recovery.rs).
     resubmitting: Map<ClientId, Vec<crate::messages::tasks::NewTaskMsg>>,
+    /// Locks, semaphores, queues, events and variables (coordination.rs).
+    coordination: crate::coordination::Coordination,
+    /// The coordination core's clock starts here.
+    coordination_epoch: std::time::Instant,
 }
 
 /// How many nannies' last words a cluster snapshot carries.
@@ -167,6 +172,8 @@ impl Scheduler {
             restart_allowed: false,
             deferred: Vec::new(),
             resubmitting: Map::default(),
+            coordination: Default::default(),
+            coordination_epoch: std::time::Instant::now(),
         }
     }
 
@@ -387,6 +394,9 @@ impl Scheduler {
                 return self.restart(client, reply_tag, ctx)
             }
             ExecutorToScheduler::Restart => reply = restart::refusal(client),
+            ExecutorToScheduler::Coordinate(request) => {
+                return self.on_coordinate(client, request, reply_tag)
+            }
         }
         self.flush();
         if let (Some(tag), Some(link)) = (reply_tag, self.clients.get(&client)) {
@@ -397,6 +407,12 @@ impl Scheduler {
 
 impl Actor for Scheduler {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.run_interval(coordination::COORDINATION_TICK, |scheduler, _| {
+            scheduler.coordination_tick()
+        });
+    }
 }
 
 impl Handler<crate::actors::supervisor::StopChild> for Scheduler {
@@ -566,6 +582,7 @@ impl Handler<SessionEvent<ExecutorToScheduler>> for Scheduler {
                 info!(target: LOG_TARGET, %client, "Executor disconnected: {reason}");
                 self.state.on_client_removed(client, &mut self.batch);
                 self.flush();
+                self.coordination_client_removed(client);
             }
         }
     }
