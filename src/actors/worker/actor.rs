@@ -343,7 +343,11 @@ impl Actor for Worker {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        match TaskPool::start(self.config.nthreads, ctx.address().recipient()) {
+        let cluster = super::in_task::TaskCluster {
+            center: self.config.center.clone(),
+            connect: self.config.connect.clone(),
+        };
+        match TaskPool::start(self.config.nthreads, ctx.address().recipient(), cluster) {
             Ok(pool) => self.pool = Some(pool),
             Err(e) => {
                 error!(target: LOG_TARGET, "could not start task threads: {e}");

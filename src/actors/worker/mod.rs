@@ -33,6 +33,7 @@ mod allocator;
 pub mod config;
 mod connect;
 mod execution;
+pub mod in_task;
 mod peers;
 pub mod pool;
 pub mod spill;
