@@ -123,21 +123,39 @@ fn not_in_task(call: &'static str) -> crate::Error {
 pub fn worker_executor() -> crate::Result<Executor> {
     let pool = current_pool().ok_or(not_in_task("worker_executor"))?;
     let cluster = &pool.cluster;
-    let mut cached = WORKER_EXECUTOR
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    if let Some((center, executor)) = cached.as_ref() {
-        if *center == cluster.center {
-            return Ok(executor.clone());
-        }
-    }
-    let options = ConnectOptions {
-        give_up_after: Some(CONNECT_TIMEOUT),
-        ..cluster.connect.clone()
+    let cached = |slot: &Option<(String, Executor)>| {
+        let (center, executor) = slot.as_ref()?;
+        (*center == cluster.center).then(|| executor.clone())
     };
-    let executor = Executor::connect_with(&cluster.center, options)?;
-    *cached = Some((cluster.center.clone(), executor.clone()));
+    if let Some(executor) = cached(&lock_cached()) {
+        return Ok(executor);
+    }
+    // Seceded while connecting and while waiting for another task that connects: a task
+    // holding a slot must never wait on one that needs a slot to finish.
+    let seceded = secede_while_waiting();
+    let mut slot = lock_cached();
+    let executor = match cached(&slot) {
+        Some(executor) => executor,
+        None => {
+            let options = ConnectOptions {
+                give_up_after: Some(CONNECT_TIMEOUT),
+                ..cluster.connect.clone()
+            };
+            let executor = Executor::connect_with(&cluster.center, options)?;
+            *slot = Some((cluster.center.clone(), executor.clone()));
+            executor
+        }
+    };
+    // Only now rejoin: rejoining may wait for a slot, and other tasks may wait for this lock.
+    drop(slot);
+    drop(seceded);
     Ok(executor)
+}
+
+fn lock_cached() -> std::sync::MutexGuard<'static, Option<(String, Executor)>> {
+    WORKER_EXECUTOR
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Gives the calling task's slot in its worker's pool back (dask's `secede`): the task
