@@ -42,6 +42,13 @@ fn sum_of_incs(n: i64) -> taskforce::Result<i64> {
     Ok(executor.gather(&futures)?.into_iter().sum())
 }
 
+/// Submits `inc(x)` from inside the task and waits for it.
+#[remote]
+fn inc_from_a_task(x: i64) -> taskforce::Result<i64> {
+    let executor = taskforce::worker_executor()?;
+    Ok(executor.submit(inc, (x,))?.result()?)
+}
+
 #[remote]
 fn explodes(x: i64) -> i64 {
     panic!("inner boom at {x}");
@@ -130,6 +137,20 @@ fn task_submits_a_map_and_gathers_it() -> Result<(), Failed> {
     check(executor.submit(inc, (41,))?.result()? == 42, "still serves")
 }
 
+/// More waiting tasks than the scheduler sends a single-thread worker at once (16): each
+/// seceded task tells the scheduler, which stops counting it, so the inner tasks still go
+/// to the worker instead of queueing behind the tasks that wait for them.
+fn more_waiting_tasks_than_the_worker_takes_at_once() -> Result<(), Failed> {
+    let cluster = cluster(1);
+    let executor = cluster.executor()?;
+    let outer = executor.map(inc_from_a_task, 0..40)?;
+    let values = executor.gather_timeout(&outer, PATIENCE * 2)?;
+    check(
+        values == (1..=40).collect::<Vec<i64>>(),
+        "inc of 0..40, in order",
+    )
+}
+
 /// A panic in an inner task reaches the outer caller as the outer task's `Failed`, naming
 /// the inner function and its message.
 fn inner_error_reaches_the_outer_caller() -> Result<(), Failed> {
@@ -207,6 +228,10 @@ fn main() {
         Trial::test(
             "task_submits_a_map_and_gathers_it",
             task_submits_a_map_and_gathers_it,
+        ),
+        Trial::test(
+            "more_waiting_tasks_than_the_worker_takes_at_once",
+            more_waiting_tasks_than_the_worker_takes_at_once,
         ),
         Trial::test(
             "inner_error_reaches_the_outer_caller",

@@ -347,7 +347,7 @@ impl Actor for Worker {
             center: self.config.center.clone(),
             connect: self.config.connect.clone(),
         };
-        match TaskPool::start(self.config.nthreads, ctx.address().recipient(), cluster) {
+        match TaskPool::start(self.config.nthreads, ctx.address(), cluster) {
             Ok(pool) => self.pool = Some(pool),
             Err(e) => {
                 error!(target: LOG_TARGET, "could not start task threads: {e}");

@@ -28,12 +28,13 @@
 //! This file holds the per-thread state (which pool, whether in a task, whether seceded)
 //! and the process's cached executor; the slot accounting is the pool's (`pool.rs`).
 
-use std::cell::{Cell, OnceCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::sync::{Arc, Mutex};
 
 use super::pool::PoolShared;
 use crate::actors::executor::{Executor, CONNECT_TIMEOUT};
 use crate::actors::remote::ConnectOptions;
+use crate::ids::TaskKey;
 
 /// The cluster a worker's tasks reach through [`worker_executor`]: its center's address
 /// and how the worker connects to it (token, TLS).
@@ -52,6 +53,8 @@ thread_local! {
     static IN_TASK: Cell<bool> = const { Cell::new(false) };
     /// Whether the running task gave its slot back.
     static SECEDED: Cell<bool> = const { Cell::new(false) };
+    /// The running task's key, until the worker has heard that it seceded (once per run).
+    static UNREPORTED: RefCell<Option<TaskKey>> = const { RefCell::new(None) };
 }
 
 /// The executor of this process's tasks, by the center it is connected to. A std `Mutex`
@@ -67,11 +70,13 @@ pub(super) fn enter_task_thread(pool: Arc<PoolShared>) {
 
 /// Runs one task on this task thread; returns its outcome and whether the task was still
 /// seceded when it ended (then its thread holds no slot).
-pub(super) fn run_task<T>(task: impl FnOnce() -> T) -> (T, bool) {
+pub(super) fn run_task<T>(key: &TaskKey, task: impl FnOnce() -> T) -> (T, bool) {
     IN_TASK.with(|in_task| in_task.set(true));
     SECEDED.with(|seceded| seceded.set(false));
+    UNREPORTED.with(|unreported| *unreported.borrow_mut() = Some(key.clone()));
     let outcome = task();
     IN_TASK.with(|in_task| in_task.set(false));
+    UNREPORTED.with(|unreported| unreported.borrow_mut().take());
     (outcome, SECEDED.with(|seceded| seceded.replace(false)))
 }
 
@@ -182,9 +187,19 @@ fn lock_cached() -> std::sync::MutexGuard<'static, Option<(String, Executor)>> {
 pub fn secede() -> crate::Result<()> {
     let pool = current_pool().ok_or(not_in_task("secede"))?;
     if !SECEDED.with(|seceded| seceded.replace(true)) {
-        pool.secede();
+        give_slot_back(&pool);
     }
     Ok(())
+}
+
+/// Gives the running task's slot back; the first time in a run, the worker hears of it
+/// too (and tells the scheduler, which then stops counting the task against the worker's
+/// saturation, as dask does for a long-running task: rejoining does not undo that).
+fn give_slot_back(pool: &Arc<PoolShared>) {
+    pool.secede();
+    if let Some(key) = UNREPORTED.with(|unreported| unreported.borrow_mut().take()) {
+        pool.report_seceded(key);
+    }
 }
 
 /// Takes a slot in the worker's pool again after [`secede`] (dask's `rejoin`), waiting until
@@ -213,7 +228,7 @@ pub(crate) struct SecededWait {
 pub(crate) fn secede_while_waiting() -> SecededWait {
     let pool = current_pool().filter(|_| !SECEDED.with(|seceded| seceded.replace(true)));
     if let Some(pool) = &pool {
-        pool.secede();
+        give_slot_back(pool);
     }
     SecededWait { pool }
 }

@@ -41,6 +41,15 @@ pub struct JobDone {
     pub outcome: CallOutcome,
 }
 
+/// A running task seceded (the first time in its run), sent to the worker actor, which tells
+/// the scheduler so the task stops counting against the worker's saturation.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct TaskSeceded {
+    /// The task.
+    pub key: TaskKey,
+}
+
 /// A queued job, ordered so the heap pops the lowest priority, then the earliest arrival.
 struct Queued {
     job: Job,
@@ -98,6 +107,7 @@ pub(crate) struct PoolShared {
     /// Signalled when a job is queued or a slot is given back (waiters recheck).
     changed: Condvar,
     done: Recipient<JobDone>,
+    seceded: Recipient<TaskSeceded>,
     /// The cluster the worker belongs to, for `worker_executor()` in its tasks.
     pub(crate) cluster: Arc<TaskCluster>,
 }
@@ -108,12 +118,12 @@ pub struct TaskPool {
 }
 
 impl TaskPool {
-    /// Starts `nthreads` threads that report to `done`; their tasks reach `cluster`.
-    pub fn start(
-        nthreads: u32,
-        done: Recipient<JobDone>,
-        cluster: TaskCluster,
-    ) -> std::io::Result<Self> {
+    /// Starts `nthreads` threads that report to `worker`; their tasks reach `cluster`.
+    pub fn start<W>(nthreads: u32, worker: Addr<W>, cluster: TaskCluster) -> std::io::Result<Self>
+    where
+        W: Actor + Handler<JobDone> + Handler<TaskSeceded>,
+        W::Context: actix::dev::ToEnvelope<W, JobDone> + actix::dev::ToEnvelope<W, TaskSeceded>,
+    {
         let nthreads = nthreads.max(1);
         let shared = Arc::new(PoolShared {
             slots: Mutex::new(Slots {
@@ -127,7 +137,8 @@ impl TaskPool {
                 bound_reported: false,
             }),
             changed: Condvar::new(),
-            done,
+            done: worker.clone().recipient(),
+            seceded: worker.recipient(),
             cluster: Arc::new(cluster),
         });
         for _ in 0..nthreads {
@@ -201,8 +212,8 @@ impl PoolShared {
         loop {
             let job = self.next_job();
             let key = job.key.clone();
-            let (outcome, seceded) = in_task::run_task(|| job.call.run());
-            let _ = self.done.do_send(JobDone { key, outcome });
+            let (outcome, seceded) = in_task::run_task(&key, || job.call.run());
+            self.done.do_send(JobDone { key, outcome });
             if !self.after_job(!seceded) {
                 return;
             }
@@ -241,6 +252,11 @@ impl PoolShared {
         drop(slots);
         self.changed.notify_all();
         stays
+    }
+
+    /// Tells the worker that its running task `key` seceded.
+    pub(crate) fn report_seceded(&self, key: TaskKey) {
+        self.seceded.do_send(TaskSeceded { key });
     }
 
     /// The running task on this thread gives its slot back (see the module docs).
