@@ -46,7 +46,7 @@ fn sum_of_incs(n: i64) -> taskforce::Result<i64> {
 #[remote]
 fn inc_from_a_task(x: i64) -> taskforce::Result<i64> {
     let executor = taskforce::worker_executor()?;
-    Ok(executor.submit(inc, (x,))?.result()?)
+    executor.submit(inc, (x,))?.result()
 }
 
 #[remote]
@@ -58,7 +58,7 @@ fn explodes(x: i64) -> i64 {
 #[remote]
 fn calls_explodes(x: i64) -> taskforce::Result<i64> {
     let executor = taskforce::worker_executor()?;
-    Ok(executor.submit(explodes, (x,))?.result()?)
+    executor.submit(explodes, (x,))?.result()
 }
 
 /// Writes `dir/started`, secedes explicitly, then waits (up to the test's patience) for
