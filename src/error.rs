@@ -199,6 +199,14 @@ pub enum Error {
         /// Its async twin, as it is used (`gather_async(..).await`, `future.await`).
         instead: &'static str,
     },
+    /// A call that only a task running on a worker can make ([`crate::worker_executor`],
+    /// [`crate::secede`], [`crate::rejoin`]) was made elsewhere. Retrying won't help: outside
+    /// a task, connect with `Executor::connect`.
+    #[error("`{call}()` works only inside a task running on a worker (a #[remote] function the cluster called); elsewhere connect with `Executor::connect`")]
+    NotInTask {
+        /// The call that was refused.
+        call: &'static str,
+    },
     /// The connection to the scheduler or to a worker holding the data was lost.
     #[error("connection lost: {reason}")]
     ConnectionLost {

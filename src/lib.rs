@@ -75,6 +75,8 @@ pub mod worker_core;
 pub use actors::{center, executor, nanny, remote, worker};
 
 pub use actors::coordination::{Event, Lock, Queue, Semaphore, Variable};
+pub use actors::worker::in_task::{rejoin, secede, worker_executor};
+
 pub use actors::service::{CallFuture, ServiceGroup, ServiceHandle};
 pub use delayed::{delayed, Delayed};
 pub use error::{Error, Result};

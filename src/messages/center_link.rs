@@ -57,6 +57,14 @@ pub enum TaskEvent {
         /// The peer that did not deliver it.
         holder: WorkerId,
     },
+    /// The running task gave its thread back to wait on the cluster (it submitted tasks
+    /// and waits for them; dask's long-running): it no longer counts against the worker's
+    /// saturation, so the scheduler sends the worker more. Last of the variants, so the
+    /// others encode as before.
+    Seceded {
+        /// The task.
+        key: TaskKey,
+    },
 }
 
 /// A worker's periodic report: its load, as the center and the scheduler keep it.

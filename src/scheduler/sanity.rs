@@ -218,6 +218,10 @@ impl SchedulerState {
             !record.is_saturated(),
             "{id}: free-slot index is off"
         );
+        assert!(
+            record.seceded.is_subset(&record.processing),
+            "{id}: a seceded task is not processing there"
+        );
         for key in &record.processing {
             let state = self.tasks.get(key).map(|task| &task.state);
             let expected = TaskState::Processing { worker: id };

@@ -242,7 +242,23 @@ impl SchedulerState {
             record.processing.insert(key.clone());
         } else {
             record.processing.remove(key);
+            record.seceded.remove(key);
         }
+        if !record.is_saturated() {
+            self.free_slots.insert(record.free_slot_entry());
+        }
+    }
+
+    /// `worker`'s task `key` (processing there) seceded: it stops counting against the
+    /// worker's saturation, keeping the free-slot index in step.
+    pub(super) fn mark_seceded(&mut self, worker: WorkerId, key: &TaskKey) {
+        let Some(record) = self.workers.get_mut(&worker) else {
+            return;
+        };
+        if !record.is_saturated() {
+            self.free_slots.remove(&record.free_slot_entry());
+        }
+        record.seceded.insert(key.clone());
         if !record.is_saturated() {
             self.free_slots.insert(record.free_slot_entry());
         }

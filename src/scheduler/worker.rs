@@ -18,6 +18,9 @@ pub(crate) struct WorkerRecord {
     pub(crate) functions: Set<FunctionId>,
     /// Tasks sent to the worker and not finished yet.
     pub(crate) processing: Set<TaskKey>,
+    /// The tasks of `processing` that seceded to wait on the cluster: they count neither
+    /// against saturation nor in occupancy (they wait, and their thread is given back).
+    pub(crate) seceded: Set<TaskKey>,
     /// Keys whose value the worker holds.
     pub(crate) has_what: Set<TaskKey>,
     /// The most tasks it may have in flight.
@@ -27,13 +30,18 @@ pub(crate) struct WorkerRecord {
 impl WorkerRecord {
     /// Whether the worker has no free slot for another task.
     pub(crate) fn is_saturated(&self) -> bool {
-        self.processing.len() >= self.saturation
+        self.computing() >= self.saturation
+    }
+
+    /// Tasks in flight that did not secede.
+    fn computing(&self) -> usize {
+        self.processing.len() - self.seceded.len()
     }
 
     /// Its occupancy (tasks in flight per thread).
     pub(crate) fn occupancy(&self) -> Occupancy {
         Occupancy {
-            processing: self.processing.len() as u64,
+            processing: self.computing() as u64,
             nthreads: u64::from(self.nthreads),
         }
     }

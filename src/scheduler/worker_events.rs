@@ -49,6 +49,7 @@ impl SchedulerState {
             nthreads,
             functions: functions.into_iter().collect(),
             processing: Default::default(),
+            seceded: Default::default(),
             has_what: Default::default(),
             saturation: self.config.saturation(nthreads),
         };
@@ -235,6 +236,24 @@ impl SchedulerState {
             Ok(()) => self.task_finished(&key, worker, nbytes),
             Err(IgnoredReport::UnknownWorker { .. }) => {}
             Err(_) => self.push_command(Command::Release(worker, key)),
+        }
+        self.end_event(out);
+        checked
+    }
+
+    /// `worker`'s task `key` gave its thread back to wait on the cluster (it submitted
+    /// tasks and waits for them): it stays processing there but no longer counts against
+    /// the worker's saturation, so queued tasks (its own subtasks among them) can go there.
+    /// Ignored unless `worker` is running `key`.
+    pub fn on_task_seceded(
+        &mut self,
+        worker: WorkerId,
+        key: TaskKey,
+        out: &mut dyn Outbox,
+    ) -> Result<(), IgnoredReport> {
+        let checked = self.check_running(worker, &key);
+        if checked.is_ok() {
+            self.mark_seceded(worker, &key);
         }
         self.end_event(out);
         checked

@@ -15,6 +15,24 @@ use crate::messages::tasks::FailureMsg;
 pub const INLINE_BYTES: u64 = 4096;
 
 impl WorkerState {
+    /// The running task `key` gave its thread back to wait on the cluster: the scheduler
+    /// hears of it (so it stops counting the task against this worker's saturation) unless
+    /// the run is one nobody waits for any more.
+    pub fn on_task_seceded(&mut self, key: TaskKey, out: &mut dyn WorkerOutbox) {
+        let wanted = self.tasks.get(&key).is_some_and(|record| {
+            matches!(
+                record.state,
+                TaskState::Running {
+                    released: false,
+                    ..
+                }
+            )
+        });
+        if wanted && !self.held_jobs.iter().any(|job| job.key == key) {
+            out.report(TaskEvent::Seceded { key });
+        }
+    }
+
     /// The task threads finished `key`. An outcome nobody waits for (the task was released
     /// while it ran, or was asked by a center that is gone) is dropped.
     pub fn on_job_done(&mut self, key: TaskKey, outcome: CallOutcome, out: &mut dyn WorkerOutbox) {

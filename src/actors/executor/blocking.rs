@@ -3,7 +3,8 @@
 //! for without tokio's `blocking_recv` (which panics inside any runtime), and how work that
 //! must run outside a runtime is moved to a thread of its own.
 //!
-//! This module knows tokio's runtime context and nothing of the executor's state.
+//! This module knows tokio's runtime context and nothing of the executor's state; a wait on a
+//! worker's task thread secedes through `worker::in_task`.
 
 use std::cell::Cell;
 use std::future::Future;
@@ -72,11 +73,16 @@ pub(crate) fn wait_for_reply<F: Future>(reply: F) -> F::Output {
     let mut reply = pin!(tokio::task::unconstrained(reply));
     let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
     let mut context = Context::from_waker(&waker);
+    if let Poll::Ready(answer) = reply.as_mut().poll(&mut context) {
+        return answer;
+    }
+    // A task on a worker gives its slot back while it waits (see `worker::in_task`).
+    let _seceded = crate::actors::worker::in_task::secede_while_waiting();
     loop {
+        std::thread::park();
         if let Poll::Ready(answer) = reply.as_mut().poll(&mut context) {
             return answer;
         }
-        std::thread::park();
     }
 }
 

@@ -210,12 +210,20 @@ impl SharedState {
         self.notify_changed();
     }
 
-    /// Blocks until `done()` is true, re-checking after every status change.
+    /// Blocks until `done()` is true, re-checking after every status change. A task on a
+    /// worker secedes while it blocks here (see `worker::in_task`).
     pub fn wait_until(&self, mut done: impl FnMut() -> bool) {
+        if done() {
+            return;
+        }
+        let seceded = crate::actors::worker::in_task::secede_while_waiting();
         let mut changes = self.changes.lock().expect("changes lock");
         while !done() {
             changes = self.changed.wait(changes).expect("changes lock");
         }
+        // Only now rejoin: rejoining may wait for a slot, and the actor needs this lock.
+        drop(changes);
+        drop(seceded);
     }
 
     /// Like [`Self::wait_until`], giving up after `timeout`; returns whether `done()` held.
@@ -224,11 +232,17 @@ impl SharedState {
         timeout: std::time::Duration,
         mut done: impl FnMut() -> bool,
     ) -> bool {
+        if done() {
+            return true;
+        }
         let deadline = std::time::Instant::now() + timeout;
+        let seceded = crate::actors::worker::in_task::secede_while_waiting();
         let mut changes = self.changes.lock().expect("changes lock");
+        let mut held = true;
         while !done() {
             let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) else {
-                return false;
+                held = false;
+                break;
             };
             changes = self
                 .changed
@@ -236,6 +250,9 @@ impl SharedState {
                 .expect("changes lock")
                 .0;
         }
-        true
+        // Only now rejoin: rejoining may wait for a slot, and the actor needs this lock.
+        drop(changes);
+        drop(seceded);
+        held
     }
 }

@@ -331,6 +331,7 @@ impl Scheduler {
                 self.state
                     .on_missing_dependency(worker, key, dependency, holder, &mut self.batch)
             }
+            TaskEvent::Seceded { key } => self.state.on_task_seceded(worker, key, &mut self.batch),
         };
         if let Err(ignored) = checked {
             warn!(target: LOG_TARGET, %worker, "Ignored a worker's report: {ignored}");

@@ -100,7 +100,7 @@ impl Observer {
             TaskEvent::Erred { key, .. } => {
                 self.push(|| Observation::TaskErred { key: key.clone() })
             }
-            TaskEvent::MissingDependency { .. } => {}
+            TaskEvent::MissingDependency { .. } | TaskEvent::Seceded { .. } => {}
         }
     }
 

@@ -354,8 +354,16 @@ impl Actor for Worker {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        let recipient = ctx.address().recipient();
-        match TaskPool::start(self.config.nthreads, recipient, self.memory_gate.clone()) {
+        let cluster = super::in_task::TaskCluster {
+            center: self.config.center.clone(),
+            connect: self.config.connect.clone(),
+        };
+        match TaskPool::start(
+            self.config.nthreads,
+            ctx.address(),
+            cluster,
+            self.memory_gate.clone(),
+        ) {
             Ok(pool) => self.pool = Some(pool),
             Err(e) => {
                 error!(target: LOG_TARGET, "could not start task threads: {e}");

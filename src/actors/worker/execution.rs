@@ -9,7 +9,7 @@ use actix::prelude::*;
 use tracing::warn;
 
 use super::actor::{Worker, LOG_TARGET};
-use super::pool::JobDone;
+use super::pool::{JobDone, TaskSeceded};
 use super::spill::ShellOutbox;
 use crate::actors::remote::peer_client::{connect_peer, get_data};
 use crate::ids::WorkerId;
@@ -145,6 +145,17 @@ impl Handler<JobDone> for Worker {
         if let Some(gate) = &self.memory_gate {
             gate.stored(gated_bytes);
         }
+        let commands = out.commands;
+        self.perform(commands, ctx);
+    }
+}
+
+impl Handler<TaskSeceded> for Worker {
+    type Result = ();
+
+    fn handle(&mut self, TaskSeceded { key }: TaskSeceded, ctx: &mut Context<Self>) {
+        let mut out = ShellOutbox::new(self.spill.as_mut());
+        self.core.on_task_seceded(key, &mut out);
         let commands = out.commands;
         self.perform(commands, ctx);
     }

@@ -33,6 +33,7 @@ mod allocator;
 pub mod config;
 mod connect;
 mod execution;
+pub mod in_task;
 mod memory_gate;
 mod peers;
 pub mod pool;

@@ -222,3 +222,39 @@ fn dependent_goes_to_a_saturated_holder_rather_than_wait_or_move() {
     );
     assert_eq!(computes(&sent), pairs(&[(W1, "y")]));
 }
+
+/// A task that seceded (it waits on tasks it submitted) frees its worker's slot: the queued
+/// task goes there; a report of secession from a worker not running the task is ignored;
+/// and the seceded task's end leaves the count right.
+#[test]
+fn a_seceded_task_gives_its_slot_to_a_queued_one() {
+    let config = SchedulerConfig {
+        tasks_per_thread: 1,
+        extra_tasks_per_worker: 0,
+        ..Default::default()
+    };
+    let mut sim = Sim::with_config(config);
+    sim.add_worker(WorkerBuilder::new(W1));
+    sim.add_worker(WorkerBuilder::new(W2));
+    let tasks = (0..4)
+        .map(|i| TaskBuilder::new(&format!("t{i}")).order(i))
+        .collect();
+    let sent = sim.submit(C1, tasks, &["t0", "t1", "t2", "t3"]);
+    assert_eq!(computes(&sent), pairs(&[(W1, "t0"), (W2, "t1")]));
+    let forged = sim.step(|s, out| s.on_task_seceded(W2, key("t0"), out));
+    assert!(
+        computes(&forged).is_empty(),
+        "W2 does not run t0: {forged:?}"
+    );
+    let sent = sim.step(|s, out| s.on_task_seceded(W1, key("t0"), out));
+    assert_eq!(computes(&sent), pairs(&[(W1, "t2")]));
+    assert_eq!(sim.state_of("t0"), "processing", "it still runs there");
+    // Once more is the same as once: no second slot.
+    let again = sim.step(|s, out| s.on_task_seceded(W1, key("t0"), out));
+    assert!(computes(&again).is_empty(), "{again:?}");
+    // The seceded task ends: W1 still computes t2, so nothing more goes there.
+    let sent = sim.finish(W1, "t0", 8);
+    assert!(computes(&sent).is_empty(), "{sent:?}");
+    let sent = sim.finish(W1, "t2", 8);
+    assert_eq!(computes(&sent), pairs(&[(W1, "t3")]));
+}

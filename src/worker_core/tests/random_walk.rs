@@ -92,7 +92,8 @@ impl Walk {
         let key = match &event {
             TaskEvent::Finished { key, .. }
             | TaskEvent::Erred { key, .. }
-            | TaskEvent::MissingDependency { key, .. } => key.clone(),
+            | TaskEvent::MissingDependency { key, .. }
+            | TaskEvent::Seceded { key } => key.clone(),
         };
         if self.outstanding.remove(&key) {
             return;
@@ -101,6 +102,7 @@ impl Walk {
             TaskEvent::Finished { inline, .. } => (inline.is_none(), "finished"),
             TaskEvent::Erred { .. } => (false, "erred"),
             TaskEvent::MissingDependency { .. } => (false, "missing a dependency"),
+            TaskEvent::Seceded { .. } => (false, "seceded"),
         };
         assert!(
             copy && self.fetched_keys.contains(&key),
