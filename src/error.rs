@@ -241,6 +241,11 @@ pub enum Error {
     /// with its worker, an unknown dependency).
     #[error(transparent)]
     Task(TaskFailure),
+    /// Resources were malformed (`--resources`, or a task's amounts), or a task asked for a
+    /// resource no connected worker offers. Retrying won't help until a worker offering it
+    /// joins.
+    #[error(transparent)]
+    Resources(#[from] crate::resources::ResourceError),
     /// An array operation was invalid (shapes, chunks or axes); found while building.
     #[error(transparent)]
     Array(#[from] crate::collections::array::ArrayError),

@@ -108,6 +108,8 @@ pub struct Hello {
     pub pid: u32,
     /// Remote functions the client can run (workers).
     pub functions: Vec<FunctionId>,
+    /// Abstract resources the client offers to tasks (workers' `--resources`).
+    pub resources: crate::resources::Resources,
 }
 
 /// The server's answer to a [`Hello`].
@@ -204,6 +206,7 @@ mod tests {
             memory_limit: 1 << 30,
             pid: 42,
             functions: vec![FunctionId::new("inc", 7)],
+            resources: Default::default(),
         }
     }
 

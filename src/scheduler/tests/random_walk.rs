@@ -272,6 +272,7 @@ impl Walk {
                     spec: run.spec.clone(),
                     deps: task.dependencies.clone(),
                     order: task.priority.order,
+                    restrictions: task.restrictions.as_deref().cloned(),
                 })
             })
             .collect();
