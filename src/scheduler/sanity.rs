@@ -141,9 +141,12 @@ impl SchedulerState {
             }
             TaskState::NoWorker => {
                 assert_eq!(missing, 0, "{key}: no-worker but not ready");
+                let unplaceable = task.class().is_some_and(|class| {
+                    class.restrictions.is_some() && !self.class_runnable(&class)
+                });
                 assert!(
-                    self.workers.is_empty() || self.is_recovering(),
-                    "{key}: no-worker while workers exist"
+                    self.workers.is_empty() || self.is_recovering() || unplaceable,
+                    "{key}: no-worker while workers exist that could run it"
                 );
                 assert!(
                     self.no_worker.contains(key),
