@@ -227,7 +227,8 @@ mod tests {
         let bytes = codec::encode(&sample_hello()).unwrap();
         let golden: &[u8] = &[
             0, 2, b'w', b'1', 1, 0, 127, 0, 0, 1, 251, 160, 15, 2, 252, 0, 0, 0, 64, 42, 1, 3,
-            b'i', b'n', b'c', 7,
+            b'i', b'n', b'c', 7, // resources: none
+            0,
         ];
         assert_eq!(
             bytes, golden,
