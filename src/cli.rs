@@ -251,7 +251,8 @@ fn parse_token_file(path: &str) -> Result<Token, String> {
 const MAX_MEMORY_OVERCOMMIT: u64 = 1000;
 
 fn parse_resources(text: &str) -> Result<Resources, String> {
-    text.parse().map_err(|e: crate::resources::ResourceError| e.to_string())
+    text.parse()
+        .map_err(|e: crate::resources::ResourceError| e.to_string())
 }
 
 fn parse_memory_limit(text: &str) -> Result<MemoryLimit, String> {

@@ -62,7 +62,9 @@ pub struct Resources(Vec<(String, ResourceAmount)>);
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ResourceError {
     /// An entry is not `NAME=AMOUNT`.
-    #[error("resource entry {entry:?} is malformed: expected NAME=AMOUNT, e.g. \"GPU=2,MEM=10e9\"")]
+    #[error(
+        "resource entry {entry:?} is malformed: expected NAME=AMOUNT, e.g. \"GPU=2,MEM=10e9\""
+    )]
     Malformed {
         /// The entry as written.
         entry: String,

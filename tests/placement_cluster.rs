@@ -117,7 +117,10 @@ fn a_restricted_task_waits_visibly_until_its_worker_joins() -> Result<(), Failed
         if let Some(line) = cluster.unplaceable.first() {
             break line.clone();
         }
-        check(Instant::now() < deadline, "the waiting task shows in cluster_info")?;
+        check(
+            Instant::now() < deadline,
+            "the waiting task shows in cluster_info",
+        )?;
         std::thread::sleep(Duration::from_millis(50));
     };
     check(
@@ -127,10 +130,7 @@ fn a_restricted_task_waits_visibly_until_its_worker_joins() -> Result<(), Failed
     center.wait_for("Task waits for a worker");
     let _late_worker = named_worker(&addr, "late", &["--nthreads", "1"]);
     check(late.result()? == "late", "it ran on the named worker")?;
-    check(
-        center.count("Task waits for a worker") == 1,
-        "logged once",
-    )?;
+    check(center.count("Task waits for a worker") == 1, "logged once")?;
     check(
         executor.cluster_info()?.unplaceable.is_empty(),
         "no longer shown once placed",
@@ -159,7 +159,10 @@ fn unknown_and_malformed_resources_are_refused_naming_them() -> Result<(), Faile
     )?;
     let args = ["worker", &addr, "--host", "127.0.0.1", "--resources", "GPU"];
     let mut bad = Proc::start_program(&exe, "bad", &args);
-    check(bad.wait_exit(PATIENCE) != Some(0), "the worker refuses to start")?;
+    check(
+        bad.wait_exit(PATIENCE) != Some(0),
+        "the worker refuses to start",
+    )?;
     bad.wait_for("expected NAME=AMOUNT");
     Ok(())
 }
@@ -168,10 +171,18 @@ fn run_calls_a_function_once_on_every_worker() -> Result<(), Failed> {
     let exe = std::env::current_exe()?;
     let (_center, addr, _workers) = program_cluster(&exe, &["w1", "w2"], "1");
     let executor = Executor::connect(&addr)?;
-    let mut expected: Vec<_> = executor.cluster_info()?.workers.iter().map(|w| (w.addr, w.pid)).collect();
+    let mut expected: Vec<_> = executor
+        .cluster_info()?
+        .workers
+        .iter()
+        .map(|w| (w.addr, w.pid))
+        .collect();
     expected.sort();
     let by_worker = executor.run(process_id, (1000,))?;
-    let got: Vec<_> = by_worker.into_iter().map(|(addr, pid)| (addr, pid - 1000)).collect();
+    let got: Vec<_> = by_worker
+        .into_iter()
+        .map(|(addr, pid)| (addr, pid - 1000))
+        .collect();
     check(
         got == expected,
         &format!("one call per worker, each on its own process: {got:?} vs {expected:?}"),

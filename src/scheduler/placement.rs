@@ -6,9 +6,9 @@
 //! Decisions only; the compute order goes to the command buffer. No I/O.
 
 use super::outbox::Command;
+use super::restrictions::TaskClass;
 use super::state::SchedulerState;
 use super::task::TaskState;
-use super::restrictions::TaskClass;
 use super::types::ComputeTask;
 use crate::ids::{Map, TaskKey, WorkerId};
 
@@ -47,7 +47,11 @@ impl SchedulerState {
         if class.prefers(first) {
             return Some(first.id);
         }
-        Some(fits.find(|worker| class.prefers(worker)).unwrap_or(first).id)
+        Some(
+            fits.find(|worker| class.prefers(worker))
+                .unwrap_or(first)
+                .id,
+        )
     }
 
     /// The best worker with a free slot for a ready task: a preferred one first (loose

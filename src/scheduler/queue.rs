@@ -26,12 +26,7 @@ impl ReadyQueue {
     }
 
     /// Removes a task; returns false if it was not queued.
-    pub(crate) fn remove(
-        &mut self,
-        class: &TaskClass,
-        priority: Priority,
-        key: &TaskKey,
-    ) -> bool {
+    pub(crate) fn remove(&mut self, class: &TaskClass, priority: Priority, key: &TaskKey) -> bool {
         let Some(queue) = self.by_class.get_mut(class) else {
             return false;
         };
@@ -65,10 +60,7 @@ impl ReadyQueue {
     }
 
     /// The tasks queued for a class, lowest priority first.
-    pub(crate) fn tasks_of(
-        &self,
-        class: &TaskClass,
-    ) -> impl Iterator<Item = &(Priority, TaskKey)> {
+    pub(crate) fn tasks_of(&self, class: &TaskClass) -> impl Iterator<Item = &(Priority, TaskKey)> {
         self.by_class.get(class).into_iter().flatten()
     }
 

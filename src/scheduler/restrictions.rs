@@ -102,7 +102,8 @@ impl TaskClass {
     pub(crate) fn could_run_on(&self, worker: &WorkerRecord) -> bool {
         worker.functions.contains(&self.function)
             && self.restrictions.as_deref().map_or(true, |r| {
-                (r.loose || r.names(&worker.profile)) && worker.profile.resources.covers(&r.resources)
+                (r.loose || r.names(&worker.profile))
+                    && worker.profile.resources.covers(&r.resources)
             })
     }
 
@@ -126,7 +127,9 @@ impl TaskClass {
 impl SchedulerState {
     /// Whether some connected worker could ever run a task of `class`.
     pub(super) fn class_runnable(&self, class: &TaskClass) -> bool {
-        self.workers.values().any(|worker| class.could_run_on(worker))
+        self.workers
+            .values()
+            .any(|worker| class.could_run_on(worker))
     }
 
     /// A ready restricted task no connected worker can satisfy: it waits as no-worker (as

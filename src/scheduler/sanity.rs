@@ -229,7 +229,10 @@ impl SchedulerState {
         let mut available = record.profile.resources.clone();
         for key in &record.processing {
             if let Some(asked) = &self.tasks[key].restrictions {
-                assert!(available.covers(&asked.resources), "{id}: resources overcommitted");
+                assert!(
+                    available.covers(&asked.resources),
+                    "{id}: resources overcommitted"
+                );
                 available.take(&asked.resources);
             }
         }

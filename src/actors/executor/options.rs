@@ -97,7 +97,10 @@ impl SubmitOptions {
     /// "GPU=2"`) and only while they are free there, so a worker with `GPU=1` runs one
     /// `GPU=1` task at a time. Amounts must be positive; a name no connected worker offers
     /// fails the submission with [`Error::Resources`](crate::Error::Resources).
-    pub fn resources<S: Into<String>>(mut self, resources: impl IntoIterator<Item = (S, f64)>) -> Self {
+    pub fn resources<S: Into<String>>(
+        mut self,
+        resources: impl IntoIterator<Item = (S, f64)>,
+    ) -> Self {
         self.resources = resources
             .into_iter()
             .map(|(name, amount)| (name.into(), amount))
@@ -108,7 +111,8 @@ impl SubmitOptions {
     /// The restrictions as they travel, checked; `None` when nothing is restricted.
     pub(super) fn restrictions(
         &self,
-    ) -> Result<Option<crate::messages::tasks::RestrictionsMsg>, crate::resources::ResourceError> {
+    ) -> Result<Option<crate::messages::tasks::RestrictionsMsg>, crate::resources::ResourceError>
+    {
         let resources = crate::resources::Resources::from_pairs(self.resources.iter().cloned())?;
         if self.workers.is_empty() && resources.is_empty() {
             return Ok(None);

@@ -41,13 +41,19 @@ impl Executor {
         F: RemoteFunction,
         A: IntoArgs<F::Args> + Clone,
     {
-        let workers: Vec<SocketAddr> = self.cluster_info()?.workers.iter().map(|w| w.addr).collect();
+        let workers: Vec<SocketAddr> = self
+            .cluster_info()?
+            .workers
+            .iter()
+            .map(|w| w.addr)
+            .collect();
         let mut calls = Vec::with_capacity(workers.len());
         for addr in &workers {
             let options = SubmitOptions::new().impure().workers([addr.to_string()]);
             calls.push(self.submit_with(f.clone(), args.clone(), options)?);
         }
-        while let Err(crate::Error::Timeout { .. }) = super::wait_timeout(&calls, MEMBERSHIP_CHECK) {
+        while let Err(crate::Error::Timeout { .. }) = super::wait_timeout(&calls, MEMBERSHIP_CHECK)
+        {
             let connected = self.cluster_info()?;
             let gone = workers.iter().zip(&calls).find(|(addr, call)| {
                 !call.done() && !connected.workers.iter().any(|w| w.addr == **addr)

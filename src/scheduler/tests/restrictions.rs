@@ -133,15 +133,27 @@ fn a_resource_task_runs_only_where_it_is_free_and_gives_it_back_on_finish() {
     let sent = sim.finish(W2, "g0", 8);
     assert_eq!(computes(&sent), pairs(&[(W2, "g1")]));
     let sent = sim.fail(W2, "g1", "boom");
-    assert_eq!(computes(&sent), pairs(&[(W2, "g2")]), "given back on failure");
+    assert_eq!(
+        computes(&sent),
+        pairs(&[(W2, "g2")]),
+        "given back on failure"
+    );
 }
 
 #[test]
 fn fractional_and_several_resources_are_counted_exactly() {
     let mut sim = Sim::new();
-    sim.add_worker(WorkerBuilder::new(W1).threads(8).resources("GPU=1,MEM=10e9"));
+    sim.add_worker(
+        WorkerBuilder::new(W1)
+            .threads(8)
+            .resources("GPU=1,MEM=10e9"),
+    );
     let sent = submit_all(&mut sim, "h", 5, &needing(&[("GPU", 0.5), ("MEM", 4e9)]));
-    assert_eq!(computes(&sent).len(), 2, "two halves of the GPU, 8e9 of MEM");
+    assert_eq!(
+        computes(&sent).len(),
+        2,
+        "two halves of the GPU, 8e9 of MEM"
+    );
     let sent = sim.finish(W1, "h0", 1);
     assert_eq!(computes(&sent), pairs(&[(W1, "h2")]));
 }
