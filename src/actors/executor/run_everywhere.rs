@@ -28,11 +28,13 @@ impl Executor {
     /// ```no_run
     /// # use taskforce::{remote, Executor};
     /// #[remote]
-    /// fn pid() -> u32 { std::process::id() }
+    /// fn threads_of(prefix: String) -> String {
+    ///     format!("{prefix}{}", std::thread::available_parallelism().map_or(1, |n| n.get()))
+    /// }
     /// # fn main() -> taskforce::Result<()> {
     /// # let executor = Executor::connect("127.0.0.1:8787")?;
-    /// for (worker, pid) in executor.run(pid, ())? {
-    ///     println!("{worker} runs as process {pid}");
+    /// for (worker, cores) in executor.run(threads_of, ("cores: ".to_string(),))? {
+    ///     println!("{worker}: {cores}");
     /// }
     /// # Ok(()) }
     /// ```

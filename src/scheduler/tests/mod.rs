@@ -142,6 +142,11 @@ impl WorkerBuilder {
         self.functions = functions;
         self
     }
+    /// Names it (by default `w<id>`).
+    pub(super) fn named(mut self, name: &str) -> Self {
+        self.profile.name = name.to_string();
+        self
+    }
     /// Offers `resources` (as `--resources` spells them).
     pub(super) fn resources(mut self, resources: &str) -> Self {
         self.profile.resources = resources.parse().expect("resources");
