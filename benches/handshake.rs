@@ -42,6 +42,7 @@ fn handshake(c: &mut Criterion) {
         memory_limit: 0,
         pid: std::process::id(),
         functions: Vec::new(),
+        resources: Default::default(),
     };
     let options = ConnectOptions::default();
     c.bench_function("handshake: connect + hello + welcome", |b| {

@@ -66,6 +66,7 @@ fn task(i: usize, deps: Vec<TaskKey>) -> NewTask {
         spec: vec![0u8; 16].into(),
         deps,
         order: i as i64,
+        restrictions: None,
     }
 }
 

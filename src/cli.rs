@@ -17,6 +17,7 @@ use crate::actors::remote::stream::split_scheme;
 use crate::actors::remote::{LinkBounds, Tls, TlsFiles};
 use crate::actors::worker::{self, WorkerConfig};
 use crate::messages::Token;
+use crate::resources::Resources;
 use crate::worker_core::MemoryPolicy;
 
 /// A distributed task runtime: a center coordinates workers that run tasks.
@@ -129,6 +130,10 @@ pub struct WorkerArgs {
     /// Name used in logs [default: the worker's address].
     #[arg(long)]
     pub name: Option<String>,
+    /// Abstract resources this worker offers to tasks, e.g. "GPU=2,MEM=10e9": a task
+    /// submitted with `.resources([("GPU", 1.0)])` runs only where one GPU is free.
+    #[arg(long, default_value = "", value_parser = parse_resources)]
+    pub resources: Resources,
     /// Run the worker in this process, without a nanny to restart it.
     #[arg(long)]
     pub no_nanny: bool,
@@ -245,6 +250,11 @@ fn parse_token_file(path: &str) -> Result<Token, String> {
 /// A limit past this many times the machine's memory is a typo, not a plan.
 const MAX_MEMORY_OVERCOMMIT: u64 = 1000;
 
+fn parse_resources(text: &str) -> Result<Resources, String> {
+    text.parse()
+        .map_err(|e: crate::resources::ResourceError| e.to_string())
+}
+
 fn parse_memory_limit(text: &str) -> Result<MemoryLimit, String> {
     if text.eq_ignore_ascii_case("auto") {
         return Ok(MemoryLimit::Auto);
@@ -343,6 +353,7 @@ impl WorkerArgs {
         config.host = self.host;
         config.port = self.port;
         config.name.clone_from(&self.name);
+        config.resources = self.resources.clone();
         if let Some(n) = self.nthreads {
             config.nthreads = n;
         }
@@ -389,6 +400,9 @@ impl WorkerArgs {
         ));
         args.push(format!("--memory-target={}", self.memory_target));
         args.push(format!("--memory-pause={}", self.memory_pause));
+        if !self.resources.is_empty() {
+            args.push(format!("--resources={}", self.resources));
+        }
         if let Some(name) = &self.name {
             args.push(format!("--name={name}"));
         }

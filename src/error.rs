@@ -249,6 +249,11 @@ pub enum Error {
     /// with its worker, an unknown dependency).
     #[error(transparent)]
     Task(TaskFailure),
+    /// Resources were malformed (`--resources`, or a task's amounts), or a task asked for a
+    /// resource no connected worker offers. Retrying won't help until a worker offering it
+    /// joins.
+    #[error(transparent)]
+    Resources(#[from] crate::resources::ResourceError),
     /// An array operation was invalid (shapes, chunks or axes); found while building.
     #[error(transparent)]
     Array(#[from] crate::collections::array::ArrayError),
@@ -276,6 +281,15 @@ pub enum Error {
     /// The cluster has no worker to place data on.
     #[error("the cluster has no workers")]
     NoWorkers,
+    /// A worker a cluster operation waited on left the cluster before it was done there
+    /// (e.g. `Executor::run`). Retrying runs it on the workers connected then.
+    #[error("{operation}: worker {worker} left the cluster before it was done there")]
+    WorkerLeft {
+        /// The worker's address.
+        worker: String,
+        /// The operation.
+        operation: String,
+    },
     /// `wait_for_workers` timed out. Retrying helps only if workers are still starting.
     #[error("only {arrived} of {wanted} workers arrived after {waited:.1?}")]
     WorkersMissing {

@@ -64,6 +64,7 @@ pub mod graph;
 pub mod ids;
 pub mod local;
 pub mod messages;
+pub mod resources;
 pub mod runner;
 pub mod scheduler;
 pub mod service;

@@ -361,7 +361,7 @@ fn retries_rerun_a_flaky_function_on_the_worker() -> Result<(), Failed> {
     let (_center, addr, _workers) = program_cluster(&exe, &["w1"], "1");
     let executor = Executor::connect(&addr)?;
     let three = SubmitOptions::new().retries(3);
-    let fourth = executor.submit_with(flaky, (3,), three)?;
+    let fourth = executor.submit_with(flaky, (3,), three.clone())?;
     check(fourth.result()? == 4, "the fourth attempt succeeds")?;
     let hopeless = executor.submit_with(flaky, (10,), three)?;
     let message = match hopeless.result() {

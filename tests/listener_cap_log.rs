@@ -43,6 +43,7 @@ fn hello() -> Hello {
         memory_limit: 0,
         pid: std::process::id(),
         functions: Vec::new(),
+        resources: Default::default(),
     }
 }
 

@@ -162,6 +162,7 @@ fn hello(name: &str, listen_addr: SocketAddr) -> Hello {
         memory_limit: 0,
         pid: std::process::id(),
         functions: Vec::new(),
+        resources: Default::default(),
     }
 }
 

@@ -102,6 +102,7 @@ fn stranger_on_peer_port(addr: &str, token: Option<&str>) -> Result<String, Stri
         memory_limit: 0,
         pid: std::process::id(),
         functions: Vec::new(),
+        resources: Default::default(),
     };
     let runtime = actix::System::new();
     runtime
@@ -309,6 +310,7 @@ fn a_peer_that_asks_and_never_reads_is_cut_off() -> Result<(), Failed> {
         memory_limit: 0,
         pid: std::process::id(),
         functions: Vec::new(),
+        resources: Default::default(),
     };
     let system = actix::System::new();
     let connected = system.block_on(connect_once(&peer_port, &hello, &options(Some(TOKEN))))?;

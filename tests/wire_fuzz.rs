@@ -120,6 +120,7 @@ fn seeds() -> Vec<Vec<u8>> {
         memory_limit: 1 << 30,
         pid: 42,
         functions: vec![FunctionId::new("inc", 7)],
+        resources: Default::default(),
     };
     let task = NewTaskMsg {
         key: key("inc-1"),
@@ -127,6 +128,7 @@ fn seeds() -> Vec<Vec<u8>> {
         spec: vec![1, 2, 3].into(),
         deps: vec![key("a")],
         order: 3,
+        restrictions: None,
     };
     let events = vec![
         TaskEvent::Finished {

@@ -104,6 +104,8 @@ pub struct WorkerDescription {
     pub memory_limit: u64,
     /// Remote functions it can run.
     pub functions: Vec<FunctionId>,
+    /// Abstract resources it offers to tasks (`--resources`).
+    pub resources: crate::resources::Resources,
 }
 
 impl WorkerDescription {
@@ -116,6 +118,7 @@ impl WorkerDescription {
             nthreads: hello.nthreads,
             memory_limit: hello.memory_limit,
             functions: hello.functions.clone(),
+            resources: hello.resources.clone(),
         }
     }
 }

@@ -122,6 +122,10 @@ pub struct ClusterSnapshot {
     /// The live supervision trees: the center process's first, then each nanny with its
     /// worker under it, then workers no nanny watches (`taskforce status` draws them).
     pub tree: Vec<super::tree::TreeNode>,
+    /// Ready tasks with restrictions (workers, resources) no connected worker satisfies:
+    /// "key: needs resources GPU=1: no connected worker satisfies it", at most 16. They
+    /// wait, and run when a worker that satisfies them joins.
+    pub unplaceable: Vec<String>,
 }
 
 /// One worker in a [`ClusterSnapshot`]: its description and last load, flat (the public
@@ -156,6 +160,8 @@ pub struct WorkerView {
     pub peak_stored_bytes: u64,
     /// Functions it can run.
     pub functions: Vec<FunctionId>,
+    /// Abstract resources it offers (`--resources`), whether in use or not.
+    pub resources: crate::resources::Resources,
 }
 
 impl WorkerView {
@@ -183,6 +189,7 @@ impl WorkerView {
             stored_bytes: load.stored_bytes,
             peak_stored_bytes: load.peak_stored_bytes,
             functions: description.functions.clone(),
+            resources: description.resources.clone(),
         }
     }
 }

@@ -108,6 +108,8 @@ pub struct Hello {
     pub pid: u32,
     /// Remote functions the client can run (workers).
     pub functions: Vec<FunctionId>,
+    /// Abstract resources the client offers to tasks (workers' `--resources`).
+    pub resources: crate::resources::Resources,
 }
 
 /// The server's answer to a [`Hello`].
@@ -204,6 +206,7 @@ mod tests {
             memory_limit: 1 << 30,
             pid: 42,
             functions: vec![FunctionId::new("inc", 7)],
+            resources: Default::default(),
         }
     }
 
@@ -224,7 +227,8 @@ mod tests {
         let bytes = codec::encode(&sample_hello()).unwrap();
         let golden: &[u8] = &[
             0, 2, b'w', b'1', 1, 0, 127, 0, 0, 1, 251, 160, 15, 2, 252, 0, 0, 0, 64, 42, 1, 3,
-            b'i', b'n', b'c', 7,
+            b'i', b'n', b'c', 7, // resources: none
+            0,
         ];
         assert_eq!(
             bytes, golden,

@@ -24,6 +24,20 @@ pub struct NewTaskMsg {
     pub deps: Vec<TaskKey>,
     /// The client's graph-order priority (lower runs first).
     pub order: i64,
+    /// Where it may run; `None` for anywhere with its function.
+    pub restrictions: Option<RestrictionsMsg>,
+}
+
+/// Where a task may run: named workers (strict or loose) and resources it holds while it
+/// runs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestrictionsMsg {
+    /// Worker names or addresses; empty means any.
+    pub workers: Vec<String>,
+    /// Whether `workers` is only a preference.
+    pub loose: bool,
+    /// Resources the task asks for (names with amounts in thousandths).
+    pub resources: crate::resources::Resources,
 }
 
 /// When a task runs relative to others on a worker: lower runs first.
@@ -212,8 +226,20 @@ mod tests {
             spec: vec![1u8].into(),
             deps: vec!["w".into()],
             order: 5,
+            restrictions: None,
         };
-        golden(&task, &[1, b'x', 1, b'g', 2, 1, 1, 1, 1, b'w', 10]);
+        golden(&task, &[1, b'x', 1, b'g', 2, 1, 1, 1, 1, b'w', 10, 0]);
+        let restricted = NewTaskMsg {
+            restrictions: Some(RestrictionsMsg {
+                workers: vec!["a".into()],
+                loose: true,
+                resources: "G=1".parse().unwrap(),
+            }),
+            ..task
+        };
+        let mut bytes = vec![1, b'x', 1, b'g', 2, 1, 1, 1, 1, b'w', 10];
+        bytes.extend([1, 1, 1, b'a', 1, 1, 1, b'G', 251, 232, 3]);
+        golden(&restricted, &bytes);
         let lost = FailureMsg::KilledWorker {
             key: "k".into(),
             deaths: vec![(WorkerId(9), DeathCause::Exited { code: 3 })],

@@ -4,7 +4,10 @@
 //!
 //! No I/O; the graph is trusted only as far as the checks here go.
 
+use std::sync::Arc;
+
 use super::failure::TaskFailure;
+use super::restrictions::Restrictions;
 use super::state::SchedulerState;
 use super::task::{RunSpec, TaskRecord, TaskState};
 use super::types::{NewTask, Priority};
@@ -137,7 +140,8 @@ impl SchedulerState {
             function: task.function,
             spec: task.spec,
         };
-        let record = TaskRecord::new(Some(run), priority, task.deps);
+        let mut record = TaskRecord::new(Some(run), priority, task.deps);
+        record.restrictions = task.restrictions.and_then(normalized);
         self.tasks.insert(task.key, record);
     }
 
@@ -158,6 +162,17 @@ impl SchedulerState {
         };
         self.tasks.insert(task.key, record);
     }
+}
+
+/// Restrictions as the scheduler keeps them: worker names sorted and once each (so equal
+/// restrictions share a queue), and `None` when they restrict nothing.
+fn normalized(mut restrictions: Restrictions) -> Option<Arc<Restrictions>> {
+    restrictions.workers.sort_unstable();
+    restrictions.workers.dedup();
+    if restrictions.workers.is_empty() {
+        restrictions.loose = false;
+    }
+    (!restrictions.is_empty()).then(|| Arc::new(restrictions))
 }
 
 /// Removes repeated keys, keeping the first occurrence of each.

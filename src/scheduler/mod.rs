@@ -9,6 +9,7 @@
 //! Files: `types`/`failure` (values in and out), `task`/`worker` (records), `queue` (ready
 //! tasks by function and priority), `state` (the struct, queries, `set_state` bookkeeping),
 //! `transitions` (revive, ready, finish, fail, release), `placement` (worker choice, slots),
+//! `restrictions` (workers and resources a task may use),
 //! `client_events`/`graph_intake`/`worker_events`/`restart` (the `on_*` events),
 //! `report_check` (a worker reports only on what it was asked), `ownership` (a client uses
 //! only its own keys), `center_restart` (workers and executors coming back to a restarted
@@ -22,7 +23,7 @@
 //! let mut state = SchedulerState::new(SchedulerConfig::default());
 //! let mut out = OutboxBatch::default();
 //! state.on_worker_added(WorkerId(1), 2, vec![inc.clone()], &mut out);
-//! let task = NewTask { key: "x".into(), function: inc, spec: vec![1u8].into(), deps: vec![], order: 0 };
+//! let task = NewTask { key: "x".into(), function: inc, spec: vec![1u8].into(), deps: vec![], order: 0, restrictions: None };
 //! state.on_update_graph(ClientId(7), vec![task], vec!["x".into()], &mut out);
 //! assert_eq!(out.take_worker_commands().len(), 1); // compute x on w1
 //! state.on_task_finished(WorkerId(1), "x".into(), 8, &mut out).expect("w1 runs x");
@@ -40,6 +41,7 @@ mod placement;
 mod queue;
 mod report_check;
 mod restart;
+mod restrictions;
 mod sanity;
 mod state;
 mod task;
@@ -56,6 +58,7 @@ pub use client_events::FOREIGN_KEY;
 pub use failure::{shortened, DeathCause, TaskFailure, WorkerDeath, SHOWN_MESSAGE_CHARS};
 pub use outbox::{ClientReport, Outbox, OutboxBatch, WorkerCommand};
 pub use report_check::IgnoredReport;
+pub use restrictions::{Restrictions, WorkerProfile};
 pub use state::SchedulerState;
 pub use task::TaskState;
 pub use types::{

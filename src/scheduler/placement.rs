@@ -1,25 +1,27 @@
 //! Worker choice and load balancing: which worker with a free slot runs a ready task
-//! (fewest dependency bytes to move, then least occupied, then lowest id), and filling
-//! free slots from the queue, lowest priority first.
+//! (among those its restrictions allow, preferred ones first; then fewest dependency bytes
+//! to move, then least occupied, then lowest id), and filling free slots from the queue,
+//! lowest priority first.
 //!
 //! Decisions only; the compute order goes to the command buffer. No I/O.
 
 use super::outbox::Command;
+use super::restrictions::TaskClass;
 use super::state::SchedulerState;
 use super::task::TaskState;
-use super::types::{ComputeTask, FunctionId};
-use super::worker::Occupancy;
+use super::types::ComputeTask;
 use crate::ids::{Map, TaskKey, WorkerId};
 
 impl SchedulerState {
     /// Assigns queued tasks while some worker that can run one has a free slot.
     ///
-    /// Afterwards every queued task's eligible workers are all saturated.
+    /// Afterwards every queued task's eligible workers are all saturated (or lack the free
+    /// resources it asks for).
     pub(super) fn assign_queued(&mut self) {
         while !self.free_slots.is_empty() {
             let Some(key) = self
                 .queue
-                .best(|function| self.first_free_worker_with(function).is_some())
+                .best(|class| self.first_free_worker_with(class).is_some())
                 .cloned()
             else {
                 break;
@@ -29,51 +31,66 @@ impl SchedulerState {
         }
     }
 
-    /// The least occupied worker with a free slot that has `function`.
+    /// The least occupied worker with a free slot that can start a task of `class` now,
+    /// one it prefers (see [`TaskClass::prefers`]) if there is one.
     ///
     /// Usually the first entry of the free-slot index; walks past workers lacking the
-    /// function, so the cost grows only with heterogeneous function sets.
-    pub(super) fn first_free_worker_with(&self, function: &FunctionId) -> Option<WorkerId> {
-        self.free_slots
+    /// function (or restrictions' workers and resources), so the cost grows only with
+    /// heterogeneous workers.
+    pub(super) fn first_free_worker_with(&self, class: &TaskClass) -> Option<WorkerId> {
+        let mut fits = self
+            .free_slots
             .iter()
-            .map(|(_, worker)| *worker)
-            .find(|worker| self.workers[worker].functions.contains(function))
+            .map(|(_, worker)| &self.workers[worker])
+            .filter(|worker| class.fits_now(worker));
+        let first = fits.next()?;
+        if class.prefers(first) {
+            return Some(first.id);
+        }
+        Some(
+            fits.find(|worker| class.prefers(worker))
+                .unwrap_or(first)
+                .id,
+        )
     }
 
-    /// The best worker with a free slot for a ready task: the one holding the most bytes of
-    /// its dependencies (so the fewest move), then the least occupied, then the lowest id.
-    /// `None` if every eligible worker is saturated.
+    /// The best worker with a free slot for a ready task: a preferred one first (loose
+    /// restrictions), then the one holding the most bytes of its dependencies (so the
+    /// fewest move), then the least occupied, then the lowest id. `None` if every eligible
+    /// worker is saturated.
     pub(super) fn choose_worker(&self, key: &TaskKey) -> Option<WorkerId> {
         let task = self.task(key);
-        let function = task.function().expect("placing a task without function");
-        let fallback = self.first_free_worker_with(function)?;
+        let class = task.class().expect("placing a task without function");
+        let fallback = self.first_free_worker_with(&class)?;
         if task.dependencies.is_empty() {
             return Some(fallback);
         }
-        let held = self.held_dependency_bytes(key, function);
+        let held = self.held_dependency_bytes(key, &class);
         let rank = |worker: WorkerId, bytes: u64| {
+            let record = &self.workers[&worker];
             (
+                !class.prefers(record),
                 std::cmp::Reverse(bytes),
-                self.workers[&worker].occupancy(),
+                record.occupancy(),
                 worker,
             )
         };
-        let mut best: (std::cmp::Reverse<u64>, Occupancy, WorkerId) = rank(fallback, 0);
+        let mut best = rank(fallback, 0);
         for (worker, bytes) in held {
             best = best.min(rank(worker, bytes));
         }
-        Some(best.2)
+        Some(best.3)
     }
 
     /// For each eligible worker with a free slot holding some of `key`'s dependencies,
     /// the bytes of them it holds.
-    fn held_dependency_bytes(&self, key: &TaskKey, function: &FunctionId) -> Map<WorkerId, u64> {
+    fn held_dependency_bytes(&self, key: &TaskKey, class: &TaskClass) -> Map<WorkerId, u64> {
         let mut held: Map<WorkerId, u64> = Map::default();
         for dep in &self.task(key).dependencies {
             let record = self.task(dep);
             for worker in record.who_has() {
                 let holder = &self.workers[worker];
-                if !holder.is_saturated() && holder.functions.contains(function) {
+                if !holder.is_saturated() && class.fits_now(holder) {
                     *held.entry(*worker).or_default() += record.nbytes;
                 }
             }
@@ -83,15 +100,17 @@ impl SchedulerState {
 
     /// For a ready task with inputs: the eligible worker holding the most bytes of them,
     /// then the least occupied, then the lowest id, saturated or not. `None` for a task
-    /// without inputs, or when no holder can run it.
+    /// without inputs, or when no holder can run it now (a restricted task goes only to a
+    /// holder it prefers with its resources free).
     pub(super) fn choose_holder(&self, key: &TaskKey) -> Option<WorkerId> {
         let task = self.task(key);
-        let function = task.function()?;
+        let class = task.class()?;
         let mut held: Map<WorkerId, u64> = Map::default();
         for dep in &task.dependencies {
             let record = self.task(dep);
             for worker in record.who_has() {
-                if self.workers[worker].functions.contains(function) {
+                let holder = &self.workers[worker];
+                if class.fits_now(holder) && class.prefers(holder) {
                     *held.entry(*worker).or_default() += record.nbytes;
                 }
             }

@@ -1,81 +1,74 @@
 //! The scheduler-side queue of ready tasks waiting for a free slot, one ordered set per
-//! function so a worker only looks at tasks it can run.
+//! task class (function and restrictions) so a worker only looks at tasks it can run.
 //!
 //! Pure data structure: no I/O, no knowledge of workers or task states.
 
 use std::collections::BTreeSet;
 
-use super::types::{FunctionId, Priority};
+use super::restrictions::TaskClass;
+use super::types::Priority;
 use crate::ids::{Map, TaskKey};
 
-/// Ready tasks by function, lowest [`Priority`] first; ties broken by key.
+/// Ready tasks by class, lowest [`Priority`] first; ties broken by key.
 #[derive(Debug, Default)]
 pub(crate) struct ReadyQueue {
-    by_function: Map<FunctionId, BTreeSet<(Priority, TaskKey)>>,
+    by_class: Map<TaskClass, BTreeSet<(Priority, TaskKey)>>,
     len: usize,
 }
 
 impl ReadyQueue {
     /// Adds a task; returns false if it was already queued.
-    pub(crate) fn push(&mut self, function: &FunctionId, priority: Priority, key: TaskKey) -> bool {
-        let queue = self.by_function.entry(function.clone()).or_default();
+    pub(crate) fn push(&mut self, class: &TaskClass, priority: Priority, key: TaskKey) -> bool {
+        let queue = self.by_class.entry(class.clone()).or_default();
         let added = queue.insert((priority, key));
         self.len += usize::from(added);
         added
     }
 
     /// Removes a task; returns false if it was not queued.
-    pub(crate) fn remove(
-        &mut self,
-        function: &FunctionId,
-        priority: Priority,
-        key: &TaskKey,
-    ) -> bool {
-        let Some(queue) = self.by_function.get_mut(function) else {
+    pub(crate) fn remove(&mut self, class: &TaskClass, priority: Priority, key: &TaskKey) -> bool {
+        let Some(queue) = self.by_class.get_mut(class) else {
             return false;
         };
         let removed = queue.remove(&(priority, key.clone()));
         if queue.is_empty() {
-            self.by_function.remove(function);
+            self.by_class.remove(class);
         }
         self.len -= usize::from(removed);
         removed
     }
 
-    /// The lowest-priority task among the functions `eligible` accepts.
-    pub(crate) fn best(&self, mut eligible: impl FnMut(&FunctionId) -> bool) -> Option<&TaskKey> {
+    /// The lowest-priority task among the classes `eligible` accepts.
+    pub(crate) fn best(&self, mut eligible: impl FnMut(&TaskClass) -> bool) -> Option<&TaskKey> {
         let mut best: Option<&(Priority, TaskKey)> = None;
-        for (function, queue) in &self.by_function {
+        for (class, queue) in &self.by_class {
             let Some(head) = queue.first() else { continue };
             let better = match best {
                 None => true,
                 Some(current) => head < current,
             };
-            if better && eligible(function) {
+            if better && eligible(class) {
                 best = Some(head);
             }
         }
         best.map(|(_, key)| key)
     }
 
-    /// The functions that have queued tasks.
-    pub(crate) fn functions(&self) -> impl Iterator<Item = &FunctionId> {
-        self.by_function.keys()
+    /// The classes that have queued tasks.
+    pub(crate) fn classes(&self) -> impl Iterator<Item = &TaskClass> {
+        self.by_class.keys()
     }
 
-    /// The tasks queued for `function`, lowest priority first.
-    pub(crate) fn tasks_of(
-        &self,
-        function: &FunctionId,
-    ) -> impl Iterator<Item = &(Priority, TaskKey)> {
-        self.by_function.get(function).into_iter().flatten()
+    /// The tasks queued for a class, lowest priority first.
+    pub(crate) fn tasks_of(&self, class: &TaskClass) -> impl Iterator<Item = &(Priority, TaskKey)> {
+        self.by_class.get(class).into_iter().flatten()
     }
 
-    /// Every queued task, grouped by function.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (&FunctionId, &(Priority, TaskKey))> {
-        self.by_function
+    /// Every queued task, grouped by class.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&TaskClass, &(Priority, TaskKey))> {
+        self.by_class
             .iter()
-            .flat_map(|(function, queue)| queue.iter().map(move |entry| (function, entry)))
+            .flat_map(|(class, queue)| queue.iter().map(move |entry| (class, entry)))
     }
 
     /// How many tasks are queued.
@@ -83,8 +76,8 @@ impl ReadyQueue {
         self.len
     }
 
-    /// Whether a function's queue exists but is empty (never true when consistent).
+    /// Whether a class's queue exists but is empty (never true when consistent).
     pub(crate) fn has_empty_queue(&self) -> bool {
-        self.by_function.values().any(BTreeSet::is_empty)
+        self.by_class.values().any(BTreeSet::is_empty)
     }
 }

@@ -15,7 +15,7 @@ impl SchedulerState {
     /// The cluster is restarted: every worker is told to drop every key it holds or runs,
     /// then every task and every want is forgotten. Workers stay connected and idle.
     pub fn on_restart(&mut self, out: &mut dyn Outbox) {
-        let mut workers: Vec<(WorkerId, u32, Vec<_>)> = Vec::with_capacity(self.workers.len());
+        let mut workers: Vec<(WorkerId, u32, Vec<_>, _)> = Vec::with_capacity(self.workers.len());
         let mut drops: Vec<(WorkerId, Vec<TaskKey>)> = Vec::new();
         for (&id, record) in &self.workers {
             let mut keys: Vec<TaskKey> = record
@@ -32,13 +32,14 @@ impl SchedulerState {
                 id,
                 record.nthreads,
                 record.functions.iter().cloned().collect(),
+                record.profile.clone(),
             ));
         }
         drops.sort_unstable_by_key(|(id, _)| *id);
         workers.sort_unstable_by_key(|(id, ..)| *id);
         self.forget_everything();
-        for (id, nthreads, functions) in workers {
-            self.insert_worker(id, nthreads, functions);
+        for (id, nthreads, functions, profile) in workers {
+            self.insert_worker(id, nthreads, functions, profile);
         }
         for (worker, keys) in drops {
             for key in keys {

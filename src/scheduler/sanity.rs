@@ -141,9 +141,12 @@ impl SchedulerState {
             }
             TaskState::NoWorker => {
                 assert_eq!(missing, 0, "{key}: no-worker but not ready");
+                let unplaceable = task.class().is_some_and(|class| {
+                    class.restrictions.is_some() && !self.class_runnable(&class)
+                });
                 assert!(
-                    self.workers.is_empty() || self.is_recovering(),
-                    "{key}: no-worker while workers exist"
+                    self.workers.is_empty() || self.is_recovering() || unplaceable,
+                    "{key}: no-worker while workers exist that could run it"
                 );
                 assert!(
                     self.no_worker.contains(key),
@@ -227,6 +230,17 @@ impl SchedulerState {
             let expected = TaskState::Processing { worker: id };
             assert_eq!(state, Some(&expected), "{id}: processing {key}");
         }
+        let mut available = record.profile.resources.clone();
+        for key in &record.processing {
+            if let Some(asked) = &self.tasks[key].restrictions {
+                assert!(
+                    available.covers(&asked.resources),
+                    "{id}: resources overcommitted"
+                );
+                available.take(&asked.resources);
+            }
+        }
+        assert_eq!(available, record.available, "{id}: free resources are off");
         for key in &record.has_what {
             assert!(
                 self.who_has(key).contains(&id),
@@ -238,7 +252,7 @@ impl SchedulerState {
     fn check_queue(&self) {
         assert!(!self.queue.has_empty_queue(), "empty queue kept");
         let mut queued = 0;
-        for (function, (priority, key)) in self.queue.iter() {
+        for (class, (priority, key)) in self.queue.iter() {
             let task = self
                 .tasks
                 .get(key)
@@ -254,9 +268,9 @@ impl SchedulerState {
                 "{key}: queued under the wrong priority"
             );
             assert_eq!(
-                task.function(),
-                Some(function),
-                "{key}: queued under the wrong function"
+                task.class().as_ref(),
+                Some(class),
+                "{key}: queued under the wrong class"
             );
             queued += 1;
         }
@@ -267,14 +281,14 @@ impl SchedulerState {
             .count();
         assert_eq!(queued, in_state, "queue and queued states disagree");
         assert_eq!(queued, self.queue.len(), "queue length counter is off");
-        for function in self.queue.functions() {
+        for class in self.queue.classes() {
             assert!(
-                self.function_workers.contains_key(function),
-                "{function}: queued but no worker has it"
+                self.function_workers.contains_key(&class.function),
+                "{class}: queued but no worker has it"
             );
             assert!(
-                self.first_free_worker_with(function).is_none(),
-                "{function}: queued while a slot is free"
+                self.first_free_worker_with(class).is_none(),
+                "{class}: queued while a slot is free"
             );
         }
     }

@@ -44,6 +44,8 @@ pub struct SchedulerState {
     /// Values workers offered during a recovery: kept even if nothing needs them yet (an
     /// executor still to re-submit may claim them), released when it ends if unneeded.
     pub(super) unclaimed: Set<TaskKey>,
+    /// Restricted tasks that became unplaceable, not yet taken for the log.
+    pub(super) unplaceable_notes: Vec<TaskKey>,
 }
 
 impl SchedulerState {
@@ -64,6 +66,7 @@ impl SchedulerState {
             keys_in_memory: 0,
             recovery: RecoveryPhase::Fresh,
             unclaimed: Set::default(),
+            unplaceable_notes: Vec::new(),
         }
     }
 
@@ -176,11 +179,14 @@ impl SchedulerState {
 
     fn leave_state(&mut self, key: &TaskKey, old: TaskState) {
         match old {
-            TaskState::Processing { worker } => self.update_processing(worker, key, false),
+            TaskState::Processing { worker } => {
+                self.update_processing(worker, key, false);
+                self.hold_resources(worker, key, false);
+            }
             TaskState::Queued => {
                 let task = &self.tasks[key];
-                let function = task.function().expect("queued task without function");
-                let removed = self.queue.remove(function, task.priority, key);
+                let class = task.class().expect("queued task without function");
+                let removed = self.queue.remove(&class, task.priority, key);
                 assert!(removed, "queued task {key} missing from the queue");
             }
             TaskState::NoWorker => {
@@ -207,10 +213,11 @@ impl SchedulerState {
                     self.recovery = RecoveryPhase::Closed;
                 }
                 self.update_processing(worker, key, true);
+                self.hold_resources(worker, key, true);
             }
             TaskState::Queued => {
-                let function = task.function().expect("queued task without function");
-                self.queue.push(function, task.priority, key.clone());
+                let class = task.class().expect("queued task without function");
+                self.queue.push(&class, task.priority, key.clone());
             }
             TaskState::NoWorker => {
                 self.no_worker.insert(key.clone());

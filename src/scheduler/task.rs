@@ -19,7 +19,8 @@ pub enum TaskState {
         /// How many dependencies are not in memory.
         waiting_on: u32,
     },
-    /// Ready, but no worker is connected at all; it is placed when one joins.
+    /// Ready, but no worker is connected at all, or (for a restricted task) none that
+    /// satisfies its restrictions; it is placed when one joins.
     NoWorker,
     /// Ready, waiting in the scheduler's queue until an eligible worker has a free slot.
     Queued,
@@ -98,6 +99,10 @@ pub(crate) struct TaskRecord {
     pub(crate) nbytes: u64,
     /// How many workers died while running this task.
     pub(crate) deaths: Vec<super::failure::WorkerDeath>,
+    /// Where it may run (`None`: anywhere with its function).
+    pub(crate) restrictions: Option<std::sync::Arc<super::restrictions::Restrictions>>,
+    /// Whether its being unplaceable was already noted for the log (once per task).
+    pub(crate) unplaceable_noted: bool,
 }
 
 impl TaskRecord {
@@ -117,6 +122,8 @@ impl TaskRecord {
             active_dependents: 0,
             nbytes: 0,
             deaths: Vec::new(),
+            restrictions: None,
+            unplaceable_noted: false,
         }
     }
 
@@ -134,6 +141,14 @@ impl TaskRecord {
     /// The task's function, if it has lineage.
     pub(crate) fn function(&self) -> Option<&FunctionId> {
         self.run.as_ref().map(|run| &run.function)
+    }
+
+    /// The task's class (function and restrictions), if it has lineage.
+    pub(crate) fn class(&self) -> Option<super::restrictions::TaskClass> {
+        Some(super::restrictions::TaskClass {
+            function: self.function()?.clone(),
+            restrictions: self.restrictions.clone(),
+        })
     }
 
     /// The holders of the value, empty unless in memory.

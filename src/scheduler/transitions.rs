@@ -132,8 +132,9 @@ impl SchedulerState {
 
     /// All dependencies are in memory: send the task to a worker holding its inputs (tasks
     /// with inputs skip the saturation limit, as dask's non-root tasks do, so results are
-    /// consumed where they are, as soon as they are), else queue it, park it as no-worker,
-    /// or err it if workers exist but none has its function.
+    /// consumed where they are, as soon as they are), else queue it, park it as no-worker
+    /// (no worker at all, or none its restrictions allow), or err it if workers exist but
+    /// none has its function.
     pub(super) fn mark_ready(&mut self, key: &TaskKey) {
         // While recovering from a center restart, a worker not yet back may hold the value.
         if self.workers.is_empty() || self.is_recovering() {
@@ -145,6 +146,11 @@ impl SchedulerState {
             .function()
             .expect("ready task without function");
         if self.function_workers.contains_key(function) {
+            let class = self.task(key).class().expect("ready task without function");
+            if class.restrictions.is_some() && !self.class_runnable(&class) {
+                self.park_unplaceable(key);
+                return;
+            }
             match self.choose_holder(key) {
                 Some(worker) => self.start_processing(key, worker),
                 None => self.set_state(key, TaskState::Queued),

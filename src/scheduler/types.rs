@@ -45,6 +45,8 @@ pub struct NewTask {
     pub deps: Vec<TaskKey>,
     /// The client's graph-order priority (lower runs first).
     pub order: i64,
+    /// Where it may run (workers, resources); `None` for anywhere with its function.
+    pub restrictions: Option<super::Restrictions>,
 }
 
 /// An order to a worker: run this task. Sent by the scheduler through [`super::Outbox`].

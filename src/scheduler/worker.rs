@@ -25,6 +25,10 @@ pub(crate) struct WorkerRecord {
     pub(crate) has_what: Set<TaskKey>,
     /// The most tasks it may have in flight.
     pub(crate) saturation: usize,
+    /// Its name, address and offered resources.
+    pub(crate) profile: super::restrictions::WorkerProfile,
+    /// Its resources not held by a task it is processing.
+    pub(crate) available: crate::resources::Resources,
 }
 
 impl WorkerRecord {

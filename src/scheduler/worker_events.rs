@@ -7,6 +7,7 @@
 use super::failure::{DeathCause, TaskFailure, WorkerDeath};
 use super::outbox::{Command, Outbox};
 use super::report_check::IgnoredReport;
+use super::restrictions::{TaskClass, WorkerProfile};
 use super::state::SchedulerState;
 use super::task::TaskState;
 use super::types::WorkerLoss;
@@ -25,13 +26,27 @@ impl SchedulerState {
         functions: Vec<FunctionId>,
         out: &mut dyn Outbox,
     ) {
+        let profile = WorkerProfile::default();
+        self.on_worker_added_with(worker, nthreads, functions, profile, out);
+    }
+
+    /// Like [`SchedulerState::on_worker_added`], with the worker's name, address and
+    /// resources, which task restrictions match against.
+    pub fn on_worker_added_with(
+        &mut self,
+        worker: WorkerId,
+        nthreads: u32,
+        functions: Vec<FunctionId>,
+        profile: WorkerProfile,
+        out: &mut dyn Outbox,
+    ) {
         if self.workers.contains_key(&worker) {
             let cause = DeathCause::ConnectionClosed {
                 reason: "it registered again".into(),
             };
             self.drop_worker(worker, &cause);
         }
-        self.insert_worker(worker, nthreads, functions);
+        self.insert_worker(worker, nthreads, functions, profile);
         self.place_parked();
         self.end_event(out);
     }
@@ -42,6 +57,7 @@ impl SchedulerState {
         worker: WorkerId,
         nthreads: u32,
         functions: impl IntoIterator<Item = FunctionId>,
+        profile: WorkerProfile,
     ) {
         let nthreads = nthreads.max(1);
         let record = WorkerRecord {
@@ -52,6 +68,8 @@ impl SchedulerState {
             seceded: Default::default(),
             has_what: Default::default(),
             saturation: self.config.saturation(nthreads),
+            available: profile.resources.clone(),
+            profile,
         };
         for function in &record.functions {
             *self.function_workers.entry(function.clone()).or_default() += 1;
@@ -143,18 +161,22 @@ impl SchedulerState {
     }
 
     /// After a worker left: with no worker at all, queued tasks wait for one; tasks whose
-    /// function no remaining worker has err.
+    /// function no remaining worker has err; restricted tasks no remaining worker satisfies
+    /// wait as no-worker.
     fn requeue_after_worker_loss(&mut self) {
-        let stranded: Vec<FunctionId> = self
+        let stranded: Vec<TaskClass> = self
             .queue
-            .functions()
-            .filter(|function| !self.function_workers.contains_key(*function))
+            .classes()
+            .filter(|class| {
+                !self.function_workers.contains_key(&class.function)
+                    || (class.restrictions.is_some() && !self.class_runnable(class))
+            })
             .cloned()
             .collect();
-        for function in stranded {
+        for class in stranded {
             let keys: Vec<TaskKey> = self
                 .queue
-                .tasks_of(&function)
+                .tasks_of(&class)
                 .map(|(_, key)| key.clone())
                 .collect();
             for key in keys {

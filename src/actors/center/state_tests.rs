@@ -17,6 +17,7 @@ fn hello(name: &str) -> Hello {
         memory_limit: 1 << 30,
         pid: 1,
         functions: vec![],
+        resources: Default::default(),
     }
 }
 

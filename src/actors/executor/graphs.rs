@@ -75,6 +75,7 @@ impl Executor {
                 deps: task.dependencies(),
                 spec: body.to_spec()?,
                 order: base + order.get(key).copied().unwrap_or(0),
+                restrictions: None,
             });
         }
         let mut futures = Vec::with_capacity(outputs.len());

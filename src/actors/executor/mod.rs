@@ -16,6 +16,7 @@ mod options;
 mod pool;
 mod progress;
 mod reconnect;
+mod run_everywhere;
 mod scatter;
 mod state;
 mod submissions;

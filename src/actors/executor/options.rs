@@ -1,5 +1,5 @@
-//! How one submission runs: dask's `pure=` and `retries=` keywords as a small builder,
-//! passed to [`Executor::submit_with`](super::Executor::submit_with) and
+//! How one submission runs: dask's `pure=`, `retries=`, `workers=`,
+//! `allow_other_workers=` and `resources=` keywords as a small builder, passed to [`Executor::submit_with`](super::Executor::submit_with) and
 //! [`Executor::map_with`](super::Executor::map_with).
 //!
 //! Plain data: no actors, no sockets.
@@ -16,10 +16,29 @@
 /// let page = executor.submit_with(fetch_page, (3,), SubmitOptions::new().retries(3))?;
 /// # Ok(()) }
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+///
+/// Where a task may run:
+///
+/// ```no_run
+/// # use taskforce::{remote, Executor, SubmitOptions};
+/// # #[remote] fn train(n: u32) -> u32 { n }
+/// # fn main() -> taskforce::Result<()> {
+/// # let executor = Executor::connect("127.0.0.1:8787")?;
+/// // only on a worker started with `--resources "GPU=1"` (or more), one GPU held per task
+/// let model = executor.submit_with(train, (1,), SubmitOptions::new().resources([("GPU", 1.0)]))?;
+/// // only on the worker named gpu-box (`--name gpu-box`) or listening at that address
+/// let pinned = executor.submit_with(train, (2,), SubmitOptions::new().workers(["gpu-box"]))?;
+/// // preferably there, elsewhere when it is busy
+/// let either = executor.submit_with(train, (3,), SubmitOptions::new().workers(["gpu-box"]).loose())?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug, PartialEq)]
 pub struct SubmitOptions {
     pub(super) pure: bool,
     pub(super) retries: u32,
+    pub(super) workers: Vec<String>,
+    pub(super) loose: bool,
+    pub(super) resources: Vec<(String, f64)>,
 }
 
 impl Default for SubmitOptions {
@@ -27,6 +46,9 @@ impl Default for SubmitOptions {
         SubmitOptions {
             pure: true,
             retries: 0,
+            workers: Vec::new(),
+            loose: false,
+            resources: Vec::new(),
         }
     }
 }
@@ -51,5 +73,54 @@ impl SubmitOptions {
     pub fn impure(mut self) -> Self {
         self.pure = false;
         self
+    }
+
+    /// Runs the task only on these workers, each named by its `--name` or its address
+    /// (`"10.0.0.7:40123"`), as dask's `workers=`. While none of them is connected the task
+    /// waits (it shows in `cluster_info().unplaceable` and the center logs it once). With
+    /// [`loose`](Self::loose) they are only preferred. Like dask, restrictions are not part
+    /// of the key: a pure call already submitted keeps where it was placed.
+    pub fn workers<S: Into<String>>(mut self, workers: impl IntoIterator<Item = S>) -> Self {
+        self.workers = workers.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The [`workers`](Self::workers) are a preference, not a restriction: the task runs
+    /// elsewhere when none of them can take it (dask's `allow_other_workers=True`).
+    pub fn loose(mut self) -> Self {
+        self.loose = true;
+        self
+    }
+
+    /// Abstract resources the task holds while it runs, as dask's `resources=`: it runs
+    /// only on a worker started with at least these (`taskforce worker --resources
+    /// "GPU=2"`) and only while they are free there, so a worker with `GPU=1` runs one
+    /// `GPU=1` task at a time. Amounts must be positive; a name no connected worker offers
+    /// fails the submission with [`Error::Resources`](crate::Error::Resources).
+    pub fn resources<S: Into<String>>(
+        mut self,
+        resources: impl IntoIterator<Item = (S, f64)>,
+    ) -> Self {
+        self.resources = resources
+            .into_iter()
+            .map(|(name, amount)| (name.into(), amount))
+            .collect();
+        self
+    }
+
+    /// The restrictions as they travel, checked; `None` when nothing is restricted.
+    pub(super) fn restrictions(
+        &self,
+    ) -> Result<Option<crate::messages::tasks::RestrictionsMsg>, crate::resources::ResourceError>
+    {
+        let resources = crate::resources::Resources::from_pairs(self.resources.iter().cloned())?;
+        if self.workers.is_empty() && resources.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(crate::messages::tasks::RestrictionsMsg {
+            workers: self.workers.clone(),
+            loose: self.loose,
+            resources,
+        }))
     }
 }

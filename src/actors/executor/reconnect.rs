@@ -91,6 +91,7 @@ pub(crate) fn executor_hello(name: &str) -> Hello {
         memory_limit: 0,
         pid: std::process::id(),
         functions: Vec::new(),
+        resources: Default::default(),
     }
 }
 
@@ -237,6 +238,7 @@ mod tests {
             spec: vec![0_u8; spec_bytes].into(),
             deps: Vec::new(),
             order: 0,
+            restrictions: None,
         }
     }
 

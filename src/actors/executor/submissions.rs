@@ -144,6 +144,7 @@ mod tests {
             spec: name.as_bytes().to_vec().into(),
             deps: deps.iter().map(|d| (*d).into()).collect(),
             order: 0,
+            restrictions: None,
         }
     }
 

@@ -13,7 +13,8 @@ use crate::function::task::{fresh_key, pure_key};
 use crate::function::{Arg, ArgSpec, IntoArgs, KeepAlive, RemoteFunction, TaskBody};
 use crate::ids::TaskKey;
 use crate::messages::executor_link::{ClusterSnapshot, ExecutorToScheduler};
-use crate::messages::tasks::NewTaskMsg;
+use crate::messages::tasks::{NewTaskMsg, RestrictionsMsg};
+use crate::resources::{ResourceError, Resources};
 use crate::scheduler::FunctionId;
 
 impl Executor {
@@ -62,10 +63,11 @@ impl Executor {
     {
         let mut keep = KeepAlive::new();
         let bound = self.prepare(&f)?;
+        let restrictions = self.restrictions(&options)?;
         let mut calls = [args.into_specs_keeping(&mut keep)?];
         self.place_large_arguments(&mut calls, &mut keep)?;
         let [specs] = calls;
-        let task = self.task(&f, specs, &bound, options)?;
+        let task = self.task(&f, specs, &bound, &options, &restrictions)?;
         let future = self.send_tasks(vec![task]).pop().expect("one future");
         drop(keep); // only now: the task reading these futures' keys has been sent
         Ok(future)
@@ -106,6 +108,7 @@ impl Executor {
     {
         let mut keep = KeepAlive::new();
         let bound = self.prepare(&f)?;
+        let restrictions = self.restrictions(&options)?;
         let tasks = items
             .into_iter()
             .map(|item| {
@@ -113,7 +116,8 @@ impl Executor {
                     &f,
                     vec![item.into_spec_keeping(&mut keep)?],
                     &bound,
-                    options,
+                    &options,
+                    &restrictions,
                 )
             })
             .collect::<crate::Result<Vec<_>>>()?;
@@ -129,12 +133,24 @@ impl Executor {
         Ok(f.bound_args()?)
     }
 
+    /// Once per submission: the options' restrictions, checked (amounts, and resource names
+    /// some connected worker offers).
+    fn restrictions(&self, options: &SubmitOptions) -> crate::Result<Option<RestrictionsMsg>> {
+        let restrictions = options.restrictions()?;
+        if let Some(restrictions) = &restrictions {
+            let cluster = self.inner.shared.cluster.read().expect("cluster lock");
+            check_resources(&cluster, &restrictions.resources)?;
+        }
+        Ok(restrictions)
+    }
+
     fn task<F: RemoteFunction>(
         &self,
         f: &F,
         mut args: Vec<ArgSpec>,
         bound: &[ArgSpec],
-        options: SubmitOptions,
+        options: &SubmitOptions,
+        restrictions: &Option<RestrictionsMsg>,
     ) -> crate::Result<NewTaskMsg> {
         args.extend_from_slice(bound);
         let body = TaskBody {
@@ -165,6 +181,7 @@ impl Executor {
             function: body.function,
             spec,
             order: 0,
+            restrictions: restrictions.clone(),
         })
     }
 
@@ -256,6 +273,34 @@ impl Executor {
 
 /// Whether the cluster can run `function`: yes when it has no workers yet (tasks wait for
 /// them) or some worker advertises exactly this name and signature.
+/// Fails fast when workers are connected but none offers a resource the task asks for
+/// (while none is connected, the task is sent and waits).
+fn check_resources(cluster: &ClusterSnapshot, asked: &Resources) -> crate::Result<()> {
+    if cluster.workers.is_empty() {
+        return Ok(());
+    }
+    let offers = |name: &str| cluster.workers.iter().any(|w| w.resources.get(name).0 > 0);
+    let Some((missing, _)) = asked.iter().find(|(name, _)| !offers(name)) else {
+        return Ok(());
+    };
+    let mut offered: Vec<&str> = cluster
+        .workers
+        .iter()
+        .flat_map(|w| w.resources.iter().map(|(name, _)| name))
+        .collect();
+    offered.sort_unstable();
+    offered.dedup();
+    let offered = match offered.is_empty() {
+        true => "none".to_string(),
+        false => offered.join(", "),
+    };
+    Err(ResourceError::Unknown {
+        name: missing.to_string(),
+        offered,
+    }
+    .into())
+}
+
 fn check_function(cluster: &ClusterSnapshot, function: &FunctionId) -> crate::Result<()> {
     if cluster.workers.is_empty() {
         return Ok(());
@@ -304,12 +349,29 @@ mod tests {
             stored_bytes: 0,
             peak_stored_bytes: 0,
             functions,
+            resources: "GPU=2".parse().unwrap(),
         };
         ClusterSnapshot {
             workers: vec![worker],
             tasks: 0,
             ..ClusterSnapshot::default()
         }
+    }
+
+    #[test]
+    fn a_resource_no_worker_offers_is_refused_with_what_they_offer() {
+        let cluster = cluster_with(vec![]);
+        let gpu = Resources::from_pairs([("GPU", 1.0)]).unwrap();
+        assert!(check_resources(&cluster, &gpu).is_ok());
+        let tpu = Resources::from_pairs([("TPU", 1.0)]).unwrap();
+        let err = check_resources(&cluster, &tpu).unwrap_err();
+        assert!(
+            matches!(&err, crate::Error::Resources(ResourceError::Unknown { name, offered })
+                if name == "TPU" && offered == "GPU"),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("--resources \"TPU=N\""), "{err}");
+        assert!(check_resources(&ClusterSnapshot::default(), &tpu).is_ok());
     }
 
     #[test]

@@ -198,6 +198,7 @@ impl Nanny {
             memory_limit: 0,
             pid: std::process::id(),
             functions: Vec::new(),
+            resources: Default::default(),
         };
         let attempt = async move { connect_with_backoff(&center, &hello, &options).await };
         ctx.spawn(

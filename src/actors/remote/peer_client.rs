@@ -115,6 +115,7 @@ pub async fn connect_peer(
         memory_limit: 0,
         pid: std::process::id(),
         functions: Vec::new(),
+        resources: Default::default(),
     };
     let connected = connect_once(&addr.to_string(), &hello, options)
         .await

@@ -34,9 +34,13 @@ use crate::messages::tasks::ComputeMsg;
 use crate::messages::HelloReply;
 use crate::scheduler::{
     ClientReport, OutboxBatch, SchedulerConfig, SchedulerState, WorkerCommand, WorkerLoss,
+    WorkerProfile,
 };
 
 const LOG_TARGET: &str = "taskforce::scheduler";
+/// Unplaceable restricted tasks a cluster snapshot names (the count is in
+/// `tasks_waiting_for_worker`); the rest are left out so a snapshot stays small.
+const MAX_UNPLACEABLE_SHOWN: usize = 16;
 /// Workers joining and leaving are the center's news, logged where the cost is known.
 const MEMBERSHIP_LOG_TARGET: &str = "taskforce::center";
 
@@ -202,6 +206,12 @@ impl Scheduler {
             last_worker_death: self.last_death.clone(),
             nannies_gave_up: self.gave_up.iter().cloned().collect(),
             tree: self.tree.as_ref().map(|t| t.snapshot()).unwrap_or_default(),
+            unplaceable: self
+                .state
+                .unplaceable(MAX_UNPLACEABLE_SHOWN)
+                .into_iter()
+                .map(|(key, why)| format!("{key}: {why}"))
+                .collect(),
         }
     }
 
@@ -214,6 +224,10 @@ impl Scheduler {
 
     /// Sends what the state machine decided during the last event.
     fn flush(&mut self) {
+        for (key, why) in self.state.take_unplaceable_notes() {
+            warn!(target: LOG_TARGET, %key, workers = self.workers.len(),
+                "Task waits for a worker: {why}");
+        }
         for (worker, commands) in self.batch.take_worker_commands() {
             self.send_to_worker(worker, commands);
         }
@@ -434,6 +448,11 @@ impl Handler<WorkerJoined> for Scheduler {
             link,
         } = msg;
         let (nthreads, functions) = (description.nthreads, description.functions.clone());
+        let profile = WorkerProfile {
+            name: description.name.clone(),
+            address: description.addr.to_string(),
+            resources: description.resources.clone(),
+        };
         self.observer.worker_joined(id, &description);
         let load = HeartbeatMsg::default();
         let entry = WorkerEntry {
@@ -443,7 +462,7 @@ impl Handler<WorkerJoined> for Scheduler {
         };
         self.workers.insert(id, entry);
         self.state
-            .on_worker_added(id, nthreads, functions, &mut self.batch);
+            .on_worker_added_with(id, nthreads, functions, profile, &mut self.batch);
         self.flush();
         self.broadcast_cluster();
         self.check_restart();

@@ -4,8 +4,8 @@
 //! Field by field on purpose: a field added to either side is a compile error here rather
 //! than a silent change of the protocol.
 
-use crate::messages::tasks::{ComputeMsg, FailureMsg, NewTaskMsg, PriorityMsg};
-use crate::scheduler::{ComputeTask, NewTask, Priority, TaskFailure, WorkerDeath};
+use crate::messages::tasks::{ComputeMsg, FailureMsg, NewTaskMsg, PriorityMsg, RestrictionsMsg};
+use crate::scheduler::{ComputeTask, NewTask, Priority, Restrictions, TaskFailure, WorkerDeath};
 
 impl From<NewTask> for NewTaskMsg {
     fn from(task: NewTask) -> Self {
@@ -15,6 +15,7 @@ impl From<NewTask> for NewTaskMsg {
             spec,
             deps,
             order,
+            restrictions,
         } = task;
         NewTaskMsg {
             key,
@@ -22,6 +23,7 @@ impl From<NewTask> for NewTaskMsg {
             spec,
             deps,
             order,
+            restrictions: restrictions.map(Into::into),
         }
     }
 }
@@ -34,6 +36,7 @@ impl From<NewTaskMsg> for NewTask {
             spec,
             deps,
             order,
+            restrictions,
         } = task;
         NewTask {
             key,
@@ -41,6 +44,37 @@ impl From<NewTaskMsg> for NewTask {
             spec,
             deps,
             order,
+            restrictions: restrictions.map(Into::into),
+        }
+    }
+}
+
+impl From<Restrictions> for RestrictionsMsg {
+    fn from(restrictions: Restrictions) -> Self {
+        let Restrictions {
+            workers,
+            loose,
+            resources,
+        } = restrictions;
+        RestrictionsMsg {
+            workers,
+            loose,
+            resources,
+        }
+    }
+}
+
+impl From<RestrictionsMsg> for Restrictions {
+    fn from(restrictions: RestrictionsMsg) -> Self {
+        let RestrictionsMsg {
+            workers,
+            loose,
+            resources,
+        } = restrictions;
+        Restrictions {
+            workers,
+            loose,
+            resources,
         }
     }
 }
@@ -228,6 +262,11 @@ mod tests {
             spec: vec![1u8, 2].into(),
             deps: vec!["d".into()],
             order: -4,
+            restrictions: Some(Restrictions {
+                workers: vec!["w".into()],
+                loose: true,
+                resources: "GPU=1".parse().unwrap(),
+            }),
         });
         same_bytes::<ComputeTask, ComputeMsg>(ComputeTask {
             key: "k".into(),

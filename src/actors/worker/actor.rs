@@ -152,6 +152,7 @@ impl Worker {
             memory_limit: self.config.memory_limit,
             pid: std::process::id(),
             functions: crate::function::function_ids().to_vec(),
+            resources: self.config.resources.clone(),
         }
     }
 

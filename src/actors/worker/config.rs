@@ -20,6 +20,8 @@ pub struct WorkerConfig {
     pub name: Option<String>,
     /// Threads that run tasks (default: the number of cores).
     pub nthreads: u32,
+    /// Abstract resources offered to tasks (`--resources`; default none).
+    pub resources: crate::resources::Resources,
     /// Memory limit in bytes (default: the machine's total memory).
     pub memory_limit: u64,
     /// When to spill values to disk and pause taking tasks; `None` (no explicit limit)
@@ -48,6 +50,7 @@ impl WorkerConfig {
             port: 0,
             name: None,
             nthreads: default_nthreads(),
+            resources: Default::default(),
             memory_limit: total_memory(),
             memory: None,
             heartbeat_interval: Duration::from_secs(1),

@@ -10,13 +10,14 @@ mod recomputing;
 mod recovery;
 mod refcounts;
 mod restart;
+mod restrictions;
 mod scale;
 mod trust;
 
 use crate::ids::{ClientId, TaskKey, WorkerId};
 use crate::scheduler::{
-    ComputeTask, DeathCause, FunctionId, NewTask, Outbox, SchedulerConfig, SchedulerState,
-    TaskFailure, TaskState, WorkerDeath, WorkerLoss,
+    ComputeTask, DeathCause, FunctionId, NewTask, Outbox, Restrictions, SchedulerConfig,
+    SchedulerState, TaskFailure, TaskState, WorkerDeath, WorkerLoss, WorkerProfile,
 };
 
 /// The cause of death tests use when it does not matter: SIGKILL.
@@ -116,6 +117,7 @@ pub(super) struct WorkerBuilder {
     id: WorkerId,
     nthreads: u32,
     functions: Vec<FunctionId>,
+    profile: WorkerProfile,
 }
 
 impl WorkerBuilder {
@@ -125,6 +127,11 @@ impl WorkerBuilder {
             id,
             nthreads: 1,
             functions: vec![func()],
+            profile: WorkerProfile {
+                name: format!("w{}", id.0),
+                address: format!("127.0.0.1:{}", 40000 + id.0),
+                resources: Default::default(),
+            },
         }
     }
     pub(super) fn threads(mut self, nthreads: u32) -> Self {
@@ -133,6 +140,16 @@ impl WorkerBuilder {
     }
     pub(super) fn functions(mut self, functions: Vec<FunctionId>) -> Self {
         self.functions = functions;
+        self
+    }
+    /// Names it (by default `w<id>`).
+    pub(super) fn named(mut self, name: &str) -> Self {
+        self.profile.name = name.to_string();
+        self
+    }
+    /// Offers `resources` (as `--resources` spells them).
+    pub(super) fn resources(mut self, resources: &str) -> Self {
+        self.profile.resources = resources.parse().expect("resources");
         self
     }
 }
@@ -151,6 +168,7 @@ impl TaskBuilder {
             spec: name.as_bytes().into(),
             deps: Vec::new(),
             order: 0,
+            restrictions: None,
         };
         TaskBuilder { task }
     }
@@ -164,6 +182,10 @@ impl TaskBuilder {
     }
     pub(super) fn function(mut self, function: FunctionId) -> Self {
         self.task.function = function;
+        self
+    }
+    pub(super) fn restrictions(mut self, restrictions: Restrictions) -> Self {
+        self.task.restrictions = Some(restrictions);
         self
     }
     pub(super) fn build(self) -> NewTask {
@@ -236,7 +258,15 @@ impl Sim {
     }
 
     pub(super) fn add_worker(&mut self, worker: WorkerBuilder) -> Vec<Sent> {
-        self.step(|s, out| s.on_worker_added(worker.id, worker.nthreads, worker.functions, out))
+        self.step(|s, out| {
+            let WorkerBuilder {
+                id,
+                nthreads,
+                functions,
+                profile,
+            } = worker;
+            s.on_worker_added_with(id, nthreads, functions, profile, out)
+        })
     }
 
     pub(super) fn remove_worker(&mut self, worker: WorkerId) -> Vec<Sent> {
@@ -304,6 +334,7 @@ impl Sim {
                 spec: run.spec.clone(),
                 deps: record.dependencies.clone(),
                 order: 0,
+                restrictions: record.restrictions.as_deref().cloned(),
             });
         }
         let wanted = keys(names);

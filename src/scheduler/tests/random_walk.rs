@@ -69,8 +69,30 @@ impl Walk {
             _ => vec![func()],
         };
         let threads = 1 + self.dice.below(3) as u32;
-        let worker = WorkerBuilder::new(WorkerId(self.next_worker)).threads(threads);
+        let mut worker = WorkerBuilder::new(WorkerId(self.next_worker)).threads(threads);
+        if self.dice.below(3) == 0 {
+            worker = worker.resources("GPU=1");
+        }
         self.sim.add_worker(worker.functions(functions));
+    }
+
+    /// Now and then: a GPU, a named worker (strict or loose; maybe one long gone), or both.
+    fn restrictions(&mut self) -> Option<Restrictions> {
+        let mut restrictions = Restrictions::default();
+        match self.dice.below(8) {
+            0 => restrictions.resources = "GPU=1".parse().expect("resources"),
+            1 | 2 => {
+                let named = 1 + self.dice.below(self.next_worker.max(1) as usize + 1);
+                // "drain" (the last worker of every walk) keeps each restriction satisfiable.
+                restrictions.workers = vec![format!("w{named}"), "drain".to_string()];
+                restrictions.loose = self.dice.below(2) == 0;
+                if self.dice.below(3) == 0 {
+                    restrictions.resources = "GPU=0.5".parse().expect("resources");
+                }
+            }
+            _ => return None,
+        }
+        Some(restrictions)
     }
 
     fn submit(&mut self) {
@@ -96,12 +118,14 @@ impl Walk {
             };
             let refs: Vec<&str> = deps.iter().map(String::as_str).collect();
             let order = self.dice.below(10) as i64;
-            tasks.push(
-                TaskBuilder::new(&name)
-                    .deps(&refs)
-                    .function(function)
-                    .order(order),
-            );
+            let mut task = TaskBuilder::new(&name)
+                .deps(&refs)
+                .function(function)
+                .order(order);
+            if let Some(restrictions) = self.restrictions() {
+                task = task.restrictions(restrictions);
+            }
+            tasks.push(task);
             names.push(name);
         }
         let wanted: Vec<&str> = names
@@ -175,8 +199,10 @@ impl Walk {
     fn drain_to_completion(&mut self, seed: u64) {
         self.next_worker += 1;
         let all = vec![func(), FunctionId::new("g", 1)];
-        self.sim
-            .add_worker(WorkerBuilder::new(WorkerId(self.next_worker)).functions(all));
+        let drain = WorkerBuilder::new(WorkerId(self.next_worker))
+            .named("drain")
+            .resources("GPU=1");
+        self.sim.add_worker(drain.functions(all));
         self.sim.run_all(8);
         for (key, task) in &self.sim.state.tasks {
             let state = task.state.name();
@@ -272,6 +298,7 @@ impl Walk {
                     spec: run.spec.clone(),
                     deps: task.dependencies.clone(),
                     order: task.priority.order,
+                    restrictions: task.restrictions.as_deref().cloned(),
                 })
             })
             .collect();
