@@ -21,7 +21,7 @@ use crate::function::{encode_value, ArgSpec, EncodedValue, RemoteFunction, Store
 use crate::graph::{Graph, GraphTask};
 use crate::ids::TaskKey;
 use crate::messages::codec;
-use crate::runner::Runner;
+use crate::runner::{AsyncRunner, Runner};
 
 /// How many partial results one task of a tree reduction combines, unless set.
 pub const DEFAULT_SPLIT_EVERY: usize = 16;
@@ -396,6 +396,24 @@ impl<T: DeserializeOwned + Clone + Send + Sync + 'static> Bag<T> {
         let (graph, keys) = self.to_graph()?;
         let mut out = Vec::new();
         for stored in runner.run_graph(&graph, &keys)? {
+            out.extend(elements::<T>(chunk_of(&stored)?)?);
+        }
+        Ok(out)
+    }
+
+    /// [`Bag::compute`] without blocking the calling task (an `Executor` or
+    /// `threaded::Threaded`, as an [`AsyncRunner`]).
+    ///
+    /// ```no_run
+    /// # use taskforce::collections::Bag;
+    /// # async fn run(executor: taskforce::Executor) -> taskforce::Result<()> {
+    /// let lines: Vec<String> = Bag::read_text("data/*.txt")?.compute_async(&executor).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn compute_async<R: AsyncRunner>(&self, runner: &R) -> crate::Result<Vec<T>> {
+        let (graph, keys) = self.to_graph()?;
+        let mut out = Vec::new();
+        for stored in runner.run_graph_async(graph, keys).await? {
             out.extend(elements::<T>(chunk_of(&stored)?)?);
         }
         Ok(out)
