@@ -81,3 +81,22 @@ pub fn block_on<T, F: Future<Output = T>>(flavor: Flavor, body: F) -> T {
     });
     runtime.block_on(body)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::runtime::{Handle, RuntimeFlavor};
+
+    #[test]
+    fn block_on_builds_the_flavor_asked_for() {
+        let flavor = || async { Handle::current().runtime_flavor() };
+        assert_eq!(
+            block_on(Flavor::CurrentThread, flavor()),
+            RuntimeFlavor::CurrentThread
+        );
+        let multi = Flavor::MultiThread {
+            worker_threads: Some(1),
+        };
+        assert_eq!(block_on(multi, flavor()), RuntimeFlavor::MultiThread);
+    }
+}

@@ -48,7 +48,8 @@ pub type RunGraph<'a> = Pin<Box<dyn Future<Output = crate::Result<Vec<Stored>>> 
 /// Runs task graphs without blocking the calling task: what the `compute_async` twins of
 /// delayed values and collections take. An [`Executor`](crate::Executor) waits on the
 /// cluster's reports; [`Threaded`](crate::threaded::Threaded) runs the graph on a thread of
-/// its own. The futures need no particular async runtime.
+/// its own. The futures need no particular async runtime. (Both implementations live with
+/// the executor, in `actors/executor/async_graphs.rs`: this file stays free of runtimes.)
 ///
 /// ```no_run
 /// # use taskforce::{delayed, remote, Executor};
@@ -92,30 +93,6 @@ impl Runner for crate::threaded::Threaded {
             .run(graph, outputs)?
             .into_iter()
             .map(Stored::Object)
-            .collect())
-    }
-}
-
-impl AsyncRunner for crate::threaded::Threaded {
-    fn run_graph_async(&self, graph: Graph, outputs: Vec<TaskKey>) -> RunGraph<'_> {
-        let threaded = *self;
-        Box::pin(crate::actors::executor::on_own_thread(
-            "taskforce-threaded",
-            move || threaded.run_graph(&graph, &outputs),
-        ))
-    }
-}
-
-impl Runner for crate::Executor {
-    /// On the thread of a current-thread tokio runtime this fails with
-    /// [`crate::Error::BlockingInAsync`]: await `compute_async` there.
-    fn run_graph(&self, graph: &Graph, outputs: &[TaskKey]) -> crate::Result<Vec<Stored>> {
-        crate::actors::executor::check_may_block("compute", "compute_async(..).await")?;
-        let futures = self.submit_graph::<()>(graph, outputs)?;
-        let values = self.gather_encoded(&futures)?;
-        Ok(values
-            .into_iter()
-            .map(|value| Stored::Encoded(std::sync::Arc::new(value)))
             .collect())
     }
 }

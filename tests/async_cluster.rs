@@ -155,6 +155,7 @@ async fn blocking_calls_are_refused(executor: &Executor) -> Outcome {
     refused(ones.sum().compute(executor), "compute", "compute_async")?;
     let bag = Bag::from_sequence(0..10_i64, 2);
     refused(bag.compute(executor), "compute", "compute_async")?;
+    refused(bag.take(1, executor), "compute", "compute_async")?;
     refused(
         executor.spawn_service::<Tally>(Restart::one_for_one()),
         "spawn",
@@ -214,7 +215,9 @@ async fn graphs_awaited(executor: &Executor) -> Outcome {
     check(
         bag.count().compute_async(executor).await? == 100,
         "Item::compute_async",
-    )
+    )?;
+    let first = bag.take_async(3, executor).await?;
+    check(first.len() == 3, "Bag::take_async")
 }
 
 /// The timed, partial and cancelling twins.

@@ -1,5 +1,7 @@
-//! Task graphs inside async Rust: [`Executor::get_async`], and the executor as an
-//! [`AsyncRunner`], which the `compute_async` twins of delayed values and collections take.
+//! Task graphs inside async Rust: [`Executor::get_async`], and the executor and the local
+//! threaded scheduler as [`AsyncRunner`]s, which the `compute_async` twins of delayed values
+//! and collections take. (The blocking [`Runner`] of the executor is here too, beside its
+//! twin: `src/runner.rs` must name no runtime.)
 //!
 //! Submitting a graph never waits on the cluster; only bringing the outputs home does, and
 //! that is awaited here on the key states the executor's actor updates.
@@ -12,7 +14,7 @@ use super::Executor;
 use crate::function::Stored;
 use crate::graph::{Graph, Keys};
 use crate::ids::TaskKey;
-use crate::runner::{typed, AsyncRunner, RunGraph};
+use crate::runner::{typed, AsyncRunner, RunGraph, Runner};
 
 impl Executor {
     /// [`Executor::get`] without blocking the calling task: runs `graph` on the cluster and
@@ -51,5 +53,30 @@ impl AsyncRunner for Executor {
                 .map(|value| Stored::Encoded(Arc::new(value)))
                 .collect())
         })
+    }
+}
+
+impl Runner for Executor {
+    /// On the thread of a current-thread tokio runtime this fails with
+    /// [`crate::Error::BlockingInAsync`]: await `compute_async` there.
+    fn run_graph(&self, graph: &Graph, outputs: &[TaskKey]) -> crate::Result<Vec<Stored>> {
+        super::blocking::check_may_block("compute", "compute_async(..).await")?;
+        let futures = self.submit_graph::<()>(graph, outputs)?;
+        let values = self.gather_encoded(&futures)?;
+        Ok(values
+            .into_iter()
+            .map(|value| Stored::Encoded(Arc::new(value)))
+            .collect())
+    }
+}
+
+impl AsyncRunner for crate::threaded::Threaded {
+    /// Runs the graph on a thread of its own and awaits its end.
+    fn run_graph_async(&self, graph: Graph, outputs: Vec<TaskKey>) -> RunGraph<'_> {
+        let threaded = *self;
+        Box::pin(super::blocking::on_own_thread(
+            "taskforce-threaded",
+            move || threaded.run_graph(&graph, &outputs),
+        ))
     }
 }

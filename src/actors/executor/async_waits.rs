@@ -203,3 +203,24 @@ impl Executor {
         on_own_thread("taskforce-cancel", move || executor.cancel_keys(keys)).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_limit_ends_a_wait_that_never_ends_and_spares_one_that_does() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a runtime");
+        runtime.block_on(async {
+            let never = within(Duration::from_millis(10), std::future::pending::<()>());
+            assert!(never.await.is_none());
+            let ready = within(Duration::from_secs(60), async { 7 });
+            assert_eq!(ready.await, Some(7));
+            // Nothing to wait for is done at once, with no executor at all.
+            any_done(&[]).await;
+            all_done(&[]).await;
+        });
+    }
+}

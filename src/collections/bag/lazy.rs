@@ -458,4 +458,26 @@ impl<T: DeserializeOwned + Clone + Send + Sync + 'static> Bag<T> {
         }
         Ok(out)
     }
+
+    /// [`Bag::take`] without blocking the calling task (an `Executor` or
+    /// `threaded::Threaded`, as an [`AsyncRunner`]).
+    pub async fn take_async<R: AsyncRunner>(&self, n: usize, runner: &R) -> crate::Result<Vec<T>> {
+        let mut out = Vec::new();
+        if n == 0 {
+            return Ok(out);
+        }
+        let limit = Terminal::Collect {
+            limit: Some(n as u64),
+        };
+        let (graph, keys) = self.partition_tasks(limit, "take")?;
+        for key in keys {
+            let stored = runner.run_graph_async(graph.clone(), vec![key]).await?;
+            out.extend(elements::<T>(chunk_of(&stored[0])?)?);
+            if out.len() >= n {
+                out.truncate(n);
+                break;
+            }
+        }
+        Ok(out)
+    }
 }
