@@ -1,16 +1,15 @@
-//! taskforce in a `#[tokio::main]` program: an embedded cluster started and used with the
-//! async twins (`local_async`, `gather_async`, `as_completed_stream`, `scatter_async`,
-//! `cluster_info_async`), futures awaited, the executor dropped inside the runtime.
-//!
-//! The cluster's workers re-run this same program; `local_async` makes them serve as workers
-//! (the same goes for a first line `taskforce::local::serve_if_local_worker();`, which also
-//! works inside the runtime).
+//! taskforce in an async program: `#[taskforce::main]` serves the cluster roles first (the
+//! embedded cluster's workers re-run this same program), then runs `main` in a tokio
+//! runtime, where the executor is used with the async twins (`local_with_async`,
+//! `gather_async`, `as_completed_stream`, `scatter_async`, `get_async`, `compute_async`,
+//! `cluster_info_async`), futures are awaited, and the executor is closed without blocking.
 //!
 //! `cargo run --example async_quickstart`
 
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use taskforce::graph::{task, Graph};
 use taskforce::{remote, Executor, LocalCluster};
 
 #[remote]
@@ -48,13 +47,22 @@ pub async fn run(executor: &Executor) -> taskforce::Result<()> {
     taskforce::wait_async(std::slice::from_ref(&sum)).await?;
     assert_eq!(sum.await?, 30);
 
+    // Graphs and lazy values: `get_async`, and `compute_async`, which takes the executor
+    // (or local threads).
+    let mut graph = Graph::new();
+    graph.insert("a", task!(square, 4_i64));
+    let sixteen: i64 = executor.get_async(&graph, "a").await?;
+    assert_eq!(sixteen, 16);
+    let lazy = taskforce::delayed(add, (&taskforce::delayed(square, (3,)), 1));
+    assert_eq!(lazy.compute_async(executor).await?, 10);
+
     let cluster = executor.cluster_info_async().await?;
     println!("{} workers answered", cluster.workers.len());
     Ok(())
 }
 
 #[allow(dead_code)] // the tests include this file for `run` alone
-#[tokio::main]
+#[taskforce::main]
 async fn main() -> taskforce::Result<()> {
     let builder = LocalCluster::builder().workers(2).threads_per_worker(1);
     let executor = Executor::local_with_async(builder).await?;

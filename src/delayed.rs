@@ -24,7 +24,7 @@ use crate::function::{encode_value, ArgSpec, RemoteFunction};
 use crate::graph::{Graph, GraphTask};
 use crate::ids::{Set, TaskKey};
 use crate::messages::CodecError;
-use crate::runner::Runner;
+use crate::runner::{AsyncRunner, Runner};
 
 /// One lazy call and the calls it reads.
 #[derive(Debug)]
@@ -111,6 +111,16 @@ impl<T: DeserializeOwned + Clone + Send + Sync + 'static> Delayed<T> {
     /// Runs the graph on `runner` (an `Executor` or `threaded::Threaded`) and returns the value.
     pub fn compute<R: Runner>(&self, runner: &R) -> crate::Result<T> {
         runner.get(&self.graph(), self.key().clone())
+    }
+
+    /// [`Delayed::compute`] without blocking the calling task (an `Executor` or
+    /// `threaded::Threaded`, as an [`AsyncRunner`]).
+    pub async fn compute_async<R: AsyncRunner>(&self, runner: &R) -> crate::Result<T> {
+        let key = self.key().clone();
+        let values = runner
+            .run_graph_async(self.graph(), vec![key.clone()])
+            .await?;
+        crate::runner::typed::<T, TaskKey>(&[key], values)
     }
 
     /// Starts the graph on the cluster and returns a future for the value, which stays there

@@ -28,7 +28,11 @@
 //!   for local threads, and [`delayed()`] for graphs built from calls; [`Runner`] is what
 //!   runs them;
 //! - clusters: `taskforce center` / `taskforce worker ADDR` ([`cli`]), or the embedded
-//!   [`LocalCluster`].
+//!   [`LocalCluster`];
+//! - async programs: [`macro@main`] (`#[taskforce::main]`, serving the cluster roles before
+//!   it builds a tokio runtime), and an `_async` twin of every call that waits
+//!   (`gather_async`, `future.await`, [`as_completed_stream`], `compute_async` through
+//!   [`AsyncRunner`], a service's `call_async`, ...).
 //!
 //! # Serving your own functions
 //!
@@ -50,7 +54,7 @@
 
 extern crate self as taskforce;
 
-pub use taskforce_macros::{remote, service};
+pub use taskforce_macros::{main, remote, service};
 
 pub mod actors;
 pub mod cli;
@@ -58,6 +62,7 @@ pub mod collections;
 pub mod coordination;
 pub mod dashboard;
 pub mod delayed;
+pub mod entry;
 mod error;
 pub mod function;
 pub mod graph;
@@ -85,7 +90,9 @@ pub use executor::{
     as_completed, fire_and_forget, progress, wait, wait_first, wait_timeout, Executor, Future,
     Pool, RemoteData, SubmitOptions, Waited,
 };
-pub use executor::{as_completed_stream, wait_async};
+pub use executor::{
+    as_completed_stream, progress_async, wait_async, wait_first_async, wait_timeout_async,
+};
 pub use local::LocalCluster;
-pub use runner::{Lazy, Runner};
+pub use runner::{AsyncRunner, Lazy, Runner};
 pub use service::{Restart, ServiceError};

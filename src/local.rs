@@ -90,8 +90,24 @@ impl LocalClusterBuilder {
     }
 
     /// Starts the center and the workers and waits until every worker has registered.
+    ///
+    /// Like `Executor::local`, this works on any thread, a tokio runtime's included (it
+    /// blocks that thread while the cluster starts); in async code prefer
+    /// [`LocalClusterBuilder::start_async`].
     pub fn start(self) -> crate::Result<LocalCluster> {
         serve_if_local_worker();
+        crate::actors::executor::permit_blocking(|| self.start_here())
+    }
+
+    /// [`LocalClusterBuilder::start`] without blocking the calling task (the cluster starts
+    /// on a thread of its own). In a worker process of a local cluster (which re-runs this
+    /// program) it serves as that worker and never returns.
+    pub async fn start_async(self) -> crate::Result<LocalCluster> {
+        serve_if_local_worker();
+        crate::actors::executor::on_own_thread("taskforce-local", move || self.start()).await
+    }
+
+    fn start_here(self) -> crate::Result<LocalCluster> {
         let program = match self.program.clone() {
             Some(program) => program,
             None => std::env::current_exe()?,
@@ -220,7 +236,37 @@ impl LocalCluster {
 }
 
 impl Drop for LocalCluster {
+    /// Stops the workers (SIGTERM, then SIGKILL after 5 s) and the center. Inside an async
+    /// runtime this must not hold the runtime's thread for seconds: the stop finishes on a
+    /// thread of its own, and the drop returns at once (should the process exit first, the
+    /// kernel still stops the workers: their parent-death signal).
     fn drop(&mut self) {
+        let stop = Stop {
+            workers: std::mem::take(&mut self.workers),
+            system: self.system.take(),
+            center_thread: self.center_thread.take(),
+        };
+        if !crate::actors::executor::in_runtime() {
+            return stop.run();
+        }
+        let spawned = std::thread::Builder::new()
+            .name("taskforce-local-stop".into())
+            .spawn(move || stop.run());
+        if let Err(error) = spawned {
+            warn!(%error, "Could not stop the local cluster in the background; its workers stop when this process exits");
+        }
+    }
+}
+
+/// What stopping a local cluster must wait for.
+struct Stop {
+    workers: Vec<std::process::Child>,
+    system: Option<actix::System>,
+    center_thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Stop {
+    fn run(mut self) {
         for child in &self.workers {
             let pid = nix::unistd::Pid::from_raw(child.id() as i32);
             let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);

@@ -225,7 +225,7 @@ fn timeouts_and_first_completed() -> Result<(), Failed> {
     let fast = executor.submit(sleep_ms, (10,))?;
     let both = vec![slow.clone(), fast.clone()];
     expect_timeout(taskforce::wait_timeout(&both, limit), "wait timed out")?;
-    let waited = taskforce::wait_first(both.clone(), None);
+    let waited = taskforce::wait_first(both.clone(), None)?;
     check(
         waited.done.len() == 1 && waited.done[0].key() == fast.key(),
         "fast done",
@@ -235,7 +235,7 @@ fn timeouts_and_first_completed() -> Result<(), Failed> {
         executor.gather_timeout(&both, limit),
         "1 of 2 futures not done",
     )?;
-    let none = taskforce::wait_first(vec![slow.clone()], Some(limit));
+    let none = taskforce::wait_first(vec![slow.clone()], Some(limit))?;
     check(
         none.done.is_empty() && none.not_done.len() == 1,
         "none done",

@@ -112,7 +112,7 @@ fn map_then_sum_and_gather() -> Result<(), Failed> {
     let back = executor.gather(&xs)?;
     assert_eq!(back, (1..=1000).collect::<Vec<i64>>());
     wait(&xs)?;
-    assert_eq!(taskforce::progress(&xs), 1000);
+    assert_eq!(taskforce::progress(&xs)?, 1000);
     let mut seen = 0;
     for future in as_completed(xs) {
         future.result()?;

@@ -1,10 +1,12 @@
 //! Procedural macros of taskforce: `#[remote]` turns a free function into a remote function;
-//! `#[service]` makes a type and its methods a service (see `service.rs`).
+//! `#[service]` makes a type and its methods a service (see `service.rs`); `#[main]` runs an
+//! `async fn main` after serving the cluster roles (see `entry.rs`).
 //!
 //! The expansion keeps the function callable locally (`inc(1)`), adds a `Copy` unit-struct
 //! handle of the same name implementing `taskforce::function::RemoteFunction`, and registers an
 //! erased entry in the link-time registry so any binary linking it can run it by name.
 
+mod entry;
 mod service;
 
 use proc_macro::TokenStream;
@@ -60,6 +62,33 @@ pub fn remote(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand(args, function)
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
+}
+
+/// Runs an `async fn main` in a tokio runtime, after serving the cluster roles: when the
+/// program was started as `center ...` or `worker ...` (a local cluster's workers re-run
+/// the program so), that role runs first, outside any runtime, and the process exits;
+/// otherwise a runtime is built and the body runs in it.
+///
+/// ```text
+/// #[taskforce::main]                                  // multi-thread runtime
+/// async fn main() -> taskforce::Result<()> {
+///     let executor = taskforce::Executor::local_async().await?;
+///     // ...
+///     Ok(())
+/// }
+///
+/// #[taskforce::main(flavor = "current_thread")]       // or a current-thread runtime
+/// ```
+///
+/// Options: `flavor = "multi_thread"` (the default) or `"current_thread"`,
+/// `worker_threads = N` (multi-thread only; default one per core), and `roles = false` for
+/// a program whose own command line uses the words `center`/`worker` (then only the workers
+/// of its local clusters are served, recognised by their environment).
+#[proc_macro_attribute]
+pub fn main(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let args = parse_macro_input!(attr as entry::MainArgs);
+    let function = parse_macro_input!(item as ItemFn);
+    entry::expand(args, function).into()
 }
 
 /// Makes a type a service that lives on a worker: on the type (with serde's derives) it

@@ -17,6 +17,12 @@
 //! | [`super::as_completed`]      | [`as_completed_stream`] (a `Stream`)|
 //! | `drop(executor)`             | [`Executor::close_async`]           |
 //!
+//! The timed, partial and cancelling waits have theirs in `async_waits.rs`
+//! ([`super::wait_first_async`], `gather_each_async`, `cancel_async`, ...), the graph calls
+//! in `async_graphs.rs` ([`Executor::get_async`], and `compute_async` through
+//! [`crate::AsyncRunner`]), the services' in `actors/service` (`call_async`,
+//! `spawn_service_async`, ...).
+//!
 //! Waiting for keys polls their states directly; calls that talk to the scheduler through
 //! the blocking path run on a short-lived thread of their own ([`super::blocking`]). The
 //! futures returned are `Send` and work under any async runtime, tokio's or another.
@@ -133,7 +139,7 @@ impl Executor {
 }
 
 /// Waits until every one of `states` is done, registering the task's waker on each.
-async fn all_done(states: &[Arc<KeyState>]) {
+pub(super) async fn all_done(states: &[Arc<KeyState>]) {
     // A key counted as done can turn pending again (its worker was lost and it is being
     // recomputed), so the pass repeats until one finds every key done.
     while !states.iter().all(|state| state.status().is_done()) {

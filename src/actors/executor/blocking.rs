@@ -123,6 +123,22 @@ pub(crate) async fn on_own_thread<T: Send + 'static>(
     })
 }
 
+/// Resolves after `duration`, under any async runtime: a short-lived thread sleeps and then
+/// wakes the task (one thread per timed wait; the timed twins are calls a user makes, not
+/// per-task machinery). An error starting the thread resolves at once.
+pub(crate) async fn sleep(duration: std::time::Duration) {
+    let (done, slept) = tokio::sync::oneshot::channel::<()>();
+    let spawned = std::thread::Builder::new()
+        .name("taskforce-timer".into())
+        .spawn(move || {
+            std::thread::sleep(duration);
+            let _ = done.send(());
+        });
+    if spawned.is_ok() {
+        let _ = slept.await;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

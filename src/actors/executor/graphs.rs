@@ -30,11 +30,15 @@ impl Executor {
     /// let b: i64 = executor.get(&dsk, "b")?;
     /// # Ok::<(), taskforce::Error>(())
     /// ```
+    ///
+    /// On the thread of a current-thread tokio runtime this fails with
+    /// [`crate::Error::BlockingInAsync`]: await [`Executor::get_async`] there.
     pub fn get<T, K>(&self, graph: &Graph, keys: K) -> crate::Result<K::Output<T>>
     where
         T: DeserializeOwned + Clone + Send + Sync + 'static,
         K: Keys,
     {
+        super::blocking::check_may_block("get", "get_async(..).await")?;
         Runner::get(self, graph, keys)
     }
 

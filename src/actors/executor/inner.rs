@@ -258,23 +258,64 @@ impl Inner {
         Self::in_order(states, plan.ready)
     }
 
-    /// Brings the values of done keys home without blocking the thread.
+    /// Brings the values of done keys home without blocking the thread, in the order given.
     pub(crate) async fn fetch_values_async<T: DeserializeOwned + 'static>(
         self: Arc<Self>,
         states: Vec<Arc<KeyState>>,
     ) -> crate::Result<Vec<T>> {
-        let mut plan = loop {
-            if let Some(plan) = self.plan(&states, 0)? {
-                break plan;
+        let values = self.fetch_encoded_async(&states).await?;
+        Self::decode_all(&states, values)
+    }
+
+    /// [`Self::fetch_encoded`] without blocking: the same retries when a holder fails, the
+    /// waits awaited instead of blocked on.
+    pub(crate) async fn fetch_encoded_async(
+        &self,
+        states: &[Arc<KeyState>],
+    ) -> crate::Result<Vec<EncodedValue>> {
+        let mut attempt = 0;
+        loop {
+            super::asynchronous::all_done(states).await;
+            let versions: Vec<u64> = states.iter().map(|s| s.version()).collect();
+            let Some(plan) = self.plan(states, attempt)? else {
+                continue;
+            };
+            match self.try_fetch_async(states, plan).await {
+                Err(
+                    crate::Error::ConnectionLost { .. }
+                    | crate::Error::Timeout { .. }
+                    | crate::Error::Protocol { .. },
+                ) if attempt < GATHER_RETRIES => {
+                    attempt += 1;
+                    if states.iter().any(has_other_holders) {
+                        continue;
+                    }
+                    let changed = std::future::poll_fn(|cx| {
+                        let now = states.iter().map(|s| s.poll_version(cx.waker()));
+                        match now.zip(&versions).any(|(now, then)| now != *then) {
+                            true => std::task::Poll::Ready(()),
+                            false => std::task::Poll::Pending,
+                        }
+                    });
+                    if super::async_waits::within(RETRY_WAIT, changed)
+                        .await
+                        .is_none()
+                    {
+                        return Err(crate::Error::ConnectionLost {
+                            reason: "the workers holding the values are unreachable".into(),
+                        });
+                    }
+                }
+                result => return result,
             }
-            for state in &states {
-                std::future::poll_fn(|cx| match state.poll_status(cx.waker()).is_done() {
-                    true => std::task::Poll::Ready(()),
-                    false => std::task::Poll::Pending,
-                })
-                .await;
-            }
-        };
+        }
+    }
+
+    async fn try_fetch_async(
+        &self,
+        states: &[Arc<KeyState>],
+        mut plan: GatherPlan,
+    ) -> crate::Result<Vec<EncodedValue>> {
         if !plan.requests.is_empty() {
             let (reply, answer) = tokio::sync::oneshot::channel::<Gathered>();
             self.actor.do_send(Gather {
@@ -284,7 +325,7 @@ impl Inner {
             plan.ready
                 .extend(answer.await.unwrap_or_else(|_| Err(stopped()))?);
         }
-        Self::decode_all(&states, Self::in_order(&states, plan.ready)?)
+        Self::in_order(states, plan.ready)
     }
 }
 

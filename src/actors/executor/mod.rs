@@ -5,6 +5,8 @@
 //! block the calling thread only where they say so.
 
 mod actor;
+mod async_graphs;
+mod async_waits;
 mod asynchronous;
 mod blocking;
 mod callbacks;
@@ -30,6 +32,7 @@ use std::time::Duration;
 use actix::prelude::*;
 use tracing::warn;
 
+pub use async_waits::{progress_async, wait_first_async, wait_timeout_async};
 pub use asynchronous::{as_completed_stream, wait_async, AsCompletedStream};
 pub use callbacks::fire_and_forget;
 pub use completion::WithResults;
@@ -42,7 +45,9 @@ pub use state::KeyStatus;
 pub use wait::{as_completed, wait, AsCompleted};
 pub use waiting::{wait_first, wait_timeout, Waited};
 
-pub(crate) use blocking::{check_may_block, outside_runtime};
+pub(crate) use blocking::{
+    check_may_block, in_runtime, on_own_thread, outside_runtime, permit_blocking, wait_for_reply,
+};
 
 use actor::{AskScheduler, ExecutorActor};
 pub(crate) use inner::Inner;

@@ -100,6 +100,17 @@ impl KeyState {
         }
         self.status()
     }
+
+    /// Registers `waker` to be woken at the next change, done or not; returns the version
+    /// now (compare with [`Self::version`] taken earlier to see whether it changed).
+    pub fn poll_version(&self, waker: &Waker) -> u64 {
+        let mut wakers = self.wakers.lock().expect("wakers lock");
+        if !wakers.iter().any(|known| known.will_wake(waker)) {
+            wakers.push(waker.clone());
+        }
+        drop(wakers);
+        self.version()
+    }
 }
 
 /// Every key this executor holds futures for, the cluster as last reported, and a signal for

@@ -255,9 +255,14 @@ impl Executor {
 
     /// Cancels these futures: the cluster forgets them unless someone else wants them, and
     /// their `result` gives `Error::Cancelled`. Returns once the scheduler has heard, so the
-    /// same call submitted afterwards starts afresh.
+    /// same call submitted afterwards starts afresh. Async twin: [`Executor::cancel_async`].
     pub fn cancel<T>(&self, futures: &[Future<T>]) -> crate::Result<()> {
-        let keys: Vec<TaskKey> = futures.iter().map(|f| f.key().clone()).collect();
+        super::blocking::check_may_block("cancel", "cancel_async(..).await")?;
+        self.cancel_keys(futures.iter().map(|f| f.key().clone()).collect())
+    }
+
+    /// Marks `keys` cancelled here and waits until the scheduler has heard (blocking).
+    pub(crate) fn cancel_keys(&self, keys: Vec<TaskKey>) -> crate::Result<()> {
         for key in &keys {
             self.inner
                 .shared

@@ -14,7 +14,12 @@ use super::state::KeyState;
 use super::{Executor, Future, Inner};
 
 /// The error of a wait that ran out of time: which call, how many futures were not done.
-fn timed_out(operation: &str, not_done: usize, total: usize, timeout: Duration) -> crate::Error {
+pub(super) fn timed_out(
+    operation: &str,
+    not_done: usize,
+    total: usize,
+    timeout: Duration,
+) -> crate::Error {
     let cause = format!("{not_done} of {total} futures not done after {timeout:?}");
     crate::Error::Timeout {
         operation: operation.to_string(),
@@ -46,19 +51,22 @@ impl Inner {
         }
     }
 
-    fn not_done(states: &[Arc<KeyState>]) -> usize {
+    pub(super) fn not_done(states: &[Arc<KeyState>]) -> usize {
         (states.iter()).filter(|s| !s.status().is_done()).count()
     }
 }
 
-fn states_of<T>(futures: &[Future<T>]) -> Vec<Arc<KeyState>> {
+pub(super) fn states_of<T>(futures: &[Future<T>]) -> Vec<Arc<KeyState>> {
     futures.iter().map(|f| f.state().clone()).collect()
 }
 
 impl<T: DeserializeOwned + 'static> Future<T> {
     /// Like [`Future::result`], giving up after `timeout` with [`crate::Error::Timeout`] (the
     /// task goes on; ask again later).
+    ///
+    /// Async twin: [`Future::result_timeout_async`].
     pub fn result_timeout(&self, timeout: Duration) -> crate::Result<T> {
+        super::blocking::check_may_block("result_timeout", "result_timeout_async(..).await")?;
         let executor = &self.handle.executor;
         let states = std::slice::from_ref(&self.handle.state);
         if !executor.wait_for_within(states, timeout) {
@@ -77,6 +85,7 @@ impl Executor {
         futures: &[Future<T>],
         timeout: Duration,
     ) -> crate::Result<Vec<T>> {
+        super::blocking::check_may_block("gather_timeout", "gather_timeout_async(..).await")?;
         let states = states_of(futures);
         if !self.inner.wait_for_within(&states, timeout) {
             let not_done = Inner::not_done(&states);
@@ -88,10 +97,20 @@ impl Executor {
     /// Waits for every future and brings home each value or its own error, in order: one
     /// failed task does not hide the others' values (dask's `errors="skip"` is
     /// `.into_iter().filter_map(Result::ok)` of this).
+    ///
+    /// On the thread of a current-thread tokio runtime every item is
+    /// [`crate::Error::BlockingInAsync`]: await [`Executor::gather_each_async`] there.
     pub fn gather_each<T: DeserializeOwned + 'static>(
         &self,
         futures: &[Future<T>],
     ) -> Vec<crate::Result<T>> {
+        let check =
+            || super::blocking::check_may_block("gather_each", "gather_each_async(..).await");
+        if check().is_err() {
+            return (futures.iter())
+                .map(|_| Err(check().expect_err("refused")))
+                .collect();
+        }
         let states = states_of(futures);
         self.inner.wait_for(&states);
         let all_ok = (states.iter()).all(|s| status_error(&s.key, &s.status()).is_none());
@@ -112,8 +131,9 @@ impl Executor {
 }
 
 /// Like [`super::wait`], giving up after `timeout` with [`crate::Error::Timeout`] naming how
-/// many futures were not done.
+/// many futures were not done. Async twin: [`super::wait_timeout_async`].
 pub fn wait_timeout<T>(futures: &[Future<T>], timeout: Duration) -> crate::Result<()> {
+    super::blocking::check_may_block("wait_timeout", "wait_timeout_async(..).await")?;
     let Some(first) = futures.first() else {
         return Ok(());
     };
@@ -136,7 +156,14 @@ pub struct Waited<T> {
 
 /// Blocks until at least one of `futures` is done (dask's `FIRST_COMPLETED`), or `timeout`
 /// passes (then `done` may be empty); splits them into done and not done.
-pub fn wait_first<T>(futures: Vec<Future<T>>, timeout: Option<Duration>) -> Waited<T> {
+///
+/// On the thread of a current-thread tokio runtime this fails with
+/// [`crate::Error::BlockingInAsync`]: await [`super::wait_first_async`] there.
+pub fn wait_first<T>(
+    futures: Vec<Future<T>>,
+    timeout: Option<Duration>,
+) -> crate::Result<Waited<T>> {
+    super::blocking::check_may_block("wait_first", "wait_first_async(..).await")?;
     if let Some(first) = futures.first() {
         let shared = &first.handle.executor.shared;
         let any_done = || futures.iter().any(Future::done);
@@ -146,5 +173,5 @@ pub fn wait_first<T>(futures: Vec<Future<T>>, timeout: Option<Duration>) -> Wait
         }
     }
     let (done, not_done) = futures.into_iter().partition(Future::done);
-    Waited { done, not_done }
+    Ok(Waited { done, not_done })
 }

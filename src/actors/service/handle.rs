@@ -13,6 +13,7 @@ use tokio::sync::oneshot;
 use super::client::{client, connect_options, Call};
 use super::owner::StopGroup;
 use super::target::{Location, Target};
+use crate::actors::executor::{check_may_block, wait_for_reply};
 use crate::messages::codec;
 use crate::messages::service_link::{FromServiceHost, ServiceId};
 use crate::service::{CallFailure, Service, ServiceError, ServiceMessage};
@@ -31,8 +32,8 @@ impl Drop for StopOnDrop {
 
 /// A typed handle to a service on the cluster.
 ///
-/// `call` sends a message and waits for the reply; `submit` sends it and returns a
-/// [`CallFuture`] at once, so calls pipeline. Calls made through the handles of one process
+/// `call` sends a message and waits for the reply (`call_async` is its async twin); `submit`
+/// sends it and returns a [`CallFuture`] at once, so calls pipeline. Calls made through the handles of one process
 /// reach the service in the order they were made. Cloning is an `Arc` clone. A handle is
 /// serializable, so it can be an argument of a remote function, which calls the service from
 /// its worker. A handle that came from elsewhere (or [`Executor::service`] by name) does not
@@ -76,8 +77,37 @@ impl<S: Service> ServiceHandle<S> {
     /// [`ServiceError::ServiceRestarted`] when the call was in flight while the service
     /// restarted or its worker died, [`ServiceError::Failed`] (with the last cause) once the
     /// service is past its restart intensity.
+    ///
+    /// On the thread of a current-thread tokio runtime this fails with
+    /// [`crate::Error::BlockingInAsync`]: await [`ServiceHandle::call_async`] there.
     pub fn call<M: ServiceMessage<S>>(&self, message: M) -> crate::Result<M::Reply> {
+        check_may_block("ServiceHandle::call", "call_async(..).await")?;
         self.submit(message)?.result()
+    }
+
+    /// [`ServiceHandle::call`] without blocking the calling task: sends `message` and
+    /// resolves to the method's reply, with the same errors.
+    ///
+    /// ```no_run
+    /// # use serde::{Deserialize, Serialize};
+    /// # use taskforce::{Executor, Restart};
+    /// # #[taskforce::service]
+    /// # #[derive(Default, Serialize, Deserialize)]
+    /// # struct Counter { n: u64 }
+    /// # #[taskforce::service]
+    /// # impl Counter {
+    /// #     pub fn increment(&mut self, by: u64) -> u64 { self.n += by; self.n }
+    /// # }
+    /// # async fn run(executor: Executor) -> taskforce::Result<()> {
+    /// let counter = executor.spawn_service_async::<Counter>(Restart::one_for_one()).await?;
+    /// assert_eq!(counter.call_async(Increment(3)).await?, 3);
+    /// # Ok(()) }
+    /// ```
+    pub async fn call_async<M: ServiceMessage<S>>(&self, message: M) -> crate::Result<M::Reply>
+    where
+        M::Reply: Send + 'static,
+    {
+        self.submit(message)?.await
     }
 
     /// Sends `message` without waiting; the reply comes through the returned future. Blocks
@@ -103,13 +133,34 @@ impl<S: Service> ServiceHandle<S> {
 
     /// Stops the service (its whole group), children in reverse start order; calls after
     /// this fail with [`ServiceError::Stopped`].
+    ///
+    /// On the thread of a current-thread tokio runtime this fails with
+    /// [`crate::Error::BlockingInAsync`]: await [`ServiceHandle::stop_async`] there.
     pub fn stop(&self) -> crate::Result<()> {
+        check_may_block("ServiceHandle::stop", "stop_async().await")?;
+        self.stopped(wait_for_reply(self.send_stop()))
+    }
+
+    /// [`ServiceHandle::stop`] without blocking the calling task.
+    pub async fn stop_async(&self) -> crate::Result<()> {
+        let reply = self.send_stop().await;
+        self.stopped(reply)
+    }
+
+    fn send_stop(&self) -> oneshot::Receiver<Result<FromServiceHost, CallFailure>> {
         let (done, reply) = oneshot::channel();
         client().0.do_send(StopGroup {
             group: self.group(),
             done: Some(done),
         });
-        match reply.blocking_recv() {
+        reply
+    }
+
+    fn stopped(
+        &self,
+        reply: Result<Result<FromServiceHost, CallFailure>, oneshot::error::RecvError>,
+    ) -> crate::Result<()> {
+        match reply {
             Ok(Ok(_)) | Err(_) => Ok(()),
             Ok(Err(failure)) => {
                 Err(ServiceError::from_failure(&self.target.label, "stop", failure).into())
@@ -135,7 +186,8 @@ impl<S: Service> ServiceHandle<S> {
     }
 }
 
-/// The reply of a call made with [`ServiceHandle::submit`].
+/// The reply of a call made with [`ServiceHandle::submit`]: `result()` waits for it
+/// blocking the thread, `.await` without blocking.
 pub struct CallFuture<T> {
     reply: oneshot::Receiver<Result<FromServiceHost, CallFailure>>,
     service: String,
@@ -144,10 +196,13 @@ pub struct CallFuture<T> {
 }
 
 impl<T: DeserializeOwned> CallFuture<T> {
-    /// Waits for the reply (blocking this thread; not for use inside an async runtime, where
-    /// `.await` does the same).
+    /// Waits for the reply, blocking this thread. Works on any thread, a multi-thread
+    /// runtime's or `spawn_blocking`'s included; on the thread of a current-thread tokio
+    /// runtime it fails with [`crate::Error::BlockingInAsync`]: `.await` the call future
+    /// there (it is `IntoFuture`).
     pub fn result(self) -> crate::Result<T> {
-        let outcome = self.reply.blocking_recv();
+        check_may_block("CallFuture::result", "call_future.await")?;
+        let outcome = wait_for_reply(self.reply);
         read_reply(&self.service, self.method, outcome)
     }
 }

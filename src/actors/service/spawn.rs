@@ -11,7 +11,7 @@ use super::client::{client, connect_options, Request};
 use super::handle::{ServiceHandle, StopOnDrop};
 use super::owner::{Own, OwnedGroup, WorkerList};
 use super::target::{Location, Target};
-use crate::actors::executor::Executor;
+use crate::actors::executor::{check_may_block, on_own_thread, wait_for_reply, Executor};
 use crate::actors::remote::ConnectOptions;
 use crate::messages::codec;
 use crate::messages::service_link::{
@@ -76,6 +76,47 @@ impl Executor {
         Ok(handle)
     }
 
+    /// [`Executor::spawn_service`] without blocking the calling task.
+    pub async fn spawn_service_async<S: Service + Default>(
+        &self,
+        policy: Restart,
+    ) -> crate::Result<ServiceHandle<S>> {
+        self.spawn_service_with_async(S::default(), policy).await
+    }
+
+    /// [`Executor::spawn_service_with`] without blocking the calling task.
+    pub async fn spawn_service_with_async<S: Service>(
+        &self,
+        state: S,
+        policy: Restart,
+    ) -> crate::Result<ServiceHandle<S>> {
+        let mut group = self.service_group(policy);
+        let handle = group.add(state)?;
+        group.spawn_async().await?;
+        Ok(handle)
+    }
+
+    /// [`Executor::spawn_named_service`] without blocking the calling task.
+    pub async fn spawn_named_service_async<S: Service>(
+        &self,
+        name: &str,
+        state: S,
+        policy: Restart,
+    ) -> crate::Result<ServiceHandle<S>> {
+        let mut group = self.service_group(policy);
+        let handle = group.add_named(name, state)?;
+        group.spawn_async().await?;
+        Ok(handle)
+    }
+
+    /// [`Executor::service`] without blocking the calling task (the lookup, which asks the
+    /// scheduler and then the workers, runs on a thread of its own).
+    pub async fn service_async<S: Service>(&self, name: &str) -> crate::Result<ServiceHandle<S>> {
+        let executor = self.clone();
+        let name = name.to_string();
+        on_own_thread("taskforce-service-lookup", move || executor.service(&name)).await
+    }
+
     /// A group of services started together on one worker, under one supervisor whose
     /// strategy (`one_for_all`, `rest_for_one`) says which members restart together.
     pub fn service_group(&self, policy: Restart) -> ServiceGroup {
@@ -94,7 +135,11 @@ impl Executor {
     }
 
     /// A handle to the service spawned (by any executor) under `name`.
+    ///
+    /// On the thread of a current-thread tokio runtime this fails with
+    /// [`crate::Error::BlockingInAsync`]: await [`Executor::service_async`] there.
     pub fn service<S: Service>(&self, name: &str) -> crate::Result<ServiceHandle<S>> {
+        check_may_block("service", "service_async(..).await")?;
         let refresh = worker_list(self);
         let workers = refresh().map_err(|reason| ServiceError::Placement {
             service: name.to_string(),
@@ -193,7 +238,23 @@ impl ServiceGroup {
     }
 
     /// Places the group on a worker and waits until it started there.
+    ///
+    /// On the thread of a current-thread tokio runtime this fails with
+    /// [`crate::Error::BlockingInAsync`]: await [`ServiceGroup::spawn_async`] there.
     pub fn spawn(self) -> crate::Result<()> {
+        check_may_block("spawn", "spawn_async().await")?;
+        let (started, placed) = self.launch();
+        placed.outcome(wait_for_reply(started))
+    }
+
+    /// [`ServiceGroup::spawn`] without blocking the calling task.
+    pub async fn spawn_async(self) -> crate::Result<()> {
+        let (started, placed) = self.launch();
+        placed.outcome(started.await)
+    }
+
+    /// Hands the group to this process's service client, which places it.
+    fn launch(self) -> (oneshot::Receiver<Result<SocketAddr, String>>, Placed) {
         let ServiceGroup {
             workers,
             options: _,
@@ -209,18 +270,32 @@ impl ServiceGroup {
         client()
             .0
             .do_send(Own(OwnedGroup::new(spec, targets, workers, first_start)));
-        let outcome = started
-            .blocking_recv()
-            .unwrap_or_else(|_| Err("the service client stopped".into()));
-        if named {
+        (started, Placed { label, keep, named })
+    }
+}
+
+/// A group handed to the service client, waiting to hear where it started.
+struct Placed {
+    label: String,
+    keep: Option<Arc<StopOnDrop>>,
+    named: bool,
+}
+
+impl Placed {
+    fn outcome(
+        self,
+        started: Result<Result<SocketAddr, String>, oneshot::error::RecvError>,
+    ) -> crate::Result<()> {
+        let outcome = started.unwrap_or_else(|_| Err("the service client stopped".into()));
+        if self.named {
             // A named group outlives its handles: forget the stop guard without running it.
-            if let Some(keep) = keep.and_then(|keep| Arc::try_unwrap(keep).ok()) {
+            if let Some(keep) = self.keep.and_then(|keep| Arc::try_unwrap(keep).ok()) {
                 std::mem::forget(keep);
             }
         }
         outcome.map(|_| ()).map_err(|reason| {
             ServiceError::Placement {
-                service: label,
+                service: self.label,
                 reason,
             }
             .into()
@@ -258,7 +333,7 @@ fn ask(
         body,
         answer,
     });
-    match reply.blocking_recv() {
+    match wait_for_reply(reply) {
         Ok(Ok(answer)) => Ok(answer),
         Ok(Err(failure)) => Err(failure.to_string()),
         Err(_) => Err("the service client stopped".into()),

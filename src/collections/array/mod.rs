@@ -49,10 +49,10 @@ pub use reduce::{Scalar, DEFAULT_SPLIT_EVERY};
 pub use reduce_math::Reduction;
 pub use structure::{concatenate, stack, where_};
 
-use crate::function::ValueError;
+use crate::function::{Stored, ValueError};
 use crate::graph::Graph;
 use crate::ids::TaskKey;
-use crate::runner::Runner;
+use crate::runner::{AsyncRunner, Runner};
 use node::{Node, Source};
 
 /// A lazy chunked n-dimensional array of `T` (`f64`, `f32`, `i64`, or `bool` for masks).
@@ -141,6 +141,20 @@ impl<T: Element> Array<T> {
         self.check()?;
         let keys = self.keys();
         let values = runner.run_graph(&self.graph(), &keys)?;
+        self.assemble(keys, values)
+    }
+
+    /// [`Array::compute`] without blocking the calling task (an `Executor` or
+    /// `threaded::Threaded`, as an [`AsyncRunner`]).
+    pub async fn compute_async<R: AsyncRunner>(&self, runner: &R) -> crate::Result<ArrayD<T>> {
+        self.check()?;
+        let keys = self.keys();
+        let values = runner.run_graph_async(self.graph(), keys.clone()).await?;
+        self.assemble(keys, values)
+    }
+
+    /// The blocks' values (in the order of `keys`, C order) as one `ndarray` array.
+    fn assemble(&self, keys: Vec<TaskKey>, values: Vec<Stored>) -> crate::Result<ArrayD<T>> {
         let grid = &self.node.grid;
         let mut out = ArrayD::from_elem(IxDyn(grid.shape()), T::from_f64(0.0));
         let offsets = grid.offsets();

@@ -17,7 +17,7 @@ use crate::collections::token::token;
 use crate::function::ArgSpec;
 use crate::graph::GraphTask;
 use crate::ids::TaskKey;
-use crate::runner::Runner;
+use crate::runner::{AsyncRunner, Runner};
 
 /// How many partials one combine task reads unless told otherwise.
 pub const DEFAULT_SPLIT_EVERY: usize = 8;
@@ -45,6 +45,20 @@ impl<U: Element> Scalar<U> {
     /// Runs the reduction on `runner` (an `Executor` or `threaded::Threaded`).
     pub fn compute<R: Runner>(&self, runner: &R) -> crate::Result<U> {
         let value = self.array.compute(runner)?;
+        Ok(*value.first().expect("a full reduction has one element"))
+    }
+
+    /// [`Scalar::compute`] without blocking the calling task (an `Executor` or
+    /// `threaded::Threaded`, as an [`AsyncRunner`]).
+    ///
+    /// ```no_run
+    /// # use taskforce::collections::Array;
+    /// # async fn run(executor: taskforce::Executor) -> taskforce::Result<()> {
+    /// let total: f64 = Array::ones(&[1_000], &[100]).sum().compute_async(&executor).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn compute_async<R: AsyncRunner>(&self, runner: &R) -> crate::Result<U> {
+        let value = self.array.compute_async(runner).await?;
         Ok(*value.first().expect("a full reduction has one element"))
     }
 

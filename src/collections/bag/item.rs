@@ -9,7 +9,7 @@ use super::error::BagError;
 use super::lazy::chunk_of;
 use crate::graph::Graph;
 use crate::ids::TaskKey;
-use crate::runner::Runner;
+use crate::runner::{AsyncRunner, Runner};
 
 /// A lazy value computed from a bag (a count, a sum, …); nothing runs until `compute`.
 pub struct Item<V> {
@@ -55,6 +55,15 @@ impl<V> Item<V> {
             message: e.to_string(),
         })?;
         let stored = runner.run_graph(graph, std::slice::from_ref(key))?;
+        let _alive = &self.keep;
+        Ok((self.decode)(chunk_of(&stored[0])?)?)
+    }
+
+    /// [`Item::compute`] without blocking the calling task (an `Executor` or
+    /// `threaded::Threaded`, as an [`AsyncRunner`]).
+    pub async fn compute_async<R: AsyncRunner>(&self, runner: &R) -> crate::Result<V> {
+        let (graph, key) = self.to_graph()?;
+        let stored = runner.run_graph_async(graph, vec![key]).await?;
         let _alive = &self.keep;
         Ok((self.decode)(chunk_of(&stored[0])?)?)
     }

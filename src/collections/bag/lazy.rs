@@ -21,7 +21,7 @@ use crate::function::{encode_value, ArgSpec, EncodedValue, RemoteFunction, Store
 use crate::graph::{Graph, GraphTask};
 use crate::ids::TaskKey;
 use crate::messages::codec;
-use crate::runner::Runner;
+use crate::runner::{AsyncRunner, Runner};
 
 /// How many partial results one task of a tree reduction combines, unless set.
 pub const DEFAULT_SPLIT_EVERY: usize = 16;
@@ -401,6 +401,24 @@ impl<T: DeserializeOwned + Clone + Send + Sync + 'static> Bag<T> {
         Ok(out)
     }
 
+    /// [`Bag::compute`] without blocking the calling task (an `Executor` or
+    /// `threaded::Threaded`, as an [`AsyncRunner`]).
+    ///
+    /// ```no_run
+    /// # use taskforce::collections::Bag;
+    /// # async fn run(executor: taskforce::Executor) -> taskforce::Result<()> {
+    /// let lines: Vec<String> = Bag::read_text("data/*.txt")?.compute_async(&executor).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn compute_async<R: AsyncRunner>(&self, runner: &R) -> crate::Result<Vec<T>> {
+        let (graph, keys) = self.to_graph()?;
+        let mut out = Vec::new();
+        for stored in runner.run_graph_async(graph, keys).await? {
+            out.extend(elements::<T>(chunk_of(&stored)?)?);
+        }
+        Ok(out)
+    }
+
     /// Starts every partition on the cluster and returns a bag of the results, which stay on
     /// the workers while the bag (or a bag built from it) lives.
     pub fn persist(&self, executor: &crate::Executor) -> crate::Result<Bag<T>> {
@@ -432,6 +450,28 @@ impl<T: DeserializeOwned + Clone + Send + Sync + 'static> Bag<T> {
         )?;
         for key in keys {
             let stored = runner.run_graph(&graph, std::slice::from_ref(&key))?;
+            out.extend(elements::<T>(chunk_of(&stored[0])?)?);
+            if out.len() >= n {
+                out.truncate(n);
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// [`Bag::take`] without blocking the calling task (an `Executor` or
+    /// `threaded::Threaded`, as an [`AsyncRunner`]).
+    pub async fn take_async<R: AsyncRunner>(&self, n: usize, runner: &R) -> crate::Result<Vec<T>> {
+        let mut out = Vec::new();
+        if n == 0 {
+            return Ok(out);
+        }
+        let limit = Terminal::Collect {
+            limit: Some(n as u64),
+        };
+        let (graph, keys) = self.partition_tasks(limit, "take")?;
+        for key in keys {
+            let stored = runner.run_graph_async(graph.clone(), vec![key]).await?;
             out.extend(elements::<T>(chunk_of(&stored[0])?)?);
             if out.len() >= n {
                 out.truncate(n);
