@@ -148,7 +148,7 @@ pub enum BoundReached {
         max: usize,
     },
     /// Nothing came from the peer, not even a keepalive, for the idle period.
-    #[error("idle: nothing received for {after:?}")]
+    #[error("silent: nothing received, not even a keepalive, for {after:?}")]
     Idle {
         /// The idle period.
         after: Duration,

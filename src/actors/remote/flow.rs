@@ -1,10 +1,11 @@
 //! The counters that hold a session to its bounds ([`super::bounds`] says what happens at
 //! each): bytes waiting for the writer ([`SendQueue`]), and bytes received but not yet handled
 //! by the owner ([`InboundCredit`], with the [`GatedRead`] stream that stops reading at the
-//! bound). Knows no actor; the session and its writer update them.
+//! bound), and bytes received at all ([`CountedRead`], which the liveness clock of
+//! [`super::idle`] reads). Knows no actor; the session and its writer update them.
 
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::task::{Context, Poll};
 
@@ -217,6 +218,38 @@ impl<S: Stream + Unpin> Stream for GatedRead<S> {
             }
         }
         Pin::new(&mut self.inner).poll_next(cx)
+    }
+}
+
+/// A reader that counts the bytes it reads, so a peer slowly sending one large message (longer
+/// in transit than the heartbeat deadline) is heard while it sends: silence means no byte at
+/// all, not no whole message.
+pub(super) struct CountedRead<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+}
+
+impl<R> CountedRead<R> {
+    /// Counts what `inner` reads into `count`.
+    pub(super) fn new(inner: R, count: Arc<AtomicU64>) -> Self {
+        CountedRead { inner, count }
+    }
+}
+
+impl<R: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for CountedRead<R> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let poll = Pin::new(&mut this.inner).poll_read(cx, buf);
+        let read = buf.filled().len().saturating_sub(before);
+        if read > 0 {
+            this.count.fetch_add(read as u64, Ordering::Relaxed);
+        }
+        poll
     }
 }
 
