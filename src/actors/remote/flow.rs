@@ -1,8 +1,8 @@
 //! The counters that hold a session to its bounds ([`super::bounds`] says what happens at
 //! each): bytes waiting for the writer ([`SendQueue`]), and bytes received but not yet handled
 //! by the owner ([`InboundCredit`], with the [`GatedRead`] stream that stops reading at the
-//! bound), and bytes received at all ([`CountedRead`], which the liveness clock of
-//! [`super::idle`] reads). Knows no actor; the session and its writer update them.
+//! bound), and when bytes last came at all ([`LastRead`], noted by [`TimedRead`], read by
+//! the liveness clock of [`super::idle`]). Knows no actor; the session and its writer update them.
 
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -221,22 +221,53 @@ impl<S: Stream + Unpin> Stream for GatedRead<S> {
     }
 }
 
-/// A reader that counts the bytes it reads, so a peer slowly sending one large message (longer
-/// in transit than the heartbeat deadline) is heard while it sends: silence means no byte at
-/// all, not no whole message.
-pub(super) struct CountedRead<R> {
-    inner: R,
-    count: Arc<AtomicU64>,
+/// When a session last read a byte from its socket, shared by its reader ([`TimedRead`]) and
+/// its liveness clock, so a peer slowly sending one large message (longer in transit than the
+/// heartbeat deadline) is heard while it sends: silence means no byte at all, not no whole
+/// message.
+#[derive(Debug)]
+pub(super) struct LastRead {
+    base: std::time::Instant,
+    /// Microseconds after `base` of the last read that returned bytes (0: none yet).
+    micros: AtomicU64,
 }
 
-impl<R> CountedRead<R> {
-    /// Counts what `inner` reads into `count`.
-    pub(super) fn new(inner: R, count: Arc<AtomicU64>) -> Self {
-        CountedRead { inner, count }
+impl LastRead {
+    pub(super) fn new() -> Arc<Self> {
+        Arc::new(LastRead {
+            base: std::time::Instant::now(),
+            micros: AtomicU64::new(0),
+        })
+    }
+
+    fn mark(&self) {
+        let micros = self.base.elapsed().as_micros().min(u64::MAX as u128) as u64;
+        self.micros.store(micros.max(1), Ordering::Relaxed);
+    }
+
+    /// When bytes last came, if any have.
+    pub(super) fn at(&self) -> Option<std::time::Instant> {
+        match self.micros.load(Ordering::Relaxed) {
+            0 => None,
+            micros => Some(self.base + std::time::Duration::from_micros(micros)),
+        }
     }
 }
 
-impl<R: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for CountedRead<R> {
+/// A reader that notes in its [`LastRead`] when it read bytes.
+pub(super) struct TimedRead<R> {
+    inner: R,
+    last: Arc<LastRead>,
+}
+
+impl<R> TimedRead<R> {
+    /// Notes `inner`'s reads in `last`.
+    pub(super) fn new(inner: R, last: Arc<LastRead>) -> Self {
+        TimedRead { inner, last }
+    }
+}
+
+impl<R: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for TimedRead<R> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -245,9 +276,8 @@ impl<R: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for CountedRead<R> {
         let this = self.get_mut();
         let before = buf.filled().len();
         let poll = Pin::new(&mut this.inner).poll_read(cx, buf);
-        let read = buf.filled().len().saturating_sub(before);
-        if read > 0 {
-            this.count.fetch_add(read as u64, Ordering::Relaxed);
+        if buf.filled().len() > before {
+            this.last.mark();
         }
         poll
     }

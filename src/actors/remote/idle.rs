@@ -123,9 +123,9 @@ impl Liveness {
             .max(Duration::from_millis(10))
     }
 
-    /// Something arrived.
-    pub fn heard(&mut self, now: Instant) {
-        self.last_heard = now;
+    /// Something arrived at `at` (never moves the clock back).
+    pub fn heard(&mut self, at: Instant) {
+        self.last_heard = self.last_heard.max(at);
     }
 
     /// Something was queued to send.

@@ -22,7 +22,7 @@ use tokio_util::codec::FramedRead;
 use tracing::{debug, info, warn};
 
 use super::bounds::{AtSendBound, BoundReached, LinkBounds};
-use super::flow::{CountedRead, GatedRead, InboundCredit, Receipt, SendQueue};
+use super::flow::{GatedRead, InboundCredit, LastRead, Receipt, SendQueue, TimedRead};
 use super::idle::{self, Liveness, Tick};
 use super::listen::SessionSocket;
 use super::writer::run_writer;
@@ -214,10 +214,9 @@ pub struct Session<Tx: WireMessage, Rx: WireMessage> {
     /// message over its limits is not sent.
     limits: FrameLimits,
     liveness: Liveness,
-    /// Bytes read from the socket so far (by [`CountedRead`]), and the count at the last
-    /// tick: a tick that finds it grown has heard the peer, mid-message or not.
-    bytes_read: Arc<AtomicU64>,
-    bytes_read_seen: u64,
+    /// When the socket last gave bytes (noted by [`TimedRead`]): the peer was heard then,
+    /// mid-message or not.
+    last_read: Arc<LastRead>,
     /// The listener's connection slot, if this connection was accepted: freed with the
     /// session.
     _slot: Option<OwnedSemaphorePermit>,
@@ -263,8 +262,8 @@ impl<Tx: WireMessage, Rx: WireMessage> Session<Tx, Rx> {
         let _ = stream.tcp().set_nodelay(true);
         super::tcp_keepalive::backstop(stream.tcp(), options.bounds.idle_timeout);
         let (read_half, write_half) = tokio::io::split(stream);
-        let bytes_read = Arc::new(AtomicU64::new(0));
-        let read_half = CountedRead::new(read_half, bytes_read.clone());
+        let last_read = LastRead::new();
+        let read_half = TimedRead::new(read_half, last_read.clone());
         let send_queue = SendQueue::new(options.bounds.send_queue_bytes);
         let inbound = InboundCredit::new(options.bounds.unhandled_bytes);
         let (outbox, queue) = mpsc::unbounded_channel();
@@ -300,8 +299,7 @@ impl<Tx: WireMessage, Rx: WireMessage> Session<Tx, Rx> {
             close_reason: None,
             limits: options.limits,
             liveness,
-            bytes_read,
-            bytes_read_seen: 0,
+            last_read,
             _slot: slot,
             _tx: PhantomData,
         };
@@ -356,10 +354,8 @@ impl<Tx: WireMessage, Rx: WireMessage> Session<Tx, Rx> {
 
     fn on_tick(&mut self, ctx: &mut Context<Self>) {
         let now = Instant::now();
-        let read = self.bytes_read.load(Ordering::Relaxed);
-        if read != self.bytes_read_seen {
-            self.bytes_read_seen = read;
-            self.liveness.heard(now);
+        if let Some(at) = self.last_read.at() {
+            self.liveness.heard(at);
         }
         match self.liveness.tick(now, self.inbound.is_full()) {
             Tick::Quiet => {}
