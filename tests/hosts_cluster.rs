@@ -16,9 +16,9 @@
 
 use std::time::Duration;
 
-mod support;
 #[path = "support/netns.rs"]
 mod netns;
+mod support;
 
 use libtest_mimic::{Arguments, Failed, Trial};
 use netns::Hosts;
@@ -103,7 +103,10 @@ fn executor_cutoff(executor: &Executor) -> taskforce::Result<bool> {
     let back: Vec<i64> = executor.gather(&xs)?;
     let right = back == (1..=120).collect::<Vec<i64>>();
     let total: u64 = executor.get(&seed_graph(), "total")?;
-    eprintln!("slow results right: {right} ({} results), total {total}", back.len());
+    eprintln!(
+        "slow results right: {right} ({} results), total {total}",
+        back.len()
+    );
     Ok(right && total == seed_total())
 }
 
@@ -287,7 +290,10 @@ fn ipv6_works_end_to_end_on_loopback() -> Result<(), Failed> {
     let executor = Executor::connect(&addr)?;
     let xs = executor.map(inc, 0..20_i64)?;
     let back: Vec<i64> = executor.gather(&xs)?;
-    check(back == (1..=20).collect::<Vec<i64>>(), "right answers over IPv6")?;
+    check(
+        back == (1..=20).collect::<Vec<i64>>(),
+        "right answers over IPv6",
+    )?;
     let total: u64 = executor.get(&seed_graph(), "total")?;
     check(total == seed_total(), "the graph over IPv6")
 }

@@ -146,7 +146,10 @@ impl Drop for Hosts {
     fn drop(&mut self) {
         for host in &self.hosts {
             // Processes a failed test left behind: ours, by the pids the namespace holds.
-            if let Ok(out) = Command::new("ip").args(["netns", "pids", &host.ns]).output() {
+            if let Ok(out) = Command::new("ip")
+                .args(["netns", "pids", &host.ns])
+                .output()
+            {
                 for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
                     if let Ok(pid) = pid.parse::<i32>() {
                         let _ = nix::sys::signal::kill(

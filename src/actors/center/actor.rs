@@ -491,14 +491,20 @@ mod address_tests {
     #[test]
     fn loopback_workers_of_a_center_reachable_from_elsewhere_are_warned_with_the_fix() {
         let loopback = "127.0.0.1:4000".parse().unwrap();
-        let words = unreachable_advertisement(loopback, "0.0.0.0".parse().unwrap())
-            .expect("a warning");
+        let words =
+            unreachable_advertisement(loopback, "0.0.0.0".parse().unwrap()).expect("a warning");
         assert!(words.contains("127.0.0.1:4000"), "{words}");
         assert!(words.contains("--contact-address"), "{words}");
         let v6 = "[::1]:4000".parse().unwrap();
         assert!(unreachable_advertisement(v6, "10.0.0.1".parse().unwrap()).is_some());
-        assert_eq!(unreachable_advertisement(loopback, "127.0.0.1".parse().unwrap()), None);
+        assert_eq!(
+            unreachable_advertisement(loopback, "127.0.0.1".parse().unwrap()),
+            None
+        );
         let reachable = "10.0.0.2:4000".parse().unwrap();
-        assert_eq!(unreachable_advertisement(reachable, "0.0.0.0".parse().unwrap()), None);
+        assert_eq!(
+            unreachable_advertisement(reachable, "0.0.0.0".parse().unwrap()),
+            None
+        );
     }
 }

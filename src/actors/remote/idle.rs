@@ -75,12 +75,11 @@ pub enum HeartbeatTimeoutError {
 /// assert!(parse_heartbeat_timeout("1s").is_err());
 /// ```
 pub fn parse_heartbeat_timeout(text: &str) -> Result<Duration, HeartbeatTimeoutError> {
-    let got = humantime::parse_duration(text.trim()).map_err(|e| {
-        HeartbeatTimeoutError::Unreadable {
+    let got =
+        humantime::parse_duration(text.trim()).map_err(|e| HeartbeatTimeoutError::Unreadable {
             text: text.into(),
             reason: e.to_string(),
-        }
-    })?;
+        })?;
     if got < MIN_HEARTBEAT_TIMEOUT {
         return Err(HeartbeatTimeoutError::TooShort { got });
     }
@@ -201,10 +200,7 @@ mod tests {
 
     #[test]
     fn heartbeat_timeouts_are_read_and_short_ones_refused() {
-        assert_eq!(
-            parse_heartbeat_timeout(" 1m "),
-            Ok(Duration::from_secs(60))
-        );
+        assert_eq!(parse_heartbeat_timeout(" 1m "), Ok(Duration::from_secs(60)));
         let short = parse_heartbeat_timeout("2s").unwrap_err();
         assert_eq!(
             short,

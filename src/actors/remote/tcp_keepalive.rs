@@ -31,7 +31,10 @@ pub fn backstop(tcp: &TcpStream, deadline: Duration) {
             "TCP_KEEPINTVL",
             setsockopt(tcp, sockopt::TcpKeepInterval, &interval),
         ),
-        ("TCP_KEEPCNT", setsockopt(tcp, sockopt::TcpKeepCount, &PROBES)),
+        (
+            "TCP_KEEPCNT",
+            setsockopt(tcp, sockopt::TcpKeepCount, &PROBES),
+        ),
     ];
     for (option, result) in results {
         if let Err(e) = result {
@@ -60,8 +63,14 @@ mod tests {
             backstop(&tcp, Duration::from_secs(30));
             assert!(getsockopt(&tcp, sockopt::KeepAlive).expect("SO_KEEPALIVE"));
             assert_eq!(getsockopt(&tcp, sockopt::TcpKeepIdle).expect("idle"), 30);
-            assert_eq!(getsockopt(&tcp, sockopt::TcpKeepInterval).expect("intvl"), 10);
-            assert_eq!(getsockopt(&tcp, sockopt::TcpKeepCount).expect("cnt"), PROBES);
+            assert_eq!(
+                getsockopt(&tcp, sockopt::TcpKeepInterval).expect("intvl"),
+                10
+            );
+            assert_eq!(
+                getsockopt(&tcp, sockopt::TcpKeepCount).expect("cnt"),
+                PROBES
+            );
         });
     }
 }

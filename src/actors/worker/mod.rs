@@ -83,7 +83,10 @@ pub async fn start(config: WorkerConfig) -> crate::Result<WorkerHandle> {
     let bound = listener.local_addr()?;
     let addr = match config.contact_address {
         Some(contact) => contact.with_port(bound.port()),
-        None => SocketAddr::new(advertised_ip(host, center).map_err(no_address)?, bound.port()),
+        None => SocketAddr::new(
+            advertised_ip(host, center).map_err(no_address)?,
+            bound.port(),
+        ),
     };
     info!(target: crate::actors::LOG_WORKER, "Start worker at {addr}");
     // Remote functions on this worker that call services connect with the worker's token.
