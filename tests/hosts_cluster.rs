@@ -9,9 +9,10 @@
 //! - the center's host made silent (link down, no reset): workers, their nannies and the
 //!   executor notice within the heartbeat deadline, not the kernel's quarter of an hour.
 //!
-//! Plus, on loopback (no namespaces needed): IPv6 end to end on `[::1]`, and the center's
+//! Plus, on loopback (no namespaces needed): IPv6 end to end on `[::1]`; the center's
 //! warning, with the fix, about a worker advertising loopback to a center reachable from
-//! elsewhere. The namespace tests print why and pass without running when namespaces are
+//! elsewhere; and a fetch from a silent (stopped) worker failing after the heartbeat
+//! deadline with an error naming the address tried and where it came from. The namespace tests print why and pass without running when namespaces are
 //! unavailable (not root).
 
 use std::time::Duration;
@@ -332,6 +333,57 @@ fn a_loopback_worker_of_a_center_reachable_elsewhere_is_warned_with_the_fix() ->
     check(executor.submit(inc, (1_i64,))?.result()? == 2, "computes")
 }
 
+/// A worker that goes silent (SIGSTOP: its sockets stay open, nothing answers) holds the
+/// only copy of a value: the executor's fetch gives up on it after the heartbeat deadline,
+/// not the 300 s data timeout, and the error names the address it tried and where that
+/// address came from.
+fn a_fetch_from_a_silent_worker_fails_naming_the_address_it_tried() -> Result<(), Failed> {
+    use nix::sys::signal::Signal;
+    let program = this_binary();
+    let args = [
+        "center",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--dashboard-port",
+        "0",
+    ];
+    let center = Proc::start_program(&program, "center-s", &args);
+    let addr = started_at(&center.wait_for("Start center at "));
+    let args = [
+        "worker",
+        addr.as_str(),
+        "--host",
+        "127.0.0.1",
+        "--nthreads",
+        "1",
+        "--no-nanny",
+    ];
+    let worker = Proc::start_program(&program, "worker-s", &args);
+    let worker_addr = started_at(&worker.wait_for("Start worker at "));
+    worker.wait_for("Registered with center at");
+    let options =
+        taskforce::remote::ConnectOptions::default().heartbeat_timeout(Duration::from_secs(5));
+    let executor = Executor::connect_with(&addr, options)?;
+    // Large enough not to come home with the report (small results do).
+    let x = executor.submit(chunk, (0_u64, 200_000_u64))?;
+    taskforce::wait(std::slice::from_ref(&x))?;
+    worker.signal(Signal::SIGSTOP);
+    let gathered = executor.gather(std::slice::from_ref(&x));
+    worker.signal(Signal::SIGCONT);
+    let words = match gathered {
+        Ok(values) => {
+            let got = values.first().map_or(0, Vec::len);
+            return Err(format!("gathered {got} numbers from a stopped worker").into());
+        }
+        Err(e) => e.to_string(),
+    };
+    eprintln!("the gather failed: {words}");
+    check(words.contains(&worker_addr), &words)?;
+    check(words.contains("advertised when it registered"), &words)
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
     if args.next().as_deref() == Some("executor") {
@@ -363,6 +415,10 @@ fn main() {
         Trial::test(
             "a_loopback_worker_of_a_center_reachable_elsewhere_is_warned_with_the_fix",
             a_loopback_worker_of_a_center_reachable_elsewhere_is_warned_with_the_fix,
+        ),
+        Trial::test(
+            "a_fetch_from_a_silent_worker_fails_naming_the_address_it_tried",
+            a_fetch_from_a_silent_worker_fails_naming_the_address_it_tried,
         ),
     ];
     libtest_mimic::run(&args, tests).exit();
