@@ -212,8 +212,9 @@ fn reachable_ip(bound: IpAddr) -> Option<IpAddr> {
         let ip = match bound {
             IpAddr::V4(_) => IpAddr::V4(address.as_sockaddr_in()?.ip()),
             // Link-local addresses need a scope other hosts cannot guess.
-            IpAddr::V6(_) => Some(IpAddr::V6(address.as_sockaddr_in6()?.ip()))
-                .filter(|ip| !matches!(ip, IpAddr::V6(v6) if v6.is_unicast_link_local()))?,
+            IpAddr::V6(_) => Some(address.as_sockaddr_in6()?.ip())
+                .filter(|v6| v6.segments()[0] & 0xffc0 != 0xfe80)
+                .map(IpAddr::V6)?,
         };
         up.then_some(ip)
     })
