@@ -119,9 +119,9 @@ pub enum Error {
     HeartbeatTimeout {
         /// The variable.
         variable: &'static str,
-        /// What is wrong with it.
+        /// What is wrong with it (a `remote::idle::HeartbeatTimeoutError`).
         #[source]
-        source: crate::actors::remote::idle::HeartbeatTimeoutError,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// Any other I/O failure.
     #[error("i/o error: {0}")]

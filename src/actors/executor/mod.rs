@@ -295,7 +295,7 @@ fn heartbeat_timeout_from_env() -> crate::Result<Option<Duration>> {
         .map(Some)
         .map_err(|source| crate::Error::HeartbeatTimeout {
             variable: HEARTBEAT_TIMEOUT_ENV,
-            source,
+            source: Box::new(source),
         })
 }
 
