@@ -83,7 +83,7 @@ pub struct CenterArgs {
     #[command(flatten)]
     pub tls: TlsArgs,
     /// Close a connection that sends nothing, not even a keepalive (live peers send one every
-    /// 10 s), for this long; at least 30s.
+    /// second), for this long; at least 30s.
     #[arg(long, default_value = "5m", value_parser = parse_idle_timeout)]
     pub idle_timeout: Duration,
     /// How many workers may die while running a task before it fails with an error naming
@@ -140,10 +140,23 @@ pub struct WorkerArgs {
     /// Exit if the center stays unreachable this long (e.g. 60s) [default: wait forever].
     #[arg(long, value_parser = humantime::parse_duration)]
     pub death_timeout: Option<Duration>,
-    /// Close a connection that sends nothing, not even a keepalive (live peers send one every
-    /// 10 s), for this long; at least 30s.
+    /// Close a connection peers or executors opened to this worker when it sends nothing,
+    /// not even a keepalive (live peers send one every second), for this long; at least 30s.
     #[arg(long, default_value = "5m", value_parser = parse_idle_timeout)]
     pub idle_timeout: Duration,
+    /// Declare the center, or a peer this worker fetches from, lost when nothing comes from
+    /// it, not even a keepalive (live ends send one every second), for this long (at least
+    /// 5s): then the worker reconnects (within --death-timeout) or fetches elsewhere, as when
+    /// the connection closes. The nanny watches its center link with the same deadline.
+    #[arg(long, env = "TASKFORCE_HEARTBEAT_TIMEOUT", default_value = "30s", value_parser = parse_heartbeat_timeout)]
+    pub heartbeat_timeout: Duration,
+    /// The address to advertise to the center, peers and executors, `HOST` or `HOST:PORT`,
+    /// when the one this worker finds is not reachable from the other hosts (NAT, a
+    /// container, a forwarded port) [default: --host if it names one interface, else this
+    /// host's address on the route to the center, or on the default route when the center is
+    /// on loopback].
+    #[arg(long, value_name = "ADDRESS")]
+    pub contact_address: Option<worker::config::ContactAddress>,
     /// Nanny: give up after this many restarts within --restart-window.
     #[arg(long, default_value_t = 5)]
     pub max_restarts: u32,
@@ -229,18 +242,25 @@ fn parse_token(text: &str) -> Result<Token, String> {
     Token::new(text).map_err(|e| e.to_string())
 }
 
-/// Keepalives come every 10 s: an idle period under three of them could close live peers.
+/// The idle timeout frees the slots of unused connections; one under 30 s would only close
+/// clients between their computations (live peers are quicker to notice with
+/// `--heartbeat-timeout`, on the side that connects).
 const MIN_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 fn parse_idle_timeout(text: &str) -> Result<Duration, String> {
     let timeout = humantime::parse_duration(text).map_err(|e| e.to_string())?;
     if timeout < MIN_IDLE_TIMEOUT {
         return Err(
-            "an idle timeout under 30s could close live peers, which send a keepalive every 10s"
+            "an idle timeout under 30s could close live peers; to notice a silent center or \
+             peer sooner, use --heartbeat-timeout on the worker"
                 .into(),
         );
     }
     Ok(timeout)
+}
+
+fn parse_heartbeat_timeout(text: &str) -> Result<Duration, String> {
+    crate::actors::remote::idle::parse_heartbeat_timeout(text).map_err(|e| e.to_string())
 }
 
 fn parse_token_file(path: &str) -> Result<Token, String> {
@@ -366,8 +386,9 @@ impl WorkerArgs {
             });
         }
         config.death_timeout = self.death_timeout;
+        config.contact_address = self.contact_address;
         config.bounds.idle_timeout = self.idle_timeout;
-        config.connect.bounds.idle_timeout = self.idle_timeout;
+        config.connect.bounds.idle_timeout = self.heartbeat_timeout;
         config.connect.token = self.token.clone().or_else(|| self.token_file.clone());
         config
     }
@@ -398,6 +419,13 @@ impl WorkerArgs {
             "--idle-timeout={}",
             humantime::format_duration(self.idle_timeout)
         ));
+        args.push(format!(
+            "--heartbeat-timeout={}",
+            humantime::format_duration(self.heartbeat_timeout)
+        ));
+        if let Some(contact) = &self.contact_address {
+            args.push(format!("--contact-address={contact}"));
+        }
         args.push(format!("--memory-target={}", self.memory_target));
         args.push(format!("--memory-pause={}", self.memory_pause));
         if !self.resources.is_empty() {
@@ -421,7 +449,7 @@ impl WorkerArgs {
         config.max_restarts = self.max_restarts;
         config.restart_window = self.restart_window;
         config.connect.token = self.token.clone().or_else(|| self.token_file.clone());
-        config.connect.bounds.idle_timeout = self.idle_timeout;
+        config.connect.bounds.idle_timeout = self.heartbeat_timeout;
         if let Some(name) = &self.name {
             config.name = format!("{name}-nanny");
         }
@@ -568,20 +596,52 @@ mod tests {
     }
 
     #[test]
-    fn idle_timeouts_reach_both_sides_of_a_worker_and_short_ones_are_refused() {
-        let cli = Cli::try_parse_from(["taskforce", "worker", "a:1", "--idle-timeout", "2m"])
-            .expect("valid flags");
+    fn idle_timeouts_guard_the_listener_and_heartbeat_timeouts_the_links_a_worker_opens() {
+        let cli = Cli::try_parse_from([
+            "taskforce",
+            "worker",
+            "a:1",
+            "--idle-timeout",
+            "2m",
+            "--heartbeat-timeout",
+            "7s",
+            "--contact-address",
+            "[::1]:9000",
+        ])
+        .expect("valid flags");
         let Command::Worker(args) = cli.command else {
             panic!("a worker command")
         };
         let config = args.config();
         assert_eq!(config.bounds.idle_timeout, Duration::from_secs(120));
-        assert_eq!(config.connect.bounds.idle_timeout, Duration::from_secs(120));
-        assert!(args
-            .child_args("info")
-            .contains(&"--idle-timeout=2m".to_string()));
+        assert_eq!(config.connect.bounds.idle_timeout, Duration::from_secs(7));
+        let nanny = args.nanny_config("info").expect("nanny config");
+        assert_eq!(nanny.connect.bounds.idle_timeout, Duration::from_secs(7));
+        let child = args.child_args("info");
+        for flag in [
+            "--idle-timeout=2m",
+            "--heartbeat-timeout=7s",
+            "--contact-address=[::1]:9000",
+        ] {
+            assert!(child.contains(&flag.to_string()), "{flag} in {child:?}");
+        }
         let short = Cli::try_parse_from(["taskforce", "center", "--idle-timeout", "10s"]);
         let words = short.err().map(|e| e.to_string()).unwrap_or_default();
         assert!(words.contains("an idle timeout under 30s"), "{words}");
+        let short = Cli::try_parse_from(["taskforce", "worker", "a:1", "--heartbeat-timeout=1s"]);
+        let words = short.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(words.contains("give at least 5s"), "{words}");
+    }
+
+    #[test]
+    fn a_worker_waits_30_seconds_for_a_silent_center_by_default() {
+        let cli = Cli::try_parse_from(["taskforce", "worker", "a:1"]).expect("valid flags");
+        let Command::Worker(args) = cli.command else {
+            panic!("a worker command")
+        };
+        assert_eq!(
+            args.config().connect.bounds.idle_timeout,
+            crate::actors::remote::idle::DEFAULT_HEARTBEAT_TIMEOUT
+        );
     }
 }

@@ -114,6 +114,15 @@ pub enum Error {
         /// The last cause, as its supervisor saw it.
         reason: String,
     },
+    /// A heartbeat timeout in the environment could not be used (fix the variable).
+    #[error("{variable}: {source}")]
+    HeartbeatTimeout {
+        /// The variable.
+        variable: &'static str,
+        /// What is wrong with it (a `remote::idle::HeartbeatTimeoutError`).
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// Any other I/O failure.
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),

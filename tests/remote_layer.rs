@@ -586,7 +586,7 @@ async fn idle_sessions_close_and_quiet_live_ones_stay_open() {
     let _silent_link = next_link(&mut server).await;
     let reason = next_closed(&mut server.events).await;
     assert!(
-        reason.contains("idle: nothing received for 400ms"),
+        reason.contains("silent: nothing received, not even a keepalive, for 400ms"),
         "{reason}"
     );
     let mut sink = Vec::new();

@@ -204,6 +204,9 @@ impl Center {
         if let Some(old) = replaced {
             self.drop_worker(old, LeaveReason::Replaced);
         }
+        if let Some(warning) = unreachable_advertisement(listen_addr, self.config.host) {
+            warn!(target: LOG_TARGET, worker = %id, name = %hello.name, %peer, "{warning}");
+        }
         Ok((id, description))
     }
 
@@ -459,5 +462,49 @@ impl Handler<RestartWorkers> for Center {
             }));
         }
         self.nannies.len()
+    }
+}
+
+/// Why a worker advertising `advertised` cannot be reached from other hosts while the
+/// center listens on `center_host`, with the fix; `None` when it can (or when the center
+/// itself is on loopback, so nothing elsewhere reaches either).
+pub(super) fn unreachable_advertisement(
+    advertised: SocketAddr,
+    center_host: std::net::IpAddr,
+) -> Option<String> {
+    if !advertised.ip().is_loopback() || center_host.is_loopback() {
+        return None;
+    }
+    Some(format!(
+        "Worker advertises the loopback address {advertised}, which executors and workers on \
+         other hosts cannot reach, while this center listens on {center_host}. Fix: start the \
+         worker with --contact-address set to an address other hosts reach it at (or --host \
+         set to one of its interfaces), or give it the center's network address instead of a \
+         loopback one"
+    ))
+}
+
+#[cfg(test)]
+mod address_tests {
+    use super::unreachable_advertisement;
+
+    #[test]
+    fn loopback_workers_of_a_center_reachable_from_elsewhere_are_warned_with_the_fix() {
+        let loopback = "127.0.0.1:4000".parse().unwrap();
+        let words =
+            unreachable_advertisement(loopback, "0.0.0.0".parse().unwrap()).expect("a warning");
+        assert!(words.contains("127.0.0.1:4000"), "{words}");
+        assert!(words.contains("--contact-address"), "{words}");
+        let v6 = "[::1]:4000".parse().unwrap();
+        assert!(unreachable_advertisement(v6, "10.0.0.1".parse().unwrap()).is_some());
+        assert_eq!(
+            unreachable_advertisement(loopback, "127.0.0.1".parse().unwrap()),
+            None
+        );
+        let reachable = "10.0.0.2:4000".parse().unwrap();
+        assert_eq!(
+            unreachable_advertisement(reachable, "0.0.0.0".parse().unwrap()),
+            None
+        );
     }
 }

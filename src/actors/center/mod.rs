@@ -199,7 +199,7 @@ fn serve_dashboard(
 }
 
 /// When listening on every interface, the address other machines can reach: the first
-/// non-loopback IPv4 address of an interface that is up.
+/// non-loopback address of an interface that is up, of the family listened on.
 fn reachable_ip(bound: IpAddr) -> Option<IpAddr> {
     use nix::net::if_::InterfaceFlags;
     if !bound.is_unspecified() {
@@ -208,8 +208,15 @@ fn reachable_ip(bound: IpAddr) -> Option<IpAddr> {
     nix::ifaddrs::getifaddrs().ok()?.find_map(|interface| {
         let up = interface.flags.contains(InterfaceFlags::IFF_UP)
             && !interface.flags.contains(InterfaceFlags::IFF_LOOPBACK);
-        let ip = interface.address?.as_sockaddr_in()?.ip();
-        up.then_some(IpAddr::V4(ip))
+        let address = interface.address?;
+        let ip = match bound {
+            IpAddr::V4(_) => IpAddr::V4(address.as_sockaddr_in()?.ip()),
+            // Link-local addresses need a scope other hosts cannot guess.
+            IpAddr::V6(_) => Some(address.as_sockaddr_in6()?.ip())
+                .filter(|v6| v6.segments()[0] & 0xffc0 != 0xfe80)
+                .map(IpAddr::V6)?,
+        };
+        up.then_some(ip)
     })
 }
 

@@ -218,9 +218,9 @@ impl Inner {
             };
             match self.try_fetch(states, plan) {
                 Err(
-                    crate::Error::ConnectionLost { .. }
+                    error @ (crate::Error::ConnectionLost { .. }
                     | crate::Error::Timeout { .. }
-                    | crate::Error::Protocol { .. },
+                    | crate::Error::Protocol { .. }),
                 ) if attempt < GATHER_RETRIES => {
                     attempt += 1;
                     if states.iter().any(has_other_holders) {
@@ -230,8 +230,11 @@ impl Inner {
                         states.iter().zip(&versions).any(|(s, v)| s.version() != *v)
                     });
                     if !changed {
+                        // The last failure names the address tried and where it came from.
                         return Err(crate::Error::ConnectionLost {
-                            reason: "the workers holding the values are unreachable".into(),
+                            reason: format!(
+                                "the workers holding the values are unreachable ({error})"
+                            ),
                         });
                     }
                 }

@@ -91,7 +91,11 @@ impl std::fmt::Debug for Executor {
 
 impl Executor {
     /// Connects to the center at `addr` (`HOST:PORT`), retrying for up to 20 s while it is
-    /// not up yet. The cluster's token, if it has one, is read from `TASKFORCE_TOKEN` (or the
+    /// not up yet. A center that then sends nothing, not even a keepalive, for 30 s (or
+    /// `TASKFORCE_HEARTBEAT_TIMEOUT`, e.g. `10s`) is lost: the executor reconnects, or its
+    /// futures fail with [`crate::Error::ConnectionLost`] (see
+    /// [`ConnectOptions::heartbeat_timeout`]).
+    /// The cluster's token, if it has one, is read from `TASKFORCE_TOKEN` (or the
     /// file named by `TASKFORCE_TOKEN_FILE`); pass it
     /// explicitly with [`Executor::connect_with`] and [`ConnectOptions::with_token`]. TLS is
     /// used for every link when `addr` is `tls://HOST:PORT` or `TASKFORCE_TLS_CERT`,
@@ -104,12 +108,15 @@ impl Executor {
     pub fn connect(addr: &str) -> crate::Result<Executor> {
         let tls = crate::actors::remote::Tls::from_env()
             .map_err(|e| crate::Error::TlsSetup(Box::new(e)))?;
-        let options = ConnectOptions {
+        let mut options = ConnectOptions {
             give_up_after: Some(CONNECT_TIMEOUT),
             token: crate::messages::Token::from_env_or_file()?,
             tls,
             ..ConnectOptions::default()
         };
+        if let Some(deadline) = heartbeat_timeout_from_env()? {
+            options = options.heartbeat_timeout(deadline);
+        }
         Self::connect_with(addr, options)
     }
 
@@ -282,6 +289,20 @@ impl Executor {
     pub fn client_id(&self) -> ClientId {
         self.inner.shared.client()
     }
+}
+
+/// The heartbeat timeout `TASKFORCE_HEARTBEAT_TIMEOUT` names, if it is set.
+fn heartbeat_timeout_from_env() -> crate::Result<Option<Duration>> {
+    use crate::actors::remote::idle::{parse_heartbeat_timeout, HEARTBEAT_TIMEOUT_ENV};
+    let Ok(text) = std::env::var(HEARTBEAT_TIMEOUT_ENV) else {
+        return Ok(None);
+    };
+    parse_heartbeat_timeout(&text)
+        .map(Some)
+        .map_err(|source| crate::Error::HeartbeatTimeout {
+            variable: HEARTBEAT_TIMEOUT_ENV,
+            source: Box::new(source),
+        })
 }
 
 type Started = crate::Result<(Addr<ExecutorActor>, ClientId, reconnect::QueueSlot)>;

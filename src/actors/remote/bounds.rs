@@ -63,13 +63,14 @@
 //!
 //! # Idle sessions ([`LinkBounds::idle_timeout`], default 5 min)
 //!
-//! A session that receives nothing for the idle period closes, logged at info, freeing its
-//! slot: a client holding the token cannot keep slots with connections it never uses. Live
-//! ends are never idle, however quiet their owners: each session sends a keepalive when it
-//! has sent nothing for 10 s ([`super::idle`]), so the period should be 30 s or more (a
-//! shorter one is for tests whose both ends share it). Time during which we stop
-//! reading (the owner is behind) does not count. A single message that takes longer than the
-//! period to arrive would count as silence: at the default, that is a link under 1 MB/min.
+//! A session that receives nothing, not a byte, for the idle period closes, logged at info,
+//! freeing its slot: a client holding the token cannot keep slots with connections it never
+//! uses. Live ends are never idle, however quiet their owners: each session sends a keepalive
+//! when it has sent nothing for 1 s ([`super::idle`]). On the side that opened a connection
+//! the same period is the heartbeat deadline (`ConnectOptions::heartbeat_timeout`, default
+//! 30 s, at least 5 s): a center or peer silent that long is lost, as if it had closed. Time
+//! during which we stop reading (the owner is behind) does not count, and every byte read
+//! counts as heard, so one large message arriving slowly over a slow link is not silence.
 //!
 //! # Frames (`FrameLimits`, in `crate::messages`)
 //!
@@ -100,7 +101,8 @@ pub struct LinkBounds {
     /// Connections a listener holds at once (default 1024); more are refused.
     pub max_connections: usize,
     /// A session that receives nothing, not even a keepalive, for this long closes
-    /// (default 5 min; live ends send keepalives, see [`super::idle`]).
+    /// (default 5 min; 30 s in `ConnectOptions`, where it is the heartbeat deadline; live
+    /// ends send keepalives, see [`super::idle`]).
     pub idle_timeout: Duration,
 }
 
@@ -148,7 +150,7 @@ pub enum BoundReached {
         max: usize,
     },
     /// Nothing came from the peer, not even a keepalive, for the idle period.
-    #[error("idle: nothing received for {after:?}")]
+    #[error("silent: nothing received, not even a keepalive, for {after:?}")]
     Idle {
         /// The idle period.
         after: Duration,

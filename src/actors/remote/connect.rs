@@ -31,7 +31,11 @@ pub struct ConnectOptions {
     /// The cluster's token, proved to the server (which must prove it back); `None` connects
     /// only to servers without one (default `None`).
     pub token: Option<Token>,
-    /// Bounds of the session after the handshake (its listener cap is unused here).
+    /// Bounds of the session after the handshake (its listener cap is unused here). Its
+    /// `idle_timeout` is the heartbeat deadline of the connections made with these options:
+    /// the other end (the center, a peer) is declared lost when nothing, not even a
+    /// keepalive, comes from it for this long (default
+    /// [`super::idle::DEFAULT_HEARTBEAT_TIMEOUT`], 30 s; see [`ConnectOptions::heartbeat_timeout`]).
     pub bounds: LinkBounds,
     /// How long an executor tries to reach its center again after losing it, keeping its
     /// futures (default 60 s); `None` fails its pending futures at once.
@@ -45,6 +49,23 @@ impl ConnectOptions {
     /// These options with the cluster's token.
     pub fn with_token(mut self, token: Token) -> Self {
         self.token = Some(token);
+        self
+    }
+
+    /// These options with `deadline` as the heartbeat timeout: a center or peer reached
+    /// with them that sends nothing, not even a keepalive, for this long is declared lost
+    /// (what follows is what follows its closing the connection). Keep it at
+    /// [`super::idle::MIN_HEARTBEAT_TIMEOUT`] or more: live peers send a keepalive every
+    /// [`super::idle::KEEPALIVE_EVERY`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use taskforce::remote::ConnectOptions;
+    /// let options = ConnectOptions::default().heartbeat_timeout(Duration::from_secs(10));
+    /// assert_eq!(options.bounds.idle_timeout, Duration::from_secs(10));
+    /// ```
+    pub fn heartbeat_timeout(mut self, deadline: Duration) -> Self {
+        self.bounds.idle_timeout = deadline;
         self
     }
 
@@ -64,7 +85,10 @@ impl Default for ConnectOptions {
             reconnect_for: Some(Duration::from_secs(60)),
             limits: FrameLimits::default(),
             token: None,
-            bounds: LinkBounds::default(),
+            bounds: LinkBounds {
+                idle_timeout: super::idle::DEFAULT_HEARTBEAT_TIMEOUT,
+                ..LinkBounds::default()
+            },
             tls: None,
         }
     }

@@ -1,10 +1,11 @@
 //! The counters that hold a session to its bounds ([`super::bounds`] says what happens at
 //! each): bytes waiting for the writer ([`SendQueue`]), and bytes received but not yet handled
 //! by the owner ([`InboundCredit`], with the [`GatedRead`] stream that stops reading at the
-//! bound). Knows no actor; the session and its writer update them.
+//! bound), and when bytes last came at all ([`LastRead`], noted by [`TimedRead`], read by
+//! the liveness clock of [`super::idle`]). Knows no actor; the session and its writer update them.
 
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::task::{Context, Poll};
 
@@ -217,6 +218,68 @@ impl<S: Stream + Unpin> Stream for GatedRead<S> {
             }
         }
         Pin::new(&mut self.inner).poll_next(cx)
+    }
+}
+
+/// When a session last read a byte from its socket, shared by its reader ([`TimedRead`]) and
+/// its liveness clock, so a peer slowly sending one large message (longer in transit than the
+/// heartbeat deadline) is heard while it sends: silence means no byte at all, not no whole
+/// message.
+#[derive(Debug)]
+pub(super) struct LastRead {
+    base: std::time::Instant,
+    /// Microseconds after `base` of the last read that returned bytes (0: none yet).
+    micros: AtomicU64,
+}
+
+impl LastRead {
+    pub(super) fn new() -> Arc<Self> {
+        Arc::new(LastRead {
+            base: std::time::Instant::now(),
+            micros: AtomicU64::new(0),
+        })
+    }
+
+    fn mark(&self) {
+        let micros = self.base.elapsed().as_micros().min(u64::MAX as u128) as u64;
+        self.micros.store(micros.max(1), Ordering::Relaxed);
+    }
+
+    /// When bytes last came, if any have.
+    pub(super) fn at(&self) -> Option<std::time::Instant> {
+        match self.micros.load(Ordering::Relaxed) {
+            0 => None,
+            micros => Some(self.base + std::time::Duration::from_micros(micros)),
+        }
+    }
+}
+
+/// A reader that notes in its [`LastRead`] when it read bytes.
+pub(super) struct TimedRead<R> {
+    inner: R,
+    last: Arc<LastRead>,
+}
+
+impl<R> TimedRead<R> {
+    /// Notes `inner`'s reads in `last`.
+    pub(super) fn new(inner: R, last: Arc<LastRead>) -> Self {
+        TimedRead { inner, last }
+    }
+}
+
+impl<R: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for TimedRead<R> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let poll = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            this.last.mark();
+        }
+        poll
     }
 }
 

@@ -1,23 +1,90 @@
-//! When a session's peer counts as idle, and the keepalives that keep a live one from looking
-//! so: the policy of [`super::bounds`]' idle bound, as a small clock the session ticks.
+//! When a session's peer counts as idle or silent, and the keepalives that keep a live one from
+//! looking so: the policy of [`super::bounds`]' idle bound, as a small clock the session ticks.
 //!
 //! A session that has sent nothing for [`KEEPALIVE_EVERY`] (or a quarter of its own idle
 //! period, if shorter) sends a keepalive (an envelope with an empty header and no frames,
-//! which no message encodes to). The peer's idle period is not known here, so one shorter
-//! than three keepalive periods may close a live peer: keep it at 30 s or more. A session that
-//! has received nothing, keepalives included, for the whole idle period closes. So two live
-//! ends never time out however quiet their owners are (an executor between computations,
-//! an unused peer link), and a connection whose other end only holds the socket does.
+//! which no message encodes to): these are the application-level heartbeats of every link.
+//! The peer's idle period is not known here, so one shorter than a few keepalive periods may
+//! close a live peer: keep it at [`MIN_HEARTBEAT_TIMEOUT`] or more. A session that has
+//! received nothing, not a byte, keepalives included, for the whole idle period closes. So
+//! two live ends never time out however quiet their owners are (an executor between
+//! computations, an unused peer link), and a connection whose other end only holds the socket,
+//! or whose host went silent (powered off, cut off without a reset), does.
+//!
+//! The same clock serves two purposes, with two periods:
+//! - on the side that accepted a connection (the center's and a worker's listeners), the
+//!   idle timeout ([`DEFAULT_IDLE_TIMEOUT`], `--idle-timeout`) frees the slots of clients that
+//!   hold connections they never use;
+//! - on the side that opened it (worker, nanny and executor to the center, a worker to a
+//!   peer it fetches from), the heartbeat timeout ([`DEFAULT_HEARTBEAT_TIMEOUT`],
+//!   `--heartbeat-timeout`) is the deadline after which a silent center or peer is declared
+//!   lost: the session closes, and its owner does what it does when the peer closes.
+//!
 //! Knows no actor and no socket.
 
 use std::time::{Duration, Instant};
 
 use crate::messages::Envelope;
 
-/// Default idle period: generous, since a live peer sends keepalives long before it.
+/// Default idle period of accepted connections: generous, since a live peer sends keepalives
+/// long before it.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
-/// The longest a live session stays silent.
-pub const KEEPALIVE_EVERY: Duration = Duration::from_secs(10);
+/// Default deadline after which a connection this process opened (to the center, to a peer)
+/// is declared lost when nothing comes from the other end: 30 s, as Dask's
+/// `distributed.comm.timeouts.tcp`.
+pub const DEFAULT_HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(30);
+/// The shortest heartbeat timeout allowed: five keepalive periods, so a live peer that ticks
+/// late (a busy thread) is not taken for a silent one.
+pub const MIN_HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The longest a live session stays silent (a keepalive goes out after this long without
+/// anything sent; ticks run this often, so the gap the peer sees is under twice this).
+pub const KEEPALIVE_EVERY: Duration = Duration::from_secs(1);
+
+/// The variable an executor reads its heartbeat timeout from (as `--heartbeat-timeout` of
+/// `taskforce worker` also does), e.g. `TASKFORCE_HEARTBEAT_TIMEOUT=10s`.
+pub const HEARTBEAT_TIMEOUT_ENV: &str = "TASKFORCE_HEARTBEAT_TIMEOUT";
+
+/// A heartbeat timeout given as text could not be used (fix the text; retrying won't help).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum HeartbeatTimeoutError {
+    /// Not a duration.
+    #[error("expected a duration like 30s or 2m, got {text:?}: {reason}")]
+    Unreadable {
+        /// What was given.
+        text: String,
+        /// Why it does not read as a duration.
+        reason: String,
+    },
+    /// Shorter than [`MIN_HEARTBEAT_TIMEOUT`].
+    #[error(
+        "a heartbeat timeout of {got:?} could close live peers (they send a keepalive every \
+         {KEEPALIVE_EVERY:?}); give at least {MIN_HEARTBEAT_TIMEOUT:?}"
+    )]
+    TooShort {
+        /// What was given.
+        got: Duration,
+    },
+}
+
+/// Reads a heartbeat timeout (`30s`, `2m`, `1m 30s`), at least [`MIN_HEARTBEAT_TIMEOUT`].
+///
+/// ```
+/// use std::time::Duration;
+/// use taskforce::remote::idle::parse_heartbeat_timeout;
+/// assert_eq!(parse_heartbeat_timeout("10s"), Ok(Duration::from_secs(10)));
+/// assert!(parse_heartbeat_timeout("1s").is_err());
+/// ```
+pub fn parse_heartbeat_timeout(text: &str) -> Result<Duration, HeartbeatTimeoutError> {
+    let got =
+        humantime::parse_duration(text.trim()).map_err(|e| HeartbeatTimeoutError::Unreadable {
+            text: text.into(),
+            reason: e.to_string(),
+        })?;
+    if got < MIN_HEARTBEAT_TIMEOUT {
+        return Err(HeartbeatTimeoutError::TooShort { got });
+    }
+    Ok(got)
+}
 
 /// What a session does at a tick of its liveness clock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,9 +122,9 @@ impl Liveness {
             .max(Duration::from_millis(10))
     }
 
-    /// Something arrived.
-    pub fn heard(&mut self, now: Instant) {
-        self.last_heard = now;
+    /// Something arrived at `at` (never moves the clock back).
+    pub fn heard(&mut self, at: Instant) {
+        self.last_heard = self.last_heard.max(at);
     }
 
     /// Something was queued to send.
@@ -129,6 +196,23 @@ mod tests {
             clock.tick(later + Duration::from_millis(400), false),
             Tick::Idle
         );
+    }
+
+    #[test]
+    fn heartbeat_timeouts_are_read_and_short_ones_refused() {
+        assert_eq!(parse_heartbeat_timeout(" 1m "), Ok(Duration::from_secs(60)));
+        let short = parse_heartbeat_timeout("2s").unwrap_err();
+        assert_eq!(
+            short,
+            HeartbeatTimeoutError::TooShort {
+                got: Duration::from_secs(2)
+            }
+        );
+        assert!(short.to_string().contains("give at least 5s"), "{short}");
+        assert!(matches!(
+            parse_heartbeat_timeout("soon"),
+            Err(HeartbeatTimeoutError::Unreadable { .. })
+        ));
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub mod proxy;
 pub mod session;
 mod session_watch;
 pub mod stream;
+pub mod tcp_keepalive;
 pub mod tls;
 mod writer;
 

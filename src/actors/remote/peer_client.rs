@@ -23,8 +23,13 @@ pub const DATA_TIMEOUT: Duration = Duration::from_secs(300);
 /// Why values could not be fetched or placed.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum PeerError {
-    /// Could not connect to the holder.
-    #[error("could not connect to {addr}: {reason}")]
+    /// Could not connect to the holder at the address it advertised when it registered with
+    /// the center (which told us); the words say so, and how a worker changes it.
+    #[error(
+        "could not connect to {addr}, the address that worker advertised when it registered \
+         with the center (if other hosts cannot reach it, start the worker with --host or \
+         --contact-address set to an address they can): {reason}"
+    )]
     Connect {
         /// The holder.
         addr: SocketAddr,
@@ -116,6 +121,12 @@ pub async fn connect_peer(
         pid: std::process::id(),
         functions: Vec::new(),
         resources: Default::default(),
+    };
+    // A holder that does not answer within the heartbeat deadline is as silent as one that
+    // stops answering: the fetch fails over (another holder, or recomputation) in that time.
+    let options = &ConnectOptions {
+        attempt_timeout: options.attempt_timeout.min(options.bounds.idle_timeout),
+        ..options.clone()
     };
     let connected = connect_once(&addr.to_string(), &hello, options)
         .await

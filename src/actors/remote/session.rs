@@ -22,7 +22,7 @@ use tokio_util::codec::FramedRead;
 use tracing::{debug, info, warn};
 
 use super::bounds::{AtSendBound, BoundReached, LinkBounds};
-use super::flow::{GatedRead, InboundCredit, Receipt, SendQueue};
+use super::flow::{GatedRead, InboundCredit, LastRead, Receipt, SendQueue, TimedRead};
 use super::idle::{self, Liveness, Tick};
 use super::listen::SessionSocket;
 use super::writer::run_writer;
@@ -214,6 +214,9 @@ pub struct Session<Tx: WireMessage, Rx: WireMessage> {
     /// message over its limits is not sent.
     limits: FrameLimits,
     liveness: Liveness,
+    /// When the socket last gave bytes (noted by [`TimedRead`]): the peer was heard then,
+    /// mid-message or not.
+    last_read: Arc<LastRead>,
     /// The listener's connection slot, if this connection was accepted: freed with the
     /// session.
     _slot: Option<OwnedSemaphorePermit>,
@@ -257,7 +260,10 @@ impl<Tx: WireMessage, Rx: WireMessage> Session<Tx, Rx> {
             .peer_addr()
             .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
         let _ = stream.tcp().set_nodelay(true);
+        super::tcp_keepalive::backstop(stream.tcp(), options.bounds.idle_timeout);
         let (read_half, write_half) = tokio::io::split(stream);
+        let last_read = LastRead::new();
+        let read_half = TimedRead::new(read_half, last_read.clone());
         let send_queue = SendQueue::new(options.bounds.send_queue_bytes);
         let inbound = InboundCredit::new(options.bounds.unhandled_bytes);
         let (outbox, queue) = mpsc::unbounded_channel();
@@ -293,6 +299,7 @@ impl<Tx: WireMessage, Rx: WireMessage> Session<Tx, Rx> {
             close_reason: None,
             limits: options.limits,
             liveness,
+            last_read,
             _slot: slot,
             _tx: PhantomData,
         };
@@ -346,7 +353,11 @@ impl<Tx: WireMessage, Rx: WireMessage> Session<Tx, Rx> {
     }
 
     fn on_tick(&mut self, ctx: &mut Context<Self>) {
-        match self.liveness.tick(Instant::now(), self.inbound.is_full()) {
+        let now = Instant::now();
+        if let Some(at) = self.last_read.at() {
+            self.liveness.heard(at);
+        }
+        match self.liveness.tick(now, self.inbound.is_full()) {
             Tick::Quiet => {}
             Tick::Keepalive => {
                 if let Some(outbox) = &self.outbox {

@@ -13,7 +13,7 @@ use super::spill::{ShellOutbox, SpillDir};
 use super::WorkerConfig;
 use crate::actors::remote::handshake::HandshakeError;
 use crate::actors::remote::peer_pool::PeerPool;
-use crate::actors::remote::{Connected, Remote, Session, SessionEvent};
+use crate::actors::remote::{Connected, Remote, Session, SessionEvent, SessionOptions};
 use crate::ids::WorkerId;
 use crate::messages::center_link::TaskEvent;
 use crate::messages::center_link::{CenterToWorker, GoodbyeMsg, HeartbeatMsg, WorkerToCenter};
@@ -178,12 +178,11 @@ impl Worker {
 
     fn on_connected(&mut self, connected: Connected, ctx: &mut Context<Self>) {
         self.connecting = false;
-        let (id, session) = Session::start(
-            connected.stream,
-            ctx.address().recipient(),
-            self.config.limits,
-            None,
-        );
+        // The bounds of the links this worker opens: their idle timeout is the heartbeat
+        // deadline after which a silent center is lost (`--heartbeat-timeout`).
+        let options = SessionOptions::new(self.config.limits, self.config.connect.bounds);
+        let (id, session) =
+            Session::start(connected.stream, ctx.address().recipient(), options, None);
         self.center = Some(Remote::new(id, session));
         self.core.on_registered(WorkerId(connected.id));
         info!(target: LOG_TARGET, worker_id = connected.id, "Registered with center at: {}", self.config.center);

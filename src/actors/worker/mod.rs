@@ -40,7 +40,7 @@ pub mod pool;
 pub mod spill;
 mod tree;
 
-use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs, UdpSocket};
 
 use actix::Addr;
 use tokio::net::TcpListener;
@@ -73,17 +73,23 @@ pub async fn start(config: WorkerConfig) -> crate::Result<WorkerHandle> {
         tls.acceptor()
             .map_err(|e| crate::Error::TlsSetup(Box::new(e)))?;
     }
-    let listener = TcpListener::bind((config.host, config.port))
+    let no_address = |source| crate::Error::NoAdvertisedAddress {
+        center: config.center.clone(),
+        source,
+    };
+    let center = center_addr(&config.center).map_err(no_address)?;
+    let host = listen_host(config.host, center);
+    let listener = TcpListener::bind((host, config.port))
         .await
-        .map_err(|e| crate::Error::listening(config.host, config.port, e))?;
+        .map_err(|e| crate::Error::listening(host, config.port, e))?;
     let bound = listener.local_addr()?;
-    let advertised = advertised_ip(config.host, &config.center).map_err(|source| {
-        crate::Error::NoAdvertisedAddress {
-            center: config.center.clone(),
-            source,
-        }
-    })?;
-    let addr = SocketAddr::new(advertised, bound.port());
+    let addr = match config.contact_address {
+        Some(contact) => contact.with_port(bound.port()),
+        None => SocketAddr::new(
+            advertised_ip(host, center).map_err(no_address)?,
+            bound.port(),
+        ),
+    };
     info!(target: crate::actors::LOG_WORKER, "Start worker at {addr}");
     // Remote functions on this worker that call services connect with the worker's token.
     crate::actors::service::use_connect_options(&config.center, &config.connect);
@@ -153,14 +159,96 @@ pub fn serve(config: WorkerConfig) -> crate::Result<i32> {
     Ok(system.run_with_code()?)
 }
 
-/// The address to advertise: the listening host, or, when listening on every interface, the
-/// local address of the route to the center (no packet is sent to find it).
-/// Never the unspecified address itself: peers could not reach it.
-fn advertised_ip(host: IpAddr, center: &str) -> std::io::Result<IpAddr> {
+/// The center's address, resolved (the first one a name resolves to).
+fn center_addr(center: &str) -> std::io::Result<SocketAddr> {
+    let text = crate::actors::remote::stream::split_scheme(center).0;
+    text.to_socket_addrs()?.next().ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("{text} resolves to no address"),
+        )
+    })
+}
+
+/// The interface to listen on: `host`, except that "every IPv4 interface" (the default)
+/// becomes every interface, IPv6 included, when the center is an IPv6 address, so peers on
+/// the center's network reach the address advertised there.
+fn listen_host(host: IpAddr, center: SocketAddr) -> IpAddr {
+    match (host, center) {
+        (IpAddr::V4(v4), SocketAddr::V6(_)) if v4.is_unspecified() => {
+            IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+        }
+        _ => host,
+    }
+}
+
+/// The address to advertise: the listening host; or, when listening on every interface, the
+/// local address of the route to the center; or, when that is loopback (the center is on
+/// this host's loopback), this host's address on the default route, which other hosts can
+/// reach as well, if it has one (else loopback, which the center warns about when it
+/// listens beyond loopback). No packet is sent to find these. Never the unspecified address
+/// itself: peers could not reach it.
+fn advertised_ip(host: IpAddr, center: SocketAddr) -> std::io::Result<IpAddr> {
     if !host.is_unspecified() {
         return Ok(host);
     }
-    let socket = UdpSocket::bind((host, 0))?;
-    socket.connect(crate::actors::remote::stream::split_scheme(center).0)?;
+    let on_route = local_ip_towards(center)?;
+    if !on_route.is_loopback() {
+        return Ok(on_route);
+    }
+    // Documentation addresses (RFC 5737, RFC 3849): routed, if at all, by the default route.
+    let beyond: SocketAddr = match center {
+        SocketAddr::V4(_) => ([192, 0, 2, 1], 9).into(),
+        SocketAddr::V6(_) => (Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1), 9).into(),
+    };
+    Ok(local_ip_towards(beyond)
+        .ok()
+        .filter(|ip| !ip.is_loopback() && !ip.is_unspecified())
+        .unwrap_or(on_route))
+}
+
+/// The local address the kernel would send from to reach `target` (a UDP socket's
+/// `connect` picks the route and sends nothing).
+fn local_ip_towards(target: SocketAddr) -> std::io::Result<IpAddr> {
+    let any: IpAddr = match target {
+        SocketAddr::V4(_) => Ipv4Addr::UNSPECIFIED.into(),
+        SocketAddr::V6(_) => Ipv6Addr::UNSPECIFIED.into(),
+    };
+    let socket = UdpSocket::bind((any, 0))?;
+    socket.connect(target)?;
     Ok(socket.local_addr()?.ip())
+}
+
+#[cfg(test)]
+mod address_tests {
+    use super::*;
+
+    #[test]
+    fn a_named_host_is_advertised_as_is_and_v6_centers_get_a_v6_listener() {
+        let center: SocketAddr = "[::1]:8787".parse().unwrap();
+        let host: IpAddr = "127.0.0.1".parse().unwrap();
+        assert_eq!(advertised_ip(host, center).unwrap(), host);
+        assert_eq!(
+            listen_host(Ipv4Addr::UNSPECIFIED.into(), center),
+            IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+        );
+        let v4_center: SocketAddr = "127.0.0.1:8787".parse().unwrap();
+        assert_eq!(
+            listen_host(Ipv4Addr::UNSPECIFIED.into(), v4_center),
+            IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+        );
+    }
+
+    #[test]
+    fn a_worker_of_a_loopback_center_advertises_an_address_others_reach_when_there_is_one() {
+        let center: SocketAddr = "127.0.0.1:8787".parse().unwrap();
+        let advertised = advertised_ip(Ipv4Addr::UNSPECIFIED.into(), center).unwrap();
+        let beyond = local_ip_towards(([192, 0, 2, 1], 9).into()).ok();
+        match beyond {
+            // A host with a default route: its address there, not loopback.
+            Some(ip) if !ip.is_loopback() => assert_eq!(advertised, ip),
+            // A host without one (a bare namespace): loopback is all there is.
+            _ => assert!(advertised.is_loopback(), "{advertised}"),
+        }
+    }
 }
