@@ -9,13 +9,16 @@
 //! No I/O, no clock of its own (time comes in with each observation), no actix or tokio.
 
 mod layers;
+mod messages;
 mod model;
 mod snapshot;
+mod workers;
 
 #[cfg(test)]
 mod tests;
 
 pub use layers::layer_of;
+pub use messages::{MessageCounts, MessageKind};
 pub use model::{DashboardModel, Observation, TaskPhase};
 pub use snapshot::{
     Counts, EventLine, FunctionProgress, LayerView, Snapshot, TaskSpan, WorkerPanel,

@@ -44,6 +44,9 @@ pub struct SchedulerState {
     /// Values workers offered during a recovery: kept even if nothing needs them yet (an
     /// executor still to re-submit may claim them), released when it ends if unneeded.
     pub(super) unclaimed: Set<TaskKey>,
+    /// Whether forgotten keys go to the outbox (`Outbox::task_forgotten`): only an observer
+    /// (the dashboard) wants them, so without one a forgotten task costs nothing more.
+    pub(super) report_forgotten: bool,
 }
 
 impl SchedulerState {
@@ -64,7 +67,14 @@ impl SchedulerState {
             keys_in_memory: 0,
             recovery: RecoveryPhase::Fresh,
             unclaimed: Set::default(),
+            report_forgotten: true,
         }
+    }
+
+    /// Whether to tell the outbox about each forgotten key (default yes). A shell with no
+    /// observer turns it off, so forgetting a task costs nothing for the observer's sake.
+    pub fn report_forgotten(&mut self, report: bool) {
+        self.report_forgotten = report;
     }
 
     /// The configuration it runs with.

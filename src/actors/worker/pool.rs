@@ -20,6 +20,14 @@ pub struct JobDone {
     pub key: TaskKey,
     /// How it ended.
     pub outcome: CallOutcome,
+    /// Its function's name.
+    pub function: std::sync::Arc<str>,
+    /// The task thread that ran it (0-based).
+    pub thread: u32,
+    /// When the thread started it.
+    pub started: std::time::Instant,
+    /// When it returned.
+    pub stopped: std::time::Instant,
 }
 
 /// A queued job, ordered so the heap pops the lowest priority, then the earliest arrival.
@@ -70,9 +78,17 @@ impl TaskPool {
                 .name(format!("taskforce-task-{index}"))
                 .spawn(move || loop {
                     let job = queue.next();
-                    let key = job.key.clone();
+                    let (key, function) = (job.key.clone(), job.function.clone());
+                    let started = std::time::Instant::now();
                     let outcome = job.call.run();
-                    done.do_send(JobDone { key, outcome });
+                    done.do_send(JobDone {
+                        key,
+                        outcome,
+                        function,
+                        thread: index,
+                        started,
+                        stopped: std::time::Instant::now(),
+                    });
                 })?;
         }
         Ok(TaskPool { queue })
