@@ -3,7 +3,7 @@
 //! browser attached (headless Chromium showing the live page, its feed open), in
 //! alternating rounds so the machine's noise falls on every mode alike.
 //!
-//! `cargo run --release --example bench_dashboard [-- --tasks 20000 --rounds 3
+//! `cargo run --release --example bench_dashboard [-- --tasks 50000 --rounds 5
 //! --browser /usr/bin/chromium]`. Without Chromium the "browser" is a reader of the page's
 //! live feed (the same snapshots, pushed at the same rate) and the output says so.
 //!
@@ -182,8 +182,8 @@ fn main() -> taskforce::Result<()> {
     taskforce::local::serve_if_local_worker();
     let tasks: usize = arg("--tasks")
         .and_then(|v| v.parse().ok())
-        .unwrap_or(20_000);
-    let rounds: usize = arg("--rounds").and_then(|v| v.parse().ok()).unwrap_or(3);
+        .unwrap_or(50_000);
+    let rounds: usize = arg("--rounds").and_then(|v| v.parse().ok()).unwrap_or(5);
     let browser = arg("--browser").or_else(|| {
         ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
             .into_iter()
