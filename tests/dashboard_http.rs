@@ -77,6 +77,7 @@ fn fed_dashboard() -> Dashboard {
         Observation::WorkerActivity {
             id: WorkerId(1),
             activity: ActivityMsg {
+                bytes_in: 100,
                 bytes_out: 300,
                 spans: vec![SpanMsg {
                     kind: SpanKind::Compute {
