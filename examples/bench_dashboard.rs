@@ -47,10 +47,11 @@ impl Mode {
 /// Something watching the page until dropped: Chromium, or a reader of the live feed.
 enum Watcher {
     Chromium(Child, PathBuf),
-    Feed(
-        std::thread::JoinHandle<()>,
-        std::sync::Arc<std::sync::atomic::AtomicBool>,
-    ),
+    Feed {
+        /// Left to end on its own once `stop` is set (its read times out within 5 s).
+        _reader: std::thread::JoinHandle<()>,
+        stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    },
 }
 
 impl Drop for Watcher {
@@ -61,7 +62,7 @@ impl Drop for Watcher {
                 let _ = child.wait();
                 let _ = std::fs::remove_dir_all(profile);
             }
-            Watcher::Feed(_, stop) => stop.store(true, std::sync::atomic::Ordering::Relaxed),
+            Watcher::Feed { stop, .. } => stop.store(true, std::sync::atomic::Ordering::Relaxed),
         }
     }
 }
@@ -112,7 +113,10 @@ fn watch(link: &str, token: &str, browser: Option<&str>) -> std::io::Result<Watc
             }
         }
     });
-    Ok(Watcher::Feed(reader, stop))
+    Ok(Watcher::Feed {
+        _reader: reader,
+        stop,
+    })
 }
 
 /// Live feeds the dashboard at `link` reports (its `taskforce_dashboard_feeds` gauge).

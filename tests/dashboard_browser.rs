@@ -272,10 +272,13 @@ struct Scrape(prometheus_parse::Scrape);
 impl Scrape {
     /// The value of `name` (with the label `label`, if given); NaN if absent.
     fn value(&self, name: &str, label: Option<(&str, &str)>) -> f64 {
-        let found =
-            self.0.samples.iter().find(|s| {
-                s.metric == name && label.is_none_or(|(k, v)| s.labels.get(k) == Some(v))
-            });
+        let found = self.0.samples.iter().find(|s| {
+            s.metric == name
+                && match label {
+                    Some((k, v)) => s.labels.get(k) == Some(v),
+                    None => true,
+                }
+        });
         match found.map(|s| &s.value) {
             Some(
                 prometheus_parse::Value::Gauge(v)

@@ -190,6 +190,21 @@ impl<'a> RecentLinks<'a> {
     }
 }
 
+impl Scheduler {
+    /// Feeds `dashboard`, served at `link`, from now on.
+    pub fn with_dashboard(mut self, dashboard: Dashboard, link: String) -> Self {
+        self.observer = Observer::new(dashboard, link);
+        self.state.report_forgotten(true);
+        self
+    }
+
+    /// Reports the cluster's supervision trees, as `trees` holds them, in snapshots.
+    pub fn with_tree(mut self, trees: crate::actors::center::ClusterTrees) -> Self {
+        self.tree = Some(trees);
+        self
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,20 +227,5 @@ mod tests {
             links.is_new("sum", "part"),
             "forgotten once older than the list"
         );
-    }
-}
-
-impl Scheduler {
-    /// Feeds `dashboard`, served at `link`, from now on.
-    pub fn with_dashboard(mut self, dashboard: Dashboard, link: String) -> Self {
-        self.observer = Observer::new(dashboard, link);
-        self.state.report_forgotten(true);
-        self
-    }
-
-    /// Reports the cluster's supervision trees, as `trees` holds them, in snapshots.
-    pub fn with_tree(mut self, trees: crate::actors::center::ClusterTrees) -> Self {
-        self.tree = Some(trees);
-        self
     }
 }
