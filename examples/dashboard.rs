@@ -1,9 +1,12 @@
 //! Starts a local cluster, prints its dashboard's URL, and keeps it busy for about a minute
-//! with a mix of work (independent tasks, chains, a graph with a reduction, a few failures) so
-//! a person can watch it: `cargo run --release --example dashboard [SECONDS]`.
+//! with a mix of work (independent tasks, a graph with a reduction, a few failures, an Array
+//! reduction and a Bag word count) so a person can watch it:
+//! `cargo run --release --example dashboard [SECONDS]`.
 
 use std::time::{Duration, Instant};
 
+use taskforce::collections::bag::split_words;
+use taskforce::collections::{Array, Bag};
 use taskforce::graph::{key, task, Graph};
 use taskforce::{remote, Executor};
 
@@ -55,7 +58,13 @@ fn main() -> taskforce::Result<()> {
         .unwrap_or(60);
     let executor = Executor::local()?;
     match executor.dashboard_link() {
-        Some(link) => println!("Dashboard: {link}  (metrics at {link}metrics)"),
+        Some(link) => {
+            let page = link.split_once('?').map_or(link.as_str(), |(page, _)| page);
+            println!("Dashboard: {link}");
+            println!(
+                "Metrics:   {page}metrics (with a token, send `Authorization: Bearer <token>`)"
+            );
+        }
         None => println!("This cluster serves no dashboard"),
     }
     let until = Instant::now() + Duration::from_secs(seconds);
@@ -66,8 +75,17 @@ fn main() -> taskforce::Result<()> {
         let graph_sum: i64 = executor.get(&graph(round), key!("sum", round))?;
         let checked = executor.map(sometimes_fails, (0..100).map(|i| i + round * 100))?;
         let failures = checked.iter().filter(|f| f.result().is_err()).count();
+        let array_sum: f64 = Array::random(&[2_000_000], &[100_000])
+            .sum()
+            .compute(&executor)?;
+        let lines = (0..20_000).map(|i| format!("w{} w{} w{}", i % 17, i % 5, round));
+        let top = Bag::from_sequence(lines, 8)
+            .flat_map(split_words)
+            .frequencies()
+            .topk(2)
+            .compute(&executor)?;
         println!(
-            "round {round}: sum {} graph {graph_sum} failures {failures}",
+            "round {round}: sum {} graph {graph_sum} failures {failures} array {array_sum:.0} bag {top:?}",
             sum.result()?
         );
         round += 1;

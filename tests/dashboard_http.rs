@@ -6,8 +6,9 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use taskforce::actors::dashboard::{Dashboard, MAX_FEEDS};
-use taskforce::dashboard::Observation;
+use taskforce::dashboard::{MessageCounts, MessageKind, Observation};
 use taskforce::ids::WorkerId;
+use taskforce::messages::activity::{ActivityMsg, SpanKind, SpanMsg};
 use taskforce::messages::tree::TreeNode;
 use taskforce::messages::Token;
 
@@ -39,6 +40,8 @@ fn body(response: &str) -> &str {
 
 fn fed_dashboard() -> Dashboard {
     let dashboard = Dashboard::default();
+    let mut messages = MessageCounts::default();
+    messages.add(MessageKind::Compute, 2);
     dashboard.observe([
         Observation::WorkerJoined {
             id: WorkerId(1),
@@ -71,6 +74,24 @@ fn fed_dashboard() -> Dashboard {
         Observation::TaskFinished {
             key: "inc-0a".into(),
         },
+        Observation::WorkerActivity {
+            id: WorkerId(1),
+            activity: ActivityMsg {
+                bytes_in: 100,
+                bytes_out: 300,
+                spans: vec![SpanMsg {
+                    kind: SpanKind::Compute {
+                        thread: 0,
+                        function: "inc".into(),
+                        erred: false,
+                    },
+                    started_us_ago: 2_000,
+                    stopped_us_ago: 1_000,
+                }],
+                ..ActivityMsg::default()
+            },
+        },
+        Observation::Messages(messages),
     ]);
     dashboard
 }
@@ -100,6 +121,8 @@ fn page_assets_snapshot_and_metrics_are_served() {
     assert_eq!(json["totals"]["waiting"], 1);
     assert_eq!(json["functions"][0]["function"], "inc");
     assert_eq!(json["stream"].as_array().map(Vec::len), Some(1));
+    assert_eq!(json["stream"][0]["thread"], 0);
+    assert_eq!(json["stream"][0]["kind"], "compute");
 }
 
 #[test]
@@ -131,10 +154,44 @@ fn metrics_parse_as_prometheus_text_and_match_the_model() {
     assert_eq!(value("taskforce_tasks_finished_total", None), 1.0);
     assert_eq!(value("taskforce_spilled_bytes", None), 4096.0);
     assert_eq!(value("taskforce_transferred_bytes", None), 100.0);
+    assert_eq!(value("taskforce_sent_bytes", None), 300.0);
     assert!(scrape
         .samples
         .iter()
         .any(|s| s.metric == "taskforce_task_latency_seconds_count"));
+    let messages = |kind: &str| {
+        let sample = (scrape.samples.iter())
+            .find(|s| s.metric == "taskforce_messages_total" && s.labels.get("kind") == Some(kind))
+            .unwrap_or_else(|| panic!("no message count for {kind}"));
+        match sample.value {
+            prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Untyped(v) => v,
+            _ => f64::NAN,
+        }
+    };
+    assert_eq!(messages("compute"), 2.0);
+    let compute = (scrape.samples.iter())
+        .find(|s| s.metric == "taskforce_messages_total" && s.labels.get("kind") == Some("compute"))
+        .expect("compute");
+    assert_eq!(compute.labels.get("direction"), Some("scheduler_to_worker"));
+    assert_eq!(
+        messages("update_graph"),
+        0.0,
+        "every kind is listed, counted or not"
+    );
+    let computed = (scrape.samples.iter())
+        .find(|s| {
+            s.metric == "taskforce_work_duration_seconds_count"
+                && s.labels.get("kind") == Some("compute")
+        })
+        .expect("compute durations");
+    assert!(
+        matches!(
+            computed.value,
+            prometheus_parse::Value::Untyped(1.0) | prometheus_parse::Value::Counter(1.0)
+        ),
+        "{:?}",
+        computed.value
+    );
 }
 
 #[test]

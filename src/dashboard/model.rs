@@ -1,13 +1,14 @@
 //! [`DashboardModel`]: counts and rings kept up to date from [`Observation`]s.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use super::layers::layer_of;
-use super::snapshot::{
-    Counts, EventLine, FunctionProgress, LayerView, Snapshot, TaskSpan, WorkerPanel,
-};
+use super::messages::MessageCounts;
+use super::snapshot::{Counts, EventLine, FunctionProgress, LayerView, Snapshot, TaskSpan};
+use super::workers::{Joined, Load, WorkerBoard};
 use crate::ids::{Map, Set, TaskKey, WorkerId};
+use crate::messages::activity::{ActivityMsg, SpanKind};
 
 /// Spans kept for the task stream; the oldest go first.
 const STREAM_CAPACITY: usize = 4_000;
@@ -15,8 +16,6 @@ const STREAM_CAPACITY: usize = 4_000;
 const EVENT_CAPACITY: usize = 200;
 /// Distinct functions or layers tracked; beyond it they count under `(other)`.
 const GROUP_CAPACITY: usize = 256;
-/// Dead workers still shown (with their cause); the oldest go first.
-const DEAD_WORKER_CAPACITY: usize = 32;
 
 /// Where a task stands, as the dashboard counts it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,6 +54,8 @@ pub enum Observation {
         id: WorkerId,
         /// Why, in words.
         cause: String,
+        /// Whether its nanny is starting a new worker process in its place.
+        restarting: bool,
     },
     /// A worker's heartbeat figures.
     WorkerLoad {
@@ -69,13 +70,22 @@ pub enum Observation {
         /// Bytes of its values spilled to disk now.
         spilled_bytes: u64,
     },
+    /// A worker's activity report: what its threads ran, its transfers and spills, its CPU
+    /// time and network bytes, whether it is paused.
+    WorkerActivity {
+        /// Its id.
+        id: WorkerId,
+        /// The report.
+        activity: ActivityMsg,
+    },
     /// A task entered the graph.
     TaskSubmitted {
         /// Its key.
         key: TaskKey,
         /// Its function's name.
         function: Arc<str>,
-        /// The keys it reads.
+        /// Keys it reads, enough to show which layers feed its layer: an observer may leave
+        /// out the keys of a layer whose link it already reported.
         dependencies: Vec<TaskKey>,
     },
     /// A task was sent to a worker.
@@ -104,6 +114,8 @@ pub enum Observation {
     Note(String),
     /// The cluster was restarted: every task is forgotten.
     Restarted,
+    /// Messages the scheduler received and sent since the last such count.
+    Messages(MessageCounts),
 }
 
 struct TaskEntry {
@@ -140,6 +152,27 @@ impl Groups {
     }
 }
 
+/// The names transfer and spill bars carry in place of a function, made once.
+struct KindNames([Arc<str>; 3]);
+
+impl Default for KindNames {
+    fn default() -> Self {
+        KindNames(["transfer", "spill", "unspill"].map(Arc::from))
+    }
+}
+
+impl KindNames {
+    fn transfer(&self) -> Arc<str> {
+        self.0[0].clone()
+    }
+    fn spill(&self) -> Arc<str> {
+        self.0[1].clone()
+    }
+    fn unspill(&self) -> Arc<str> {
+        self.0[2].clone()
+    }
+}
+
 /// Counts by function and layer, the workers, the task stream and the event log.
 #[derive(Default)]
 pub struct DashboardModel {
@@ -149,10 +182,12 @@ pub struct DashboardModel {
     layer_inputs: Vec<Set<usize>>,
     totals: Counts,
     finished_total: u64,
-    workers: BTreeMap<WorkerId, WorkerPanel>,
-    dead: VecDeque<WorkerId>,
+    workers: WorkerBoard,
     stream: VecDeque<TaskSpan>,
+    kinds: KindNames,
     events: VecDeque<EventLine>,
+    dropped_spans: u64,
+    messages: MessageCounts,
 }
 
 impl DashboardModel {
@@ -182,34 +217,38 @@ impl DashboardModel {
                     now,
                     format!("worker {name} joined at {addr} ({nthreads} threads)"),
                 );
-                let panel = WorkerPanel {
-                    id: id.0,
+                self.workers.joined(Joined {
+                    id,
                     name,
                     addr,
                     nthreads,
                     memory_limit,
-                    memory_used: 0,
-                    stored_bytes: 0,
-                    peer_bytes_in: 0,
-                    spilled_bytes: 0,
-                    processing: 0,
-                    state: "running".into(),
-                };
-                self.workers.insert(id, panel);
+                });
             }
-            Observation::WorkerLost { id, cause } => self.worker_lost(id, cause, now),
+            Observation::WorkerLost {
+                id,
+                cause,
+                restarting,
+            } => self.worker_lost(id, cause, restarting, now),
             Observation::WorkerLoad {
                 id,
                 memory_used,
                 stored_bytes,
                 peer_bytes_in,
                 spilled_bytes,
-            } => {
-                if let Some(panel) = self.workers.get_mut(&id) {
-                    panel.memory_used = memory_used;
-                    panel.stored_bytes = stored_bytes;
-                    panel.peer_bytes_in = peer_bytes_in;
-                    panel.spilled_bytes = spilled_bytes;
+            } => self.workers.load(
+                id,
+                Load {
+                    memory_used,
+                    stored: stored_bytes,
+                    spilled: spilled_bytes,
+                    peer_bytes_in,
+                },
+            ),
+            Observation::WorkerActivity { id, activity } => self.activity(id, activity, now),
+            Observation::Messages(counts) => {
+                for (kind, n) in counts.iter() {
+                    self.messages.add(kind, n);
                 }
             }
             Observation::TaskSubmitted {
@@ -231,9 +270,7 @@ impl DashboardModel {
         self.functions = Groups::default();
         self.layers = Groups::default();
         self.layer_inputs.clear();
-        for panel in self.workers.values_mut() {
-            panel.processing = 0;
-        }
+        self.workers.idle();
         self.note(now, "cluster restarted: every task forgotten".into());
     }
 
@@ -265,12 +302,18 @@ impl DashboardModel {
             totals: self.totals,
             finished_total: self.finished_total,
             functions,
-            workers: self.workers.values().cloned().collect(),
+            workers: self.workers.panels(),
             stream: self.stream.iter().skip(skip).cloned().collect(),
             layers,
             events: self.events.iter().cloned().collect(),
             tree: Vec::new(),
+            dropped_spans: self.dropped_spans,
         }
+    }
+
+    /// Messages the scheduler received and sent, by kind, since the dashboard started.
+    pub fn messages(&self) -> &MessageCounts {
+        &self.messages
     }
 
     /// Tasks in each phase now.
@@ -285,19 +328,52 @@ impl DashboardModel {
         self.events.push_back(EventLine { at, text });
     }
 
-    fn worker_lost(&mut self, id: WorkerId, cause: String, now: f64) {
-        let Some(panel) = self.workers.get_mut(&id) else {
-            return;
-        };
-        let text = format!("worker {} lost: {cause}", panel.name);
-        panel.state = format!("dead: {cause}");
-        panel.processing = 0;
-        self.dead.push_back(id);
-        if self.dead.len() > DEAD_WORKER_CAPACITY {
-            let oldest = self.dead.pop_front().expect("non-empty");
-            self.workers.remove(&oldest);
+    fn worker_lost(&mut self, id: WorkerId, cause: String, restarting: bool, now: f64) {
+        if let Some(name) = self.workers.lost(id, &cause, restarting) {
+            let next = if restarting {
+                "; its nanny restarts it"
+            } else {
+                ""
+            };
+            self.note(now, format!("worker {name} lost: {cause}{next}"));
         }
-        self.note(now, text);
+    }
+
+    /// A worker's report: its spans go on the task stream (each placed `…_us_ago` before
+    /// `now`), its figures on its panel.
+    fn activity(&mut self, id: WorkerId, activity: ActivityMsg, now: f64) {
+        self.workers.activity(id, &activity, now);
+        self.dropped_spans += u64::from(activity.dropped_spans);
+        let at = |us_ago: u64| now - us_ago as f64 / 1e6;
+        for span in activity.spans {
+            let (thread, kind, function, nbytes, erred) = match span.kind {
+                SpanKind::Compute {
+                    thread,
+                    function,
+                    erred,
+                } => (Some(thread), "compute", function, 0, erred),
+                SpanKind::Transfer { nbytes } => {
+                    (None, "transfer", self.kinds.transfer(), nbytes, false)
+                }
+                SpanKind::Spill { nbytes } => (None, "spill", self.kinds.spill(), nbytes, false),
+                SpanKind::Unspill { nbytes } => {
+                    (None, "unspill", self.kinds.unspill(), nbytes, false)
+                }
+            };
+            if self.stream.len() == STREAM_CAPACITY {
+                self.stream.pop_front();
+            }
+            self.stream.push_back(TaskSpan {
+                worker: id.0,
+                thread,
+                kind,
+                function,
+                nbytes,
+                start: at(span.started_us_ago),
+                stop: at(span.stopped_us_ago),
+                erred,
+            });
+        }
     }
 
     fn task_submitted(&mut self, key: TaskKey, function: &str, dependencies: &[TaskKey]) {
@@ -330,12 +406,12 @@ impl DashboardModel {
         self.set_phase(key, TaskPhase::Processing);
         if let Some(entry) = self.tasks.get_mut(key) {
             entry.sent = Some((worker, now));
-            if let Some(panel) = self.workers.get_mut(&worker) {
-                panel.processing += 1;
-            }
+            self.workers.processing(worker, 1);
         }
     }
 
+    /// Returns the seconds from dispatch to report. The bar on the task stream comes from
+    /// the worker's own report, which knows the thread and when the task really ran.
     fn task_done(&mut self, key: &TaskKey, phase: TaskPhase, now: f64) -> Option<f64> {
         self.set_phase(key, phase);
         let entry = self.tasks.get_mut(key)?;
@@ -343,21 +419,7 @@ impl DashboardModel {
         if phase == TaskPhase::Memory {
             self.finished_total += 1;
         }
-        if let Some(panel) = self.workers.get_mut(&worker) {
-            panel.processing = panel.processing.saturating_sub(1);
-        }
-        if self.stream.len() == STREAM_CAPACITY {
-            self.stream.pop_front();
-        }
-        let function = self.functions.names[entry.function].clone();
-        let erred = phase == TaskPhase::Erred;
-        self.stream.push_back(TaskSpan {
-            worker: worker.0,
-            function,
-            start,
-            stop: now,
-            erred,
-        });
+        self.workers.processing(worker, -1);
         Some(now - start)
     }
 
@@ -372,9 +434,7 @@ impl DashboardModel {
         }
         if let Some(entry) = self.tasks.remove(key) {
             if let Some((worker, _)) = entry.sent {
-                if let Some(panel) = self.workers.get_mut(&worker) {
-                    panel.processing = panel.processing.saturating_sub(1);
-                }
+                self.workers.processing(worker, -1);
             }
         }
     }

@@ -29,7 +29,7 @@ pub struct FunctionProgress {
 }
 
 /// One worker as the dashboard shows it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct WorkerPanel {
     /// The scheduler's number for it.
     pub id: u32,
@@ -43,25 +43,54 @@ pub struct WorkerPanel {
     pub memory_limit: u64,
     /// Resident memory of the process.
     pub memory_used: u64,
-    /// Bytes of values it holds.
+    /// Bytes of values it holds, in memory and spilled.
     pub stored_bytes: u64,
+    /// Bytes of values it holds in memory (the memory it manages).
+    pub managed_bytes: u64,
+    /// Resident memory beyond the values it holds in memory (the interpreter of no one:
+    /// buffers, allocator slack, the program itself).
+    pub unmanaged_bytes: u64,
     /// Bytes received from peers so far.
     pub peer_bytes_in: u64,
+    /// Bytes sent to peers and executors so far.
+    pub bytes_out: u64,
     /// Bytes of its values spilled to disk now.
     pub spilled_bytes: u64,
     /// Tasks sent to it and not reported yet.
     pub processing: u64,
-    /// `running`, or `dead: <cause>`.
+    /// CPU use over its last report period, in percent of one core (0 before two reports).
+    pub cpu_percent: f64,
+    /// Bytes per second received from peers over its last report period.
+    pub bytes_in_per_second: f64,
+    /// Bytes per second sent to peers and executors over its last report period.
+    pub bytes_out_per_second: f64,
+    /// `running`, `paused` (memory past its pause fraction), `restarting: <cause>` (its
+    /// nanny starts a new process) or `dead: <cause>`.
     pub state: String,
 }
 
-/// One task on the task stream: from when the scheduler sent it to when the worker reported.
+impl WorkerPanel {
+    /// Whether the worker is still connected (running or paused).
+    pub fn is_live(&self) -> bool {
+        self.state == "running" || self.state == "paused"
+    }
+}
+
+/// One bar of the task stream: a task on a worker's thread, or a transfer or spill on the
+/// worker's own lane, from when it started to when it ended (as the worker measured it).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct TaskSpan {
     /// The worker.
     pub worker: u32,
-    /// The function (colours the bar).
+    /// The task thread (0-based); `None` for the worker's lane of transfers and spills.
+    pub thread: Option<u32>,
+    /// `compute`, `transfer` (values fetched from a peer), `spill` (a value written to
+    /// disk) or `unspill` (read back).
+    pub kind: &'static str,
+    /// The function (colours the bar), or the kind for a transfer or spill.
     pub function: Arc<str>,
+    /// Bytes moved (0 for a task).
+    pub nbytes: u64,
     /// Seconds since the dashboard started.
     pub start: f64,
     /// Seconds since the dashboard started.
@@ -112,4 +141,6 @@ pub struct Snapshot {
     /// The cluster's supervision trees with their restart counts (the center process's
     /// first), when the dashboard is given them; the model itself leaves this empty.
     pub tree: Vec<crate::messages::tree::TreeNode>,
+    /// Spans workers could not report (they keep a bounded number per report).
+    pub dropped_spans: u64,
 }

@@ -27,6 +27,10 @@ pub enum WorkerToCenter {
     HeldKeys(Vec<(TaskKey, u64)>),
     /// The worker process's supervision tree, sent when it changes (for `taskforce status`).
     Tree(super::tree::TreeNode),
+    /// What the worker did since its last report (its threads' tasks, transfers, spills),
+    /// its CPU time and network bytes: sent with each heartbeat, for the dashboard. Added
+    /// last so the earlier variants keep their encoding.
+    Activity(super::activity::ActivityMsg),
 }
 
 /// One task's outcome on a worker.

@@ -3,6 +3,7 @@
 //! Pure data and bytes: nothing here opens a socket or knows an actor. `crate::actors::remote`
 //! moves these over TCP.
 
+pub mod activity;
 pub mod auth;
 pub mod center_link;
 pub mod codec;

@@ -168,7 +168,9 @@ impl SchedulerState {
                 if self.task(&task.key).is_unreferenced() {
                     self.unclaimed.remove(&task.key);
                     self.tasks.remove(&task.key);
-                    self.push_command(Command::Forgotten(task.key.clone()));
+                    if self.report_forgotten {
+                        self.push_command(Command::Forgotten(task.key.clone()));
+                    }
                 }
                 continue;
             }

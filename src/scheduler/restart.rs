@@ -51,9 +51,10 @@ impl SchedulerState {
 
     /// Clears every task, want, worker and index; keeps the configuration and generation.
     fn forget_everything(&mut self) {
-        let generation = self.generation;
+        let (generation, report_forgotten) = (self.generation, self.report_forgotten);
         *self = SchedulerState::new(self.config.clone());
         self.generation = generation;
+        self.report_forgotten = report_forgotten;
         // Workers that come back after a restart hold nothing worth recovering.
         self.recovery = super::center_restart::RecoveryPhase::Closed;
     }

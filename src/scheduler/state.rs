@@ -46,6 +46,9 @@ pub struct SchedulerState {
     pub(super) unclaimed: Set<TaskKey>,
     /// Restricted tasks that became unplaceable, not yet taken for the log.
     pub(super) unplaceable_notes: Vec<TaskKey>,
+    /// Whether forgotten keys go to the outbox (`Outbox::task_forgotten`): only an observer
+    /// (the dashboard) wants them, so without one a forgotten task costs nothing more.
+    pub(super) report_forgotten: bool,
 }
 
 impl SchedulerState {
@@ -67,7 +70,14 @@ impl SchedulerState {
             recovery: RecoveryPhase::Fresh,
             unclaimed: Set::default(),
             unplaceable_notes: Vec::new(),
+            report_forgotten: true,
         }
+    }
+
+    /// Whether to tell the outbox about each forgotten key (default yes). A shell with no
+    /// observer turns it off, so forgetting a task costs nothing for the observer's sake.
+    pub fn report_forgotten(&mut self, report: bool) {
+        self.report_forgotten = report;
     }
 
     /// The configuration it runs with.

@@ -263,7 +263,9 @@ impl SchedulerState {
     /// dependent and become candidates themselves.
     fn forget(&mut self, key: &TaskKey) {
         let task = self.tasks.remove(key).expect("forgetting unknown task");
-        self.push_command(Command::Forgotten(key.clone()));
+        if self.report_forgotten {
+            self.push_command(Command::Forgotten(key.clone()));
+        }
         debug_assert!(!task.state.is_active() && !task.state.is_memory());
         for dep in task.dependencies {
             self.task_mut(&dep).dependents.remove(key);

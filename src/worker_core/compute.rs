@@ -128,6 +128,7 @@ impl WorkerState {
                 }
             }
         }
+        let name = function.name.clone();
         let state = TaskState::Running {
             function,
             released: false,
@@ -136,6 +137,7 @@ impl WorkerState {
             .insert(key.clone(), TaskRecord { priority, state });
         let job = Job {
             key,
+            function: name,
             priority,
             call: Call {
                 invoke,

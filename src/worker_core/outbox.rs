@@ -14,6 +14,8 @@ use crate::scheduler::Priority;
 pub struct Job {
     /// The task.
     pub key: TaskKey,
+    /// The function's registered name (for the task stream of the dashboard).
+    pub function: std::sync::Arc<str>,
     /// Where it stands in the scheduler's order (lower runs first).
     pub priority: Priority,
     /// The call to make, its arguments resolved from the worker's memory.

@@ -15,8 +15,8 @@ use crate::actors::remote::handshake::refuse;
 use crate::actors::remote::handshake::reply_envelope;
 use crate::actors::remote::{Arrival, Remote, Session, SessionEvent, SessionId, SessionOptions};
 use crate::actors::scheduler::{
-    AdmitExecutor, AttachCenter, NannyGaveUp, Scheduler, WorkerHolds, WorkerJoined, WorkerLeft,
-    WorkerLoad, WorkerTaskEvents,
+    AdmitExecutor, AttachCenter, NannyGaveUp, Scheduler, WorkerActivity, WorkerHolds, WorkerJoined,
+    WorkerLeft, WorkerLoad, WorkerTaskEvents,
 };
 use crate::actors::supervisor::StopChild;
 use crate::ids::{Map, Set, WorkerId};
@@ -45,6 +45,9 @@ pub struct Center {
     /// center saw the worker leave. At most [`MAX_EXIT_REPORTS`]; at the bound it is
     /// cleared (a cleared report only makes one error vaguer).
     exit_reports: Map<u32, DeathCause>,
+    /// Pids among `exit_reports` whose nanny said it is starting a new worker (cleared with
+    /// them), so the dashboard shows "restarting" rather than "dead".
+    restarting: Set<u32>,
     /// Watched workers whose connection closed before their nanny's report, by pid: they
     /// leave when the report comes or after [`NANNY_REPORT_GRACE`].
     awaiting_report: Map<u32, (WorkerId, String)>,
@@ -95,6 +98,7 @@ impl Center {
             worker_links: Map::default(),
             nannies: Map::default(),
             exit_reports: Map::default(),
+            restarting: Set::default(),
             awaiting_report: Map::default(),
             members: MemberTrees::default(),
             worker_trees: Map::default(),
@@ -240,9 +244,9 @@ impl Center {
     /// knows which keys the worker held, logs the loss with what it cost.
     fn drop_worker(&mut self, id: WorkerId, reason: LeaveReason) {
         let left = self.state.on_worker_left(id);
-        let reported = left
-            .as_ref()
-            .and_then(|w| self.exit_reports.remove(&w.description.pid));
+        let pid = left.as_ref().map(|w| w.description.pid);
+        let reported = pid.and_then(|pid| self.exit_reports.remove(&pid));
+        let restarting = pid.is_some_and(|pid| self.restarting.remove(&pid));
         let cause = reported.unwrap_or_else(|| reason.cause());
         self.worker_trees.remove(&id);
         let link = self.worker_links.remove(&id);
@@ -251,7 +255,12 @@ impl Center {
             link.close(reason.to_string());
         }
         if left.is_some() || link.is_some() {
-            self.scheduler.do_send(WorkerLeft { id, reason, cause });
+            self.scheduler.do_send(WorkerLeft {
+                id,
+                reason,
+                cause,
+                restarting,
+            });
         }
         self.publish_members();
     }
@@ -274,6 +283,9 @@ impl Center {
             WorkerToCenter::HeldKeys(keys) => {
                 self.scheduler.do_send(WorkerHolds { id, keys });
             }
+            WorkerToCenter::Activity(activity) => {
+                self.scheduler.do_send(WorkerActivity { id, activity });
+            }
             WorkerToCenter::Tree(tree) => {
                 self.worker_trees.insert(id, tree);
                 self.publish_members();
@@ -292,6 +304,7 @@ impl Center {
     fn on_exit_report(&mut self, pid: u32, cause: DeathCause) {
         if self.exit_reports.len() >= MAX_EXIT_REPORTS {
             self.exit_reports.clear();
+            self.restarting.clear();
         }
         self.exit_reports.insert(pid, cause);
         if let Some((id, reason)) = self.awaiting_report.remove(&pid) {
@@ -336,6 +349,10 @@ impl Center {
                     "Nanny reports its worker process {}", m.cause
                 );
                 nanny.last_exit = Some(m.cause.to_string());
+                // Noted before the report, which may make the worker leave at once.
+                if m.restarting {
+                    self.restarting.insert(m.pid);
+                }
                 self.on_exit_report(m.pid, m.cause);
             }
             NannyToCenter::GaveUp(m) => {

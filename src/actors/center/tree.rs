@@ -117,10 +117,11 @@ fn scheduler_spec(parts: &CenterParts, scheduler: ChildRef<Scheduler>) -> ChildS
 fn forget_the_old_center(dashboard: &Dashboard) {
     let live = dashboard.snapshot().workers.into_iter();
     let lost = live
-        .filter(|panel| !panel.state.starts_with("dead"))
+        .filter(|panel| panel.is_live())
         .map(|panel| Observation::WorkerLost {
             id: WorkerId(panel.id),
             cause: "the center's tree restarted".into(),
+            restarting: false,
         });
     dashboard.observe(lost.chain([Observation::Restarted]));
 }

@@ -3,11 +3,12 @@
 //! when scraped.
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, IntCounter, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
-use crate::dashboard::{Observation, Snapshot};
+use crate::dashboard::{MessageKind, Observation, Snapshot};
+use crate::messages::activity::SpanKind;
 use crate::messages::tree::TreeNode;
 
 /// The cluster's metrics.
@@ -25,6 +26,15 @@ pub struct Metrics {
     spilled_bytes: IntGauge,
     restarts: IntGauge,
     task_latency: Histogram,
+    bytes_sent: IntGauge,
+    /// `messages_total{direction, kind}`, one child per [`MessageKind`], in its order.
+    messages: Vec<IntCounter>,
+    messages_vec: IntCounterVec,
+    /// `work_duration_seconds{kind}`: compute, transfer, spill, unspill (in that order).
+    durations: [Histogram; 4],
+    durations_vec: HistogramVec,
+    dropped_spans: IntGauge,
+    feeds: IntGauge,
 }
 
 impl Metrics {
@@ -62,6 +72,43 @@ impl Metrics {
         )
         .buckets(prometheus::exponential_buckets(1e-5, 4.0, 12).expect("valid buckets"));
         let task_latency = Histogram::with_opts(latency).expect("valid");
+        let bytes_sent = IntGauge::new(
+            "sent_bytes",
+            "Bytes workers sent to peers and executors since they started",
+        )
+        .expect("valid");
+        let messages_vec = IntCounterVec::new(
+            Opts::new(
+                "messages_total",
+                "Messages the scheduler received and sent, by direction and kind",
+            ),
+            &["direction", "kind"],
+        )
+        .expect("valid");
+        let messages = (MessageKind::ALL.iter())
+            .map(|kind| messages_vec.with_label_values(&[kind.direction(), kind.name()]))
+            .collect();
+        let durations_vec = HistogramVec::new(
+            HistogramOpts::new(
+                "work_duration_seconds",
+                "How long workers took to run a task, fetch from a peer, spill or read back",
+            )
+            .buckets(prometheus::exponential_buckets(1e-5, 4.0, 12).expect("valid buckets")),
+            &["kind"],
+        )
+        .expect("valid");
+        let durations = ["compute", "transfer", "spill", "unspill"]
+            .map(|k| durations_vec.with_label_values(&[k]));
+        let dropped_spans = IntGauge::new(
+            "dropped_spans",
+            "Spans of work workers could not report (bounded reports)",
+        )
+        .expect("valid");
+        let feeds = IntGauge::new(
+            "dashboard_feeds",
+            "Live dashboard feeds open (browsers watching)",
+        )
+        .expect("valid");
         let metrics = Metrics {
             registry,
             tasks,
@@ -75,13 +122,25 @@ impl Metrics {
             spilled_bytes,
             restarts,
             task_latency,
+            bytes_sent,
+            messages,
+            messages_vec,
+            durations,
+            durations_vec,
+            dropped_spans,
+            feeds,
         };
         metrics.register_all();
         metrics
     }
 
     fn register_all(&self) {
-        let collectors: [Box<dyn prometheus::core::Collector>; 11] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 16] = [
+            Box::new(self.feeds.clone()),
+            Box::new(self.bytes_sent.clone()),
+            Box::new(self.messages_vec.clone()),
+            Box::new(self.durations_vec.clone()),
+            Box::new(self.dropped_spans.clone()),
             Box::new(self.spilled_bytes.clone()),
             Box::new(self.restarts.clone()),
             Box::new(self.tasks.clone()),
@@ -113,6 +172,23 @@ impl Metrics {
                 self.finished.inc();
             }
             Observation::WorkerLost { .. } => self.workers_lost.inc(),
+            Observation::Messages(counts) => {
+                for (kind, n) in counts.iter().filter(|&(_, n)| n > 0) {
+                    self.messages[kind as usize].inc_by(n);
+                }
+            }
+            Observation::WorkerActivity { activity, .. } => {
+                for span in &activity.spans {
+                    let kind = match span.kind {
+                        SpanKind::Compute { .. } => 0,
+                        SpanKind::Transfer { .. } => 1,
+                        SpanKind::Spill { .. } => 2,
+                        SpanKind::Unspill { .. } => 3,
+                    };
+                    let micros = span.started_us_ago.saturating_sub(span.stopped_us_ago);
+                    self.durations[kind].observe(micros as f64 / 1e6);
+                }
+            }
             _ => {}
         }
     }
@@ -129,15 +205,19 @@ impl Metrics {
         ] {
             self.tasks.with_label_values(&[state]).set(value as i64);
         }
-        let live = snapshot.workers.iter().filter(|w| w.state == "running");
+        let live = snapshot.workers.iter().filter(|w| w.is_live());
         let (mut count, mut stored, mut memory, mut transferred, mut spilled) = (0, 0, 0, 0, 0);
+        let mut sent = 0;
         for worker in live {
             count += 1;
             stored += worker.stored_bytes;
             memory += worker.memory_used;
             transferred += worker.peer_bytes_in;
             spilled += worker.spilled_bytes;
+            sent += worker.bytes_out;
         }
+        self.bytes_sent.set(sent as i64);
+        self.dropped_spans.set(snapshot.dropped_spans as i64);
         self.workers.set(count);
         self.stored_bytes.set(stored as i64);
         self.memory_bytes.set(memory as i64);
@@ -150,6 +230,11 @@ impl Metrics {
             .encode(&self.registry.gather(), &mut text)
             .expect("text encoding to memory");
         String::from_utf8(text).expect("prometheus text is UTF-8")
+    }
+
+    /// Sets how many live feeds are open.
+    pub fn set_feeds(&self, open: u64) {
+        self.feeds.set(open as i64);
     }
 
     /// Records how long a task took from dispatch to report.

@@ -14,6 +14,7 @@ mod metrics;
 mod server;
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::actors::center::ClusterTrees;
@@ -34,6 +35,8 @@ const STREAM_SPANS_PER_SNAPSHOT: usize = 1_500;
 pub struct Dashboard {
     feed: Arc<aggregator::Feed>,
     trees: Option<ClusterTrees>,
+    /// Live event feeds (browsers watching) now.
+    watching: Arc<AtomicU64>,
 }
 
 impl Default for Dashboard {
@@ -41,6 +44,7 @@ impl Default for Dashboard {
         Dashboard {
             feed: Arc::new(aggregator::Feed::start()),
             trees: None,
+            watching: Arc::new(AtomicU64::new(0)),
         }
     }
 }
@@ -81,7 +85,20 @@ impl Dashboard {
     /// The metrics in Prometheus's text format.
     pub fn metrics_text(&self) -> String {
         let snapshot = self.snapshot();
-        self.feed.aggregate().metrics.render(&snapshot)
+        let metrics = &self.feed.aggregate().metrics;
+        metrics.set_feeds(self.feeds_open());
+        metrics.render(&snapshot)
+    }
+
+    /// Live event feeds open now (browsers watching the page).
+    pub fn feeds_open(&self) -> u64 {
+        self.watching.load(Ordering::Relaxed)
+    }
+
+    /// Counts a feed open until the returned guard is dropped.
+    fn watched(&self) -> Watching {
+        self.watching.fetch_add(1, Ordering::Relaxed);
+        Watching(self.watching.clone())
     }
 
     /// Serves the dashboard on `addr` (port 0 picks one) from a thread of its own, until the
@@ -98,5 +115,14 @@ impl Dashboard {
         token: Option<Token>,
     ) -> std::io::Result<DashboardServer> {
         serve(self.clone(), addr, token)
+    }
+}
+
+/// One open event feed, counted in [`Dashboard::feeds_open`] until dropped.
+struct Watching(Arc<AtomicU64>);
+
+impl Drop for Watching {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }

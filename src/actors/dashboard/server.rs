@@ -167,17 +167,18 @@ async fn events(State(state): State<AppState>) -> Response {
     let Ok(permit) = state.feeds.clone().try_acquire_owned() else {
         return (StatusCode::SERVICE_UNAVAILABLE, "too many dashboards open").into_response();
     };
+    let watching = state.dashboard.watched();
     let feed = futures_util::stream::unfold(
         (
             state.dashboard,
             tokio::time::interval(FEED_INTERVAL),
-            permit,
+            (permit, watching),
         ),
-        |(dashboard, mut interval, permit)| async move {
+        |(dashboard, mut interval, held)| async move {
             interval.tick().await;
             let data = serde_json::to_string(&dashboard.snapshot()).unwrap_or_default();
             let event = Ok::<_, Infallible>(Event::default().event("snapshot").data(data));
-            Some((event, (dashboard, interval, permit)))
+            Some((event, (dashboard, interval, held)))
         },
     );
     Sse::new(feed)

@@ -20,6 +20,7 @@ use crate::actors::center::state::LeaveReason;
 use crate::actors::remote::handshake::reply_envelope;
 use crate::actors::remote::SessionOptions;
 use crate::actors::remote::{Arrival, Remote, Session, SessionEvent, SessionId};
+use crate::dashboard::MessageKind;
 use crate::function::EncodedValue;
 use crate::ids::{ClientId, Map, TaskKey, WorkerId};
 use crate::messages::center_link::{
@@ -122,6 +123,18 @@ pub struct WorkerLeft {
     pub reason: LeaveReason,
     /// How it ended, as its nanny reported it or the center saw it.
     pub cause: DeathCause,
+    /// Whether its nanny said it is starting a new worker process in its place.
+    pub restarting: bool,
+}
+
+/// A worker's activity report (for the dashboard).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct WorkerActivity {
+    /// Which worker.
+    pub id: WorkerId,
+    /// What it did since its last report.
+    pub activity: crate::messages::activity::ActivityMsg,
 }
 
 /// A worker's heartbeat figures.
@@ -157,8 +170,11 @@ pub struct AdmitExecutor(pub Arrival);
 impl Scheduler {
     /// A scheduler with no workers and no clients.
     pub fn new(config: SchedulerConfig, limits: SessionOptions, name: String) -> Self {
+        let mut state = SchedulerState::new(config);
+        // Only an observer wants forgotten keys; `with_dashboard` turns them on.
+        state.report_forgotten(false);
         Scheduler {
-            state: SchedulerState::new(config),
+            state,
             center: None,
             restart: None,
             batch: OutboxBatch::default(),
@@ -215,8 +231,10 @@ impl Scheduler {
         }
     }
 
-    fn broadcast_cluster(&self) {
+    fn broadcast_cluster(&mut self) {
         let snapshot = self.snapshot();
+        let clients = self.clients.len() as u64;
+        self.observer.messages(MessageKind::Cluster, clients);
         for link in self.clients.values() {
             link.tell(SchedulerToExecutor::Cluster(snapshot.clone()));
         }
@@ -251,17 +269,21 @@ impl Scheduler {
                     tasks.push(task.into());
                 }
                 WorkerCommand::ReleaseData(keys) => {
-                    self.send_compute(entry, std::mem::take(&mut tasks));
+                    let sent = self.send_compute(entry, std::mem::take(&mut tasks));
+                    self.observer.messages(MessageKind::Compute, sent);
+                    self.observer.messages(MessageKind::ReleaseData, 1);
                     entry.link.tell(CenterToWorker::Release(keys));
                 }
             }
         }
-        self.send_compute(entry, tasks);
+        let sent = self.send_compute(entry, tasks);
+        self.observer.messages(MessageKind::Compute, sent);
     }
 
-    fn send_compute(&self, entry: &WorkerEntry, tasks: Vec<ComputeMsg>) {
+    /// Sends the tasks, if any, in one message; returns the messages sent (0 or 1).
+    fn send_compute(&self, entry: &WorkerEntry, tasks: Vec<ComputeMsg>) -> u64 {
         if tasks.is_empty() {
-            return;
+            return 0;
         }
         let mut peers: Vec<(WorkerId, SocketAddr)> = tasks
             .iter()
@@ -271,9 +293,10 @@ impl Scheduler {
         peers.sort_unstable();
         peers.dedup();
         entry.link.tell(CenterToWorker::Compute { tasks, peers });
+        1
     }
 
-    fn send_to_client(&self, client: ClientId, reports: Vec<ClientReport>) {
+    fn send_to_client(&mut self, client: ClientId, reports: Vec<ClientReport>) {
         let Some(link) = self.clients.get(&client) else {
             return;
         };
@@ -288,15 +311,19 @@ impl Scheduler {
             }
         }
         if !recomputing.is_empty() {
+            self.observer.messages(MessageKind::Recomputing, 1);
             link.tell(SchedulerToExecutor::Recomputing(recomputing));
         }
         if !in_memory.is_empty() {
+            self.observer.messages(MessageKind::InMemory, 1);
             link.tell(SchedulerToExecutor::InMemory(in_memory));
         }
         if !erred.is_empty() {
+            self.observer.messages(MessageKind::Erred, 1);
             link.tell(SchedulerToExecutor::Erred(erred));
         }
         if !lost.is_empty() {
+            self.observer.messages(MessageKind::Lost, 1);
             link.tell(SchedulerToExecutor::Lost(lost));
         }
     }
@@ -371,6 +398,7 @@ impl Scheduler {
         reply_tag: Option<u64>,
         ctx: &mut Context<Self>,
     ) {
+        self.observer.messages(executor_message_kind(&message), 1);
         let out = &mut self.batch;
         let mut reply = SchedulerToExecutor::Ack;
         match message {
@@ -413,10 +441,32 @@ impl Scheduler {
                 return self.on_coordinate(client, request, reply_tag)
             }
         }
+        if let (Some(_), true) = (reply_tag, self.clients.contains_key(&client)) {
+            let kind = match reply {
+                SchedulerToExecutor::Cluster(_) => MessageKind::Cluster,
+                _ => MessageKind::Ack,
+            };
+            self.observer.messages(kind, 1);
+        }
         self.flush();
         if let (Some(tag), Some(link)) = (reply_tag, self.clients.get(&client)) {
             link.reply(tag, reply);
         }
+    }
+}
+
+/// How the dashboard counts an executor's message.
+fn executor_message_kind(message: &ExecutorToScheduler) -> MessageKind {
+    match message {
+        ExecutorToScheduler::UpdateGraph { .. } => MessageKind::UpdateGraph,
+        ExecutorToScheduler::Resubmit { .. } => MessageKind::Resubmit,
+        ExecutorToScheduler::Want(_) => MessageKind::Want,
+        ExecutorToScheduler::Release(_) => MessageKind::Release,
+        ExecutorToScheduler::Cancel(_) => MessageKind::Cancel,
+        ExecutorToScheduler::Scattered(_) => MessageKind::Scattered,
+        ExecutorToScheduler::ClusterInfo => MessageKind::ClusterInfo,
+        ExecutorToScheduler::Restart => MessageKind::Restart,
+        ExecutorToScheduler::Coordinate(_) => MessageKind::Coordinate,
     }
 }
 
@@ -497,7 +547,12 @@ impl Handler<WorkerLeft> for Scheduler {
     type Result = ();
 
     fn handle(&mut self, left: WorkerLeft, _ctx: &mut Context<Self>) {
-        let WorkerLeft { id, reason, cause } = left;
+        let WorkerLeft {
+            id,
+            reason,
+            cause,
+            restarting,
+        } = left;
         if !matches!(reason, LeaveReason::Goodbye(_)) {
             self.last_death = Some(format!("{id} {cause}"));
         }
@@ -505,7 +560,8 @@ impl Handler<WorkerLeft> for Scheduler {
             return;
         };
         let loss = self.state.on_worker_removed(id, cause, &mut self.batch);
-        self.observer.worker_lost(id, reason.to_string());
+        self.observer
+            .worker_lost(id, reason.to_string(), restarting);
         log_worker_left(id, &entry.description, &reason, loss, self.workers.len());
         self.flush();
         self.broadcast_cluster();
@@ -541,10 +597,21 @@ impl Handler<WorkerLoad> for Scheduler {
     type Result = ();
 
     fn handle(&mut self, WorkerLoad { id, load }: WorkerLoad, _ctx: &mut Context<Self>) {
+        self.observer.messages(MessageKind::WorkerHeartbeat, 1);
         self.observer.worker_load(id, &load);
         if let Some(worker) = self.workers.get_mut(&id) {
             worker.load = load;
         }
+        self.observer.flush();
+    }
+}
+
+impl Handler<WorkerActivity> for Scheduler {
+    type Result = ();
+
+    fn handle(&mut self, WorkerActivity { id, activity }: WorkerActivity, _: &mut Context<Self>) {
+        self.observer.messages(MessageKind::WorkerActivity, 1);
+        self.observer.worker_activity(id, activity);
         self.observer.flush();
     }
 }
@@ -554,6 +621,7 @@ impl Handler<WorkerTaskEvents> for Scheduler {
 
     fn handle(&mut self, msg: WorkerTaskEvents, _ctx: &mut Context<Self>) {
         crate::actors::test_panic::tick("scheduler");
+        self.observer.messages(MessageKind::WorkerTaskEvents, 1);
         for event in msg.events {
             self.on_task_event(msg.id, event);
         }

@@ -149,6 +149,7 @@ impl Handler<WorkerHolds> for Scheduler {
     type Result = ();
 
     fn handle(&mut self, WorkerHolds { id, keys }: WorkerHolds, ctx: &mut Context<Self>) {
+        (self.observer).messages(crate::dashboard::MessageKind::WorkerHeldKeys, 1);
         if keys.is_empty() {
             return;
         }

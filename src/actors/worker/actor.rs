@@ -60,6 +60,8 @@ pub struct Worker {
     /// The process's supervision tree, and the version of it the center last heard.
     trees: Option<super::WorkerTrees>,
     tree_sent: Option<crate::messages::tree::TreeNode>,
+    /// What the threads ran and the values moved since the last activity report.
+    pub(super) activity: super::activity::ActivityLog,
 }
 
 /// Asks the worker to leave the cluster and stop its process.
@@ -101,6 +103,7 @@ impl Worker {
             services: Default::default(),
             trees: None,
             tree_sent: None,
+            activity: Default::default(),
         }
     }
 
@@ -270,7 +273,27 @@ impl Worker {
                 stored_bytes: self.core.stored_bytes(),
                 peak_stored_bytes: self.core.peak_stored_bytes(),
             }));
+            self.report_activity();
         }
+    }
+
+    /// Sends what the worker did since the last report (with the spills the spill directory
+    /// noted), for the dashboard.
+    fn report_activity(&mut self) {
+        let Some(center) = &self.center else {
+            return;
+        };
+        if let Some(spill) = self.spill.as_mut() {
+            for (kind, started, stopped) in spill.take_spans() {
+                self.activity.record(kind, started, stopped);
+            }
+        }
+        let report = self.activity.report(
+            Instant::now(),
+            self.core.peer_bytes_in(),
+            self.core.is_paused(),
+        );
+        center.tell(WorkerToCenter::Activity(report));
     }
 
     fn on_center_message(&mut self, message: CenterToWorker, ctx: &mut Context<Self>) {

@@ -13,6 +13,7 @@ use super::pool::{JobDone, TaskSeceded};
 use super::spill::ShellOutbox;
 use crate::actors::remote::peer_client::{connect_peer, get_data};
 use crate::ids::WorkerId;
+use crate::messages::activity::SpanKind;
 use crate::messages::center_link::{TaskEvent, WorkerToCenter};
 use crate::messages::tasks::FailureMsg;
 use crate::scheduler::ComputeTask;
@@ -66,6 +67,7 @@ impl Worker {
             connect_peer(addr, name, owner, &options).await
         });
         let asked = keys.len();
+        let started = std::time::Instant::now();
         let request = async move {
             let link = link.await?;
             get_data(&link, addr, keys).await
@@ -73,7 +75,14 @@ impl Worker {
         ctx.spawn(request.into_actor(self).map(move |result, worker, ctx| {
             let mut out = ShellOutbox::new(worker.spill.as_mut());
             match result {
-                Ok(fetched) => worker.core.on_fetched(id, fetched.values, &mut out),
+                Ok(fetched) => {
+                    let nbytes = fetched.values.iter().map(|(_, v)| v.len() as u64).sum();
+                    let kind = SpanKind::Transfer { nbytes };
+                    worker
+                        .activity
+                        .record(kind, started, std::time::Instant::now());
+                    worker.core.on_fetched(id, fetched.values, &mut out)
+                }
                 Err(e) => {
                     warn!(target: LOG_TARGET, %holder, %addr, keys = asked, "fetch failed: {e}");
                     worker.core.on_fetch_failed(id, &mut out);
@@ -139,7 +148,18 @@ impl Handler<JobDone> for Worker {
             key,
             outcome,
             gated_bytes,
+            function,
+            thread,
+            started,
+            stopped,
         } = done;
+        let erred = !matches!(outcome, crate::function::CallOutcome::Value(_));
+        let kind = SpanKind::Compute {
+            thread,
+            function,
+            erred,
+        };
+        self.activity.record(kind, started, stopped);
         let mut out = ShellOutbox::new(self.spill.as_mut());
         self.core.on_job_done(key, outcome, &mut out);
         if let Some(gate) = &self.memory_gate {

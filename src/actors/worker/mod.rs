@@ -28,6 +28,7 @@
 //! intensity fails its services, not the worker); the worker's report draws them under
 //! `services`, followed by the last 16 groups that gave up.
 
+mod activity;
 pub mod actor;
 mod allocator;
 pub mod config;

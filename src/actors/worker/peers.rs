@@ -116,7 +116,7 @@ impl Handler<SessionEvent<PeerToWorker>> for PeerService {
 }
 
 impl Worker {
-    fn serve_get(&self, link: &PeerLink, tag: u64, keys: Vec<crate::ids::TaskKey>) {
+    fn serve_get(&mut self, link: &PeerLink, tag: u64, keys: Vec<crate::ids::TaskKey>) {
         let (mut found, mut frames, mut missing) = (Vec::new(), Vec::new(), Vec::new());
         // Values past the message limit are left unanswered: the asker asks again for them
         // (`get_data`). A first value alone over the limit is answered `TooLarge`.
@@ -157,6 +157,7 @@ impl Worker {
                 None => missing.push(key),
             }
         }
+        self.activity.served(bytes_in_reply);
         link.reply_with_frames(tag, WorkerToPeer::Data { found, missing }, frames);
     }
 

@@ -42,6 +42,15 @@ pub struct JobDone {
     pub outcome: CallOutcome,
     /// Bytes of the value it made, as counted by the memory gate (0 without one).
     pub gated_bytes: u64,
+    /// Its function's name.
+    pub function: std::sync::Arc<str>,
+    /// The task thread that ran it (numbered from 0 as threads start; the first `nthreads`
+    /// are the worker's own, later ones stood in for seceded tasks).
+    pub thread: u32,
+    /// When the thread started it.
+    pub started: std::time::Instant,
+    /// When it returned.
+    pub stopped: std::time::Instant,
 }
 
 /// A running task seceded (the first time in its run), sent to the worker actor, which tells
@@ -115,6 +124,8 @@ pub(crate) struct PoolShared {
     pub(crate) cluster: Arc<TaskCluster>,
     /// Holds threads back before a job while memory is short (with a memory limit only).
     gate: Option<Arc<MemoryGate>>,
+    /// Threads started so far: the next one's number.
+    threads_started: std::sync::atomic::AtomicU32,
 }
 
 /// A set of task threads running jobs by priority, `nthreads` at a time.
@@ -152,6 +163,7 @@ impl TaskPool {
             seceded: worker.recipient(),
             cluster: Arc::new(cluster),
             gate,
+            threads_started: std::sync::atomic::AtomicU32::new(0),
         });
         for _ in 0..nthreads {
             shared.spawn_thread()?;
@@ -188,9 +200,12 @@ impl PoolShared {
 
     fn spawn_thread(self: &Arc<Self>) -> std::io::Result<()> {
         let pool = self.clone();
+        let thread = self
+            .threads_started
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         std::thread::Builder::new()
-            .name("taskforce-task".into())
-            .spawn(move || pool.serve())?;
+            .name(format!("taskforce-task-{thread}"))
+            .spawn(move || pool.serve(thread))?;
         Ok(())
     }
 
@@ -219,15 +234,17 @@ impl PoolShared {
 
     /// A task thread's life: take a job when a slot is free, run it, report it; leave when
     /// enough threads are idle already.
-    fn serve(self: Arc<Self>) {
+    fn serve(self: Arc<Self>, thread: u32) {
         in_task::enter_task_thread(self.clone());
         loop {
             if let Some(gate) = &self.gate {
                 gate.wait_open();
             }
             let job = self.next_job();
-            let key = job.key.clone();
+            let (key, function) = (job.key.clone(), job.function.clone());
+            let started = std::time::Instant::now();
             let (outcome, seceded) = in_task::run_task(&key, || job.call.run());
+            let stopped = std::time::Instant::now();
             let gated_bytes = match (&self.gate, &outcome) {
                 (Some(gate), CallOutcome::Value(value)) => {
                     let nbytes = value.nbytes();
@@ -240,6 +257,10 @@ impl PoolShared {
                 key,
                 outcome,
                 gated_bytes,
+                function,
+                thread,
+                started,
+                stopped,
             });
             if !self.after_job(!seceded) {
                 return;

@@ -7,9 +7,11 @@
 //! A file is a header (the value's type name and layout, through the wire codec, after its
 //! length) followed by the value's bytes.
 
+use std::collections::VecDeque;
 use std::fs;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
+use std::time::Instant;
 
 use bytes::Bytes;
 use tracing::{info, warn};
@@ -17,6 +19,7 @@ use tracing::{info, warn};
 use super::actor::LOG_TARGET;
 use crate::function::{EncodedValue, Stored};
 use crate::ids::{Map, TaskKey};
+use crate::messages::activity::SpanKind;
 use crate::messages::codec;
 use crate::worker_core::{WorkerCommand, WorkerOutbox};
 
@@ -56,7 +59,13 @@ pub struct SpillDir {
     root: PathBuf,
     files: Map<TaskKey, PathBuf>,
     next_file: u64,
+    /// Writes and read-backs since the last activity report, at most [`MAX_SPANS`] (the
+    /// oldest dropped at the bound: they only colour the dashboard's task stream).
+    spans: VecDeque<(SpanKind, Instant, Instant)>,
 }
+
+/// Spill and read-back spans kept between two activity reports.
+const MAX_SPANS: usize = 1_000;
 
 impl SpillDir {
     /// Makes a fresh directory under the system's temp dir.
@@ -71,6 +80,7 @@ impl SpillDir {
                         root,
                         files: Map::default(),
                         next_file: 0,
+                        spans: VecDeque::new(),
                     });
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
@@ -80,6 +90,18 @@ impl SpillDir {
         Err(std::io::Error::other("no free spill directory name"))
     }
 
+    /// The spills and read-backs since the last call, oldest first.
+    pub fn take_spans(&mut self) -> Vec<(SpanKind, Instant, Instant)> {
+        self.spans.drain(..).collect()
+    }
+
+    fn note(&mut self, kind: SpanKind, started: Instant) {
+        if self.spans.len() == MAX_SPANS {
+            self.spans.pop_front();
+        }
+        self.spans.push_back((kind, started, Instant::now()));
+    }
+
     /// Where the files are.
     pub fn path(&self) -> &std::path::Path {
         &self.root
@@ -87,6 +109,7 @@ impl SpillDir {
 
     /// Writes `value` to a new file as it is encoded: no encoded copy is held in memory.
     fn write(&mut self, key: &TaskKey, value: &Stored) -> Result<(), String> {
+        let started = Instant::now();
         let header = codec::encode(&value.encoding_header()).map_err(|e| e.to_string())?;
         self.next_file += 1;
         let path = self.root.join(self.next_file.to_string());
@@ -99,13 +122,18 @@ impl SpillDir {
                     .map_err(|e| e.to_string())?;
                 value.write_encoded(&mut out).map_err(|e| e.to_string())?;
                 out.into_inner()
-                    .map(drop)
                     .map_err(|e| e.error().to_string())
+                    .and_then(|file| file.metadata().map_err(|e| e.to_string()))
+                    .map(|written| written.len())
             });
-        if let Err(e) = written {
-            let _ = fs::remove_file(&path);
-            return Err(e);
-        }
+        let nbytes = match written {
+            Ok(nbytes) => nbytes,
+            Err(e) => {
+                let _ = fs::remove_file(&path);
+                return Err(e);
+            }
+        };
+        self.note(SpanKind::Spill { nbytes }, started);
         if let Some(old) = self.files.insert(key.clone(), path) {
             let _ = fs::remove_file(old);
         }
@@ -198,11 +226,16 @@ impl WorkerOutbox for ShellOutbox<'_> {
     }
     fn read_back(&mut self, key: &TaskKey) -> Option<EncodedValue> {
         let disk = self.disk.as_deref_mut()?;
-        disk.read(key)
+        let started = Instant::now();
+        let value = disk
+            .read(key)
             .inspect_err(
                 |e| warn!(target: LOG_TARGET, %key, "could not read a spilled value back: {e}"),
             )
-            .ok()
+            .ok()?;
+        let nbytes = value.bytes.len() as u64;
+        disk.note(SpanKind::Unspill { nbytes }, started);
+        Some(value)
     }
     fn drop_spilled(&mut self, key: &TaskKey) {
         if let Some(disk) = self.disk.as_deref_mut() {

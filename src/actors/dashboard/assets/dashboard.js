@@ -43,7 +43,7 @@ function stackedBar(counts) {
 }
 
 function renderSummary(s) {
-  const live = s.workers.filter((w) => w.state === "running").length;
+  const live = s.workers.filter((w) => w.state === "running" || w.state === "paused").length;
   let rate = "";
   if (previous && s.now > previous.now) {
     rate = ` · ${Math.round((s.finished_total - previous.finished_total) / (s.now - previous.now))} tasks/s`;
@@ -67,54 +67,124 @@ function renderProgress(s) {
   }
 }
 
+const KIND_COLOURS = { transfer: "#e53e3e", spill: "#dd6b20", unspill: "#b7791f" };
+const ERRED_COLOUR = "#1a202c";
+
+function rate(n) {
+  return bytes(Math.round(n)) + "/s";
+}
+
+// Memory against the limit: managed (values in memory), then unmanaged (the rest of the
+// process); spilled bytes are on disk and named in the label.
+function memoryBar(w) {
+  const limit = w.memory_limit || Math.max(w.memory_used, 1);
+  const bar = el("div", { class: "bar memory" });
+  const managed = Math.min(100, (100 * w.managed_bytes) / limit);
+  const unmanaged = Math.min(100 - managed, (100 * w.unmanaged_bytes) / limit);
+  const hot = w.memory_limit && w.memory_used > 0.8 * w.memory_limit;
+  bar.appendChild(el("span", { class: "managed", style: `left:0;width:${managed}%;background:${hot ? COLOURS.erred : COLOURS.processing}` }));
+  bar.appendChild(el("span", { class: "unmanaged", style: `left:${managed}%;width:${unmanaged}%;background:#90cdf4` }));
+  const spilled = w.spilled_bytes ? ` + ${bytes(w.spilled_bytes)} spilled` : "";
+  bar.appendChild(el("em", {}, `${bytes(w.memory_used)} / ${w.memory_limit ? bytes(w.memory_limit) : "no limit"}${spilled}`));
+  bar.title = `managed ${bytes(w.managed_bytes)} · unmanaged ${bytes(w.unmanaged_bytes)} · spilled ${bytes(w.spilled_bytes)}`;
+  return bar;
+}
+
 function renderWorkers(s) {
   const body = $("workers").querySelector("tbody");
   body.replaceChildren();
   for (const w of s.workers) {
-    const row = el("tr", { "data-worker": w.name });
+    const row = el("tr", { "data-worker": w.name, "data-state": w.state.split(":")[0] });
+    const live = w.state === "running" || w.state === "paused";
     row.appendChild(el("td", { title: w.addr }, w.name));
-    row.appendChild(el("td", { class: w.state === "running" ? "" : "dead" }, w.state));
+    row.appendChild(el("td", { class: live ? (w.state === "paused" ? "paused" : "") : "dead", title: w.state }, w.state));
     row.appendChild(el("td", {}, String(w.nthreads)));
     row.appendChild(el("td", {}, String(w.processing)));
+    row.appendChild(el("td", { "data-cpu": String(Math.round(w.cpu_percent)) }, `${Math.round(w.cpu_percent)}%`));
     const cell = el("td");
-    const bar = el("div", { class: "bar" });
-    const limit = w.memory_limit || w.memory_used || 1;
-    const used = Math.min(100, (100 * w.memory_used) / limit);
-    bar.appendChild(el("span", { style: `left:0;width:${used}%;background:${used > 80 ? COLOURS.erred : COLOURS.processing}` }));
-    bar.appendChild(el("em", {}, `${bytes(w.memory_used)} / ${w.memory_limit ? bytes(w.memory_limit) : "no limit"}`));
-    cell.appendChild(bar);
+    cell.appendChild(memoryBar(w));
     row.appendChild(cell);
-    row.appendChild(el("td", {}, bytes(w.stored_bytes)));
-    row.appendChild(el("td", {}, bytes(w.spilled_bytes)));
-    row.appendChild(el("td", {}, bytes(w.peer_bytes_in)));
+    row.appendChild(el("td", { title: `${bytes(w.peer_bytes_in)} in total` }, rate(w.bytes_in_per_second)));
+    row.appendChild(el("td", { title: `${bytes(w.bytes_out)} in total` }, rate(w.bytes_out_per_second)));
     body.appendChild(row);
   }
+}
+
+// One row per task thread of each live worker, then the worker's lane of transfers and
+// spills; the last ten seconds, newest on the right.
+function streamRows(s) {
+  const rows = [];
+  for (const w of s.workers) {
+    if (!(w.state === "running" || w.state === "paused")) continue;
+    for (let t = 0; t < w.nthreads; t += 1) rows.push({ worker: w.id, thread: t, label: `${w.name} #${t}` });
+    rows.push({ worker: w.id, thread: null, label: `${w.name} ⇄`, io: true });
+  }
+  return rows;
 }
 
 function renderStream(s) {
   const canvas = $("stream");
   const width = canvas.clientWidth || 800;
+  const rows = streamRows(s);
+  const index = new Map(rows.map((r, i) => [`${r.worker}/${r.thread}`, i]));
+  const rowHeight = Math.max(10, Math.min(28, 240 / Math.max(1, rows.length)));
+  const labelWidth = 90;
+  const height = Math.max(1, rows.length) * rowHeight;
   canvas.width = width * devicePixelRatio;
-  const workers = s.workers.map((w) => w.id);
-  const rows = Math.max(1, workers.length);
-  const rowHeight = Math.max(12, Math.min(40, 150 / rows));
-  canvas.height = rows * rowHeight * devicePixelRatio;
-  canvas.style.height = rows * rowHeight + "px";
+  canvas.height = height * devicePixelRatio;
+  canvas.style.height = height + "px";
   const ctx = canvas.getContext("2d");
   ctx.scale(devicePixelRatio, devicePixelRatio);
-  ctx.clearRect(0, 0, width, rows * rowHeight);
+  ctx.clearRect(0, 0, width, height);
+  ctx.font = `${Math.min(11, rowHeight - 2)}px system-ui, sans-serif`;
+  ctx.textBaseline = "middle";
+  rows.forEach((r, i) => {
+    ctx.fillStyle = r.io ? "#fff5f5" : (i % 2 ? "#f7fafc" : "#fff");
+    ctx.fillRect(labelWidth, i * rowHeight, width - labelWidth, rowHeight);
+    ctx.fillStyle = "#4a5568";
+    ctx.fillText(r.label, 2, i * rowHeight + rowHeight / 2, labelWidth - 4);
+  });
+  const plot = width - labelWidth;
   const windowSeconds = 10;
   const start = s.now - windowSeconds;
+  let drawn = 0;
+  const kinds = {};
   for (const span of s.stream) {
     if (span.stop < start) continue;
-    const row = workers.indexOf(span.worker);
-    if (row < 0) continue;
-    const x = ((Math.max(span.start, start) - start) / windowSeconds) * width;
-    const w = Math.max(1, ((span.stop - Math.max(span.start, start)) / windowSeconds) * width);
-    ctx.fillStyle = span.erred ? COLOURS.erred : colourOf(span.function);
-    ctx.fillRect(x, row * rowHeight + 2, w, rowHeight - 4);
+    const row = index.get(`${span.worker}/${span.thread === null ? null : span.thread}`);
+    if (row === undefined) continue;
+    const x = labelWidth + ((Math.max(span.start, start) - start) / windowSeconds) * plot;
+    const w = Math.max(1, ((span.stop - Math.max(span.start, start)) / windowSeconds) * plot);
+    ctx.fillStyle = span.kind === "compute" ? (span.erred ? ERRED_COLOUR : colourOf(span.function)) : KIND_COLOURS[span.kind];
+    ctx.fillRect(x, row * rowHeight + 1, w, rowHeight - 2);
+    drawn += 1;
+    kinds[span.kind] = (kinds[span.kind] || 0) + 1;
   }
   canvas.dataset.spans = String(s.stream.length);
+  canvas.dataset.drawn = String(drawn);
+  canvas.dataset.rows = String(rows.length);
+  canvas.dataset.transfers = String(kinds.transfer || 0);
+  canvas.dataset.spills = String((kinds.spill || 0) + (kinds.unspill || 0));
+  renderStreamLegend(s);
+}
+
+function renderStreamLegend(s) {
+  const names = [...new Set(s.stream.filter((x) => x.kind === "compute").map((x) => x.function))].slice(0, 12);
+  const legend = $("stream-legend");
+  legend.replaceChildren();
+  for (const name of names) {
+    const item = el("span", { class: "swatch" }, name.split("::").pop());
+    item.style.setProperty("--swatch", colourOf(name));
+    legend.appendChild(item);
+  }
+  for (const [kind, colour] of Object.entries(KIND_COLOURS)) {
+    const item = el("span", { class: "swatch" }, kind);
+    item.style.setProperty("--swatch", colour);
+    legend.appendChild(item);
+  }
+  const failed = el("span", { class: "swatch" }, "failed");
+  failed.style.setProperty("--swatch", ERRED_COLOUR);
+  legend.appendChild(failed);
 }
 
 function renderGraph(s) {
