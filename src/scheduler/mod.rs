@@ -9,6 +9,7 @@
 //! Files: `types`/`failure` (values in and out), `task`/`worker` (records), `queue` (ready
 //! tasks by function and priority), `state` (the struct, queries, `set_state` bookkeeping),
 //! `transitions` (revive, ready, finish, fail, release), `placement` (worker choice, slots),
+//! `window` (each worker's in-flight window, sized from its measured round trip),
 //! `client_events`/`graph_intake`/`worker_events`/`restart` (the `on_*` events),
 //! `report_check` (a worker reports only on what it was asked), `ownership` (a client uses
 //! only its own keys), `center_restart` (workers and executors coming back to a restarted
@@ -46,6 +47,7 @@ mod task;
 mod transitions;
 mod types;
 mod worker;
+mod window;
 mod worker_events;
 
 #[cfg(test)]
@@ -61,3 +63,4 @@ pub use task::TaskState;
 pub use types::{
     ComputeTask, FunctionId, NewTask, Priority, SchedulerConfig, TaskSpec, WorkerLoss,
 };
+pub use window::WorkerTiming;

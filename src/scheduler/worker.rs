@@ -20,8 +20,10 @@ pub(crate) struct WorkerRecord {
     pub(crate) processing: Set<TaskKey>,
     /// Keys whose value the worker holds.
     pub(crate) has_what: Set<TaskKey>,
-    /// The most tasks it may have in flight.
+    /// The most tasks it may have in flight: its window.
     pub(crate) saturation: usize,
+    /// What was measured of its link and speed, from which the window is sized.
+    pub(crate) window: super::window::WindowEstimate,
 }
 
 impl WorkerRecord {

@@ -51,6 +51,7 @@ impl SchedulerState {
             processing: Default::default(),
             has_what: Default::default(),
             saturation: self.config.saturation(nthreads),
+            window: Default::default(),
         };
         for function in &record.functions {
             *self.function_workers.entry(function.clone()).or_default() += 1;
@@ -232,7 +233,10 @@ impl SchedulerState {
     ) -> Result<(), IgnoredReport> {
         let checked = self.check_running(worker, &key);
         match &checked {
-            Ok(()) => self.task_finished(&key, worker, nbytes),
+            Ok(()) => {
+                self.observe_task_bytes(&key, worker, nbytes);
+                self.task_finished(&key, worker, nbytes)
+            }
             Err(IgnoredReport::UnknownWorker { .. }) => {}
             Err(_) => self.push_command(Command::Release(worker, key)),
         }

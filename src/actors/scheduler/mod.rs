@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 mod observe;
 mod recovery;
 mod restart;
+mod window_probe;
 pub mod wire;
 
 pub use recovery::WorkerHolds;
@@ -48,6 +49,10 @@ struct WorkerEntry {
     description: WorkerDescription,
     load: HeartbeatMsg,
     link: WorkerLink,
+    /// Whether a ping to it awaits its answer (`window_probe.rs`).
+    pinging: bool,
+    /// Whether a ping to it was answered.
+    measured: bool,
 }
 
 /// The scheduler actor.
@@ -397,6 +402,10 @@ impl Scheduler {
 
 impl Actor for Scheduler {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.run_interval(window_probe::PROBE_INTERVAL, Scheduler::probe_workers);
+    }
 }
 
 impl Handler<crate::actors::supervisor::StopChild> for Scheduler {
@@ -410,7 +419,7 @@ impl Handler<crate::actors::supervisor::StopChild> for Scheduler {
 impl Handler<WorkerJoined> for Scheduler {
     type Result = ();
 
-    fn handle(&mut self, msg: WorkerJoined, _ctx: &mut Context<Self>) {
+    fn handle(&mut self, msg: WorkerJoined, ctx: &mut Context<Self>) {
         let WorkerJoined {
             id,
             description,
@@ -423,11 +432,14 @@ impl Handler<WorkerJoined> for Scheduler {
             description,
             load,
             link,
+            pinging: false,
+            measured: false,
         };
         self.workers.insert(id, entry);
         self.state
             .on_worker_added(id, nthreads, functions, &mut self.batch);
         self.flush();
+        self.ping_worker(id, ctx);
         self.broadcast_cluster();
         self.check_restart();
     }

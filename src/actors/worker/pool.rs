@@ -4,7 +4,9 @@
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
+use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 use std::sync::{Arc, Condvar, Mutex};
+use std::time::Instant;
 
 use actix::prelude::*;
 
@@ -52,6 +54,10 @@ impl Ord for Queued {
 struct Queue {
     heap: Mutex<(BinaryHeap<Queued>, u64)>,
     ready: Condvar,
+    /// Jobs the threads finished, and the nanoseconds they took (running counts, for the
+    /// center's pings: the scheduler sizes this worker's window from them).
+    done: AtomicU64,
+    busy_nanos: AtomicU64,
 }
 
 /// A fixed set of threads running jobs by priority.
@@ -71,11 +77,23 @@ impl TaskPool {
                 .spawn(move || loop {
                     let job = queue.next();
                     let key = job.key.clone();
+                    let started = Instant::now();
                     let outcome = job.call.run();
+                    let nanos = started.elapsed().as_nanos() as u64;
+                    queue.busy_nanos.fetch_add(nanos, AtomicOrdering::Relaxed);
+                    queue.done.fetch_add(1, AtomicOrdering::Relaxed);
                     done.do_send(JobDone { key, outcome });
                 })?;
         }
         Ok(TaskPool { queue })
+    }
+
+    /// Jobs finished since the pool started, and the nanoseconds the threads spent on them.
+    pub fn counters(&self) -> (u64, u64) {
+        (
+            self.queue.done.load(AtomicOrdering::Relaxed),
+            self.queue.busy_nanos.load(AtomicOrdering::Relaxed),
+        )
     }
 
     /// Queues a job.
