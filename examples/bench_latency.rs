@@ -82,7 +82,12 @@ struct Figures {
     tasks_per_s: f64,
 }
 
-fn measure(executor: &Executor, tasks: usize, roundtrips: usize, rounds: usize) -> taskforce::Result<(Duration, f64)> {
+fn measure(
+    executor: &Executor,
+    tasks: usize,
+    roundtrips: usize,
+    rounds: usize,
+) -> taskforce::Result<(Duration, f64)> {
     for i in 0..50 {
         executor.submit_impure(inc, (i,))?.result()?;
     }
@@ -104,7 +109,12 @@ fn measure(executor: &Executor, tasks: usize, roundtrips: usize, rounds: usize) 
     Ok((median(latencies), best))
 }
 
-fn run_at(rtt_us: u64, tasks: usize, roundtrips: usize, rounds: usize) -> taskforce::Result<Figures> {
+fn run_at(
+    rtt_us: u64,
+    tasks: usize,
+    roundtrips: usize,
+    rounds: usize,
+) -> taskforce::Result<Figures> {
     let shape = LinkShape::delay(Duration::from_micros(rtt_us / 2));
     let echo = echo_server()?;
     let echo_proxy = LatencyProxy::start(echo, shape)?;

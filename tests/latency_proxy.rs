@@ -119,7 +119,10 @@ fn order_is_kept_under_jitter() -> Result<(), Failed> {
 fn cut_holds_traffic_and_heal_delivers_it() -> Result<(), Failed> {
     let proxy = LatencyProxy::start(echo_server(), LinkShape::default())?;
     let mut stream = connect(&proxy);
-    check(echo(&mut stream, b"before")? == b"before", "echo before the cut")?;
+    check(
+        echo(&mut stream, b"before")? == b"before",
+        "echo before the cut",
+    )?;
     proxy.cut();
     check(proxy.is_cut(), "the link is cut")?;
     stream.write_all(b"during the cut")?;
@@ -130,8 +133,14 @@ fn cut_holds_traffic_and_heal_delivers_it() -> Result<(), Failed> {
     proxy.heal();
     let mut back = vec![0u8; 14];
     stream.read_exact(&mut back)?;
-    check(back == b"during the cut", "what was sent during the cut, after the heal")?;
-    check(echo(&mut stream, b"after")? == b"after", "the same connection works on")?;
+    check(
+        back == b"during the cut",
+        "what was sent during the cut, after the heal",
+    )?;
+    check(
+        echo(&mut stream, b"after")? == b"after",
+        "the same connection works on",
+    )?;
     Ok(())
 }
 
@@ -196,9 +205,9 @@ fn connections_close_with_the_proxy() -> Result<(), Failed> {
 /// A worker behind a 10 ms round trip: once its round trip and task time are measured its
 /// window goes past the fixed one (16 tasks for 1 thread), and every result is right.
 fn window_widens_over_a_slow_link() -> Result<(), Failed> {
-    let proxy = Arc::new(LatencyProxy::bind(LinkShape::delay(Duration::from_millis(
-        5,
-    )))?);
+    let proxy = Arc::new(LatencyProxy::bind(LinkShape::delay(
+        Duration::from_millis(5),
+    ))?);
     let route = proxy.clone();
     let cluster = LocalCluster::builder()
         .workers(1)
@@ -210,22 +219,27 @@ fn window_widens_over_a_slow_link() -> Result<(), Failed> {
         })
         .start()?;
     let executor = cluster.executor()?;
-    check(proxy.open_connections() >= 1, "the worker came through the proxy")?;
+    check(
+        proxy.open_connections() >= 1,
+        "the worker came through the proxy",
+    )?;
     let fixed = taskforce::scheduler::SchedulerConfig::default().saturation(1) as u64;
     let deadline = Instant::now() + Duration::from_secs(120);
     let mut widest = 0u64;
     let mut round = 0i64;
     while widest <= fixed && Instant::now() < deadline {
         let futures = executor.map_impure(inc, round * 20_000..(round + 1) * 20_000)?;
-        while widest <= fixed && !futures.iter().all(|f| f.done()) && Instant::now() < deadline
-        {
+        while widest <= fixed && !futures.iter().all(|f| f.done()) && Instant::now() < deadline {
             let info = executor.cluster_info()?;
             widest = widest.max(info.workers.iter().map(|w| w.processing).max().unwrap_or(0));
         }
         let values = executor.gather(&futures)?;
         let start = round * 20_000;
         check(
-            values.iter().enumerate().all(|(i, v)| *v == start + i as i64 + 1),
+            values
+                .iter()
+                .enumerate()
+                .all(|(i, v)| *v == start + i as i64 + 1),
             "every result right",
         )?;
         round += 1;

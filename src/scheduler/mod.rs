@@ -46,8 +46,8 @@ mod state;
 mod task;
 mod transitions;
 mod types;
-mod worker;
 mod window;
+mod worker;
 mod worker_events;
 
 #[cfg(test)]

@@ -142,9 +142,7 @@ impl WindowEstimate {
             _ => u64::MAX,
         };
         let window = wanted.min(cap).min(by_memory);
-        usize::try_from(window)
-            .unwrap_or(usize::MAX)
-            .max(floor)
+        usize::try_from(window).unwrap_or(usize::MAX).max(floor)
     }
 }
 
@@ -172,7 +170,12 @@ impl SchedulerState {
     /// state.on_worker_timing(WorkerId(1), timing, &mut out);
     /// assert_eq!(state.window(WorkerId(1)), Some(2 * 21 + 8));
     /// ```
-    pub fn on_worker_timing(&mut self, worker: WorkerId, timing: WorkerTiming, out: &mut dyn Outbox) {
+    pub fn on_worker_timing(
+        &mut self,
+        worker: WorkerId,
+        timing: WorkerTiming,
+        out: &mut dyn Outbox,
+    ) {
         let Some(record) = self.workers.get_mut(&worker) else {
             return;
         };

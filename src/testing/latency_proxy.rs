@@ -210,7 +210,8 @@ impl LatencyProxy {
 
     /// Sets (or changes, for new connections) the address forwarded to.
     pub fn forward_to(&self, target: SocketAddr) {
-        self.shared.change(|settings| settings.target = Some(target));
+        self.shared
+            .change(|settings| settings.target = Some(target));
     }
 
     /// Changes the delay and jitter, for chunks read from now on.
@@ -328,7 +329,13 @@ fn forward_connection(client: TcpStream, id: u64, shared: &Arc<Shared>) {
     let Ok(upstream_copy) = upstream.try_clone() else {
         return;
     };
-    if let Some(sockets) = shared.open.lock().ok().as_mut().and_then(|open| open.get_mut(&id)) {
+    if let Some(sockets) = shared
+        .open
+        .lock()
+        .ok()
+        .as_mut()
+        .and_then(|open| open.get_mut(&id))
+    {
         sockets.push(upstream_copy);
     }
     if shared.stopping.load(Ordering::Acquire) {

@@ -81,8 +81,7 @@ impl Scheduler {
 
     fn on_worker_timing(&mut self, worker: WorkerId, timing: WorkerTiming) {
         let before = self.state.window(worker);
-        self.state
-            .on_worker_timing(worker, timing, &mut self.batch);
+        self.state.on_worker_timing(worker, timing, &mut self.batch);
         let after = self.state.window(worker);
         if before != after {
             let (round_trip, task_time) = self.state.worker_timing(worker).unwrap_or_default();

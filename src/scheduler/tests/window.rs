@@ -44,7 +44,11 @@ fn a_worker_behind_a_long_round_trip_gets_a_wider_window() {
     // 10 µs a task over 2 ms: 201 per round trip, twice that, plus 2.
     let sent = measure(&mut sim, W1, timing(2_000, 4, 40));
     assert_eq!(sim.state.window(W1), Some(2 * 201 + 2));
-    assert_eq!(computes(&sent).len(), 2 * 201 + 2 - fixed, "the new slots are filled at once");
+    assert_eq!(
+        computes(&sent).len(),
+        2 * 201 + 2 - fixed,
+        "the new slots are filled at once"
+    );
     assert_eq!(sim.state.processing_count(W1), Some(2 * 201 + 2));
 }
 
@@ -78,14 +82,21 @@ fn a_narrowed_window_keeps_what_was_sent_and_refills_below_it() {
     submit_roots(&mut sim, 200);
     measure(&mut sim, W1, timing(2_000, 0, 0));
     measure(&mut sim, W1, timing(2_000, 4, 40));
-    assert_eq!(sim.state.window(W1), Some(52), "the cap: 50 a thread plus 2");
+    assert_eq!(
+        sim.state.window(W1),
+        Some(52),
+        "the cap: 50 a thread plus 2"
+    );
     assert_eq!(sim.state.processing_count(W1), Some(52));
     // The tasks turn long (100 ms each, smoothed with the 10 µs before: about 50 ms).
     measure(&mut sim, W1, timing(2_000, 5, 100_040));
     assert_eq!(sim.state.window(W1), Some(2 * 2 + 2));
     for i in 0..46 {
         let sent = sim.finish(W1, &format!("t{i}"), 8);
-        assert!(computes(&sent).is_empty(), "over the narrowed window after t{i}");
+        assert!(
+            computes(&sent).is_empty(),
+            "over the narrowed window after t{i}"
+        );
     }
     let sent = sim.finish(W1, "t46", 8);
     assert_eq!(computes(&sent), pairs(&[(W1, "t52")]), "under it: one more");
