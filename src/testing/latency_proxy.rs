@@ -367,7 +367,7 @@ fn start_direction(
     let (pieces, incoming) = sync_channel(CHUNKS_IN_FLIGHT);
     let (reading, writing) = (from.try_clone().ok()?, to.try_clone().ok()?);
     let (reader_shared, writer_shared) = (shared.clone(), shared.clone());
-    let (close_from, close_to) = (from.try_clone().ok()?, to.try_clone().ok()?);
+    let close_from = from.try_clone().ok()?;
     let reader = std::thread::Builder::new()
         .name("latency-proxy-read".into())
         .spawn(move || read_chunks(reading, pieces, &reader_shared))
@@ -378,7 +378,6 @@ fn start_direction(
             write_chunks(writing, incoming, &writer_shared);
             // Whatever ended this direction, nothing more is read from `from`.
             let _ = close_from.shutdown(Shutdown::Read);
-            drop(close_to);
         })
         .ok()?;
     Some([reader, writer])
