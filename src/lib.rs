@@ -75,6 +75,7 @@ pub mod scheduler;
 pub mod service;
 pub mod signals;
 pub mod supervision;
+pub mod testing;
 pub mod threaded;
 pub mod worker_core;
 

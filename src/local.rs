@@ -36,6 +36,17 @@ pub struct LocalClusterBuilder {
     program: Option<std::path::PathBuf>,
     log_level: String,
     dashboard: bool,
+    route: Option<WorkerRoute>,
+}
+
+/// How workers reach the center: the address they dial, given the center's.
+#[derive(Clone)]
+struct WorkerRoute(std::sync::Arc<dyn Fn(SocketAddr) -> SocketAddr + Send + Sync>);
+
+impl std::fmt::Debug for WorkerRoute {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WorkerRoute(..)")
+    }
 }
 
 impl Default for LocalClusterBuilder {
@@ -48,6 +59,7 @@ impl Default for LocalClusterBuilder {
             program: None,
             log_level: "warn".into(),
             dashboard: true,
+            route: None,
         }
     }
 }
@@ -86,6 +98,31 @@ impl LocalClusterBuilder {
     /// The executable to start workers from (default: this one).
     pub fn program(mut self, program: impl Into<std::path::PathBuf>) -> Self {
         self.program = Some(program.into());
+        self
+    }
+
+    /// Workers dial `route(center)` instead of the center's address: a proxy in front of it,
+    /// such as [`crate::testing::LatencyProxy`], to give them a slower network than
+    /// loopback. Executors still connect to the center directly.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use taskforce::testing::{LatencyProxy, LinkShape};
+    /// let proxy = std::sync::Arc::new(LatencyProxy::bind(LinkShape::delay(Duration::from_millis(1)))?);
+    /// let route = proxy.clone();
+    /// let cluster = taskforce::LocalCluster::builder()
+    ///     .worker_route(move |center| {
+    ///         route.forward_to(center);
+    ///         route.addr()
+    ///     })
+    ///     .start()?; // each worker sees a 2 ms round trip to its center
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn worker_route(
+        mut self,
+        route: impl Fn(SocketAddr) -> SocketAddr + Send + Sync + 'static,
+    ) -> Self {
+        self.route = Some(WorkerRoute(std::sync::Arc::new(route)));
         self
     }
 
@@ -141,7 +178,10 @@ impl LocalClusterBuilder {
         let system = cluster.system.as_ref().expect("a running center");
         let (spawned, children) = std::sync::mpsc::channel();
         let builder = self.clone();
-        let center = cluster.addr;
+        let center = match &self.route {
+            Some(WorkerRoute(route)) => route(cluster.addr),
+            None => cluster.addr,
+        };
         let token = cluster.token.clone();
         system.arbiter().spawn_fn(move || {
             let started = (0..builder.workers)

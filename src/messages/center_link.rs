@@ -31,6 +31,18 @@ pub enum WorkerToCenter {
     /// its CPU time and network bytes: sent with each heartbeat, for the dashboard. Added
     /// last so the earlier variants keep their encoding.
     Activity(super::activity::ActivityMsg),
+    /// The answer to a [`CenterToWorker::Ping`], at once, with the worker's task counters.
+    Pong(PongMsg),
+}
+
+/// A worker's answer to a ping: the center times the round trip and, from these running
+/// counts, the worker's mean task time; both size the worker's in-flight window.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PongMsg {
+    /// Tasks the worker's threads have finished since it started.
+    pub tasks_done: u64,
+    /// Nanoseconds its threads spent running them.
+    pub busy_nanos: u64,
 }
 
 /// One task's outcome on a worker.
@@ -150,6 +162,9 @@ pub enum CenterToWorker {
     },
     /// Delete these keys (or cancel them if they are queued or running).
     Release(Vec<TaskKey>),
+    /// Answer with a [`WorkerToCenter::Pong`] at once (sent as a request): measures the
+    /// round trip through both actors, as a compute order and its report travel.
+    Ping,
 }
 
 /// The center's request that a worker close.

@@ -10,6 +10,7 @@
 //! tasks by function and priority), `state` (the struct, queries, `set_state` bookkeeping),
 //! `transitions` (revive, ready, finish, fail, release), `placement` (worker choice, slots),
 //! `restrictions` (workers and resources a task may use),
+//! `window` (each worker's in-flight window, sized from its measured round trip),
 //! `client_events`/`graph_intake`/`worker_events`/`restart` (the `on_*` events),
 //! `report_check` (a worker reports only on what it was asked), `ownership` (a client uses
 //! only its own keys), `center_restart` (workers and executors coming back to a restarted
@@ -47,6 +48,7 @@ mod state;
 mod task;
 mod transitions;
 mod types;
+mod window;
 mod worker;
 mod worker_events;
 
@@ -64,3 +66,4 @@ pub use task::TaskState;
 pub use types::{
     ComputeTask, FunctionId, NewTask, Priority, SchedulerConfig, TaskSpec, WorkerLoss,
 };
+pub use window::WorkerTiming;

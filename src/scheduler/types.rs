@@ -69,9 +69,11 @@ pub struct ComputeTask {
 /// [`SchedulerConfig::default`] documents the defaults.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SchedulerConfig {
-    /// Tasks a worker may have in flight per thread before more wait at the scheduler.
-    /// Default 8: deep enough that trivial tasks never wait on a round trip to the scheduler
-    /// (measured with `examples/bench_overhead.rs`), shallow enough to keep workers balanced.
+    /// Tasks a worker may have in flight per thread before more wait at the scheduler, until
+    /// its round trip and task time are measured (and the least afterwards: see
+    /// `max_tasks_per_thread`). Default 8: deep enough that trivial tasks on loopback rarely
+    /// wait on a round trip to the scheduler (measured with `examples/bench_overhead.rs`),
+    /// shallow enough to keep workers balanced.
     pub tasks_per_thread: u32,
     /// In-flight tasks a worker may have on top of `tasks_per_thread * nthreads`, so a
     /// worker never idles while its next task's inputs are being fetched. Default 8.
@@ -79,6 +81,15 @@ pub struct SchedulerConfig {
     /// How many workers may die while running a task before the task errs with
     /// `KilledWorker` (it errs on the `allowed_failures + 1`-th). Default 3.
     pub allowed_failures: u32,
+    /// The most tasks per thread the measured window may reach (see
+    /// [`super::SchedulerState::on_worker_timing`]: the window is twice the worker's
+    /// bandwidth-delay product, so trivial tasks over a long round trip need many). Default
+    /// 512: 2 ms round trips at 250k tasks/s per thread. Past it, tasks wait at the scheduler.
+    pub max_tasks_per_thread: u32,
+    /// The most bytes the tasks in flight to one worker may take (their specs and results,
+    /// as measured), which bounds the measured window. Default 64 MiB. Never narrows the
+    /// window below `saturation`.
+    pub window_memory_bytes: u64,
 }
 
 impl Default for SchedulerConfig {
@@ -87,6 +98,8 @@ impl Default for SchedulerConfig {
             tasks_per_thread: 8,
             extra_tasks_per_worker: 8,
             allowed_failures: 3,
+            max_tasks_per_thread: 512,
+            window_memory_bytes: 64 << 20,
         }
     }
 }

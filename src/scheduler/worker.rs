@@ -23,12 +23,14 @@ pub(crate) struct WorkerRecord {
     pub(crate) seceded: Set<TaskKey>,
     /// Keys whose value the worker holds.
     pub(crate) has_what: Set<TaskKey>,
-    /// The most tasks it may have in flight.
+    /// The most tasks it may have in flight: its window.
     pub(crate) saturation: usize,
     /// Its name, address and offered resources.
     pub(crate) profile: super::restrictions::WorkerProfile,
     /// Its resources not held by a task it is processing.
     pub(crate) available: crate::resources::Resources,
+    /// What was measured of its link and speed, from which the window is sized.
+    pub(crate) window: super::window::WindowEstimate,
 }
 
 impl WorkerRecord {

@@ -70,6 +70,7 @@ impl SchedulerState {
             saturation: self.config.saturation(nthreads),
             available: profile.resources.clone(),
             profile,
+            window: Default::default(),
         };
         for function in &record.functions {
             *self.function_workers.entry(function.clone()).or_default() += 1;
@@ -255,7 +256,10 @@ impl SchedulerState {
     ) -> Result<(), IgnoredReport> {
         let checked = self.check_running(worker, &key);
         match &checked {
-            Ok(()) => self.task_finished(&key, worker, nbytes),
+            Ok(()) => {
+                self.observe_task_bytes(&key, worker, nbytes);
+                self.task_finished(&key, worker, nbytes)
+            }
             Err(IgnoredReport::UnknownWorker { .. }) => {}
             Err(_) => self.push_command(Command::Release(worker, key)),
         }

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::state::{CenterState, LeaveReason, WorkerInfo};
 use super::tree::MemberTrees;
@@ -295,6 +295,11 @@ impl Center {
                     link.reply(tag, CenterToWorker::GoodbyeAck);
                 }
                 self.drop_worker(id, LeaveReason::Goodbye(goodbye.reason));
+            }
+            // Pongs answer the scheduler's pings and reach it as replies; one sent unasked
+            // carries nothing to act on.
+            WorkerToCenter::Pong(_) => {
+                debug!(target: LOG_TARGET, worker = %id, "ignored a pong nobody asked for");
             }
         }
     }

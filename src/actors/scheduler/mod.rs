@@ -9,6 +9,7 @@ mod coordination;
 mod observe;
 mod recovery;
 mod restart;
+mod window_probe;
 pub mod wire;
 
 pub use recovery::WorkerHolds;
@@ -54,6 +55,10 @@ struct WorkerEntry {
     description: WorkerDescription,
     load: HeartbeatMsg,
     link: WorkerLink,
+    /// Whether a ping to it awaits its answer (`window_probe.rs`).
+    pinging: bool,
+    /// Whether a ping to it was answered.
+    measured: bool,
 }
 
 /// The scheduler actor.
@@ -477,6 +482,7 @@ impl Actor for Scheduler {
         ctx.run_interval(coordination::COORDINATION_TICK, |scheduler, _| {
             scheduler.coordination_tick()
         });
+        ctx.run_interval(window_probe::PROBE_INTERVAL, Scheduler::probe_workers);
     }
 }
 
@@ -491,7 +497,7 @@ impl Handler<crate::actors::supervisor::StopChild> for Scheduler {
 impl Handler<WorkerJoined> for Scheduler {
     type Result = ();
 
-    fn handle(&mut self, msg: WorkerJoined, _ctx: &mut Context<Self>) {
+    fn handle(&mut self, msg: WorkerJoined, ctx: &mut Context<Self>) {
         let WorkerJoined {
             id,
             description,
@@ -509,11 +515,14 @@ impl Handler<WorkerJoined> for Scheduler {
             description,
             load,
             link,
+            pinging: false,
+            measured: false,
         };
         self.workers.insert(id, entry);
         self.state
             .on_worker_added_with(id, nthreads, functions, profile, &mut self.batch);
         self.flush();
+        self.ping_worker(id, ctx);
         self.broadcast_cluster();
         self.check_restart();
     }

@@ -16,7 +16,9 @@ use crate::actors::remote::peer_pool::PeerPool;
 use crate::actors::remote::{Connected, Remote, Session, SessionEvent, SessionOptions};
 use crate::ids::WorkerId;
 use crate::messages::center_link::TaskEvent;
-use crate::messages::center_link::{CenterToWorker, GoodbyeMsg, HeartbeatMsg, WorkerToCenter};
+use crate::messages::center_link::{
+    CenterToWorker, GoodbyeMsg, HeartbeatMsg, PongMsg, WorkerToCenter,
+};
 use crate::messages::{Hello, Role};
 use crate::worker_core::{registered_function, WorkerState};
 
@@ -296,8 +298,25 @@ impl Worker {
         center.tell(WorkerToCenter::Activity(report));
     }
 
-    fn on_center_message(&mut self, message: CenterToWorker, ctx: &mut Context<Self>) {
+    fn on_center_message(
+        &mut self,
+        message: CenterToWorker,
+        reply_tag: Option<u64>,
+        ctx: &mut Context<Self>,
+    ) {
         match message {
+            CenterToWorker::Ping => {
+                if let (Some(tag), Some(center)) = (reply_tag, &self.center) {
+                    let (tasks_done, busy_nanos) = self.pool().counters();
+                    center.reply(
+                        tag,
+                        WorkerToCenter::Pong(PongMsg {
+                            tasks_done,
+                            busy_nanos,
+                        }),
+                    );
+                }
+            }
             CenterToWorker::GoodbyeAck => {}
             CenterToWorker::Compute { tasks, peers } => {
                 self.on_compute(tasks.into_iter().map(Into::into).collect(), peers, ctx)
@@ -411,7 +430,7 @@ impl Handler<SessionEvent<CenterToWorker>> for Worker {
         let current = self.center.as_ref().map(Remote::session_id);
         match event {
             SessionEvent::Received { session, incoming } if Some(session) == current => {
-                self.on_center_message(incoming.body, ctx)
+                self.on_center_message(incoming.body, incoming.reply_tag, ctx)
             }
             SessionEvent::Closed { session, reason } if Some(session) == current => {
                 self.on_center_lost(reason, ctx)

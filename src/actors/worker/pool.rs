@@ -12,6 +12,7 @@
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
+use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use actix::prelude::*;
@@ -126,6 +127,10 @@ pub(crate) struct PoolShared {
     gate: Option<Arc<MemoryGate>>,
     /// Threads started so far: the next one's number.
     threads_started: std::sync::atomic::AtomicU32,
+    /// Jobs the threads finished, and the nanoseconds they took (running counts, for the
+    /// center's pings: the scheduler sizes this worker's window from them).
+    tasks_done: AtomicU64,
+    busy_nanos: AtomicU64,
 }
 
 /// A set of task threads running jobs by priority, `nthreads` at a time.
@@ -164,11 +169,21 @@ impl TaskPool {
             cluster: Arc::new(cluster),
             gate,
             threads_started: std::sync::atomic::AtomicU32::new(0),
+            tasks_done: AtomicU64::new(0),
+            busy_nanos: AtomicU64::new(0),
         });
         for _ in 0..nthreads {
             shared.spawn_thread()?;
         }
         Ok(TaskPool { shared })
+    }
+
+    /// Jobs finished since the pool started, and the nanoseconds the threads spent on them.
+    pub fn counters(&self) -> (u64, u64) {
+        (
+            self.shared.tasks_done.load(AtomicOrdering::Relaxed),
+            self.shared.busy_nanos.load(AtomicOrdering::Relaxed),
+        )
     }
 
     /// Queues a job.
@@ -245,6 +260,9 @@ impl PoolShared {
             let started = std::time::Instant::now();
             let (outcome, seceded) = in_task::run_task(&key, || job.call.run());
             let stopped = std::time::Instant::now();
+            let nanos = stopped.duration_since(started).as_nanos() as u64;
+            self.busy_nanos.fetch_add(nanos, AtomicOrdering::Relaxed);
+            self.tasks_done.fetch_add(1, AtomicOrdering::Relaxed);
             let gated_bytes = match (&self.gate, &outcome) {
                 (Some(gate), CallOutcome::Value(value)) => {
                     let nbytes = value.nbytes();

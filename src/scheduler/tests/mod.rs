@@ -13,6 +13,7 @@ mod restart;
 mod restrictions;
 mod scale;
 mod trust;
+mod window;
 
 use crate::ids::{ClientId, TaskKey, WorkerId};
 use crate::scheduler::{
@@ -469,5 +470,6 @@ pub(super) fn test_config() -> SchedulerConfig {
         tasks_per_thread: 2,
         extra_tasks_per_worker: 2,
         allowed_failures: 3,
+        ..SchedulerConfig::default()
     }
 }
