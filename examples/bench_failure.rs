@@ -55,7 +55,7 @@ fn children(pid: u32) -> Vec<u32> {
 }
 
 /// One run on a fresh cluster: seconds from the map to the sum, and whether the sum was right.
-fn one_run(tasks: i64, kill: bool) -> taskforce::Result<(f64, bool)> {
+fn one_run(tasks: i64, with_failure: bool) -> taskforce::Result<(f64, bool)> {
     let cluster = LocalCluster::builder()
         .workers(2)
         .threads_per_worker(1)
@@ -66,9 +66,12 @@ fn one_run(tasks: i64, kill: bool) -> taskforce::Result<(f64, bool)> {
     let started = Instant::now();
     let futures = executor.map_impure(sleep_task, 0..tasks)?;
     let total = executor.submit(sum_all, (&futures,))?;
-    let mut killed = !kill;
+    let mut killed = !with_failure;
     while !total.done() {
-        assert!(started.elapsed() < RUN_TIMEOUT, "a run took over {RUN_TIMEOUT:?}");
+        assert!(
+            started.elapsed() < RUN_TIMEOUT,
+            "a run took over {RUN_TIMEOUT:?}"
+        );
         if !killed && futures.iter().filter(|f| f.done()).count() as i64 >= tasks / 2 {
             for worker in victim.map(children).unwrap_or_default() {
                 eprintln!("killing worker pid {worker} at {:?}", started.elapsed());
@@ -94,7 +97,9 @@ fn main() -> taskforce::Result<()> {
         let mut all_correct = true;
         for run in 0..runs {
             let (s, correct) = one_run(tasks, kill)?;
-            eprintln!("worker_failure_recovery failure={failure} run {run}: {s:.3} s, correct {correct}");
+            eprintln!(
+                "worker_failure_recovery failure={failure} run {run}: {s:.3} s, correct {correct}"
+            );
             seconds.push(s);
             all_correct &= correct;
         }

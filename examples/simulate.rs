@@ -162,7 +162,9 @@ impl Workload {
             graphs: Vec::new(),
         };
         let n = config.tasks;
-        w.graph(config, |w, c| (0..n * 4 / 10).map(|_| w.task(c, vec![])).collect());
+        w.graph(config, |w, c| {
+            (0..n * 4 / 10).map(|_| w.task(c, vec![])).collect()
+        });
         let tree_size = 2 * 1024 - 1;
         for _ in 0..(n / 4 / tree_size).max(1) {
             w.graph(config, |w, c| vec![w.tree(c, 1024)]);
@@ -232,7 +234,12 @@ impl Workload {
     fn critical_path_ns(&self) -> u64 {
         let mut finish = vec![0u64; self.tasks.len()];
         for (i, task) in self.tasks.iter().enumerate() {
-            let ready = task.deps.iter().map(|&d| finish[d as usize]).max().unwrap_or(0);
+            let ready = task
+                .deps
+                .iter()
+                .map(|&d| finish[d as usize])
+                .max()
+                .unwrap_or(0);
             finish[i] = ready + task.run_ns;
         }
         finish.into_iter().max().unwrap_or(0)
@@ -320,7 +327,7 @@ impl Sim<'_> {
             graph.waiting_for -= 1;
             if graph.waiting_for == 0 {
                 // The client gathered every result of this graph: it lets go of them.
-                let keys = graph.wanted.iter().map(|&t| key(t)).collect();
+                let keys: Vec<TaskKey> = graph.wanted.iter().map(|&t| key(t)).collect();
                 self.call(state, now, |s, out| s.on_client_releases(CLIENT, keys, out));
             }
         }
@@ -391,11 +398,15 @@ pub fn simulate(config: SimConfig) -> SimReport {
                 key: key(i),
                 function: function(),
                 spec: vec![0u8; 16].into(),
-                deps: sim.work.tasks[i as usize].deps.iter().map(|&d| key(d)).collect(),
+                deps: sim.work.tasks[i as usize]
+                    .deps
+                    .iter()
+                    .map(|&d| key(d))
+                    .collect(),
                 order: i64::from(i),
             })
             .collect();
-        let wanted = graph.wanted.iter().map(|&t| key(t)).collect();
+        let wanted: Vec<TaskKey> = graph.wanted.iter().map(|&t| key(t)).collect();
         sim.call(&mut state, 0, |s, out| {
             s.on_update_graph(CLIENT, tasks, wanted, out)
         });
@@ -497,7 +508,10 @@ mod tests {
     fn every_task_runs_and_is_released() {
         let r = simulate(small(3));
         assert_eq!(r.left_in_scheduler, 0);
-        assert!(r.makespan_ns >= r.critical_path_ns, "no schedule beats the critical path");
+        assert!(
+            r.makespan_ns >= r.critical_path_ns,
+            "no schedule beats the critical path"
+        );
         assert!(
             r.makespan_ns >= r.total_work_ns / 40,
             "no schedule beats total work over 40 threads"
@@ -506,6 +520,9 @@ mod tests {
 
     #[test]
     fn another_seed_gives_another_schedule() {
-        assert_ne!(simulate(small(1)).schedule_hash, simulate(small(2)).schedule_hash);
+        assert_ne!(
+            simulate(small(1)).schedule_hash,
+            simulate(small(2)).schedule_hash
+        );
     }
 }
