@@ -318,6 +318,13 @@ impl Sim<'_> {
         let started = Instant::now();
         event(state, &mut said);
         self.scheduler_wall += started.elapsed();
+        self.act(state, now, said);
+    }
+
+    /// Performs what the scheduler said: assignments, and a client's release once every
+    /// result of one of its graphs is in memory. Not generic, so `call` does not recurse
+    /// into a new instance of itself.
+    fn act(&mut self, state: &mut SchedulerState, now: u64, said: Said) {
         for (worker, task) in said.computes {
             self.assign(now, worker, task);
         }
