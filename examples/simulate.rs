@@ -25,6 +25,14 @@
 //! and the simulated makespan against two lower bounds: total work over total threads, and
 //! the critical path.
 //!
+//! Measured 2026-12-02 on the shared 2-core machine (load 8–20), default config: 999,734
+//! tasks, 3.0 M edges, 26,000 transitions/s inside the scheduler (the target is
+//! 2,000,000), 940 bytes per task after submission and 1,003 at the peak (target ≤ 1 KiB),
+//! makespan 1.41× the bound (the critical path, 1,132 ms; total work over threads 549 ms).
+//! At 100,000 tasks it does 47,000–73,000 transitions/s with 10 to 1,000 workers, against
+//! ~1 M/s in `benches/scheduler.rs`: something here grows with the number of tasks or
+//! graphs in the scheduler, not found yet.
+//!
 //! `cargo run --release --example simulate [-- --tasks 1000000 --workers 1000 --threads 2
 //! --seed 1]`
 
