@@ -5,7 +5,9 @@
 //! memory for the seed sum and `(&x - &x.mean_axis(1)).sum()` over 10000×10000 in
 //! 1000×1000 blocks under a memory limit.
 //!
-//! `cargo run --release --example bench_array [-- --runs 3 --memory-limit 1GiB --only big_graph]`
+//! `cargo run --release --example bench_array [-- --runs 3 --memory-limit 1GiB --only big_graph
+//! --chunks 1000 --side 10000]` (`--chunks`: chunks of 1e6 in the seed sum; `--side`: the big
+//! graph's array is side×side in 100×100 chunks)
 //! (`--only` one of `graph_build`, `seed_sum`, `big_graph`, `memory`; all by default)
 
 use std::time::Instant;
@@ -66,8 +68,9 @@ fn rayon_seed_sum(seed: u64, chunks: u64, len: usize) -> f64 {
     })
 }
 
-fn seed_sums(executor: &Executor, runs: usize) -> taskforce::Result<()> {
-    let (n, chunk) = (1_000_000_000, 1_000_000);
+fn seed_sums(executor: &Executor, runs: usize, chunks: usize) -> taskforce::Result<()> {
+    let chunk = 1_000_000;
+    let n = chunks * chunk;
     let mut cluster_s = Vec::new();
     let mut value = 0.0;
     for _ in 0..runs {
@@ -108,23 +111,23 @@ fn seed_sums(executor: &Executor, runs: usize) -> taskforce::Result<()> {
     Ok(())
 }
 
-fn big_graph(executor: &Executor, runs: usize) -> taskforce::Result<()> {
+fn big_graph(executor: &Executor, runs: usize, side: usize) -> taskforce::Result<()> {
     let mut seconds = Vec::new();
     let mut tasks = 0;
     for run in 0..runs {
         let started = Instant::now();
         // dask's `da.ones(...).sum()`; another value each run so no run reuses another's keys.
         let fill = 1.0 + run as f64;
-        let total = Array::full(&[10_000, 10_000], &[100, 100], fill).sum();
+        let total = Array::full(&[side, side], &[100, 100], fill).sum();
         tasks = total.graph().len();
         let value = total.compute(executor)?;
-        assert_eq!(value, 1e8 * fill);
+        assert_eq!(value, (side * side) as f64 * fill);
         seconds.push(started.elapsed().as_secs_f64());
     }
     let rate = tasks as f64 / median(seconds.clone());
     let dask_equivalent = 13_361.0 / median(seconds.clone());
     let extra = format!(
-        ", \"tasks\": {tasks}, \"tasks_per_s\": {rate:.0}, \"dask_13361_tasks_per_s\": {dask_equivalent:.0}"
+        ", \"side\": {side}, \"tasks\": {tasks}, \"tasks_per_s\": {rate:.0}, \"dask_13361_tasks_per_s\": {dask_equivalent:.0}"
     );
     report("big_graph_sum", "cluster", seconds, &extra);
     Ok(())
@@ -216,10 +219,12 @@ fn main() -> taskforce::Result<()> {
             .start()?;
         let executor = cluster.executor()?;
         if wanted("seed_sum") {
-            seed_sums(&executor, runs)?;
+            let chunks = arg("--chunks", "1000").parse().expect("--chunks N");
+            seed_sums(&executor, runs, chunks)?;
         }
         if wanted("big_graph") {
-            big_graph(&executor, runs)?;
+            let side = arg("--side", "10000").parse().expect("--side N");
+            big_graph(&executor, runs, side)?;
         }
     }
     if wanted("memory") {

@@ -186,7 +186,7 @@ fn big_corpus_memory(dir: &Path) -> taskforce::Result<()> {
 
 fn report(bench: &str, secs: Vec<f64>, extra: &str) {
     println!(
-        "{{\"bench\": \"{bench}\", \"system\": \"taskforce\", \"median\": {:.4}, \"runs\": {:?}, {extra}}}",
+        "{{\"bench\": \"{bench}\", \"system\": \"taskforce\", \"median_s\": {:.4}, \"runs\": {:?}, {extra}}}",
         median(secs.clone()),
         secs.iter().map(|s| (s * 1e4).round() / 1e4).collect::<Vec<_>>()
     );
