@@ -419,6 +419,7 @@ pub fn simulate(config: SimConfig) -> SimReport {
                     .map(|&d| key(d))
                     .collect(),
                 order: i64::from(i),
+                restrictions: None,
             })
             .collect();
         let wanted: Vec<TaskKey> = graph.wanted.iter().map(|&t| key(t)).collect();
