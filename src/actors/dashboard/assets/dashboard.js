@@ -255,7 +255,8 @@ function renderEvents(s) {
 function treeItem(node) {
   const item = el("li", { "data-node": node.name, "data-restarts": String(node.restarts) });
   item.appendChild(el("span", { class: "name" }, node.name));
-  const ok = node.status === "running";
+  // A status may carry details after the word ("running (id w1, pid 42)").
+  const ok = node.status === "running" || node.status.startsWith("running ");
   item.appendChild(el("span", { class: ok ? "status" : "status bad" }, " " + node.status));
   if (node.restarts > 0) item.appendChild(el("span", { class: "restarts" }, ` ↻${node.restarts}`));
   if (node.last_exit) item.appendChild(el("span", { class: "exit" }, ` (last exit: ${node.last_exit})`));
