@@ -86,7 +86,6 @@ impl Worker {
         });
         if let Some(policy) = config.memory {
             core.set_memory_policy(policy);
-            super::allocator::return_large_blocks_on_free();
         }
         Worker {
             config,
@@ -245,6 +244,7 @@ impl Worker {
         let spilled = self.core.on_memory_sample(rss, &mut out);
         let commands = out.commands;
         if spilled > 0 || self.core.is_paused() {
+            super::allocator::return_large_blocks_on_free();
             super::allocator::return_freed_memory();
         }
         if let Some(gate) = &self.memory_gate {

@@ -217,7 +217,10 @@ impl WorkerOutbox for ShellOutbox<'_> {
             return false;
         };
         match disk.write(key, value) {
-            Ok(()) => true,
+            Ok(()) => {
+                super::allocator::return_large_blocks_on_free();
+                true
+            }
             Err(e) => {
                 warn!(target: LOG_TARGET, %key, "could not spill a value to disk; keeping it in memory: {e}");
                 false
