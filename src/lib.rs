@@ -95,5 +95,6 @@ pub use executor::{
     as_completed_stream, progress_async, wait_async, wait_first_async, wait_timeout_async,
 };
 pub use local::LocalCluster;
+pub use messages::executor_link::MoveReport;
 pub use runner::{AsyncRunner, Lazy, Runner};
 pub use service::{Restart, ServiceError};

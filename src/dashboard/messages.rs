@@ -16,6 +16,8 @@ pub enum MessageKind {
     Compute,
     /// Scheduler to worker: keys to drop.
     ReleaseData,
+    /// Scheduler to worker: copies to fetch (replicate, rebalance, retire).
+    Acquire,
     /// Executor to scheduler: a graph.
     UpdateGraph,
     /// Executor to scheduler: a graph sent again after a center restart.
@@ -35,6 +37,8 @@ pub enum MessageKind {
     /// Executor to scheduler: a coordination request (lock, semaphore, queue, event,
     /// variable).
     Coordinate,
+    /// Executor to scheduler: a replicate, rebalance or retire request.
+    ClusterOperation,
     /// Scheduler to executor: keys in memory.
     InMemory,
     /// Scheduler to executor: keys that failed.
@@ -51,13 +55,14 @@ pub enum MessageKind {
 
 impl MessageKind {
     /// Every kind, in index order.
-    pub const ALL: [MessageKind; 21] = [
+    pub const ALL: [MessageKind; 23] = [
         MessageKind::WorkerTaskEvents,
         MessageKind::WorkerHeartbeat,
         MessageKind::WorkerActivity,
         MessageKind::WorkerHeldKeys,
         MessageKind::Compute,
         MessageKind::ReleaseData,
+        MessageKind::Acquire,
         MessageKind::UpdateGraph,
         MessageKind::Resubmit,
         MessageKind::Want,
@@ -67,6 +72,7 @@ impl MessageKind {
         MessageKind::ClusterInfo,
         MessageKind::Restart,
         MessageKind::Coordinate,
+        MessageKind::ClusterOperation,
         MessageKind::InMemory,
         MessageKind::Erred,
         MessageKind::Lost,
@@ -83,9 +89,9 @@ impl MessageKind {
             WorkerTaskEvents | WorkerHeartbeat | WorkerActivity | WorkerHeldKeys => {
                 "worker_to_scheduler"
             }
-            Compute | ReleaseData => "scheduler_to_worker",
+            Compute | ReleaseData | Acquire => "scheduler_to_worker",
             UpdateGraph | Resubmit | Want | Release | Cancel | Scattered | ClusterInfo
-            | Restart | Coordinate => "executor_to_scheduler",
+            | Restart | Coordinate | ClusterOperation => "executor_to_scheduler",
             InMemory | Erred | Lost | Recomputing | Cluster | Ack => "scheduler_to_executor",
         }
     }
@@ -100,6 +106,7 @@ impl MessageKind {
             WorkerHeldKeys => "held_keys",
             Compute => "compute",
             ReleaseData => "release_data",
+            Acquire => "acquire",
             UpdateGraph => "update_graph",
             Resubmit => "resubmit",
             Want => "want",
@@ -109,6 +116,7 @@ impl MessageKind {
             ClusterInfo => "cluster_info",
             Restart => "restart",
             Coordinate => "coordinate",
+            ClusterOperation => "cluster_operation",
             InMemory => "in_memory",
             Erred => "erred",
             Lost => "lost",

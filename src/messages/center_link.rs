@@ -81,6 +81,21 @@ pub enum TaskEvent {
         /// The task.
         key: TaskKey,
     },
+    /// A copy of `key`'s value is held here now, fetched from a peer: for a task here that
+    /// needs it, or because the scheduler asked for a copy (`CenterToWorker::Acquire`).
+    Copied {
+        /// The key.
+        key: TaskKey,
+        /// Bytes its value takes when moved.
+        nbytes: u64,
+    },
+    /// A copy the scheduler asked for (`CenterToWorker::Acquire`) did not come from `holder`.
+    CopyFailed {
+        /// The key.
+        key: TaskKey,
+        /// The peer asked for it (`w0` when none had an address this worker knew).
+        holder: WorkerId,
+    },
 }
 
 /// A worker's periodic report: its load, as the center and the scheduler keep it.
@@ -165,6 +180,14 @@ pub enum CenterToWorker {
     /// Answer with a [`WorkerToCenter::Pong`] at once (sent as a request): measures the
     /// round trip through both actors, as a compute order and its report travel.
     Ping,
+    /// Fetch a copy of each key from one of its holders and keep it (replicate, rebalance,
+    /// retire); each ends in a `TaskEvent::Copied` or `TaskEvent::CopyFailed`.
+    Acquire {
+        /// The keys, each with the workers holding it.
+        keys: Vec<(TaskKey, Vec<WorkerId>)>,
+        /// Addresses of those holders.
+        peers: Vec<(WorkerId, SocketAddr)>,
+    },
 }
 
 /// The center's request that a worker close.

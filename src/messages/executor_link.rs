@@ -49,6 +49,19 @@ pub enum ExecutorToScheduler {
     /// A lock, semaphore, queue, event or variable request (a request: answered by
     /// `Coordinated`, perhaps much later when it waits; `Refresh` is told, not asked).
     Coordinate(super::coordination::CoordinationRequest),
+    /// Keep at least `n` copies of each of these keys on distinct workers (a request:
+    /// answered by `Moved` once the copies are made or failed).
+    Replicate {
+        /// The keys (the executor's own).
+        keys: Vec<TaskKey>,
+        /// How many workers should hold each.
+        n: u32,
+    },
+    /// Even out the bytes workers hold (a request: answered by `Moved`).
+    Rebalance,
+    /// Move the data of these workers (names or `host:port` addresses) elsewhere, then stop
+    /// them without a restart (a request: answered by `Moved`, or `Refused`).
+    RetireWorkers(Vec<String>),
 }
 
 /// One scattered value.
@@ -89,6 +102,29 @@ pub enum SchedulerToExecutor {
     },
     /// The answer to a `Coordinate` request.
     Coordinated(super::coordination::CoordinationReply),
+    /// What a replicate, rebalance or retire did.
+    Moved(MoveReport),
+}
+
+/// What a cluster operation (`Executor::replicate`, `rebalance`, `retire_workers`) did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MoveReport {
+    /// Copies made on other workers.
+    pub copies: u64,
+    /// Bytes those copies hold.
+    pub bytes: u64,
+    /// Copies that did not come (the holder could not deliver, the worker asked left, or
+    /// the operation ran out of time), each named with why, at most 16.
+    pub failed: Vec<String>,
+    /// Copies that did not come, in all.
+    pub failed_count: u64,
+    /// Copies dropped from their old holder after a move (rebalance).
+    pub dropped: u64,
+    /// Workers retired (their names), each stopped after its data was copied elsewhere.
+    pub retired: Vec<String>,
+    /// Workers asked to retire and kept, each with why ("w2: 3 keys it alone holds could
+    /// not be copied elsewhere").
+    pub kept: Vec<String>,
 }
 
 /// A key that finished, with where to fetch it.

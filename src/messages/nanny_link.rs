@@ -139,6 +139,9 @@ impl std::fmt::Display for GaveUpMsg {
 pub enum CenterToNanny {
     /// Kill the worker process and start a fresh one (`Executor::restart`).
     RestartWorker,
+    /// The worker is retired (`Executor::retire_workers`): stop it and close, without
+    /// starting another.
+    Retire,
 }
 
 #[cfg(test)]

@@ -13,7 +13,8 @@
 //! `window` (each worker's in-flight window, sized from its measured round trip),
 //! `client_events`/`graph_intake`/`worker_events`/`restart` (the `on_*` events),
 //! `report_check` (a worker reports only on what it was asked), `ownership` (a client uses
-//! only its own keys), `center_restart` (workers and executors coming back to a restarted
+//! only its own keys), `copies`/`cluster_plans` (copies between workers: replicate,
+//! rebalance, retire), `center_restart` (workers and executors coming back to a restarted
 //! center), `outbox`, `sanity`.
 //!
 //! ```
@@ -34,6 +35,8 @@
 
 mod center_restart;
 mod client_events;
+mod cluster_plans;
+mod copies;
 mod failure;
 mod graph_intake;
 mod outbox;
@@ -57,6 +60,7 @@ mod tests;
 
 pub use center_restart::LOST_WITH_CENTER;
 pub use client_events::FOREIGN_KEY;
+pub use cluster_plans::CopyOrder;
 pub use failure::{shortened, DeathCause, TaskFailure, WorkerDeath, SHOWN_MESSAGE_CHARS};
 pub use outbox::{ClientReport, Outbox, OutboxBatch, WorkerCommand};
 pub use report_check::IgnoredReport;

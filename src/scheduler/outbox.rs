@@ -30,6 +30,13 @@ pub trait Outbox {
     /// The scheduler forgot `key`: nothing holds or needs it any more. For observers (the
     /// dashboard); nothing has to be sent.
     fn task_forgotten(&mut self, _key: TaskKey) {}
+    /// Fetch a copy of `key` from one of `holders` and keep it; the worker answers with
+    /// `on_task_copied` or `on_copy_failed`. Only the cluster operations (replicate,
+    /// rebalance, retire) order copies, so an outbox for a shell that never calls them may
+    /// leave this as it is: the default panics, as such an order would be a bug.
+    fn acquire(&mut self, worker: WorkerId, key: TaskKey, holders: Vec<WorkerId>) {
+        panic!("{worker} asked to copy {key} from {holders:?} through an outbox without copies");
+    }
 }
 
 /// A command to one worker, as [`OutboxBatch`] groups them.
@@ -39,6 +46,8 @@ pub enum WorkerCommand {
     Compute(ComputeTask),
     /// Delete (or cancel) these keys.
     ReleaseData(Vec<TaskKey>),
+    /// Fetch a copy of each key from one of its holders, and keep it.
+    Acquire(Vec<(TaskKey, Vec<WorkerId>)>),
 }
 
 /// A report to one client, as [`OutboxBatch`] groups them.
@@ -136,6 +145,14 @@ impl Outbox for OutboxBatch {
     fn task_forgotten(&mut self, key: TaskKey) {
         self.forgotten.push(key);
     }
+
+    fn acquire(&mut self, worker: WorkerId, key: TaskKey, holders: Vec<WorkerId>) {
+        let commands = self.workers.entry(worker).or_default();
+        match commands.last_mut() {
+            Some(WorkerCommand::Acquire(pending)) => pending.push((key, holders)),
+            _ => commands.push(WorkerCommand::Acquire(vec![(key, holders)])),
+        }
+    }
 }
 
 /// A command as the state machine buffers it during one event.
@@ -148,10 +165,12 @@ pub(crate) enum Command {
     Lost(ClientId, TaskKey, String),
     Recomputing(ClientId, TaskKey),
     Forgotten(TaskKey),
+    Acquire(WorkerId, TaskKey, Vec<WorkerId>),
 }
 
 /// Hands buffered commands to `out` in order, merging each worker's releases into one
-/// `release_data` call (flushed before that worker's next `compute`, so order holds).
+/// `release_data` call (flushed before that worker's next `compute` or `acquire`, so order
+/// holds).
 pub(crate) fn deliver(commands: &mut Vec<Command>, out: &mut dyn Outbox) {
     let mut releases: Map<WorkerId, Vec<TaskKey>> = Map::default();
     for command in commands.drain(..) {
@@ -168,6 +187,12 @@ pub(crate) fn deliver(commands: &mut Vec<Command>, out: &mut dyn Outbox) {
             Command::Lost(client, key, reason) => out.key_lost(client, key, reason),
             Command::Recomputing(client, key) => out.key_recomputing(client, key),
             Command::Forgotten(key) => out.task_forgotten(key),
+            Command::Acquire(worker, key, holders) => {
+                if let Some(keys) = releases.remove(&worker) {
+                    out.release_data(worker, keys);
+                }
+                out.acquire(worker, key, holders);
+            }
         }
     }
     let mut releases: Vec<_> = releases.into_iter().collect();

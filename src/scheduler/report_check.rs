@@ -36,6 +36,18 @@ pub enum IgnoredReport {
         /// The key's state at the scheduler ("memory", "processing on w2", "unknown").
         state: String,
     },
+    /// The worker reported a copy of a key it was neither asked to copy nor needs for a
+    /// task it runs.
+    #[error(
+        "{worker} reported a copy of {key}, which it was not asked to copy and no task of its \
+         needs; stale or forged"
+    )]
+    UnexpectedCopy {
+        /// The reporting worker.
+        worker: WorkerId,
+        /// The key it reported.
+        key: TaskKey,
+    },
     /// The worker reported a dependency missing that its task does not need.
     #[error(
         "{worker} reported {dependency} missing for {key}, which does not depend on it; forged"

@@ -98,9 +98,11 @@ impl std::fmt::Display for TaskClass {
 }
 
 impl TaskClass {
-    /// Whether `worker` has the function and (strictly named) is allowed, whatever is free.
+    /// Whether `worker` has the function, is not retiring and (strictly named) is allowed,
+    /// whatever is free.
     pub(crate) fn could_run_on(&self, worker: &WorkerRecord) -> bool {
-        worker.functions.contains(&self.function)
+        !worker.retiring
+            && worker.functions.contains(&self.function)
             && self.restrictions.as_deref().map_or(true, |r| {
                 (r.loose || r.names(&worker.profile))
                     && worker.profile.resources.covers(&r.resources)

@@ -27,6 +27,15 @@ impl SchedulerState {
             self.release_candidates.is_empty(),
             "release candidates left unprocessed"
         );
+        for (key, asked) in &self.pending_copies {
+            assert!(!asked.is_empty(), "{key}: an empty list of copies awaited");
+            for worker in asked {
+                assert!(
+                    self.workers.contains_key(worker),
+                    "{key}: copy awaited from gone {worker}"
+                );
+            }
+        }
         let mut in_memory = 0;
         for (key, task) in &self.tasks {
             self.check_edges(key, task);

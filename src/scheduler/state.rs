@@ -46,6 +46,8 @@ pub struct SchedulerState {
     pub(super) unclaimed: Set<TaskKey>,
     /// Restricted tasks that became unplaceable, not yet taken for the log.
     pub(super) unplaceable_notes: Vec<TaskKey>,
+    /// Copies ordered (`order_copy`) and not yet reported: key → the workers asked.
+    pub(super) pending_copies: Map<TaskKey, Vec<WorkerId>>,
     /// Whether forgotten keys go to the outbox (`Outbox::task_forgotten`): only an observer
     /// (the dashboard) wants them, so without one a forgotten task costs nothing more.
     pub(super) report_forgotten: bool,
@@ -71,6 +73,7 @@ impl SchedulerState {
             unclaimed: Set::default(),
             unplaceable_notes: Vec::new(),
             report_forgotten: true,
+            pending_copies: Map::default(),
         }
     }
 

@@ -31,12 +31,14 @@ pub(crate) struct WorkerRecord {
     pub(crate) available: crate::resources::Resources,
     /// What was measured of its link and speed, from which the window is sized.
     pub(crate) window: super::window::WindowEstimate,
+    /// Being retired: it takes no new task and its data moves elsewhere before it stops.
+    pub(crate) retiring: bool,
 }
 
 impl WorkerRecord {
     /// Whether the worker has no free slot for another task.
     pub(crate) fn is_saturated(&self) -> bool {
-        self.computing() >= self.saturation
+        self.retiring || self.computing() >= self.saturation
     }
 
     /// Tasks in flight that did not secede.

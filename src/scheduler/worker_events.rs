@@ -71,6 +71,7 @@ impl SchedulerState {
             available: profile.resources.clone(),
             profile,
             window: Default::default(),
+            retiring: false,
         };
         for function in &record.functions {
             *self.function_workers.entry(function.clone()).or_default() += 1;
@@ -111,10 +112,16 @@ impl SchedulerState {
         let mut running: Vec<TaskKey> = record.processing.into_iter().collect();
         running.sort_unstable();
         for key in &running {
-            if self.task(key).state == (TaskState::Processing { worker }) {
-                self.worker_died_running(key, worker, cause);
+            if self.task(key).state != (TaskState::Processing { worker }) {
+                continue;
+            }
+            match record.retiring {
+                // Retired on purpose: its tasks are no more suspect than before.
+                true => self.reset_to_waiting(key, false),
+                false => self.worker_died_running(key, worker, cause),
             }
         }
+        self.forget_pending_copies_to(worker);
         self.recompute_lost(&lost);
         self.requeue_after_worker_loss();
         WorkerLoss {

@@ -7,7 +7,7 @@
 use super::outbox::WorkerOutbox;
 use super::state::{TaskState, WorkerState};
 use crate::function::{CallOutcome, EncodedValue, Stored};
-use crate::ids::{Map, TaskKey};
+use crate::ids::{Map, Set, TaskKey};
 use crate::messages::center_link::TaskEvent;
 use crate::messages::tasks::FailureMsg;
 
@@ -165,6 +165,7 @@ impl WorkerState {
         self.fetching = Map::default();
         self.fetches = Map::default();
         self.peer_addrs = Map::default();
+        self.acquiring = Set::default();
         self.store.len()
     }
 

@@ -36,6 +36,17 @@ impl WorkerState {
         }
         let state = TaskState::WaitingForInputs { prepared, missing };
         self.tasks.insert(key, TaskRecord { priority, state });
+        self.fetch_from_holders(to_fetch, holders, out);
+    }
+
+    /// Fetches each of `to_fetch` (none already on its way) from its first holder with a
+    /// known address, one request per holder; an input no holder can be asked for fails.
+    pub(super) fn fetch_from_holders(
+        &mut self,
+        mut to_fetch: Vec<TaskKey>,
+        holders: &Map<TaskKey, Vec<WorkerId>>,
+        out: &mut dyn WorkerOutbox,
+    ) {
         to_fetch.sort();
         let mut orders: Map<WorkerId, FetchOrder> = Map::default();
         let mut unreachable = Vec::new();
@@ -120,14 +131,14 @@ impl WorkerState {
 
     fn input_arrived(&mut self, dep: TaskKey, value: EncodedValue, out: &mut dyn WorkerOutbox) {
         self.fetching.remove(&dep);
+        self.acquiring.remove(&dep);
         let nbytes = value.len() as u64;
         self.peer_bytes_in += nbytes;
         self.keep(dep.clone(), Stored::Encoded(Arc::new(value)), nbytes, out);
         // A copy the scheduler must know of, so its release reaches this worker too.
-        out.report(TaskEvent::Finished {
+        out.report(TaskEvent::Copied {
             key: dep.clone(),
             nbytes,
-            inline: None,
         });
         for key in self.needed_by.remove(&dep).unwrap_or_default() {
             let Some(record) = self.tasks.get_mut(&key) else {
@@ -149,8 +160,17 @@ impl WorkerState {
 
     /// `dep` will not come from `holder`: the tasks that need it are dropped and reported, so
     /// the scheduler places them again.
-    fn input_failed(&mut self, dep: &TaskKey, holder: WorkerId, out: &mut dyn WorkerOutbox) {
+    pub(super) fn input_failed(
+        &mut self,
+        dep: &TaskKey,
+        holder: WorkerId,
+        out: &mut dyn WorkerOutbox,
+    ) {
         self.fetching.remove(dep);
+        if self.acquiring.remove(dep) {
+            let key = dep.clone();
+            out.report(TaskEvent::CopyFailed { key, holder });
+        }
         for key in self.needed_by.remove(dep).unwrap_or_default() {
             if !self.is_waiting(&key) {
                 continue;

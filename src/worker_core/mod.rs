@@ -5,13 +5,14 @@
 //! Events in ([`WorkerState::on_compute`], [`WorkerState::on_fetched`],
 //! [`WorkerState::on_fetch_failed`], [`WorkerState::on_job_done`],
 //! [`WorkerState::on_release`], [`WorkerState::on_put`], [`WorkerState::on_center_lost`],
-//! [`WorkerState::on_registered`]), commands out through a [`WorkerOutbox`] (run a job,
+//! [`WorkerState::on_registered`], [`WorkerState::on_acquire`]), commands out through a [`WorkerOutbox`] (run a job,
 //! fetch keys from a peer, report a task event). The worker actor
 //! (`crate::actors::worker`) only feeds it and performs what it says.
 //!
 //! Must not depend on actix, tokio, sockets or the actors; it has no clock of its own.
 
 mod compute;
+mod copies;
 mod events;
 mod fetch;
 mod memory;

@@ -24,6 +24,12 @@ impl WorkerState {
                 }
             }
         }
+        for key in &self.acquiring {
+            assert!(
+                self.fetching.contains_key(key),
+                "{key}: copy asked for, not on its way"
+            );
+        }
         for (dep, needers) in &self.needed_by {
             assert!(!needers.is_empty(), "{dep}: empty list of needers");
             let unique: Set<&TaskKey> = needers.iter().collect();

@@ -93,6 +93,9 @@ pub struct WorkerState {
     pub(super) held_jobs: Vec<Job>,
     /// Runs on the threads that a lost center asked for: a value they end with is kept.
     pub(super) orphaned_runs: Set<TaskKey>,
+    /// Keys fetched because the scheduler asked for a copy (each also in `fetching`): their
+    /// failure is reported, as a task's missing input is.
+    pub(super) acquiring: Set<TaskKey>,
 }
 
 impl WorkerState {
@@ -114,6 +117,7 @@ impl WorkerState {
             paused: false,
             held_jobs: Vec::new(),
             orphaned_runs: Set::default(),
+            acquiring: Set::default(),
         }
     }
 

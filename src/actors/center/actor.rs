@@ -87,6 +87,13 @@ pub struct Admit(pub Arrival);
 #[rtype(result = "usize")]
 pub struct RestartWorkers;
 
+/// Stops these workers for good (`Executor::retire_workers`, their data already copied
+/// elsewhere): a worker a nanny watches is stopped by its nanny, which then closes instead of
+/// starting another; any other worker is asked to shut down.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct RetireWorkers(pub Vec<crate::ids::WorkerId>);
+
 impl Center {
     /// A center with no members yet, reporting to `scheduler`.
     pub fn new(config: CenterConfig, scheduler: Addr<Scheduler>) -> Self {
@@ -484,6 +491,30 @@ impl Handler<RestartWorkers> for Center {
             }));
         }
         self.nannies.len()
+    }
+}
+
+impl Handler<RetireWorkers> for Center {
+    type Result = ();
+
+    fn handle(&mut self, RetireWorkers(ids): RetireWorkers, _ctx: &mut Context<Self>) {
+        for worker in self.state.workers() {
+            if !ids.contains(&worker.id) {
+                continue;
+            }
+            let pid = worker.description.pid;
+            let nanny = self.nannies.values().find(|n| n.child_pid == Some(pid));
+            if let Some(nanny) = nanny {
+                info!(target: LOG_TARGET, worker = %worker.id, pid, nanny = %nanny.name,
+                    "Retiring a worker: asking its nanny to stop it and close");
+                nanny.link.tell(CenterToNanny::Retire);
+            } else if let Some(link) = self.worker_links.get(&worker.id) {
+                info!(target: LOG_TARGET, worker = %worker.id, pid, "Retiring a worker: asking it to shut down");
+                link.tell(CenterToWorker::Shutdown(ShutdownMsg {
+                    reason: "retired (its data was copied to other workers)".into(),
+                }));
+            }
+        }
     }
 }
 

@@ -37,7 +37,7 @@ use tokio::net::TcpListener;
 use tracing::{error, info, warn};
 
 pub use crate::actors::scheduler::{self, Scheduler};
-pub use actor::{Center, RestartWorkers};
+pub use actor::{Center, RestartWorkers, RetireWorkers};
 pub use tree::{ClusterTrees, MemberTrees};
 
 use crate::actors::dashboard::{Dashboard, DashboardServer};

@@ -189,7 +189,8 @@ impl ExecutorActor {
             }
             SchedulerToExecutor::Ack
             | SchedulerToExecutor::Refused { .. }
-            | SchedulerToExecutor::Coordinated(_) => {}
+            | SchedulerToExecutor::Coordinated(_)
+            | SchedulerToExecutor::Moved(_) => {}
         }
     }
 }

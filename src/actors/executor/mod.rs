@@ -10,6 +10,7 @@ mod async_waits;
 mod asynchronous;
 mod blocking;
 mod callbacks;
+mod cluster_ops;
 mod completion;
 mod future;
 mod graphs;

@@ -298,6 +298,10 @@ impl Handler<SessionEvent<CenterToNanny>> for Nanny {
                     self.restart_requested = true;
                     self.signal_worker(Signal::SIGTERM);
                 }
+                CenterToNanny::Retire => {
+                    let reason = "the center retired its worker; not starting another";
+                    self.handle(StopNanny(reason.into()), ctx);
+                }
             },
             SessionEvent::Closed { reason, .. } => {
                 self.center = None;

@@ -5,6 +5,7 @@
 
 use std::net::SocketAddr;
 
+mod cluster_ops;
 mod coordination;
 mod observe;
 mod recovery;
@@ -92,6 +93,8 @@ pub struct Scheduler {
     coordination: crate::coordination::Coordination,
     /// The coordination core's clock starts here.
     coordination_epoch: std::time::Instant,
+    /// Replicate, rebalance and retire requests waiting for their copies (cluster_ops.rs).
+    cluster_ops: cluster_ops::ClusterOps,
 }
 
 /// How many nannies' last words a cluster snapshot carries.
@@ -199,6 +202,7 @@ impl Scheduler {
             deferred: Vec::new(),
             resubmitting: Map::default(),
             coordination: Default::default(),
+            cluster_ops: Default::default(),
             coordination_epoch: std::time::Instant::now(),
         }
     }
@@ -280,6 +284,13 @@ impl Scheduler {
                     self.observer.messages(MessageKind::ReleaseData, 1);
                     entry.link.tell(CenterToWorker::Release(keys));
                 }
+                WorkerCommand::Acquire(keys) => {
+                    let sent = self.send_compute(entry, std::mem::take(&mut tasks));
+                    self.observer.messages(MessageKind::Compute, sent);
+                    self.observer.messages(MessageKind::Acquire, 1);
+                    let peers = self.peer_addresses(keys.iter().flat_map(|(_, h)| h.iter()));
+                    entry.link.tell(CenterToWorker::Acquire { keys, peers });
+                }
             }
         }
         let sent = self.send_compute(entry, tasks);
@@ -291,15 +302,25 @@ impl Scheduler {
         if tasks.is_empty() {
             return 0;
         }
-        let mut peers: Vec<(WorkerId, SocketAddr)> = tasks
+        let holders = tasks
             .iter()
-            .flat_map(|task| task.deps.iter().flat_map(|(_, holders)| holders.iter()))
+            .flat_map(|task| task.deps.iter().flat_map(|(_, holders)| holders.iter()));
+        let peers = self.peer_addresses(holders);
+        entry.link.tell(CenterToWorker::Compute { tasks, peers });
+        1
+    }
+
+    /// The address of each connected worker among `ids`, once each.
+    fn peer_addresses<'a>(
+        &self,
+        ids: impl Iterator<Item = &'a WorkerId>,
+    ) -> Vec<(WorkerId, SocketAddr)> {
+        let mut peers: Vec<(WorkerId, SocketAddr)> = ids
             .filter_map(|id| self.workers.get(id).map(|w| (*id, w.description.addr)))
             .collect();
         peers.sort_unstable();
         peers.dedup();
-        entry.link.tell(CenterToWorker::Compute { tasks, peers });
-        1
+        peers
     }
 
     fn send_to_client(&mut self, client: ClientId, reports: Vec<ClientReport>) {
@@ -379,6 +400,27 @@ impl Scheduler {
                     .on_missing_dependency(worker, key, dependency, holder, &mut self.batch)
             }
             TaskEvent::Seceded { key } => self.state.on_task_seceded(worker, key, &mut self.batch),
+            TaskEvent::Copied { key, nbytes } => {
+                let taken = self
+                    .state
+                    .on_task_copied(worker, key.clone(), nbytes, &mut self.batch);
+                let settled = match taken {
+                    Ok(true) => Ok(nbytes),
+                    _ => Err(format!(
+                        "{key} to {worker}: it left memory before the copy came"
+                    )),
+                };
+                self.copy_settled(worker, &key, settled);
+                taken.map(|_| ())
+            }
+            TaskEvent::CopyFailed { key, holder } => {
+                if self.state.on_copy_failed(worker, &key, &mut self.batch) {
+                    let why = format!("{key} to {worker}: {holder} did not deliver it");
+                    warn!(target: LOG_TARGET, %worker, %key, %holder, "A copy could not be fetched");
+                    self.copy_settled(worker, &key, Err(why));
+                }
+                Ok(())
+            }
         };
         if let Err(ignored) = checked {
             warn!(target: LOG_TARGET, %worker, "Ignored a worker's report: {ignored}");
@@ -446,6 +488,14 @@ impl Scheduler {
             ExecutorToScheduler::Coordinate(request) => {
                 return self.on_coordinate(client, request, reply_tag)
             }
+            ExecutorToScheduler::Replicate { keys, n } => {
+                return self.replicate(client, keys, n as usize, reply_tag, ctx)
+            }
+            ExecutorToScheduler::Rebalance => return self.rebalance(client, reply_tag, ctx),
+            ExecutorToScheduler::RetireWorkers(names) if self.restart_allowed => {
+                return self.retire_workers(client, names, reply_tag, ctx)
+            }
+            ExecutorToScheduler::RetireWorkers(_) => reply = cluster_ops::retire_refusal(client),
         }
         if let (Some(_), true) = (reply_tag, self.clients.contains_key(&client)) {
             let kind = match reply {
@@ -473,6 +523,9 @@ fn executor_message_kind(message: &ExecutorToScheduler) -> MessageKind {
         ExecutorToScheduler::ClusterInfo => MessageKind::ClusterInfo,
         ExecutorToScheduler::Restart => MessageKind::Restart,
         ExecutorToScheduler::Coordinate(_) => MessageKind::Coordinate,
+        ExecutorToScheduler::Replicate { .. }
+        | ExecutorToScheduler::Rebalance
+        | ExecutorToScheduler::RetireWorkers(_) => MessageKind::ClusterOperation,
     }
 }
 

@@ -133,7 +133,10 @@ impl Observer {
             TaskEvent::Erred { key, .. } => {
                 self.push(|| Observation::TaskErred { key: key.clone() })
             }
-            TaskEvent::MissingDependency { .. } | TaskEvent::Seceded { .. } => {}
+            TaskEvent::MissingDependency { .. }
+            | TaskEvent::Seceded { .. }
+            | TaskEvent::Copied { .. }
+            | TaskEvent::CopyFailed { .. } => {}
         }
     }
 

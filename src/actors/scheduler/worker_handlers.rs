@@ -82,6 +82,7 @@ impl Handler<WorkerLeft> for Scheduler {
         self.observer
             .worker_lost(id, reason.to_string(), restarting);
         log_worker_left(id, &entry.description, &reason, loss, self.workers.len());
+        self.cluster_ops_worker_left(id);
         self.flush();
         self.broadcast_cluster();
         self.check_restart();

@@ -3,6 +3,7 @@
 //! that checks every invariant after each step.
 
 mod center_restart;
+mod copies;
 mod failures;
 mod placement;
 mod random_walk;
@@ -53,6 +54,7 @@ pub(super) enum Sent {
     Erred(ClientId, TaskKey, TaskFailure),
     Lost(ClientId, TaskKey, String),
     Recomputing(ClientId, TaskKey),
+    Acquire(WorkerId, TaskKey, Vec<WorkerId>),
 }
 
 /// Records commands; what travels on the wire is round-tripped through bincode first.
@@ -110,6 +112,10 @@ impl Outbox for RecordingOutbox {
     fn key_recomputing(&mut self, client: ClientId, key: TaskKey) {
         let key = self.wire(key);
         self.sent.push(Sent::Recomputing(client, key));
+    }
+    fn acquire(&mut self, worker: WorkerId, key: TaskKey, holders: Vec<WorkerId>) {
+        let key = self.wire(key);
+        self.sent.push(Sent::Acquire(worker, key, holders));
     }
 }
 

@@ -2,6 +2,7 @@
 //! scheduler sends, a recording outbox that round-trips every report through the wire codec,
 //! and a harness that checks every invariant after each step.
 
+mod copies;
 mod failures;
 mod fetching;
 mod memory;
@@ -247,6 +248,15 @@ impl Sim {
         self.step(|s, out| s.on_fetched(order.id, values, out))
     }
 
+    /// The scheduler asks for copies of `keys`, each from the holders named.
+    pub(super) fn acquire(&mut self, keys: &[(&str, &[WorkerId])]) -> Vec<Sent> {
+        let keys = (keys.iter())
+            .map(|(name, holders)| (key(name), holders.to_vec()))
+            .collect();
+        let peers = vec![(W2, addr(W2)), (W3, addr(W3))];
+        self.step(|s, out| s.on_acquire(keys, peers, out))
+    }
+
     pub(super) fn fetch_failed(&mut self, fetch: FetchId) -> Vec<Sent> {
         self.step(|s, out| s.on_fetch_failed(fetch, out))
     }
@@ -315,10 +325,9 @@ pub(super) fn keys(names: &[&str]) -> Vec<TaskKey> {
 
 /// "`name` is held here, `nbytes` big", as a fetched copy is reported.
 pub(super) fn replica(name: &str, nbytes: u64) -> TaskEvent {
-    TaskEvent::Finished {
+    TaskEvent::Copied {
         key: key(name),
         nbytes,
-        inline: None,
     }
 }
 

@@ -93,13 +93,17 @@ impl Walk {
             TaskEvent::Finished { key, .. }
             | TaskEvent::Erred { key, .. }
             | TaskEvent::MissingDependency { key, .. }
-            | TaskEvent::Seceded { key } => key.clone(),
+            | TaskEvent::Seceded { key }
+            | TaskEvent::Copied { key, .. }
+            | TaskEvent::CopyFailed { key, .. } => key.clone(),
         };
         if self.outstanding.remove(&key) {
             return;
         }
         let (copy, kind) = match &event {
-            TaskEvent::Finished { inline, .. } => (inline.is_none(), "finished"),
+            TaskEvent::Finished { .. } => (false, "finished"),
+            TaskEvent::Copied { .. } => (true, "copied"),
+            TaskEvent::CopyFailed { .. } => (false, "copy failed"),
             TaskEvent::Erred { .. } => (false, "erred"),
             TaskEvent::MissingDependency { .. } => (false, "missing a dependency"),
             TaskEvent::Seceded { .. } => (false, "seceded"),

@@ -37,7 +37,12 @@ fn asking_for_a_held_key_is_answered_at_once() {
     sim.hold("a", 8);
     let nbytes = sim.state.stored_bytes();
     let sent = sim.compute(vec![TaskBuilder::new("a")]);
-    assert_eq!(sent, vec![Sent::Report(replica("a", nbytes))]);
+    let finished = TaskEvent::Finished {
+        key: key("a"),
+        nbytes,
+        inline: None,
+    };
+    assert_eq!(sent, vec![Sent::Report(finished)]);
 }
 
 #[test]
