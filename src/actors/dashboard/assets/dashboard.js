@@ -239,7 +239,14 @@ function renderGraph(s) {
     }
     const text = document.createElementNS(ns, "text");
     text.setAttribute("x", p.x + 4); text.setAttribute("y", p.y + 17); text.setAttribute("font-size", "12");
-    text.textContent = `${layer.name} (${total})`;
+    // A label longer than its box is cut (the whole name shows on hover), so neighbouring
+    // columns never overlap.
+    const label = `${layer.name} (${total})`;
+    const fits = Math.floor((boxW - 8) / 7);
+    text.textContent = label.length > fits ? label.slice(0, fits - 1) + "\u2026" : label;
+    const title = document.createElementNS(ns, "title");
+    title.textContent = label;
+    text.appendChild(title);
     svg.appendChild(text);
   }
 }
