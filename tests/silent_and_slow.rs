@@ -6,6 +6,9 @@
 //!   300 s data timeout), and the task runs with the input from the other holder. The
 //!   center's worker ttl is far past the test, so what moves the task on is the fetch
 //!   failing, not the center giving up on the silent worker;
+//! - a silent peer holds the only copy: the fetch fails at the deadline, and the value is
+//!   computed again on a worker that answers (not on the silent one, idle and first in line,
+//!   where it would wait for the ttl);
 //! - across hosts (network namespaces, tests/support/netns.rs): trivial tasks through a
 //!   latency proxy adding 1 ms each way between each worker and the center (a 2 ms round
 //!   trip); the answers are right, and the rate is printed (not asserted: speed targets live
@@ -106,7 +109,9 @@ fn named_worker(center: &str, name: &str, extra: &[&str]) -> (Proc, String) {
     (worker, addr)
 }
 
-fn a_fetch_from_a_silent_peer_fails_over_to_another_holder() -> Result<(), Failed> {
+/// A center on 127.0.0.1 whose worker ttl is far past the test, so a stopped worker stays
+/// in the cluster and only a failed fetch can move its work on; returns it and its address.
+fn center_keeping_silent_workers() -> (Proc, String) {
     let args = [
         "center",
         "--host",
@@ -120,6 +125,25 @@ fn a_fetch_from_a_silent_peer_fails_over_to_another_holder() -> Result<(), Faile
     ];
     let center = Proc::start_program(&this_binary(), "center", &args);
     let addr = started_at(&center.wait_for("Start center at "));
+    (center, addr)
+}
+
+/// `b`'s fetch from `a` failed at `b`'s deadline (a silent peer, not an error), and the
+/// center never gave up on `a`.
+fn failed_over_from_a(center: &Proc, b: &Proc, a_addr: &str) -> Result<(), Failed> {
+    let failed = b.wait_for("fetch failed");
+    check(
+        failed.contains(a_addr) && (failed.contains("silent") || failed.contains("within 5s")),
+        &format!("b's fetch from a failed at the deadline: {failed}"),
+    )?;
+    check(
+        center.count("Lost worker at") == 0,
+        "the center still counted a as alive: the fetch failed over, not the center",
+    )
+}
+
+fn a_fetch_from_a_silent_peer_fails_over_to_another_holder() -> Result<(), Failed> {
+    let (center, addr) = center_keeping_silent_workers();
     // `a` first, so it has the lower id: `b` tries the holders in id order, `a` first.
     let (a, a_addr) = named_worker(&addr, "a", &[]);
     let (_c, _) = named_worker(&addr, "c", &[]);
@@ -160,15 +184,45 @@ fn a_fetch_from_a_silent_peer_fails_over_to_another_holder() -> Result<(), Faile
     a.signal(Signal::SIGCONT);
     eprintln!("the answer came {took:.2?} after a stopped (b's deadline {DEADLINE})");
     check(answer? == 1_999_000, "the right sum, from c's copy")?;
-    let failed = b.wait_for("fetch failed");
+    failed_over_from_a(&center, &b, &a_addr)
+}
+
+fn a_value_only_a_silent_peer_holds_is_recomputed_elsewhere() -> Result<(), Failed> {
+    let (center, addr) = center_keeping_silent_workers();
+    // `a` first: the idle worker with the lowest id, where the value is computed, and where
+    // its recomputation would go (to wait for the ttl) were `a` not held off.
+    let (a, a_addr) = named_worker(&addr, "a", &[]);
+    let (_c, _) = named_worker(&addr, "c", &[]);
+    let executor = Executor::connect(&addr)?;
+    executor.wait_for_workers(2, PATIENCE)?;
+    let only_on_a = executor.submit(numbers, (2_000_u64,))?;
+    taskforce::wait(std::slice::from_ref(&only_on_a))?;
+    let cluster = executor.cluster_info()?;
+    let held: Vec<(String, u64)> = cluster
+        .workers
+        .iter()
+        .map(|w| (w.name.clone(), w.keys_in_memory))
+        .collect();
     check(
-        failed.contains(&a_addr) && failed.contains("silent"),
-        &format!("b's fetch from a failed at the deadline: {failed}"),
+        held.contains(&("a".to_string(), 1)) && held.contains(&("c".to_string(), 0)),
+        &format!("the value is on a alone: {held:?}"),
     )?;
+
+    // `b` has never reached `a`: its connection attempt is what meets the silence.
+    let (b, _) = named_worker(&addr, "b", &["--heartbeat-timeout", DEADLINE]);
+    a.signal(Signal::SIGSTOP);
+    let stopped = Instant::now();
+    let on_b = SubmitOptions::new().workers(["b"]);
+    let total = executor.submit_with(sum_values, (&only_on_a,), on_b)?;
+    let answer = total.result_timeout(FAILOVER_PATIENCE);
+    let took = stopped.elapsed();
+    a.signal(Signal::SIGCONT);
+    eprintln!("the answer came {took:.2?} after a stopped (b's deadline {DEADLINE})");
     check(
-        center.count("Lost worker at") == 0,
-        "the center still counted a as alive: the fetch failed over, not the center",
-    )
+        answer? == 1_999_000,
+        "the right sum, from the value computed again",
+    )?;
+    failed_over_from_a(&center, &b, &a_addr)
 }
 
 fn trivial_tasks_across_hosts_through_a_latency_proxy() -> Result<(), Failed> {
@@ -236,6 +290,10 @@ fn main() {
         Trial::test(
             "a_fetch_from_a_silent_peer_fails_over_to_another_holder",
             a_fetch_from_a_silent_peer_fails_over_to_another_holder,
+        ),
+        Trial::test(
+            "a_value_only_a_silent_peer_holds_is_recomputed_elsewhere",
+            a_value_only_a_silent_peer_holds_is_recomputed_elsewhere,
         ),
         Trial::test(
             "trivial_tasks_across_hosts_through_a_latency_proxy",
