@@ -7,6 +7,11 @@
 //! the memory the tasks in flight may take, and never below the fixed window
 //! ([`SchedulerConfig::saturation`]) the scheduler uses before anything is measured.
 //!
+//! A worker a peer could not fetch from within its deadline may be silent (stopped, cut off)
+//! though the center still counts it until `--worker-ttl`: its window closes (0) until it
+//! answers a ping, so what the failed fetch sends back to be placed or recomputed goes to a
+//! worker that answers ([`SchedulerState::on_holder_unreachable`]).
+//!
 //! Measurements come in as values ([`WorkerTiming`]: the caller times a ping and the worker
 //! counts its tasks); this file has no clock, no I/O, nothing from the actor or wire layers.
 
@@ -67,12 +72,16 @@ pub(crate) struct WindowEstimate {
     task_time: Option<Duration>,
     /// Bytes a task in flight takes (its spec plus its result), smoothed over finishes.
     bytes_per_task: Option<u64>,
+    /// A peer could not fetch from the worker: no new tasks until its next measurement (a
+    /// ping it answered).
+    held_off: bool,
 }
 
 impl WindowEstimate {
     /// Takes a measurement: a round-trip sample, and the mean task time since the last one
     /// (when the worker finished a task in between).
     pub(crate) fn observe(&mut self, timing: WorkerTiming) {
+        self.held_off = false;
         self.round_trips[self.next_sample] = Some(timing.round_trip);
         self.next_sample = (self.next_sample + 1) % ROUND_TRIP_SAMPLES;
         let counters = (timing.tasks_done, timing.busy);
@@ -113,10 +122,14 @@ impl WindowEstimate {
         self.task_time
     }
 
-    /// The window for a worker with `nthreads` threads: the fixed window until both the
-    /// round trip and the task time are known, then twice the bandwidth-delay product,
-    /// within the cap and the memory bound and never below the fixed window.
+    /// The window for a worker with `nthreads` threads: 0 while held off, else the fixed
+    /// window until both the round trip and the task time are known, then twice the
+    /// bandwidth-delay product, within the cap and the memory bound and never below the
+    /// fixed window.
     pub(crate) fn window(&self, config: &SchedulerConfig, nthreads: u32) -> usize {
+        if self.held_off {
+            return 0;
+        }
         let floor = config.saturation(nthreads);
         let (Some(round_trip), Some(task_time)) = (self.min_round_trip(), self.task_time) else {
             return floor;
@@ -150,8 +163,9 @@ impl SchedulerState {
     /// A measurement of `worker`'s round trip and task speed: its in-flight window is sized
     /// again from it (see [`WorkerTiming`] and the module docs), and queued tasks fill any
     /// slots a wider window opened. A worker whose window narrowed below what it has in
-    /// flight keeps those tasks and gets no more until it is under. Ignored for a worker
-    /// not connected (a measurement that arrives after it left).
+    /// flight keeps those tasks and gets no more until it is under. A held-off worker
+    /// ([`Self::on_holder_unreachable`]) answered: its window opens again. Ignored for a
+    /// worker not connected (a measurement that arrives after it left).
     ///
     /// ```
     /// use std::time::Duration;
@@ -183,6 +197,31 @@ impl SchedulerState {
         let window = record.window.window(&self.config, record.nthreads);
         self.set_saturation(worker, window);
         self.end_event(out);
+    }
+
+    /// A worker could not fetch from `holder`: it did not answer within the fetching
+    /// worker's heartbeat deadline (or lacked the value). A silent holder (stopped, cut off)
+    /// still counts as connected until the center's ttl removes it, and a task placed there
+    /// meanwhile waits for that; so its window closes until it answers a ping
+    /// ([`Self::on_worker_timing`]), and what the failed fetch gives back to be placed or
+    /// recomputed goes to a worker that answers. Its tasks in flight stay. The caller pings
+    /// a held-off worker ([`Self::is_held_off`]) and calls this before the
+    /// [`Self::on_missing_dependency`] that reports the failure. Ignored for a worker not
+    /// connected.
+    pub fn on_holder_unreachable(&mut self, holder: WorkerId) {
+        let Some(record) = self.workers.get_mut(&holder) else {
+            return;
+        };
+        record.window.held_off = true;
+        self.set_saturation(holder, 0);
+    }
+
+    /// Whether `worker`'s window is closed by [`Self::on_holder_unreachable`] and it has not
+    /// answered a ping since.
+    pub fn is_held_off(&self, worker: WorkerId) -> bool {
+        self.workers
+            .get(&worker)
+            .is_some_and(|record| record.window.held_off)
     }
 
     /// `worker`'s in-flight window now, or `None` for a worker not connected.

@@ -22,7 +22,8 @@ pub(super) const PROBE_INTERVAL: Duration = Duration::from_millis(250);
 const PING_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Scheduler {
-    /// Pings every worker that has tasks in flight, or was never measured, and has no ping
+    /// Pings every worker that has tasks in flight, or was never measured, or is held off
+    /// (a peer could not fetch from it: its answer reopens its window), and has no ping
     /// outstanding.
     pub(super) fn probe_workers(&mut self, ctx: &mut Context<Self>) {
         let due: Vec<WorkerId> = self
@@ -30,7 +31,9 @@ impl Scheduler {
             .iter()
             .filter(|(id, entry)| {
                 !entry.pinging
-                    && (!entry.measured || self.state.processing_count(**id).unwrap_or(0) > 0)
+                    && (!entry.measured
+                        || self.state.is_held_off(**id)
+                        || self.state.processing_count(**id).unwrap_or(0) > 0)
             })
             .map(|(id, _)| *id)
             .collect();

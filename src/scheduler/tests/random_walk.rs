@@ -166,8 +166,19 @@ impl Walk {
         let Some(holder) = self.dice.pick(self.sim.state.who_has(&dep)) else {
             return;
         };
+        // As the scheduler actor does; half the time the holder answers its ping at once.
+        self.sim.step(|s, _| s.on_holder_unreachable(holder));
         self.sim
             .step(|s, out| s.on_missing_dependency(worker, key, dep, holder, out));
+        if self.dice.below(2) == 0 {
+            let answered = crate::scheduler::WorkerTiming {
+                round_trip: std::time::Duration::from_micros(100),
+                tasks_done: 0,
+                busy: std::time::Duration::ZERO,
+            };
+            self.sim
+                .step(|s, out| s.on_worker_timing(holder, answered, out));
+        }
     }
 
     fn client_event(&mut self) {

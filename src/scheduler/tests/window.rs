@@ -145,3 +145,34 @@ fn a_worker_that_rejoins_starts_from_the_fixed_window() {
     sim.add_worker(WorkerBuilder::new(W1));
     assert_eq!(sim.state.window(W1), Some(test_config().saturation(1)));
 }
+
+#[test]
+fn a_holder_a_peer_could_not_fetch_from_gets_nothing_until_it_answers() {
+    let g = FunctionId::new("g", 7);
+    let mut sim = Sim::new();
+    sim.add_worker(WorkerBuilder::new(W1));
+    sim.add_worker(WorkerBuilder::new(W2).functions(vec![func(), g.clone()]));
+    let tasks = vec![
+        TaskBuilder::new("a"),
+        TaskBuilder::new("b").deps(&["a"]).function(g),
+    ];
+    assert_eq!(
+        computes(&sim.submit(C1, tasks, &["a", "b"])),
+        pairs(&[(W1, "a")])
+    );
+    assert_eq!(computes(&sim.finish(W1, "a", 4)), pairs(&[(W2, "b")]));
+    // W2 got nothing from W1 (silent, still connected): `a` is recomputed on W2, not on the
+    // idle, lower-numbered W1, where it would wait for the center's ttl.
+    sim.step(|s, _| s.on_holder_unreachable(W1));
+    let sent = sim.step(|s, out| s.on_missing_dependency(W2, key("b"), key("a"), W1, out));
+    assert_eq!(computes(&sent), pairs(&[(W2, "a")]));
+    assert!(sim.state.is_held_off(W1));
+    assert_eq!(sim.state.window(W1), Some(0));
+    assert_eq!(computes(&submit_roots(&mut sim, 1)), pairs(&[(W2, "t0")]));
+    // W1 answers a ping: it takes tasks again (the least occupied now).
+    assert!(computes(&measure(&mut sim, W1, timing(100, 0, 0))).is_empty());
+    assert!(!sim.state.is_held_off(W1));
+    assert_eq!(sim.state.window(W1), Some(test_config().saturation(1)));
+    let sent = sim.submit(C1, vec![TaskBuilder::new("r")], &["r"]);
+    assert_eq!(computes(&sent), pairs(&[(W1, "r")]));
+}
