@@ -205,9 +205,8 @@ impl SchedulerState {
     /// meanwhile waits for that; so its window closes until it answers a ping
     /// ([`Self::on_worker_timing`]), and what the failed fetch gives back to be placed or
     /// recomputed goes to a worker that answers. Its tasks in flight stay. The caller pings
-    /// a held-off worker ([`Self::is_held_off`]) and calls this before the
-    /// [`Self::on_missing_dependency`] that reports the failure. Ignored for a worker not
-    /// connected.
+    /// a held-off worker ([`Self::is_held_off`]); [`Self::on_missing_dependency`] calls this
+    /// for the holder it names. Ignored for a worker not connected.
     pub fn on_holder_unreachable(&mut self, holder: WorkerId) {
         let Some(record) = self.workers.get_mut(&holder) else {
             return;

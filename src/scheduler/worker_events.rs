@@ -315,7 +315,8 @@ impl SchedulerState {
     /// copy of a key it was not sent to fetch. `holder` no longer counts as holding `dep`
     /// (and is told to delete any copy, so its memory matches the scheduler's view). `key`
     /// goes back to waiting and is placed again; if `dep` has no holder left it is
-    /// recomputed, or reported lost if scattered.
+    /// recomputed, or reported lost if scattered. `holder` takes no new task until it answers
+    /// a ping (`on_holder_unreachable`).
     pub fn on_missing_dependency(
         &mut self,
         worker: WorkerId,
@@ -326,6 +327,11 @@ impl SchedulerState {
     ) -> Result<(), IgnoredReport> {
         let checked = self.check_dependency(worker, &key, &dep);
         if checked.is_ok() {
+            // First: what the failure gives back to be placed or recomputed must not go to a
+            // holder that may be silent (the shell pings it; an answer reopens it).
+            if holder != worker {
+                self.on_holder_unreachable(holder);
+            }
             self.reset_to_waiting(&key, false);
             let lost = self.forget_replica(&dep, holder);
             self.fail_lost_data(&lost, Some(holder));

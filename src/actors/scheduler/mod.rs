@@ -396,9 +396,6 @@ impl Scheduler {
                 holder,
             } => {
                 warn!(target: LOG_TARGET, %worker, %key, %dependency, %holder, "dependency could not be fetched");
-                // First: what the failure gives back to be placed or recomputed must not go
-                // to a holder that may be silent (the probe pings it; an answer reopens it).
-                self.state.on_holder_unreachable(holder);
                 self.state
                     .on_missing_dependency(worker, key, dependency, holder, &mut self.batch)
             }

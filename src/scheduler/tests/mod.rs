@@ -419,6 +419,16 @@ impl Sim {
     }
 }
 
+/// `worker` answers a ping (a held-off worker takes tasks again); what that sent.
+pub(super) fn ping_answered(sim: &mut Sim, worker: WorkerId) -> Vec<Sent> {
+    let answered = crate::scheduler::WorkerTiming {
+        round_trip: std::time::Duration::from_micros(100),
+        tasks_done: 0,
+        busy: std::time::Duration::ZERO,
+    };
+    sim.step(|s, out| s.on_worker_timing(worker, answered, out))
+}
+
 pub(super) fn keys(names: &[&str]) -> Vec<TaskKey> {
     names.iter().map(|name| key(name)).collect()
 }

@@ -166,8 +166,7 @@ impl Walk {
         let Some(holder) = self.dice.pick(self.sim.state.who_has(&dep)) else {
             return;
         };
-        // As the scheduler actor does; half the time the holder answers its ping at once.
-        self.sim.step(|s, _| s.on_holder_unreachable(holder));
+        // The holder is held off; half the time it answers its ping at once.
         self.sim
             .step(|s, out| s.on_missing_dependency(worker, key, dep, holder, out));
         if self.dice.below(2) == 0 {

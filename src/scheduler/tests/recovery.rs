@@ -223,7 +223,11 @@ fn missing_last_copy_of_a_dependency_recomputes_it() {
     );
     sim.finish(W1, "a", 4);
     let sent = sim.step(|s, out| s.on_missing_dependency(W2, key("b"), key("a"), W1, out));
-    assert_eq!(computes(&sent), pairs(&[(W1, "a")]));
+    assert!(
+        computes(&sent).is_empty(),
+        "W1 is held off until it answers a ping"
+    );
+    assert_eq!(computes(&ping_answered(&mut sim, W1)), pairs(&[(W1, "a")]));
     assert_eq!(sim.state_of("b"), "waiting");
     let sent = sim.finish(W1, "a", 4);
     assert_eq!(computes(&sent), pairs(&[(W2, "b")]));
