@@ -24,6 +24,8 @@ impl SchedulerState {
     pub(super) fn insert_tasks(&mut self, tasks: Vec<NewTask>, usable: KeysOf<'_>) -> Vec<TaskKey> {
         let batch = self.new_tasks_only(tasks);
         let (order, mut failures) = self.order_batch(&batch, usable);
+        // One growth for the whole batch, not a rehash of every record at each doubling.
+        self.tasks.reserve(batch.len());
         let mut slots: Vec<Option<NewTask>> = batch.into_iter().map(Some).collect();
         let mut keys = Vec::with_capacity(slots.len());
         for (index, failure) in failures.iter_mut().enumerate() {
@@ -128,12 +130,21 @@ impl SchedulerState {
     }
 
     /// Records a task that can run, released, linked to its dependencies (all known).
-    fn insert_released(&mut self, task: NewTask) {
+    ///
+    /// Each dependency is kept as the dependency's own key (the map's copy), not the copy
+    /// that came with this task: one allocation per key instead of one per edge, and later
+    /// comparisons of the two are a pointer check instead of a string comparison.
+    fn insert_released(&mut self, mut task: NewTask) {
         let priority = Priority {
             generation: self.generation,
             order: task.order,
         };
-        for dep in &task.deps {
+        for dep in &mut task.deps {
+            let (known, _) = self
+                .tasks
+                .get_key_value(dep)
+                .unwrap_or_else(|| panic!("no record for task {dep}"));
+            *dep = known.clone();
             self.task_mut(dep).dependents.insert(task.key.clone());
         }
         let run = RunSpec {
