@@ -140,11 +140,9 @@ impl SchedulerState {
             order: task.order,
         };
         for dep in &mut task.deps {
-            let (known, _) = self
-                .tasks
-                .get_key_value(dep)
+            *dep = self
+                .known_key(dep)
                 .unwrap_or_else(|| panic!("no record for task {dep}"));
-            *dep = known.clone();
             self.task_mut(dep).dependents.insert(task.key.clone());
         }
         let run = RunSpec {
@@ -154,6 +152,15 @@ impl SchedulerState {
         let mut record = TaskRecord::new(Some(run), priority, task.deps);
         record.restrictions = task.restrictions.and_then(normalized);
         self.tasks.insert(task.key, record);
+    }
+
+    /// The scheduler's own copy of `key` (the one its record is filed under), if known.
+    /// Kept in place of a copy that came from outside, it costs no allocation, and
+    /// comparing it with the record's key is a pointer check, not a string comparison.
+    pub(super) fn known_key(&self, key: &TaskKey) -> Option<TaskKey> {
+        self.tasks
+            .get_key_value(key)
+            .map(|(known, _)| known.clone())
     }
 
     /// Records a task that can never run as erred, with no dependencies, so that releasing

@@ -167,6 +167,9 @@ impl SchedulerState {
     /// `worker` computed `key` (which it was processing): in memory, wanters told,
     /// dependents one step closer to ready.
     pub(super) fn task_finished(&mut self, key: &TaskKey, worker: WorkerId, nbytes: u64) {
+        // The reported key is a copy from the wire: the record's own makes every lookup
+        // below a pointer comparison, and is the copy kept in `has_what`.
+        let key = &self.known_key(key).expect("finished task without record");
         self.task_mut(key).nbytes = nbytes;
         self.set_state(
             key,
