@@ -141,24 +141,25 @@ impl SchedulerState {
             self.set_state(key, TaskState::NoWorker);
             return;
         }
-        let function = self
-            .task(key)
-            .function()
-            .expect("ready task without function");
-        if self.function_workers.contains_key(function) {
-            let class = self.task(key).class().expect("ready task without function");
+        let task = self.task(key);
+        let class = task.class().expect("ready task without function");
+        if self.function_workers.contains_key(&class.function) {
             if class.restrictions.is_some() && !self.class_runnable(&class) {
                 self.park_unplaceable(key);
                 return;
             }
-            match self.choose_holder(key) {
+            let holder = match task.dependencies.is_empty() {
+                true => None,
+                false => self.choose_holder(key, &class),
+            };
+            match holder {
                 Some(worker) => self.start_processing(key, worker),
                 None => self.set_state(key, TaskState::Queued),
             }
         } else {
             let failure = TaskFailure::UnknownFunction {
                 key: key.clone(),
-                function: function.clone(),
+                function: class.function,
             };
             self.fail(key, failure);
         }
