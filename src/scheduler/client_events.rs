@@ -169,7 +169,7 @@ impl SchedulerState {
         {
             None => {
                 let record = TaskRecord::new(None, Priority::default(), Vec::new());
-                self.tasks.insert(key.clone(), record);
+                self.tasks.insert(key.clone(), Box::new(record));
                 true
             }
             Some((TaskState::Memory { .. }, _)) => {

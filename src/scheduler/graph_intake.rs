@@ -151,7 +151,7 @@ impl SchedulerState {
         };
         let mut record = TaskRecord::new(Some(run), priority, task.deps);
         record.restrictions = task.restrictions.and_then(normalized);
-        self.tasks.insert(task.key, record);
+        self.tasks.insert(task.key, Box::new(record));
     }
 
     /// The scheduler's own copy of `key` (the one its record is filed under), if known.
@@ -178,7 +178,7 @@ impl SchedulerState {
         record.state = TaskState::Erred {
             failure: Box::new(failure),
         };
-        self.tasks.insert(task.key, record);
+        self.tasks.insert(task.key, Box::new(record));
     }
 }
 
