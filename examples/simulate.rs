@@ -25,13 +25,20 @@
 //! and the simulated makespan against two lower bounds: total work over total threads, and
 //! the critical path.
 //!
-//! Measured 2026-12-02 on the shared 2-core machine (load 8–20), default config: 999,734
-//! tasks, 3.0 M edges, 26,000 transitions/s inside the scheduler (the target is
-//! 2,000,000), 940 bytes per task after submission and 1,003 at the peak (target ≤ 1 KiB),
-//! makespan 1.41× the bound (the critical path, 1,132 ms; total work over threads 549 ms).
-//! At 100,000 tasks it does 47,000–73,000 transitions/s with 10 to 1,000 workers, against
-//! ~1 M/s in `benches/scheduler.rs`: something here grows with the number of tasks or
-//! graphs in the scheduler, not found yet.
+//! Measured 2026-12-02 on the shared 2-core machine, default config, 1,000 workers. Before
+//! the fixes of that afternoon (load 4.4): 999,734 tasks, 3.0 M edges, 153,000 transitions/s
+//! inside the scheduler, 957 bytes per task after submission and 1,020 at the peak; 232,000/s
+//! at 100,000 tasks and 261,000/s at 9,047 (26,000/s had been measured at load 8–20: the
+//! figure is wall time, so a loaded machine's preemption counts in it). What grew with the
+//! number of tasks was memory, not an algorithm: one `Arc<str>` per dependency edge, a
+//! separate copy of every wanted and finished key, and 224-byte slots in a task table
+//! sized to 2^21 (page faults and cache misses). After (load 4.2–4.4): 300,000–304,000/s at
+//! 1 M tasks, 580 bytes per task after submission and 600 at the peak; 443,000–460,000/s at
+//! 100,000; 562,000–622,000/s at 9,047; same schedule hashes, makespan 1.41× the bound (the
+//! critical path, 1,132 ms; total work over threads 549 ms). The target is
+//! 2,000,000/s: what remains is hashing and comparing string keys (a dozen table lookups
+//! per finished task, most of them cache misses at 1 M tasks) and malloc, which dense task
+//! ids would remove.
 //!
 //! `cargo run --release --example simulate [-- --tasks 1000000 --workers 1000 --threads 2
 //! --seed 1]`

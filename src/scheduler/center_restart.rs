@@ -86,7 +86,7 @@ impl SchedulerState {
             None if self.is_recovering() => {
                 let mut record = TaskRecord::new(None, Priority::default(), Vec::new());
                 record.nbytes = nbytes;
-                self.tasks.insert(key.clone(), record);
+                self.tasks.insert(key.clone(), Box::new(record));
                 let who_has = vec![worker];
                 self.set_state(&key, TaskState::Memory { who_has });
                 self.unclaimed.insert(key);

@@ -169,7 +169,7 @@ impl SchedulerState {
         {
             None => {
                 let record = TaskRecord::new(None, Priority::default(), Vec::new());
-                self.tasks.insert(key.clone(), record);
+                self.tasks.insert(key.clone(), Box::new(record));
                 true
             }
             Some((TaskState::Memory { .. }, _)) => {
@@ -210,10 +210,11 @@ impl SchedulerState {
     }
 
     pub(super) fn add_want(&mut self, client: ClientId, key: TaskKey) {
-        let Some(task) = self.tasks.get_mut(&key) else {
+        let Some(key) = self.known_key(&key) else {
             self.push_command(Command::Lost(client, key, "unknown key".to_string()));
             return;
         };
+        let task = self.task_mut(&key);
         if task.who_wants.contains(&client) {
             return;
         }

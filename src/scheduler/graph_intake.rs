@@ -24,6 +24,8 @@ impl SchedulerState {
     pub(super) fn insert_tasks(&mut self, tasks: Vec<NewTask>, usable: KeysOf<'_>) -> Vec<TaskKey> {
         let batch = self.new_tasks_only(tasks);
         let (order, mut failures) = self.order_batch(&batch, usable);
+        // One growth for the whole batch, not a rehash of every record at each doubling.
+        self.tasks.reserve(batch.len());
         let mut slots: Vec<Option<NewTask>> = batch.into_iter().map(Some).collect();
         let mut keys = Vec::with_capacity(slots.len());
         for (index, failure) in failures.iter_mut().enumerate() {
@@ -128,12 +130,19 @@ impl SchedulerState {
     }
 
     /// Records a task that can run, released, linked to its dependencies (all known).
-    fn insert_released(&mut self, task: NewTask) {
+    ///
+    /// Each dependency is kept as the dependency's own key (the map's copy), not the copy
+    /// that came with this task: one allocation per key instead of one per edge, and later
+    /// comparisons of the two are a pointer check instead of a string comparison.
+    fn insert_released(&mut self, mut task: NewTask) {
         let priority = Priority {
             generation: self.generation,
             order: task.order,
         };
-        for dep in &task.deps {
+        for dep in &mut task.deps {
+            *dep = self
+                .known_key(dep)
+                .unwrap_or_else(|| panic!("no record for task {dep}"));
             self.task_mut(dep).dependents.insert(task.key.clone());
         }
         let run = RunSpec {
@@ -142,7 +151,16 @@ impl SchedulerState {
         };
         let mut record = TaskRecord::new(Some(run), priority, task.deps);
         record.restrictions = task.restrictions.and_then(normalized);
-        self.tasks.insert(task.key, record);
+        self.tasks.insert(task.key, Box::new(record));
+    }
+
+    /// The scheduler's own copy of `key` (the one its record is filed under), if known.
+    /// Kept in place of a copy that came from outside, it costs no allocation, and
+    /// comparing it with the record's key is a pointer check, not a string comparison.
+    pub(super) fn known_key(&self, key: &TaskKey) -> Option<TaskKey> {
+        self.tasks
+            .get_key_value(key)
+            .map(|(known, _)| known.clone())
     }
 
     /// Records a task that can never run as erred, with no dependencies, so that releasing
@@ -160,7 +178,7 @@ impl SchedulerState {
         record.state = TaskState::Erred {
             failure: Box::new(failure),
         };
-        self.tasks.insert(task.key, record);
+        self.tasks.insert(task.key, Box::new(record));
     }
 }
 

@@ -10,7 +10,8 @@ use super::restrictions::TaskClass;
 use super::state::SchedulerState;
 use super::task::TaskState;
 use super::types::ComputeTask;
-use crate::ids::{Map, TaskKey, WorkerId};
+use super::worker::WorkerRecord;
+use crate::ids::{TaskKey, WorkerId};
 
 impl SchedulerState {
     /// Assigns queued tasks while some worker that can run one has a free slot.
@@ -84,37 +85,48 @@ impl SchedulerState {
 
     /// For each eligible worker with a free slot holding some of `key`'s dependencies,
     /// the bytes of them it holds.
-    fn held_dependency_bytes(&self, key: &TaskKey, class: &TaskClass) -> Map<WorkerId, u64> {
-        let mut held: Map<WorkerId, u64> = Map::default();
+    fn held_dependency_bytes(&self, key: &TaskKey, class: &TaskClass) -> Vec<(WorkerId, u64)> {
+        self.bytes_per_holder(key, |holder| {
+            !holder.is_saturated() && class.fits_now(holder)
+        })
+    }
+
+    /// For each worker holding some of `key`'s dependencies and accepted by `eligible`, the
+    /// bytes of them it holds, by worker id. A list, not a map: a task has few inputs, and
+    /// sorting a handful of pairs costs less than hashing and allocating a table per task.
+    fn bytes_per_holder(
+        &self,
+        key: &TaskKey,
+        eligible: impl Fn(&WorkerRecord) -> bool,
+    ) -> Vec<(WorkerId, u64)> {
+        let mut held: Vec<(WorkerId, u64)> = Vec::new();
         for dep in &self.task(key).dependencies {
             let record = self.task(dep);
             for worker in record.who_has() {
-                let holder = &self.workers[worker];
-                if !holder.is_saturated() && class.fits_now(holder) {
-                    *held.entry(*worker).or_default() += record.nbytes;
+                if eligible(&self.workers[worker]) {
+                    held.push((*worker, record.nbytes));
                 }
             }
         }
+        held.sort_unstable_by_key(|(worker, _)| *worker);
+        held.dedup_by(|(worker, bytes), (kept, kept_bytes)| {
+            let same = worker == kept;
+            if same {
+                *kept_bytes += *bytes;
+            }
+            same
+        });
         held
     }
 
     /// For a ready task with inputs: the eligible worker holding the most bytes of them,
     /// then the least occupied, then the lowest id, saturated or not. `None` for a task
     /// without inputs, or when no holder can run it now (a restricted task goes only to a
-    /// holder it prefers with its resources free).
-    pub(super) fn choose_holder(&self, key: &TaskKey) -> Option<WorkerId> {
-        let task = self.task(key);
-        let class = task.class()?;
-        let mut held: Map<WorkerId, u64> = Map::default();
-        for dep in &task.dependencies {
-            let record = self.task(dep);
-            for worker in record.who_has() {
-                let holder = &self.workers[worker];
-                if class.fits_now(holder) && class.prefers(holder) {
-                    *held.entry(*worker).or_default() += record.nbytes;
-                }
-            }
-        }
+    /// holder it prefers with its resources free). `class` is the task's.
+    pub(super) fn choose_holder(&self, key: &TaskKey, class: &TaskClass) -> Option<WorkerId> {
+        let held = self.bytes_per_holder(key, |holder| {
+            class.fits_now(holder) && class.prefers(holder)
+        });
         held.into_iter()
             .map(|(worker, bytes)| {
                 let occupancy = self.workers[&worker].occupancy();

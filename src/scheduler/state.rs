@@ -23,7 +23,9 @@ use crate::ids::{ClientId, Map, Set, TaskKey, WorkerId};
 #[derive(Debug)]
 pub struct SchedulerState {
     pub(super) config: SchedulerConfig,
-    pub(super) tasks: Map<TaskKey, TaskRecord>,
+    /// Records boxed: the table's slots stay small (a key and a pointer), so growing it moves
+    /// little and its empty slots cost 24 bytes, not a whole record.
+    pub(super) tasks: Map<TaskKey, Box<TaskRecord>>,
     pub(super) workers: Map<WorkerId, WorkerRecord>,
     /// Keys each client wants.
     pub(super) clients: Map<ClientId, Set<TaskKey>>,

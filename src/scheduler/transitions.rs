@@ -141,24 +141,25 @@ impl SchedulerState {
             self.set_state(key, TaskState::NoWorker);
             return;
         }
-        let function = self
-            .task(key)
-            .function()
-            .expect("ready task without function");
-        if self.function_workers.contains_key(function) {
-            let class = self.task(key).class().expect("ready task without function");
+        let task = self.task(key);
+        let class = task.class().expect("ready task without function");
+        if self.function_workers.contains_key(&class.function) {
             if class.restrictions.is_some() && !self.class_runnable(&class) {
                 self.park_unplaceable(key);
                 return;
             }
-            match self.choose_holder(key) {
+            let holder = match task.dependencies.is_empty() {
+                true => None,
+                false => self.choose_holder(key, &class),
+            };
+            match holder {
                 Some(worker) => self.start_processing(key, worker),
                 None => self.set_state(key, TaskState::Queued),
             }
         } else {
             let failure = TaskFailure::UnknownFunction {
                 key: key.clone(),
-                function: function.clone(),
+                function: class.function,
             };
             self.fail(key, failure);
         }
@@ -167,6 +168,9 @@ impl SchedulerState {
     /// `worker` computed `key` (which it was processing): in memory, wanters told,
     /// dependents one step closer to ready.
     pub(super) fn task_finished(&mut self, key: &TaskKey, worker: WorkerId, nbytes: u64) {
+        // The reported key is a copy from the wire: the record's own makes every lookup
+        // below a pointer comparison, and is the copy kept in `has_what`.
+        let key = &self.known_key(key).expect("finished task without record");
         self.task_mut(key).nbytes = nbytes;
         self.set_state(
             key,
