@@ -43,7 +43,8 @@ impl SchedulerState {
                 continue;
             }
             let holders = self.who_has(key).to_vec();
-            let mut missing = n.saturating_sub(holders.len());
+            let ordered = self.pending_copies.get(key).map_or(0, Vec::len);
+            let mut missing = n.saturating_sub(holders.len() + ordered);
             let nbytes = self.task(key).nbytes;
             let candidates: Vec<(u64, WorkerId)> = loads
                 .iter()

@@ -25,7 +25,14 @@ impl SchedulerState {
         out: &mut dyn Outbox,
     ) -> Result<bool, IgnoredReport> {
         let result = self.take_copy(worker, &key);
-        if !matches!(result, Ok(true) | Err(IgnoredReport::UnknownWorker { .. })) {
+        let running_here = matches!(
+            self.tasks.get(&key).map(|task| &task.state),
+            Some(super::TaskState::Processing { worker: w }) if *w == worker
+        );
+        let keep = matches!(result, Ok(true) | Err(IgnoredReport::UnknownWorker { .. }));
+        // A late copy of a key being computed again on this very worker must not cancel that
+        // run: the release would reach the worker as "drop it".
+        if !keep && !running_here {
             self.push_command(Command::Release(worker, key));
         }
         self.end_event(out);
@@ -37,6 +44,10 @@ impl SchedulerState {
             return Err(IgnoredReport::UnknownWorker { worker });
         }
         let ordered = self.settle_copy(key, worker);
+        if self.who_has(key).contains(&worker) {
+            // Known already (an input copy reported first, then the ordered one): keep it.
+            return Ok(true);
+        }
         if !ordered && !self.needed_by_a_task_on(key, worker) {
             return Err(IgnoredReport::UnexpectedCopy {
                 worker,
@@ -133,13 +144,16 @@ impl SchedulerState {
         });
     }
 
-    /// Drops `worker`'s copy of `key` when another worker holds one too and no task running
-    /// on `worker` needs it; the worker is told to delete it. Returns whether it was dropped.
+    /// Drops `worker`'s copy of `key` when another worker not retiring holds one too and no
+    /// task running on `worker` needs it; the worker is told to delete it. Returns whether it
+    /// was dropped.
     pub fn drop_copy(&mut self, key: &TaskKey, worker: WorkerId, out: &mut dyn Outbox) -> bool {
         let holders = self.who_has(key);
-        let dropped = holders.len() >= 2
-            && holders.contains(&worker)
-            && !self.needed_by_a_task_on(key, worker);
+        let others_stay = holders
+            .iter()
+            .any(|h| *h != worker && !self.is_retiring(*h));
+        let dropped =
+            others_stay && holders.contains(&worker) && !self.needed_by_a_task_on(key, worker);
         if dropped {
             self.remove_replica(key, worker);
             self.push_command(Command::Release(worker, key.clone()));
@@ -161,6 +175,10 @@ impl SchedulerState {
         record.retiring = retiring;
         if !record.is_saturated() {
             self.free_slots.insert(record.free_slot_entry());
+        }
+        if !retiring {
+            // Tasks parked while it was retiring (restricted to it) can go to it again.
+            self.place_parked();
         }
         self.end_event(out);
         true

@@ -104,10 +104,15 @@ impl SchedulerState {
         let mut held: Vec<TaskKey> = record.has_what.into_iter().collect();
         held.sort_unstable();
         let keys_held = held.len();
-        let lost: Vec<TaskKey> = held
+        let (lost, kept): (Vec<TaskKey>, Vec<TaskKey>) = held
             .into_iter()
-            .filter(|key| self.remove_replica(key, worker))
-            .collect();
+            .partition(|key| self.remove_replica(key, worker));
+        if record.retiring {
+            // Their wanters may know only the retired address: tell them who holds them now.
+            for key in &kept {
+                self.report_to_wanters(key);
+            }
+        }
         self.fail_lost_data(&lost, Some(worker));
         let mut running: Vec<TaskKey> = record.processing.into_iter().collect();
         running.sort_unstable();
@@ -328,8 +333,9 @@ impl SchedulerState {
         let checked = self.check_dependency(worker, &key, &dep);
         if checked.is_ok() {
             // First: what the failure gives back to be placed or recomputed must not go to a
-            // holder that may be silent (the shell pings it; an answer reopens it).
-            if holder != worker {
+            // holder that may be silent (the shell pings it; an answer reopens it). Only a
+            // holder of `dep`: a report cannot close any other worker's window.
+            if holder != worker && self.who_has(&dep).contains(&holder) {
                 self.on_holder_unreachable(holder);
             }
             self.reset_to_waiting(&key, false);

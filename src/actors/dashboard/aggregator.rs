@@ -101,7 +101,9 @@ impl Aggregate {
     fn run(&self, receiver: Receiver<Batch>) {
         while let Ok(first) = receiver.recv() {
             let mut next = Some(first);
+            let mut folded = 0;
             while let Some(first) = next.take() {
+                folded += BATCHES_PER_LOCK;
                 let mut state = self.state.lock().expect("dashboard model lock");
                 self.fold(&mut state, first);
                 for more in receiver.try_iter().take(BATCHES_PER_LOCK - 1) {
@@ -114,8 +116,11 @@ impl Aggregate {
             }
             // Not parked on the channel while batches gather: a send wakes a parked thread,
             // and one wake per scheduler event cost the scheduler a fifth of its throughput
-            // on two cores. Batches sent meanwhile wait (at most BACKLOG_BATCHES).
-            std::thread::sleep(FOLD_EVERY);
+            // on two cores. Batches sent meanwhile wait (at most BACKLOG_BATCHES); after a
+            // long drain it goes on at once, so a fast scheduler does not fill the channel.
+            if folded < BACKLOG_BATCHES / 4 {
+                std::thread::sleep(FOLD_EVERY);
+            }
         }
     }
 

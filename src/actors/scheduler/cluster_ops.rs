@@ -6,7 +6,7 @@
 //!
 //! A request is answered when every copy it ordered is reported (made or failed), its
 //! workers have left (retire), or after [`OPERATION_TIMEOUT`] with what was done by then.
-//! At most [`MAX_OPERATIONS`] run at once; one more is refused.
+//! At most [`MAX_OPERATIONS`] run at once; one more is refused before anything is ordered.
 
 use actix::prelude::*;
 use tracing::{info, warn};
@@ -75,14 +75,23 @@ pub(super) fn retire_refusal(client: ClientId) -> SchedulerToExecutor {
     let reason = "this cluster does not allow its clients to retire workers (start the center \
                   with --allow-restart to allow it)";
     warn!(target: LOG_TARGET, %client, "Refusing retire_workers: {reason}");
-    refused(reason.into())
+    refused("retire_workers", reason.into())
 }
 
-fn refused(reason: String) -> SchedulerToExecutor {
+fn refused(operation: &str, reason: String) -> SchedulerToExecutor {
     SchedulerToExecutor::Refused {
-        operation: "retire_workers".into(),
+        operation: operation.into(),
         reason,
     }
+}
+
+/// The refusal when [`MAX_OPERATIONS`] requests are running.
+fn busy(operation: &str) -> SchedulerToExecutor {
+    let reason = format!(
+        "{MAX_OPERATIONS} replicate, rebalance or retire requests are running; try again when \
+         one has ended"
+    );
+    refused(operation, reason)
 }
 
 impl Scheduler {
@@ -95,6 +104,9 @@ impl Scheduler {
         tag: Option<u64>,
         ctx: &mut Context<Self>,
     ) {
+        if self.cluster_ops.running.len() >= MAX_OPERATIONS {
+            return self.answer(client, tag, busy("replicate"));
+        }
         let orders = self.state.replicate(client, &keys, n, &mut self.batch);
         info!(target: LOG_TARGET, %client, keys = keys.len(), n, copies = orders.len(), "Replicating");
         self.begin(client, tag, orders, None, ctx);
@@ -107,6 +119,9 @@ impl Scheduler {
         tag: Option<u64>,
         ctx: &mut Context<Self>,
     ) {
+        if self.cluster_ops.running.len() >= MAX_OPERATIONS {
+            return self.answer(client, tag, busy("rebalance"));
+        }
         let orders = self.state.rebalance(&mut self.batch);
         let bytes: u64 = orders.iter().map(|order| order.nbytes).sum();
         info!(target: LOG_TARGET, %client, moves = orders.len(), bytes, "Rebalancing");
@@ -122,9 +137,12 @@ impl Scheduler {
         tag: Option<u64>,
         ctx: &mut Context<Self>,
     ) {
+        if self.cluster_ops.running.len() >= MAX_OPERATIONS {
+            return self.answer(client, tag, busy("retire_workers"));
+        }
         let workers = match self.resolve_workers(&names) {
             Ok(workers) => workers,
-            Err(reason) => return self.answer(client, tag, refused(reason)),
+            Err(reason) => return self.answer(client, tag, refused("retire_workers", reason)),
         };
         let ids: Vec<WorkerId> = workers.iter().map(|(id, _)| *id).collect();
         for id in &ids {
@@ -137,7 +155,7 @@ impl Scheduler {
                     self.state.set_retiring(*id, false, &mut self.batch);
                 }
                 self.flush();
-                return self.answer(client, tag, refused(reason));
+                return self.answer(client, tag, refused("retire_workers", reason));
             }
         };
         info!(target: LOG_TARGET, %client, workers = ?names, copies = orders.len(), "Retiring workers");
@@ -196,18 +214,6 @@ impl Scheduler {
         ctx: &mut Context<Self>,
     ) {
         self.flush();
-        if self.cluster_ops.running.len() >= MAX_OPERATIONS {
-            if let Some(retirement) = &retire {
-                for (id, _) in &retirement.workers {
-                    self.state.set_retiring(*id, false, &mut self.batch);
-                }
-            }
-            let reason = format!(
-                "{MAX_OPERATIONS} replicate, rebalance or retire requests are \
-                                  running; try again when one has ended"
-            );
-            return self.answer(client, tag, refused(reason));
-        }
         let mut operation = Operation {
             client,
             tag,
@@ -314,12 +320,11 @@ impl Scheduler {
         let retirement = operation.retire.as_mut().expect("a retire");
         let mut stopped = Vec::new();
         let mut kept = Vec::new();
+        let leaving: Vec<WorkerId> = retirement.workers.iter().map(|(w, _)| *w).collect();
         for (worker, name) in &retirement.workers {
-            let alone = self
-                .state
-                .has_what(*worker)
-                .iter()
-                .filter(|key| self.state.who_has(key) == [*worker])
+            // Held by retiring workers alone: stopping them all would lose it.
+            let alone = (self.state.has_what(*worker).iter())
+                .filter(|key| self.state.who_has(key).iter().all(|h| leaving.contains(h)))
                 .count();
             if alone > 0 {
                 kept.push(format!(
@@ -356,15 +361,18 @@ impl Scheduler {
             ));
         }
         if let Some(retirement) = &operation.retire {
-            if !retirement.stopping {
-                warn!(target: LOG_TARGET, "A retire timed out copying data; its workers are kept");
-                for (worker, name) in retirement.workers.clone() {
-                    self.state.set_retiring(worker, false, &mut self.batch);
-                    operation
-                        .report
-                        .kept
-                        .push(format!("{name}: timed out copying its data"));
+            let why = match retirement.stopping {
+                false => "timed out copying its data",
+                true => "did not stop in time",
+            };
+            for (worker, name) in retirement.workers.clone() {
+                if !self.workers.contains_key(&worker) {
+                    continue;
                 }
+                warn!(target: LOG_TARGET, %worker, "Not retiring {name}: it {why}; it takes tasks again");
+                self.state.set_retiring(worker, false, &mut self.batch);
+                operation.report.retired.retain(|retired| *retired != name);
+                operation.report.kept.push(format!("{name}: {why}"));
             }
         }
         self.flush();

@@ -78,6 +78,10 @@ impl Handler<WorkerLeft> for Scheduler {
         let Some(entry) = self.workers.remove(&id) else {
             return;
         };
+        if self.state.is_retiring(id) && !matches!(reason, LeaveReason::Goodbye(_)) {
+            // It crashed while retiring: its tasks' deaths count as any other's.
+            self.state.set_retiring(id, false, &mut self.batch);
+        }
         let loss = self.state.on_worker_removed(id, cause, &mut self.batch);
         self.observer
             .worker_lost(id, reason.to_string(), restarting);

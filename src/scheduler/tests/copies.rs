@@ -175,3 +175,59 @@ fn retiring_every_worker_is_refused() {
     assert!(reason.contains("would leave none"), "{reason}");
     assert!(sent.is_empty());
 }
+
+#[test]
+fn a_copy_reported_twice_is_kept_not_released() {
+    let mut sim = x_on_w1();
+    sim.step(|s, out| s.replicate(C1, &[key("x")], 2, out));
+    assert_eq!(copied(&mut sim, W2, "x").0, Ok(true));
+    let (taken, sent) = copied(&mut sim, W2, "x");
+    assert_eq!(taken, Ok(true));
+    assert!(sent.is_empty(), "W2 holds x: no release, {sent:?}");
+    assert_eq!(sim.state.who_has(&key("x")), &[W1, W2]);
+}
+
+#[test]
+fn copies_already_ordered_count_toward_n() {
+    let mut sim = x_on_w1();
+    let (first, _) = sim.step_with(|s, out| s.replicate(C1, &[key("x")], 2, out));
+    let (again, _) = sim.step_with(|s, out| s.replicate(C1, &[key("x"), key("x")], 2, out));
+    assert_eq!((first.len(), again.len()), (1, 0));
+}
+
+#[test]
+fn the_last_copy_outside_retiring_workers_is_not_dropped() {
+    let mut sim = x_on_w1();
+    sim.step(|s, out| s.replicate(C1, &[key("x")], 2, out));
+    assert_eq!(copied(&mut sim, W2, "x").0, Ok(true));
+    sim.step(|s, out| s.set_retiring(W2, true, out));
+    let (dropped, _) = sim.step_with(|s, out| s.drop_copy(&key("x"), W1, out));
+    assert!(!dropped, "only retiring W2 would be left");
+}
+
+#[test]
+fn a_task_parked_while_its_worker_retired_runs_when_the_retire_is_undone() {
+    let mut sim = x_on_w1();
+    sim.add_worker(WorkerBuilder::new(W2).named("w2"));
+    sim.step(|s, out| s.set_retiring(W2, true, out));
+    let on_w2 = Restrictions {
+        workers: vec!["w2".into()],
+        loose: false,
+        resources: Resources::new(),
+    };
+    sim.submit(C1, vec![TaskBuilder::new("r").restrictions(on_w2)], &["r"]);
+    assert_eq!(sim.state_of("r"), "no-worker");
+    let sent = sim.step(|s, out| s.set_retiring(W2, false, out));
+    assert!(matches!(&sent[..], [Sent::Compute(W2, task)] if task.key == key("r")));
+}
+
+#[test]
+fn wanters_hear_the_holders_left_when_a_retiring_worker_goes() {
+    let mut sim = x_on_w1();
+    sim.step(|s, out| s.replicate(C1, &[key("x")], 2, out));
+    assert_eq!(copied(&mut sim, W2, "x").0, Ok(true));
+    sim.step(|s, out| s.set_retiring(W1, true, out));
+    let (_, sent) = sim.step_with(|s, out| s.on_worker_removed(W1, died_of_signal(), out));
+    assert_eq!(reports(&sent), vec![Sent::InMemory(C1, key("x"))]);
+    assert_eq!(sim.state.who_has(&key("x")), &[W2]);
+}
