@@ -11,7 +11,7 @@ use std::time::Duration;
 mod support;
 
 use libtest_mimic::{Arguments, Failed, Trial};
-use support::{check, started_at, Proc, PATIENCE};
+use support::{check, Proc, PATIENCE};
 use taskforce::{remote, Error, Executor, Future, SubmitOptions};
 
 /// `n` bytes, each `seed`, with the process id of the worker that made them.
@@ -22,24 +22,15 @@ fn block(seed: u8, n: u64) -> (u32, Vec<u8>) {
 
 /// A center of this binary on an ephemeral port; `extra` flags after the defaults.
 fn center(extra: &[&str]) -> (Proc, String) {
-    let exe = std::env::current_exe().expect("test binary");
-    let mut args = vec!["center", "--host", "127.0.0.1", "--port", "0"];
-    args.extend_from_slice(&["--dashboard-port", "0"]);
-    args.extend_from_slice(extra);
-    let center = Proc::start_program(&exe, "center", &args);
-    let addr = started_at(&center.wait_for("Start center at "));
-    (center, addr)
+    support::program_center(&std::env::current_exe().expect("test binary"), extra)
 }
 
 /// A one-thread worker of this binary named `name`, registered; `extra` flags added.
 fn worker(center: &str, name: &str, extra: &[&str]) -> Proc {
     let exe = std::env::current_exe().expect("test binary");
-    let mut args = vec!["worker", center, "--host", "127.0.0.1", "--name", name];
-    args.extend_from_slice(&["--nthreads", "1"]);
+    let mut args = vec!["--nthreads", "1"];
     args.extend_from_slice(extra);
-    let worker = Proc::start_program(&exe, name, &args);
-    worker.wait_for("Registered with center at");
-    worker
+    support::program_worker(&exe, center, name, &args)
 }
 
 /// A block: the maker's process id and the bytes.

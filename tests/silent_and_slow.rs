@@ -112,20 +112,7 @@ fn named_worker(center: &str, name: &str, extra: &[&str]) -> (Proc, String) {
 /// A center on 127.0.0.1 whose worker ttl is far past the test, so a stopped worker stays
 /// in the cluster and only a failed fetch can move its work on; returns it and its address.
 fn center_keeping_silent_workers() -> (Proc, String) {
-    let args = [
-        "center",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--dashboard-port",
-        "0",
-        "--worker-ttl",
-        "1h",
-    ];
-    let center = Proc::start_program(&this_binary(), "center", &args);
-    let addr = started_at(&center.wait_for("Start center at "));
-    (center, addr)
+    support::program_center(&this_binary(), &["--worker-ttl", "1h"])
 }
 
 /// `b`'s fetch from `a` failed at `b`'s deadline (a silent peer, not an error), and the

@@ -45,27 +45,18 @@ impl SchedulerState {
             let holders = self.who_has(key).to_vec();
             let ordered = self.pending_copies.get(key).map_or(0, Vec::len);
             let mut missing = n.saturating_sub(holders.len() + ordered);
-            let nbytes = self.task(key).nbytes;
             let candidates: Vec<(u64, WorkerId)> = loads
                 .iter()
                 .filter(|(_, worker)| !holders.contains(worker))
                 .copied()
                 .collect();
-            for (load, to) in candidates {
+            for candidate in candidates {
                 if missing == 0 {
                     break;
                 }
-                if self.order_copy(key, to) {
+                if let Some(order) = self.order_counted(key, candidate, &mut loads) {
                     missing -= 1;
-                    loads.remove(&(load, to));
-                    loads.insert((load + nbytes, to));
-                    let key = key.clone();
-                    orders.push(CopyOrder {
-                        key,
-                        to,
-                        from: None,
-                        nbytes,
-                    });
+                    orders.push(order);
                 }
             }
         }
@@ -178,22 +169,34 @@ impl SchedulerState {
         }
         let mut orders = Vec::new();
         for key in stranded {
-            let (load, to) = *loads.iter().next().expect("a worker to take it");
-            if !self.order_copy(&key, to) {
-                continue;
-            }
-            let nbytes = self.task(&key).nbytes;
-            loads.remove(&(load, to));
-            loads.insert((load + nbytes, to));
-            orders.push(CopyOrder {
-                key,
-                to,
-                from: None,
-                nbytes,
-            });
+            let least = *loads.iter().next().expect("a worker to take it");
+            orders.extend(self.order_counted(&key, least, &mut loads));
         }
         self.end_event(out);
         Ok(orders)
+    }
+
+    /// Orders a copy of `key` on the worker of `(load, to)`, whose entry in `loads` then
+    /// counts the copy's bytes.
+    fn order_counted(
+        &mut self,
+        key: &TaskKey,
+        (load, to): (u64, WorkerId),
+        loads: &mut BTreeSet<(u64, WorkerId)>,
+    ) -> Option<CopyOrder> {
+        if !self.order_copy(key, to) {
+            return None;
+        }
+        let nbytes = self.task(key).nbytes;
+        loads.remove(&(load, to));
+        loads.insert((load + nbytes, to));
+        let key = key.clone();
+        Some(CopyOrder {
+            key,
+            to,
+            from: None,
+            nbytes,
+        })
     }
 
     /// Each connected worker not retiring with the bytes of values it holds, least first.

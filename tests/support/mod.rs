@@ -190,6 +190,27 @@ pub fn start_worker(name: &str, center: &str, extra: &[&str]) -> Proc {
     Proc::start(name, &args)
 }
 
+/// A center of `program` (a test binary that serves `center`) on an ephemeral port of
+/// 127.0.0.1, its dashboard on another, with `extra` flags; returns it and its address.
+pub fn program_center(program: &std::path::Path, extra: &[&str]) -> (Proc, String) {
+    let mut args = vec!["center", "--host", "127.0.0.1", "--port", "0"];
+    args.extend_from_slice(&["--dashboard-port", "0"]);
+    args.extend_from_slice(extra);
+    let center = Proc::start_program(program, "center", &args);
+    let addr = started_at(&center.wait_for("Start center at "));
+    (center, addr)
+}
+
+/// A worker of `program` named `name` on 127.0.0.1, with `extra` flags, registered with
+/// `center`.
+pub fn program_worker(program: &std::path::Path, center: &str, name: &str, extra: &[&str]) -> Proc {
+    let mut args = vec!["worker", center, "--host", "127.0.0.1", "--name", name];
+    args.extend_from_slice(extra);
+    let worker = Proc::start_program(program, name, &args);
+    worker.wait_for("Registered with center at");
+    worker
+}
+
 /// A center and named workers of `program` (a test binary that serves `center` and
 /// `worker`) on 127.0.0.1 ephemeral ports, each worker registered: (center, its address,
 /// workers).
