@@ -52,17 +52,37 @@ pub fn pure_key(short_name: &str, spec: &TaskSpec) -> TaskKey {
     TaskKey::from(format!("{short_name}-{hash:032x}"))
 }
 
-/// The key of an impure call: unique per call within this process and across processes.
+/// The key of an impure call: unique per call within this process (a counter) and across
+/// processes (a nonce hashed once per process from its id and start time), with no system
+/// call or hash per key.
 pub fn fresh_key(short_name: &str) -> TaskKey {
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nonce = (
-        std::process::id(),
-        std::time::SystemTime::now()
+    static NONCE: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let nonce = *NONCE.get_or_init(|| {
+        let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-        COUNTER.fetch_add(1, Ordering::Relaxed),
-    );
-    let hash = xxhash_rust::xxh3::xxh3_128(format!("{nonce:?}").as_bytes());
-    TaskKey::from(format!("{short_name}-{hash:032x}"))
+            .map_or(0, |d| d.as_nanos());
+        xxhash_rust::xxh3::xxh3_64(format!("{:?}", (std::process::id(), now)).as_bytes())
+    });
+    let count = COUNTER.fetch_add(1, Ordering::Relaxed);
+    TaskKey::from(format!("{short_name}-{nonce:016x}{count:016x}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fresh_key;
+
+    #[test]
+    fn fresh_keys_differ_and_keep_the_shape_of_pure_keys() {
+        let (a, b) = (fresh_key("inc"), fresh_key("inc"));
+        assert_ne!(a, b);
+        for key in [&a, &b] {
+            let (name, hex) = key.as_str().split_once('-').expect("name-hex");
+            assert_eq!(name, "inc");
+            assert_eq!(hex.len(), 32);
+            assert!(hex.chars().all(|c| c.is_ascii_hexdigit()));
+        }
+        assert_eq!(crate::dashboard::layer_of(a.as_str()), "inc");
+    }
 }
