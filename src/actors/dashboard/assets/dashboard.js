@@ -239,11 +239,13 @@ function renderGraph(s) {
     }
     const text = document.createElementNS(ns, "text");
     text.setAttribute("x", p.x + 4); text.setAttribute("y", p.y + 17); text.setAttribute("font-size", "12");
-    // A label longer than its box is cut (the whole name shows on hover), so neighbouring
-    // columns never overlap.
+    // A name too long for its box is cut, keeping the count (the whole label shows on
+    // hover), so neighbouring columns never overlap.
     const label = `${layer.name} (${total})`;
-    const fits = Math.floor((boxW - 8) / 7);
-    text.textContent = label.length > fits ? label.slice(0, fits - 1) + "\u2026" : label;
+    const count = ` (${total})`;
+    const room = Math.max(Math.floor((boxW - 8) / 7) - count.length, 4);
+    const name = layer.name.length > room ? layer.name.slice(0, room - 1) + "\u2026" : layer.name;
+    text.textContent = name + count;
     const title = document.createElementNS(ns, "title");
     title.textContent = label;
     text.appendChild(title);
