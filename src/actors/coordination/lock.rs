@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use super::{coordinate, expect_count, expect_done, fresh_lease};
+use super::{coordinate, expect_count, expect_done, fresh_lease, taken_now};
+#[cfg(doc)]
 use crate::coordination::CoordinationError;
 use crate::messages::coordination::{CoordinationReply, CoordinationRequest, LeaseSpec};
 use crate::Executor;
@@ -69,11 +70,7 @@ impl Lock {
 
     /// Takes the lock if it is free now; `Ok(false)` if it is held.
     pub fn try_acquire(&self) -> crate::Result<bool> {
-        match self.acquire_within(Some(Duration::ZERO)) {
-            Ok(()) => Ok(true),
-            Err(crate::Error::Coordination(CoordinationError::Timeout { .. })) => Ok(false),
-            Err(other) => Err(other),
-        }
+        taken_now(self.acquire_within(Some(Duration::ZERO)))
     }
 
     /// Releases the lock; fails with [`CoordinationError::NotHeld`] if this `Lock` does not

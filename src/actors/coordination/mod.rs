@@ -55,6 +55,16 @@ use crate::messages::coordination::{CoordinationReply, CoordinationRequest, Item
 use crate::messages::executor_link::{ExecutorToScheduler, SchedulerToExecutor};
 use crate::{Executor, Future};
 
+/// An attempt to take a lock or lease with no wait, as `try_acquire` answers it: taken
+/// (`true`), or held by others (`false`, the zero wait timed out); other errors stay errors.
+fn taken_now(attempt: crate::Result<()>) -> crate::Result<bool> {
+    match attempt {
+        Ok(()) => Ok(true),
+        Err(crate::Error::Coordination(CoordinationError::Timeout { .. })) => Ok(false),
+        Err(other) => Err(other),
+    }
+}
+
 /// How long past its own timeout a waiting request may take to be answered (the center
 /// answers at the deadline, within a tick; this covers a slow link).
 const REPLY_MARGIN: Duration = Duration::from_secs(30);

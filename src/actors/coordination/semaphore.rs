@@ -3,7 +3,7 @@
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use super::{coordinate, expect_count, expect_done, fresh_lease};
+use super::{coordinate, expect_count, expect_done, fresh_lease, taken_now};
 use crate::coordination::CoordinationError;
 use crate::messages::coordination::{CoordinationReply, CoordinationRequest, LeaseSpec, Primitive};
 use crate::messages::executor_link::ExecutorToScheduler;
@@ -105,11 +105,7 @@ impl Semaphore {
 
     /// Takes a lease if one is free now; `Ok(false)` if none is.
     pub fn try_acquire(&self) -> crate::Result<bool> {
-        match self.acquire_within(Some(Duration::ZERO)) {
-            Ok(()) => Ok(true),
-            Err(crate::Error::Coordination(CoordinationError::Timeout { .. })) => Ok(false),
-            Err(other) => Err(other),
-        }
+        taken_now(self.acquire_within(Some(Duration::ZERO)))
     }
 
     /// Gives back this handle's oldest lease; [`CoordinationError::NotHeld`] if it holds
