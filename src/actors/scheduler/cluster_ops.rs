@@ -231,13 +231,18 @@ impl Scheduler {
         self.advance(id);
     }
 
-    /// A copy of `key` on `worker` settled: made (`Ok(nbytes)`) or not, with why.
+    /// A copy of `key` on `worker` settled: made (`Ok(nbytes)`) or not, with why. Called
+    /// for every copy a worker reports, most of them a task's inputs no request waits for:
+    /// with no request running it returns at once. The caller flushes.
     pub(super) fn copy_settled(
         &mut self,
         worker: WorkerId,
         key: &TaskKey,
         outcome: Result<u64, String>,
     ) {
+        if self.cluster_ops.running.is_empty() {
+            return;
+        }
         let ids: Vec<u64> = self.cluster_ops.running.keys().copied().collect();
         for id in ids {
             let operation = self.cluster_ops.running.get_mut(&id).expect("running");
@@ -258,7 +263,6 @@ impl Scheduler {
             }
             self.advance(id);
         }
-        self.flush();
     }
 
     /// `worker` left: copies awaited from it fail; a retire waiting for it may be done.
