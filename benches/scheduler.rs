@@ -49,6 +49,9 @@ impl Outbox for Assigned {
         panic!("{key} lost in the bench: {reason}");
     }
     fn key_recomputing(&mut self, _: ClientId, _: TaskKey) {}
+    // Every task assigned is finished in order, so a steal is never answered: the task
+    // finishes on its first worker.
+    fn steal(&mut self, _: WorkerId, _: TaskKey) {}
 }
 
 fn function() -> FunctionId {

@@ -13,7 +13,8 @@
 //! Every task's run time (0.2–2 ms) and result size (1 KiB–1 MiB) come from a seeded hash of
 //! its index. A worker runs the tasks it is given in arrival order on its threads; a task
 //! starts once a thread is free and every input held elsewhere has arrived (50 µs plus its
-//! bytes at 1 GB/s). Nothing here reads the clock but the report of the scheduler's own
+//! bytes at 1 GB/s). A task the scheduler asks back (work stealing) is given back at once if
+//! it is still in its worker's queue. Nothing here reads the clock but the report of the scheduler's own
 //! wall time, so the same seed gives the same schedule: the hash of every (time, worker,
 //! task) assignment is printed, and a test checks that two runs agree.
 //!
@@ -280,6 +281,7 @@ fn index_of(key: &TaskKey) -> u32 {
 struct Said {
     computes: Vec<(WorkerId, u32)>,
     in_memory: Vec<u32>,
+    steals: Vec<(WorkerId, u32)>,
 }
 
 impl Outbox for Said {
@@ -298,6 +300,9 @@ impl Outbox for Said {
     }
     fn key_recomputing(&mut self, _: ClientId, key: TaskKey) {
         panic!("{key} recomputed in the simulation: no worker is lost");
+    }
+    fn steal(&mut self, worker: WorkerId, key: TaskKey) {
+        self.steals.push((worker, index_of(&key)));
     }
 }
 
@@ -342,6 +347,17 @@ impl Sim<'_> {
     fn act(&mut self, state: &mut SchedulerState, now: u64, said: Said) {
         for (worker, task) in said.computes {
             self.assign(now, worker, task);
+        }
+        for (victim, task) in said.steals {
+            // Answered at once: a task still in the victim's queue is given back.
+            let queue = &mut self.workers[victim.0 as usize - 1].queue;
+            if let Some(at) = queue.iter().position(|&(queued, _)| queued == task) {
+                queue.remove(at);
+                self.call(state, now, |s, out| {
+                    s.on_task_given_back(victim, key(task), out)
+                        .expect("the victim processes the task it gives back");
+                });
+            }
         }
         for task in said.in_memory {
             let graph = self.work.tasks[task as usize].graph as usize;

@@ -18,6 +18,8 @@ pub enum MessageKind {
     ReleaseData,
     /// Scheduler to worker: copies to fetch (replicate, rebalance, retire).
     Acquire,
+    /// Scheduler to worker: tasks asked back for another worker (work stealing).
+    Steal,
     /// Executor to scheduler: a graph.
     UpdateGraph,
     /// Executor to scheduler: a graph sent again after a center restart.
@@ -55,7 +57,7 @@ pub enum MessageKind {
 
 impl MessageKind {
     /// Every kind, in index order.
-    pub const ALL: [MessageKind; 23] = [
+    pub const ALL: [MessageKind; 24] = [
         MessageKind::WorkerTaskEvents,
         MessageKind::WorkerHeartbeat,
         MessageKind::WorkerActivity,
@@ -63,6 +65,7 @@ impl MessageKind {
         MessageKind::Compute,
         MessageKind::ReleaseData,
         MessageKind::Acquire,
+        MessageKind::Steal,
         MessageKind::UpdateGraph,
         MessageKind::Resubmit,
         MessageKind::Want,
@@ -89,7 +92,7 @@ impl MessageKind {
             WorkerTaskEvents | WorkerHeartbeat | WorkerActivity | WorkerHeldKeys => {
                 "worker_to_scheduler"
             }
-            Compute | ReleaseData | Acquire => "scheduler_to_worker",
+            Compute | ReleaseData | Acquire | Steal => "scheduler_to_worker",
             UpdateGraph | Resubmit | Want | Release | Cancel | Scattered | ClusterInfo
             | Restart | Coordinate | ClusterOperation => "executor_to_scheduler",
             InMemory | Erred | Lost | Recomputing | Cluster | Ack => "scheduler_to_executor",
@@ -107,6 +110,7 @@ impl MessageKind {
             Compute => "compute",
             ReleaseData => "release_data",
             Acquire => "acquire",
+            Steal => "steal",
             UpdateGraph => "update_graph",
             Resubmit => "resubmit",
             Want => "want",

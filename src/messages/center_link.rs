@@ -96,6 +96,12 @@ pub enum TaskEvent {
         /// The peer asked for it (`w0` when none had an address this worker knew).
         holder: WorkerId,
     },
+    /// The task was asked back (`CenterToWorker::Steal`) and no thread had started it: it
+    /// is dropped here, for the scheduler to give to another worker.
+    GivenBack {
+        /// The task.
+        key: TaskKey,
+    },
 }
 
 /// A worker's periodic report: its load, as the center and the scheduler keep it.
@@ -188,6 +194,10 @@ pub enum CenterToWorker {
         /// Addresses of those holders.
         peers: Vec<(WorkerId, SocketAddr)>,
     },
+    /// Give these tasks back if no thread started them (another worker is about to idle):
+    /// each one not started is dropped and answered with a `TaskEvent::GivenBack`; the
+    /// others run and are reported as usual.
+    Steal(Vec<TaskKey>),
 }
 
 /// The center's request that a worker close.

@@ -25,7 +25,7 @@ pub const MAGIC: [u8; 4] = *b"TFRC";
 /// (6: sessions send keepalives, empty envelopes; 7: task restrictions and worker
 /// resources, seceded tasks, coordination requests, activity reports, window pings; 8: copies
 /// (acquire orders and their reports), replicate, rebalance and retire requests).
-pub const PROTOCOL_VERSION: u16 = 8;
+pub const PROTOCOL_VERSION: u16 = 9;
 
 /// Limits on every envelope of the handshake (64 KiB, a header and no data frames): the
 /// only thing a peer may send before it is authenticated and admitted. A larger announced

@@ -11,6 +11,7 @@
 //! `transitions` (revive, ready, finish, fail, release), `placement` (worker choice, slots),
 //! `restrictions` (workers and resources a task may use),
 //! `window` (each worker's in-flight window, sized from its measured round trip),
+//! `stealing` (a worker about to idle takes tasks queued on another),
 //! `client_events`/`graph_intake`/`worker_events`/`restart` (the `on_*` events),
 //! `report_check` (a worker reports only on what it was asked), `ownership` (a client uses
 //! only its own keys), `copies`/`cluster_plans` (copies between workers: replicate,
@@ -48,6 +49,7 @@ mod restart;
 mod restrictions;
 mod sanity;
 mod state;
+mod stealing;
 mod task;
 mod transitions;
 mod types;

@@ -37,6 +37,10 @@ pub trait Outbox {
     fn acquire(&mut self, worker: WorkerId, key: TaskKey, holders: Vec<WorkerId>) {
         panic!("{worker} asked to copy {key} from {holders:?} through an outbox without copies");
     }
+    /// Ask `worker` to give `key` back if none of its threads started it (another worker
+    /// is about to idle); the worker answers with `on_task_given_back`, or runs it and
+    /// reports as usual.
+    fn steal(&mut self, worker: WorkerId, key: TaskKey);
 }
 
 /// A command to one worker, as [`OutboxBatch`] groups them.
@@ -48,6 +52,8 @@ pub enum WorkerCommand {
     ReleaseData(Vec<TaskKey>),
     /// Fetch a copy of each key from one of its holders, and keep it.
     Acquire(Vec<(TaskKey, Vec<WorkerId>)>),
+    /// Give these tasks back if no thread started them.
+    Steal(Vec<TaskKey>),
 }
 
 /// A report to one client, as [`OutboxBatch`] groups them.
@@ -153,6 +159,14 @@ impl Outbox for OutboxBatch {
             _ => commands.push(WorkerCommand::Acquire(vec![(key, holders)])),
         }
     }
+
+    fn steal(&mut self, worker: WorkerId, key: TaskKey) {
+        let commands = self.workers.entry(worker).or_default();
+        match commands.last_mut() {
+            Some(WorkerCommand::Steal(pending)) => pending.push(key),
+            _ => commands.push(WorkerCommand::Steal(vec![key])),
+        }
+    }
 }
 
 /// A command as the state machine buffers it during one event.
@@ -166,11 +180,12 @@ pub(crate) enum Command {
     Recomputing(ClientId, TaskKey),
     Forgotten(TaskKey),
     Acquire(WorkerId, TaskKey, Vec<WorkerId>),
+    Steal(WorkerId, TaskKey),
 }
 
 /// Hands buffered commands to `out` in order, merging each worker's releases into one
-/// `release_data` call (flushed before that worker's next `compute` or `acquire`, so order
-/// holds).
+/// `release_data` call (flushed before that worker's next `compute`, `acquire` or `steal`,
+/// so order holds).
 pub(crate) fn deliver(commands: &mut Vec<Command>, out: &mut dyn Outbox) {
     let mut releases: Map<WorkerId, Vec<TaskKey>> = Map::default();
     for command in commands.drain(..) {
@@ -192,6 +207,12 @@ pub(crate) fn deliver(commands: &mut Vec<Command>, out: &mut dyn Outbox) {
                     out.release_data(worker, keys);
                 }
                 out.acquire(worker, key, holders);
+            }
+            Command::Steal(worker, key) => {
+                if let Some(keys) = releases.remove(&worker) {
+                    out.release_data(worker, keys);
+                }
+                out.steal(worker, key);
             }
         }
     }

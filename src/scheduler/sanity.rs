@@ -48,6 +48,7 @@ impl SchedulerState {
             "keys_in_memory counter is off"
         );
         self.check_workers();
+        self.check_steals();
         self.check_queue();
         self.check_no_worker();
         self.check_clients();

@@ -50,6 +50,10 @@ pub struct SchedulerState {
     pub(super) unplaceable_notes: Vec<TaskKey>,
     /// Copies ordered (`order_copy`) and not yet reported: key → the workers asked.
     pub(super) pending_copies: Map<TaskKey, Vec<WorkerId>>,
+    /// Tasks asked back from the worker processing them, for another (see `stealing.rs`).
+    pub(super) steals: Map<TaskKey, super::stealing::Steal>,
+    /// Workers with more tasks in flight than threads, so some wait in their own queue.
+    pub(super) overloaded: BTreeSet<WorkerId>,
     /// Whether forgotten keys go to the outbox (`Outbox::task_forgotten`): only an observer
     /// (the dashboard) wants them, so without one a forgotten task costs nothing more.
     pub(super) report_forgotten: bool,
@@ -76,6 +80,8 @@ impl SchedulerState {
             unplaceable_notes: Vec::new(),
             report_forgotten: true,
             pending_copies: Map::default(),
+            steals: Map::default(),
+            overloaded: BTreeSet::new(),
         }
     }
 
@@ -170,10 +176,11 @@ impl SchedulerState {
     }
 
     /// Ends an event: releases what is no longer needed, fills free slots from the queue,
-    /// and hands the commands to `out`.
+    /// asks tasks back for workers about to idle, and hands the commands to `out`.
     pub(super) fn end_event(&mut self, out: &mut dyn Outbox) {
         self.process_release_candidates();
         self.assign_queued();
+        self.steal_for_idle_workers();
         deliver(&mut self.commands, out);
     }
 
@@ -197,6 +204,7 @@ impl SchedulerState {
             TaskState::Processing { worker } => {
                 self.update_processing(worker, key, false);
                 self.hold_resources(worker, key, false);
+                self.forget_steal(key);
             }
             TaskState::Queued => {
                 let task = &self.tasks[key];
@@ -269,6 +277,19 @@ impl SchedulerState {
         if !record.is_saturated() {
             self.free_slots.insert(record.free_slot_entry());
         }
+        self.update_overloaded(worker);
+    }
+
+    /// Keeps `worker`'s entry in the index of workers with tasks in their own queue.
+    fn update_overloaded(&mut self, worker: WorkerId) {
+        let Some(record) = self.workers.get(&worker) else {
+            return;
+        };
+        if record.has_queued_tasks() {
+            self.overloaded.insert(worker);
+        } else {
+            self.overloaded.remove(&worker);
+        }
     }
 
     /// `worker`'s task `key` (processing there) seceded: it stops counting against the
@@ -284,6 +305,7 @@ impl SchedulerState {
         if !record.is_saturated() {
             self.free_slots.insert(record.free_slot_entry());
         }
+        self.update_overloaded(worker);
     }
 
     /// An active task holds its dependencies (they are needed); one that stops being

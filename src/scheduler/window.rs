@@ -112,6 +112,11 @@ impl WindowEstimate {
         });
     }
 
+    /// Whether a peer could not fetch from the worker and it has not answered a ping since.
+    pub(crate) fn held_off_now(&self) -> bool {
+        self.held_off
+    }
+
     /// The smallest of the recent round trips, if any was measured.
     pub(crate) fn min_round_trip(&self) -> Option<Duration> {
         self.round_trips.iter().flatten().min().copied()

@@ -33,6 +33,10 @@ pub(crate) struct WorkerRecord {
     pub(crate) window: super::window::WindowEstimate,
     /// Being retired: it takes no new task and its data moves elsewhere before it stops.
     pub(crate) retiring: bool,
+    /// Tasks asked back from other workers for it, not yet given back (see `stealing.rs`).
+    pub(crate) incoming_steals: usize,
+    /// Tasks of its `processing` asked back for another worker, not yet given back.
+    pub(crate) outgoing_steals: usize,
 }
 
 impl WorkerRecord {
@@ -42,7 +46,7 @@ impl WorkerRecord {
     }
 
     /// Tasks in flight that did not secede.
-    fn computing(&self) -> usize {
+    pub(crate) fn computing(&self) -> usize {
         self.processing.len() - self.seceded.len()
     }
 
@@ -52,6 +56,12 @@ impl WorkerRecord {
             processing: self.computing() as u64,
             nthreads: u64::from(self.nthreads),
         }
+    }
+
+    /// Whether it has more tasks in flight (not seceded) than threads: some wait in its own
+    /// queue, where another worker may take them (see `stealing.rs`).
+    pub(crate) fn has_queued_tasks(&self) -> bool {
+        self.computing() > self.nthreads as usize
     }
 
     /// Its entry in the scheduler's index of workers with free slots.

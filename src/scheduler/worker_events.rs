@@ -72,6 +72,8 @@ impl SchedulerState {
             profile,
             window: Default::default(),
             retiring: false,
+            incoming_steals: 0,
+            outgoing_steals: 0,
         };
         for function in &record.functions {
             *self.function_workers.entry(function.clone()).or_default() += 1;
@@ -140,6 +142,7 @@ impl SchedulerState {
     fn remove_worker_record(&mut self, worker: WorkerId) -> Option<WorkerRecord> {
         let record = self.workers.remove(&worker)?;
         self.free_slots.remove(&record.free_slot_entry());
+        self.overloaded.remove(&worker);
         for function in &record.functions {
             let count = self
                 .function_workers
@@ -291,6 +294,8 @@ impl SchedulerState {
     ) -> Result<(), IgnoredReport> {
         let checked = self.check_running(worker, &key);
         if checked.is_ok() {
+            // It runs: a steal asked of it will not be answered with the task.
+            self.forget_steal(&key);
             self.mark_seceded(worker, &key);
         }
         self.end_event(out);

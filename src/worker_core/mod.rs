@@ -5,7 +5,7 @@
 //! Events in ([`WorkerState::on_compute`], [`WorkerState::on_fetched`],
 //! [`WorkerState::on_fetch_failed`], [`WorkerState::on_job_done`],
 //! [`WorkerState::on_release`], [`WorkerState::on_put`], [`WorkerState::on_center_lost`],
-//! [`WorkerState::on_registered`], [`WorkerState::on_acquire`]), commands out through a [`WorkerOutbox`] (run a job,
+//! [`WorkerState::on_registered`], [`WorkerState::on_acquire`], [`WorkerState::on_steal`]), commands out through a [`WorkerOutbox`] (run a job,
 //! fetch keys from a peer, report a task event). The worker actor
 //! (`crate::actors::worker`) only feeds it and performs what it says.
 //!
@@ -19,6 +19,7 @@ mod memory;
 mod outbox;
 mod sanity;
 mod state;
+mod steal;
 pub mod store;
 
 #[cfg(test)]

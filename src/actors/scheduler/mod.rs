@@ -17,7 +17,7 @@ mod worker_handlers;
 pub use recovery::WorkerHolds;
 
 use actix::prelude::*;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::actors::center::state::LeaveReason;
 use crate::actors::remote::handshake::reply_envelope;
@@ -291,6 +291,13 @@ impl Scheduler {
                     let peers = self.peer_addresses(keys.iter().flat_map(|(_, h)| h.iter()));
                     entry.link.tell(CenterToWorker::Acquire { keys, peers });
                 }
+                WorkerCommand::Steal(keys) => {
+                    let sent = self.send_compute(entry, std::mem::take(&mut tasks));
+                    self.observer.messages(MessageKind::Compute, sent);
+                    self.observer.messages(MessageKind::Steal, 1);
+                    debug!(target: LOG_TARGET, %worker, tasks = keys.len(), "Asking tasks back for an idle worker");
+                    entry.link.tell(CenterToWorker::Steal(keys));
+                }
             }
         }
         let sent = self.send_compute(entry, tasks);
@@ -400,6 +407,9 @@ impl Scheduler {
                     .on_missing_dependency(worker, key, dependency, holder, &mut self.batch)
             }
             TaskEvent::Seceded { key } => self.state.on_task_seceded(worker, key, &mut self.batch),
+            TaskEvent::GivenBack { key } => {
+                self.state.on_task_given_back(worker, key, &mut self.batch)
+            }
             TaskEvent::Copied { key, nbytes } => {
                 let taken = self
                     .state

@@ -136,7 +136,8 @@ impl Observer {
             TaskEvent::MissingDependency { .. }
             | TaskEvent::Seceded { .. }
             | TaskEvent::Copied { .. }
-            | TaskEvent::CopyFailed { .. } => {}
+            | TaskEvent::CopyFailed { .. }
+            | TaskEvent::GivenBack { .. } => {}
         }
     }
 

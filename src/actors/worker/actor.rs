@@ -325,6 +325,12 @@ impl Worker {
                 let mut out = ShellOutbox::new(self.spill.as_mut()).with_pool(self.pool.as_ref());
                 self.core.on_release(keys, &mut out);
             }
+            CenterToWorker::Steal(keys) => {
+                let mut out = ShellOutbox::new(self.spill.as_mut()).with_pool(self.pool.as_ref());
+                self.core.on_steal(keys, &mut out);
+                let commands = out.commands;
+                self.perform(commands, ctx);
+            }
             CenterToWorker::Acquire { keys, peers } => {
                 let mut out = ShellOutbox::new(self.spill.as_mut());
                 self.core.on_acquire(keys, peers, &mut out);

@@ -13,6 +13,7 @@ mod refcounts;
 mod restart;
 mod restrictions;
 mod scale;
+mod stealing;
 mod trust;
 mod window;
 
@@ -55,6 +56,7 @@ pub(super) enum Sent {
     Lost(ClientId, TaskKey, String),
     Recomputing(ClientId, TaskKey),
     Acquire(WorkerId, TaskKey, Vec<WorkerId>),
+    Steal(WorkerId, TaskKey),
 }
 
 /// Records commands; what travels on the wire is round-tripped through bincode first.
@@ -116,6 +118,10 @@ impl Outbox for RecordingOutbox {
     fn acquire(&mut self, worker: WorkerId, key: TaskKey, holders: Vec<WorkerId>) {
         let key = self.wire(key);
         self.sent.push(Sent::Acquire(worker, key, holders));
+    }
+    fn steal(&mut self, worker: WorkerId, key: TaskKey) {
+        let key = self.wire(key);
+        self.sent.push(Sent::Steal(worker, key));
     }
 }
 

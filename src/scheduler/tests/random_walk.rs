@@ -155,6 +155,30 @@ impl Walk {
         }
     }
 
+    /// A worker gives a task back: one asked back for another worker, or (a third of the
+    /// time) any task it processes, as a worker that dropped it would.
+    fn give_back(&mut self) {
+        let mut stolen: Vec<(WorkerId, TaskKey)> = self
+            .sim
+            .state
+            .steals
+            .iter()
+            .map(|(key, steal)| (steal.victim, key.clone()))
+            .collect();
+        stolen.sort();
+        let pick = match self.dice.below(3) {
+            0 => self.dice.pick(&self.running()),
+            _ => self.dice.pick(&stolen),
+        };
+        let Some((worker, key)) = pick else {
+            return;
+        };
+        let (taken, _) = self
+            .sim
+            .step_with(|s, out| s.on_task_given_back(worker, key, out));
+        taken.expect("given back by the worker processing it");
+    }
+
     fn missing_dependency(&mut self) {
         let Some((worker, key)) = self.dice.pick(&self.running()) else {
             return;
@@ -252,6 +276,7 @@ impl Walk {
             3..=5 => self.submit(),
             6..=12 => self.finish_or_fail(),
             13 => self.missing_dependency(),
+            18 => self.give_back(),
             14..=17 => self.client_event(),
             _ => self.scatter(),
         }

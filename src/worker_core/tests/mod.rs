@@ -8,6 +8,7 @@ mod fetching;
 mod memory;
 mod random_walk;
 mod running;
+mod steal;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -95,7 +95,8 @@ impl Walk {
             | TaskEvent::MissingDependency { key, .. }
             | TaskEvent::Seceded { key }
             | TaskEvent::Copied { key, .. }
-            | TaskEvent::CopyFailed { key, .. } => key.clone(),
+            | TaskEvent::CopyFailed { key, .. }
+            | TaskEvent::GivenBack { key } => key.clone(),
         };
         if self.outstanding.remove(&key) {
             return;
@@ -107,6 +108,7 @@ impl Walk {
             TaskEvent::Erred { .. } => (false, "erred"),
             TaskEvent::MissingDependency { .. } => (false, "missing a dependency"),
             TaskEvent::Seceded { .. } => (false, "seceded"),
+            TaskEvent::GivenBack { .. } => (false, "given back"),
         };
         assert!(
             copy && self.fetched_keys.contains(&key),
@@ -205,6 +207,16 @@ impl Walk {
         self.absorb(sent);
     }
 
+    /// The scheduler asks a task back: given back (then no longer outstanding) or not.
+    fn steal(&mut self) {
+        if self.next_task == 0 {
+            return;
+        }
+        let name = format!("t{}", self.dice.below(self.next_task));
+        let sent = self.sim.step(|s, out| s.on_steal(vec![key(&name)], out));
+        self.absorb(sent);
+    }
+
     fn lose_center(&mut self) {
         self.outstanding.clear();
         let sent = self.sim.step(|s, out| {
@@ -226,7 +238,8 @@ impl Walk {
             0..=9 => self.compute(),
             10..=19 => self.finish_job(),
             20..=31 => self.answer_fetch(),
-            32..=36 => self.release(),
+            32..=35 => self.release(),
+            36 => self.steal(),
             37 | 38 => self.put(),
             39 if self.dice.below(2) == 0 => self.lose_center(),
             _ => self.sample_memory(),
