@@ -1,7 +1,8 @@
 //! Restrictions and resources on a real cluster started from the command line with this
 //! test binary as center and workers: tasks asking for a GPU run only on the worker started
 //! with `--resources GPU=1`, one at a time; a task restricted to a worker not connected
-//! waits, visibly, until that worker joins; bad resources are refused with the reason.
+//! waits, visibly, until that worker joins; bad resources are refused with the reason; tasks
+//! all sent to the holder of their input are shared with an idle worker (work stealing).
 //!
 //! A custom test main (libtest-mimic) lets the same binary serve as a worker.
 
@@ -54,6 +55,20 @@ fn gpu_job(call: u32, dir: String) -> Result<String, String> {
 #[remote]
 fn process_id(offset: u32) -> u32 {
     std::process::id() + offset
+}
+
+/// `n` bytes, to be read by [`slow_read`].
+#[remote]
+fn bytes_here(n: u32) -> Vec<u8> {
+    vec![1; n as usize]
+}
+
+/// Reads `data`, takes 300 ms, names the worker that ran it.
+#[remote]
+fn slow_read(data: Vec<u8>, call: u32) -> String {
+    let _ = (data.len(), call);
+    std::thread::sleep(Duration::from_millis(300));
+    worker_name()
 }
 
 /// A worker of this binary named `name`, with `extra` flags, registered.
@@ -190,6 +205,32 @@ fn run_calls_a_function_once_on_every_worker() -> Result<(), Failed> {
     Ok(())
 }
 
+/// Every reader of a value goes to the worker holding it (locality), whatever its window,
+/// so without stealing worker `a` would run all 8 one after another while `b` idles.
+fn an_idle_worker_takes_tasks_queued_on_the_holder_of_their_input() -> Result<(), Failed> {
+    let exe = std::env::current_exe()?;
+    let (_center, addr, _none) = program_cluster(&exe, &[], "1");
+    let _a = named_worker(&addr, "a", &["--nthreads", "1"]);
+    let _b = named_worker(&addr, "b", &["--nthreads", "1"]);
+    let executor = Executor::connect(&addr)?;
+    let on_a = SubmitOptions::new().workers(["a"]);
+    let data = executor.submit_with(bytes_here, (1024,), on_a)?;
+    data.result_timeout(PATIENCE)?;
+    let readers: Vec<_> = (0..8)
+        .map(|call| executor.submit(slow_read, (&data, call)))
+        .collect::<Result<_, _>>()?;
+    let mut ran_on = Vec::new();
+    for reader in &readers {
+        ran_on.push(reader.result_timeout(PATIENCE)?);
+    }
+    let on_b = ran_on.iter().filter(|name| *name == "b").count();
+    check(
+        on_b >= 3 && ran_on.len() - on_b >= 3,
+        &format!("both workers ran at least 3 of the 8 readers: {ran_on:?}"),
+    )?;
+    Ok(())
+}
+
 fn main() {
     if support::serve_role_if_asked() {
         return;
@@ -211,6 +252,10 @@ fn main() {
         Trial::test(
             "run_calls_a_function_once_on_every_worker",
             run_calls_a_function_once_on_every_worker,
+        ),
+        Trial::test(
+            "an_idle_worker_takes_tasks_queued_on_the_holder_of_their_input",
+            an_idle_worker_takes_tasks_queued_on_the_holder_of_their_input,
         ),
     ];
     libtest_mimic::run(&args, tests).exit();

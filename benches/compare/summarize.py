@@ -144,7 +144,30 @@ def workloads(rows):
         Row("200 × 50 ms tasks, a worker killed halfway", "s", True,
             lambda: median_s(pick(rows, "dask", "worker_failure_recovery", failure="sigkill_1_worker_at_50pct")),
             lambda: median_s(pick(rows, "taskforce", "worker_failure_recovery", failure="sigkill_1_worker_at_50pct"))),
+        Row("200 tasks, every tenth 200 ms, the rest 5 ms (makespan)", "s", True,
+            lambda: median_s(pick(rows, "dask", "stealing_uneven")),
+            lambda: median_s(pick(rows, "taskforce", "stealing_uneven")),
+            floor=lambda: [r.get("ideal_s") for r in pick(rows, "taskforce", "stealing_uneven")],
+            target=("≤ 1.02× the ideal (the floor)", 0, 1.02)),
+        Row("40 × 50 ms tasks reading one worker's value (makespan)", "s", True,
+            lambda: median_s(pick(rows, "dask", "stealing_locality")),
+            lambda: median_s(pick(rows, "taskforce", "stealing_locality")),
+            floor=lambda: [r.get("ideal_s") for r in pick(rows, "taskforce", "stealing_locality")]),
     ]
+    return out
+
+
+def stealing_lines(rows):
+    """How busy each worker was in the stealing workloads' median runs (both, when
+    stealing works)."""
+    out = []
+    for bench in ("stealing_uneven", "stealing_locality"):
+        for system in ("dask", "taskforce"):
+            for r in pick(rows, system, bench):
+                busy = " / ".join(f"{b:.2f} s" for b in r.get("busy_s", []))
+                tasks = " / ".join(str(t) for t in r.get("tasks_per_worker", []))
+                out.append(f"- {bench}, {system}: {r.get('over_ideal')}× the ideal; "
+                           f"tasks per worker {tasks}; busy {busy}")
     return out
 
 
@@ -204,6 +227,11 @@ def main():
         text, met = judge(row, d, t, floor)
         print(f"| {row.name} | {fmt(d, row.unit)} | {fmt(t, row.unit)} | {speedup} | "
               f"{fmt(floor, row.unit)} | {text} | {met} |")
+    stealing = stealing_lines(rows)
+    if stealing:
+        print("\n## Work stealing: how busy each worker was\n")
+        for line in stealing:
+            print(line)
     print("\n## Machine\n")
     for line in machine_lines(rows):
         print(line)
