@@ -92,7 +92,10 @@ fn locality(executor: &Executor) -> taskforce::Result<Run> {
     Ok(tally(results, started.elapsed().as_secs_f64()))
 }
 
-fn one_run(workload: fn(&Executor) -> taskforce::Result<Run>) -> taskforce::Result<Run> {
+/// A workload: submits its tasks on a cluster and tallies what ran where.
+type Workload = fn(&Executor) -> taskforce::Result<Run>;
+
+fn one_run(workload: Workload) -> taskforce::Result<Run> {
     let cluster = LocalCluster::builder()
         .workers(2)
         .threads_per_worker(1)

@@ -42,7 +42,7 @@
 //! ids would remove.
 //!
 //! `cargo run --release --example simulate [-- --tasks 1000000 --workers 1000 --threads 2
-//! --seed 1]`
+//! --seed 1 --no-stealing]`
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cmp::Reverse;
@@ -110,6 +110,8 @@ pub struct SimConfig {
     pub threads: u32,
     /// Seeds the run times, sizes and (so) the schedule.
     pub seed: u64,
+    /// Whether the scheduler steals (`--no-stealing` turns it off, to compare).
+    pub stealing: bool,
 }
 
 /// What one simulation measured.
@@ -137,6 +139,8 @@ pub struct SimReport {
     pub critical_path_ns: u64,
     /// Tasks the scheduler still knew at the end (0 when everything was released).
     pub left_in_scheduler: usize,
+    /// Tasks given back to the scheduler after a steal request.
+    pub given_back: u64,
 }
 
 /// SplitMix64: a seeded hash of a task's index, so each task's draw is independent of the
@@ -324,6 +328,7 @@ struct Sim<'a> {
     hash: Xxh3,
     scheduler_wall: Duration,
     makespan_ns: u64,
+    given_back: u64,
 }
 
 impl Sim<'_> {
@@ -353,6 +358,7 @@ impl Sim<'_> {
             let queue = &mut self.workers[victim.0 as usize - 1].queue;
             if let Some(at) = queue.iter().position(|&(queued, _)| queued == task) {
                 queue.remove(at);
+                self.given_back += 1;
                 self.call(state, now, |s, out| {
                     s.on_task_given_back(victim, key(task), out)
                         .expect("the victim processes the task it gives back");
@@ -404,7 +410,10 @@ pub fn simulate(config: SimConfig) -> SimReport {
     let (edges, critical_path_ns) = (work.edges(), work.critical_path_ns());
     let total_work_ns = work.tasks.iter().map(|t| t.run_ns).sum();
 
-    let mut state = SchedulerState::new(SchedulerConfig::default());
+    let mut state = SchedulerState::new(SchedulerConfig {
+        work_stealing: config.stealing,
+        ..SchedulerConfig::default()
+    });
     let mut sim = Sim {
         workers: (0..config.workers)
             .map(|_| SimWorker {
@@ -417,6 +426,7 @@ pub fn simulate(config: SimConfig) -> SimReport {
         hash: Xxh3::with_seed(config.seed),
         scheduler_wall: Duration::ZERO,
         makespan_ns: 0,
+        given_back: 0,
         work: &mut work,
     };
     for id in 1..=config.workers {
@@ -476,6 +486,7 @@ pub fn simulate(config: SimConfig) -> SimReport {
         total_work_ns,
         critical_path_ns,
         left_in_scheduler: state.task_count(),
+        given_back: sim.given_back,
     }
 }
 
@@ -494,6 +505,7 @@ fn main() {
         workers: arg("--workers", 1_000) as u32,
         threads: arg("--threads", 2) as u32,
         seed: arg("--seed", 1),
+        stealing: !std::env::args().any(|a| a == "--no-stealing"),
     };
     let r = simulate(config);
     assert_eq!(r.left_in_scheduler, 0, "every task was released");
@@ -502,7 +514,7 @@ fn main() {
     let bound_ns = ideal_ns.max(r.critical_path_ns);
     let ms = |ns: u64| ns as f64 / NS_PER_MS as f64;
     println!(
-        "{{\"bench\": \"scheduler_simulation\", \"system\": \"taskforce\", \"tasks\": {}, \"edges\": {}, \"workers\": {}, \"threads_per_worker\": {}, \"seed\": {}, \"schedule_hash\": \"{:016x}\", \"median_s\": {:.3}, \"scheduler_wall_s\": {:.3}, \"total_wall_s\": {:.3}, \"transitions_per_s\": {:.0}, \"scheduler_bytes_per_task_after_submit\": {:.0}, \"scheduler_bytes_per_task_peak\": {:.0}, \"makespan_ms\": {:.1}, \"ideal_ms\": {:.1}, \"critical_path_ms\": {:.1}, \"makespan_over_bound\": {:.3}}}",
+        "{{\"bench\": \"scheduler_simulation\", \"system\": \"taskforce\", \"tasks\": {}, \"edges\": {}, \"workers\": {}, \"threads_per_worker\": {}, \"seed\": {}, \"schedule_hash\": \"{:016x}\", \"median_s\": {:.3}, \"scheduler_wall_s\": {:.3}, \"total_wall_s\": {:.3}, \"transitions_per_s\": {:.0}, \"scheduler_bytes_per_task_after_submit\": {:.0}, \"scheduler_bytes_per_task_peak\": {:.0}, \"makespan_ms\": {:.1}, \"ideal_ms\": {:.1}, \"critical_path_ms\": {:.1}, \"makespan_over_bound\": {:.3}, \"tasks_given_back\": {}}}",
         r.tasks,
         r.edges,
         config.workers,
@@ -519,6 +531,7 @@ fn main() {
         ms(ideal_ns),
         ms(r.critical_path_ns),
         r.makespan_ns as f64 / bound_ns as f64,
+        r.given_back,
     );
 }
 
@@ -532,6 +545,7 @@ mod tests {
             workers: 20,
             threads: 2,
             seed,
+            stealing: true,
         }
     }
 

@@ -52,8 +52,9 @@ pub struct SchedulerState {
     pub(super) pending_copies: Map<TaskKey, Vec<WorkerId>>,
     /// Tasks asked back from the worker processing them, for another (see `stealing.rs`).
     pub(super) steals: Map<TaskKey, super::stealing::Steal>,
-    /// Workers with more tasks in flight than threads, so some wait in their own queue.
-    pub(super) overloaded: BTreeSet<WorkerId>,
+    /// Workers keeping more tasks than threads (some wait in their own queue), fewest per
+    /// thread first: `WorkerRecord::queue_entry`.
+    pub(super) overloaded: BTreeSet<(Occupancy, WorkerId)>,
     /// Whether forgotten keys go to the outbox (`Outbox::task_forgotten`): only an observer
     /// (the dashboard) wants them, so without one a forgotten task costs nothing more.
     pub(super) report_forgotten: bool,
@@ -281,14 +282,20 @@ impl SchedulerState {
     }
 
     /// Keeps `worker`'s entry in the index of workers with tasks in their own queue.
-    fn update_overloaded(&mut self, worker: WorkerId) {
-        let Some(record) = self.workers.get(&worker) else {
+    pub(super) fn update_overloaded(&mut self, worker: WorkerId) {
+        let Some(record) = self.workers.get_mut(&worker) else {
             return;
         };
-        if record.has_queued_tasks() {
-            self.overloaded.insert(worker);
-        } else {
-            self.overloaded.remove(&worker);
+        let entry = record.queue_entry();
+        if entry == record.indexed_queue {
+            return;
+        }
+        let old = std::mem::replace(&mut record.indexed_queue, entry);
+        if let Some(old) = old {
+            self.overloaded.remove(&old);
+        }
+        if let Some(entry) = entry {
+            self.overloaded.insert(entry);
         }
     }
 

@@ -110,6 +110,7 @@ impl SchedulerState {
         };
         if let Some(victim) = self.workers.get_mut(&steal.victim) {
             victim.outgoing_steals -= 1;
+            self.update_overloaded(steal.victim);
         }
         if let Some(thief) = self.workers.get_mut(&steal.thief) {
             thief.incoming_steals -= 1;
@@ -120,7 +121,7 @@ impl SchedulerState {
     /// `assign_queued`, every worker with a free slot), asks tasks back from the worker
     /// with the most queued per thread (see the module docs).
     pub(super) fn steal_for_idle_workers(&mut self) {
-        if self.overloaded.is_empty() || self.is_recovering() {
+        if !self.config.work_stealing || self.overloaded.is_empty() || self.is_recovering() {
             return;
         }
         let thieves: Vec<WorkerId> = self
@@ -147,9 +148,7 @@ impl SchedulerState {
             return;
         };
         let victim_record = &self.workers[&victim];
-        let victim_load = victim_record
-            .computing()
-            .saturating_sub(victim_record.outgoing_steals);
+        let victim_load = victim_record.keeps();
         let victim_threads = victim_record.nthreads as usize;
         // Loads per thread even out when `moved` tasks go: (v - m) / tv = (t + m) / tt.
         let even = (victim_load * thief_threads).saturating_sub(thief_load * victim_threads)
@@ -167,24 +166,25 @@ impl SchedulerState {
             self.workers.get_mut(&thief).expect("thief").incoming_steals += 1;
             self.push_command(Command::Steal(victim, key));
         }
+        self.update_overloaded(victim);
     }
 
     /// The worker other than `thief` with the most tasks queued per thread (not counting
     /// those asked back already), and how many it has queued; `None` if none has any.
     fn busiest_victim(&self, thief: WorkerId) -> Option<(WorkerId, usize)> {
-        self.overloaded
-            .iter()
-            .filter(|victim| **victim != thief)
-            .filter_map(|victim| {
-                let record = &self.workers[victim];
-                let load = record.computing().saturating_sub(record.outgoing_steals);
-                let queued = load.checked_sub(record.nthreads as usize)?;
-                (queued > 0).then_some((queued, record.nthreads as usize, *victim))
-            })
-            .max_by(|(a, a_threads, a_id), (b, b_threads, b_id)| {
-                (a * b_threads).cmp(&(b * a_threads)).then(b_id.cmp(a_id))
-            })
-            .map(|(queued, _, victim)| (victim, queued))
+        let mut busiest: Option<&(_, WorkerId)> = None;
+        // Among workers as busy as the busiest, the lowest id: the index is walked from the
+        // busiest down, so each tie seen is a lower id.
+        for entry in self.overloaded.iter().rev() {
+            match busiest {
+                _ if entry.1 == thief => continue,
+                Some((most, _)) if entry.0 != *most => break,
+                _ => busiest = Some(entry),
+            }
+        }
+        let (_, victim) = busiest?;
+        let record = &self.workers[victim];
+        Some((*victim, record.keeps() - record.nthreads as usize))
     }
 
     /// Whether `victim`'s `queued` tasks would wait there longer than a steal takes.
@@ -273,13 +273,19 @@ impl SchedulerState {
             );
             assert_eq!(record.incoming_steals, expected_in, "{id}: incoming steals");
             assert_eq!(
-                self.overloaded.contains(id),
-                record.has_queued_tasks(),
-                "{id}: overloaded index"
+                record.indexed_queue,
+                record.queue_entry(),
+                "{id}: queue entry"
             );
+            if let Some(entry) = record.queue_entry() {
+                assert!(self.overloaded.contains(&entry), "{id}: not indexed");
+            }
         }
-        for id in &self.overloaded {
-            assert!(self.workers.contains_key(id), "overloaded {id} is gone");
-        }
+        let indexed = self.workers.values().filter(|w| w.indexed_queue.is_some());
+        assert_eq!(
+            self.overloaded.len(),
+            indexed.count(),
+            "stale queue entries"
+        );
     }
 }

@@ -90,6 +90,9 @@ pub struct SchedulerConfig {
     /// as measured), which bounds the measured window. Default 64 MiB. Never narrows the
     /// window below `saturation`.
     pub window_memory_bytes: u64,
+    /// Whether a worker about to idle asks tasks back from one with a queue (see
+    /// `stealing.rs`; dask's `distributed.scheduler.work-stealing`). Default true.
+    pub work_stealing: bool,
 }
 
 impl Default for SchedulerConfig {
@@ -100,6 +103,7 @@ impl Default for SchedulerConfig {
             allowed_failures: 3,
             max_tasks_per_thread: 512,
             window_memory_bytes: 64 << 20,
+            work_stealing: true,
         }
     }
 }

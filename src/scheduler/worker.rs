@@ -37,6 +37,9 @@ pub(crate) struct WorkerRecord {
     pub(crate) incoming_steals: usize,
     /// Tasks of its `processing` asked back for another worker, not yet given back.
     pub(crate) outgoing_steals: usize,
+    /// Its entry in the scheduler's index of workers with tasks in their own queue, if
+    /// it has any (see [`Self::queue_entry`]).
+    pub(crate) indexed_queue: Option<(Occupancy, WorkerId)>,
 }
 
 impl WorkerRecord {
@@ -58,10 +61,23 @@ impl WorkerRecord {
         }
     }
 
-    /// Whether it has more tasks in flight (not seceded) than threads: some wait in its own
-    /// queue, where another worker may take them (see `stealing.rs`).
-    pub(crate) fn has_queued_tasks(&self) -> bool {
-        self.computing() > self.nthreads as usize
+    /// Its tasks in flight (not seceded) and not asked back: more than its threads means
+    /// some wait in its own queue, where another worker may take them (see `stealing.rs`).
+    pub(crate) fn keeps(&self) -> usize {
+        self.computing().saturating_sub(self.outgoing_steals)
+    }
+
+    /// Its entry in the scheduler's index of workers with tasks in their own queue (most
+    /// tasks kept per thread last), or `None` if it keeps no more tasks than threads.
+    pub(crate) fn queue_entry(&self) -> Option<(Occupancy, WorkerId)> {
+        let keeps = self.keeps();
+        (keeps > self.nthreads as usize).then_some((
+            Occupancy {
+                processing: keeps as u64,
+                nthreads: u64::from(self.nthreads),
+            },
+            self.id,
+        ))
     }
 
     /// Its entry in the scheduler's index of workers with free slots.

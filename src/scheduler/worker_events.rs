@@ -74,6 +74,7 @@ impl SchedulerState {
             retiring: false,
             incoming_steals: 0,
             outgoing_steals: 0,
+            indexed_queue: None,
         };
         for function in &record.functions {
             *self.function_workers.entry(function.clone()).or_default() += 1;
@@ -142,7 +143,9 @@ impl SchedulerState {
     fn remove_worker_record(&mut self, worker: WorkerId) -> Option<WorkerRecord> {
         let record = self.workers.remove(&worker)?;
         self.free_slots.remove(&record.free_slot_entry());
-        self.overloaded.remove(&worker);
+        if let Some(entry) = record.indexed_queue {
+            self.overloaded.remove(&entry);
+        }
         for function in &record.functions {
             let count = self
                 .function_workers
