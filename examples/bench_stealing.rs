@@ -92,6 +92,9 @@ fn locality(executor: &Executor) -> taskforce::Result<Run> {
     Ok(tally(results, started.elapsed().as_secs_f64()))
 }
 
+/// Threads in the cluster: 2 workers of 1.
+const THREADS: f64 = 2.0;
+
 /// A workload: submits its tasks on a cluster and tallies what ran where.
 type Workload = fn(&Executor) -> taskforce::Result<Run>;
 
@@ -108,13 +111,12 @@ fn one_run(workload: Workload) -> taskforce::Result<Run> {
 fn main() -> taskforce::Result<()> {
     taskforce::local::serve_if_local_worker();
     let runs = arg("--runs", 3).max(1);
-    let workloads: [(&str, fn(&Executor) -> taskforce::Result<Run>, f64); 2] = [
-        (
-            "stealing_uneven",
-            uneven,
-            (20.0 * 0.2 + 180.0 * 0.005) / 2.0,
-        ),
-        ("stealing_locality", locality, 40.0 * 0.05 / 2.0),
+    // Ideal makespans: the work over the threads, in seconds.
+    let uneven_ideal = (20.0 * 0.2 + 180.0 * 0.005) / THREADS;
+    let locality_ideal = 40.0 * 0.05 / THREADS;
+    let workloads: [(&str, Workload, f64); 2] = [
+        ("stealing_uneven", uneven, uneven_ideal),
+        ("stealing_locality", locality, locality_ideal),
     ];
     for (bench, workload, ideal_s) in workloads {
         let mut measured = Vec::new();
