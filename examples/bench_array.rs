@@ -18,13 +18,8 @@ use taskforce::collections::array::{block_rng, unit_f64};
 use taskforce::collections::Array;
 use taskforce::{Executor, LocalCluster};
 
-fn arg(name: &str, default: &str) -> String {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-        .unwrap_or_else(|| default.to_string())
-}
+mod support;
+use support::arg;
 
 fn median(mut seconds: Vec<f64>) -> f64 {
     seconds.sort_by(f64::total_cmp);
@@ -206,8 +201,8 @@ fn memory(limit: &str) -> taskforce::Result<()> {
 
 fn main() -> taskforce::Result<()> {
     taskforce::local::serve_if_local_worker();
-    let runs: usize = arg("--runs", "3").parse().expect("--runs N");
-    let only = arg("--only", "all");
+    let runs: usize = arg("--runs", 3);
+    let only = arg("--only", "all".to_string());
     let wanted = |bench: &str| only == "all" || only == bench;
     if wanted("graph_build") {
         graph_build();
@@ -219,16 +214,16 @@ fn main() -> taskforce::Result<()> {
             .start()?;
         let executor = cluster.executor()?;
         if wanted("seed_sum") {
-            let chunks = arg("--chunks", "1000").parse().expect("--chunks N");
+            let chunks = arg("--chunks", 1000);
             seed_sums(&executor, runs, chunks)?;
         }
         if wanted("big_graph") {
-            let side = arg("--side", "10000").parse().expect("--side N");
+            let side = arg("--side", 10000);
             big_graph(&executor, runs, side)?;
         }
     }
     if wanted("memory") {
-        memory(&arg("--memory-limit", "1GiB"))?;
+        memory(&arg("--memory-limit", "1GiB".to_string()))?;
     }
     Ok(())
 }

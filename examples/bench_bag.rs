@@ -19,6 +19,9 @@ use taskforce::collections::bag::split_words;
 use taskforce::collections::Bag;
 use taskforce::{remote, LocalCluster};
 
+mod support;
+use support::arg;
+
 #[remote]
 fn contains_python(line: &str) -> bool {
     line.contains("python")
@@ -35,15 +38,6 @@ fn first_word(line: String) -> String {
 #[remote]
 fn group_size(group: (String, Vec<String>)) -> u64 {
     group.1.len() as u64
-}
-
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 fn median(mut secs: Vec<f64>) -> f64 {

@@ -17,15 +17,12 @@ use std::time::{Duration, Instant};
 
 use taskforce::{remote, LocalCluster};
 
+mod support;
+use support::{arg, flag};
+
 #[remote]
 fn inc(x: i64) -> i64 {
     x + 1
-}
-
-fn arg(name: &str) -> Option<String> {
-    let args: Vec<String> = std::env::args().collect();
-    let at = args.iter().position(|a| a == name)?;
-    args.get(at + 1).cloned()
 }
 
 #[derive(Clone, Copy, PartialEq, Debug)]
@@ -190,11 +187,9 @@ fn median(mut xs: Vec<f64>) -> f64 {
 
 fn main() -> taskforce::Result<()> {
     taskforce::local::serve_if_local_worker();
-    let tasks: usize = arg("--tasks")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(50_000);
-    let rounds: usize = arg("--rounds").and_then(|v| v.parse().ok()).unwrap_or(5);
-    let browser = arg("--browser").or_else(|| {
+    let tasks: usize = arg("--tasks", 50_000);
+    let rounds: usize = arg("--rounds", 5);
+    let browser = flag("--browser").or_else(|| {
         ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
             .into_iter()
             .find(|p| std::path::Path::new(p).exists())

@@ -16,6 +16,9 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use taskforce::{remote, LocalCluster};
 
+mod support;
+use support::arg;
+
 /// Longest a run may take before the bench gives up on it.
 const RUN_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -28,15 +31,6 @@ fn sleep_task(i: i64) -> i64 {
 #[remote]
 fn sum_all(xs: Vec<i64>) -> i64 {
     xs.iter().sum()
-}
-
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 /// Children of `pid` (the worker under a nanny), from `/proc/*/stat`.

@@ -7,13 +7,8 @@ use std::time::Instant;
 
 use taskforce::collections::Array;
 
-fn arg(name: &str, default: &str) -> String {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-        .unwrap_or_else(|| default.to_string())
-}
+mod support;
+use support::arg;
 
 fn median(mut seconds: Vec<f64>) -> f64 {
     seconds.sort_by(f64::total_cmp);
@@ -21,7 +16,7 @@ fn median(mut seconds: Vec<f64>) -> f64 {
 }
 
 fn main() {
-    let runs: usize = arg("--runs", "5").parse().expect("--runs N");
+    let runs: usize = arg("--runs", 5);
     let (mut expression_s, mut graph_s, mut total_s) = (Vec::new(), Vec::new(), Vec::new());
     let mut tasks = 0;
     for run in 0..runs {

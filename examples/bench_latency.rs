@@ -17,18 +17,12 @@ use std::time::{Duration, Instant};
 use taskforce::testing::{LatencyProxy, LinkShape};
 use taskforce::{remote, Executor, LocalCluster};
 
+mod support;
+use support::{arg, arg_list};
+
 #[remote]
 fn inc(x: i64) -> i64 {
     x + 1
-}
-
-fn arg(name: &str, default: &str) -> String {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
-        .unwrap_or_else(|| default.to_string())
 }
 
 fn median(mut samples: Vec<Duration>) -> Duration {
@@ -144,13 +138,10 @@ fn run_at(
 
 fn main() -> taskforce::Result<()> {
     taskforce::local::serve_if_local_worker();
-    let tasks: usize = arg("--tasks", "50000").parse().unwrap_or(50_000);
-    let roundtrips: usize = arg("--roundtrips", "200").parse().unwrap_or(200);
-    let rounds: usize = arg("--rounds", "3").parse().unwrap_or(3);
-    let rtts: Vec<u64> = arg("--rtts-us", "0,500,2000")
-        .split(',')
-        .filter_map(|v| v.trim().parse().ok())
-        .collect();
+    let tasks: usize = arg("--tasks", 50_000);
+    let roundtrips: usize = arg("--roundtrips", 200);
+    let rounds: usize = arg("--rounds", 3);
+    let rtts: Vec<u64> = arg_list("--rtts-us", &[0, 500, 2000]);
     let mut zero_delay: Option<f64> = None;
     for rtt_us in rtts {
         let f = run_at(rtt_us, tasks, roundtrips, rounds)?;

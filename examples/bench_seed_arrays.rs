@@ -11,6 +11,9 @@ use taskforce::graph::{key, task, Graph};
 use taskforce::threaded::Threaded;
 use taskforce::{remote, Executor, LocalCluster, Runner};
 
+mod support;
+use support::arg;
+
 const LEN: usize = 1_000_000;
 
 #[remote]
@@ -39,15 +42,6 @@ fn add_arrays(x: &[f64], y: &[f64]) -> Vec<f64> {
 #[remote]
 fn sum_floats(xs: Vec<f64>) -> f64 {
     xs.iter().sum()
-}
-
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 fn futures_sum(executor: &Executor, n: u64, hold: bool) -> taskforce::Result<f64> {

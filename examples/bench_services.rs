@@ -10,6 +10,9 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use taskforce::{remote, LocalCluster, Restart};
 
+mod support;
+use support::arg;
+
 #[remote]
 fn inc(x: i64) -> i64 {
     x + 1
@@ -28,15 +31,6 @@ impl Tally {
         self.n += by;
         self.n
     }
-}
-
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 fn median(mut samples: Vec<Duration>) -> Duration {

@@ -12,18 +12,12 @@ use std::time::Instant;
 
 use taskforce::{remote, LocalCluster};
 
+mod support;
+use support::arg;
+
 #[remote]
 fn inc(x: i64) -> i64 {
     x + 1
-}
-
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 fn median(mut seconds: Vec<f64>) -> f64 {

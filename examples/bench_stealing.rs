@@ -22,6 +22,9 @@ use std::time::{Duration, Instant};
 
 use taskforce::{remote, Executor, LocalCluster};
 
+mod support;
+use support::arg;
+
 #[remote]
 fn sleep_for(i: u32, millis: u64) -> (u32, u64) {
     let _ = i;
@@ -39,15 +42,6 @@ fn read_then_sleep(data: Vec<u8>, i: u32, millis: u64) -> (u32, u64) {
     let _ = (data.len(), i);
     std::thread::sleep(Duration::from_millis(millis));
     (std::process::id(), millis)
-}
-
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 /// What one run measured: seconds, and per worker pid its tasks and milliseconds slept.

@@ -14,20 +14,14 @@ use taskforce::messages::{Token, TOKEN_ENV};
 use taskforce::remote::{ConnectOptions, Tls, TlsFiles};
 use taskforce::{remote, Executor};
 
+mod support;
+use support::arg;
+
 const TOKEN: &str = "bench token";
 
 #[remote]
 fn inc(x: i64) -> i64 {
     x + 1
-}
-
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 /// Writes a CA and one node certificate (for every process) into `dir`.

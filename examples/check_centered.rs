@@ -12,18 +12,13 @@ use ndarray::Axis;
 use taskforce::collections::Array;
 use taskforce::LocalCluster;
 
-fn arg(name: &str, default: &str) -> String {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-        .unwrap_or_else(|| default.to_string())
-}
+mod support;
+use support::arg;
 
 fn main() -> taskforce::Result<()> {
     taskforce::local::serve_if_local_worker();
-    let size: usize = arg("--size", "10000").parse().expect("--size N");
-    let block: usize = arg("--block", "1000").parse().expect("--block N");
+    let size: usize = arg("--size", 10000);
+    let block: usize = arg("--block", 1000);
     let cluster = LocalCluster::builder()
         .workers(2)
         .threads_per_worker(1)

@@ -56,6 +56,9 @@ use taskforce::scheduler::{
 };
 use xxhash_rust::xxh3::Xxh3;
 
+mod support;
+use support::arg;
+
 /// Counts live heap bytes and their peak, so the scheduler's memory per task is measured
 /// without reading the process's resident size (which the allocator's caching blurs).
 struct CountingAlloc;
@@ -488,15 +491,6 @@ pub fn simulate(config: SimConfig) -> SimReport {
         left_in_scheduler: state.task_count(),
         given_back: sim.given_back,
     }
-}
-
-fn arg(name: &str, default: u64) -> u64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 fn main() {
