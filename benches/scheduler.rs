@@ -51,7 +51,7 @@ impl Outbox for Assigned {
     fn key_recomputing(&mut self, _: ClientId, _: TaskKey) {}
     // Every task assigned is finished in order, so a steal is never answered: the task
     // finishes on its first worker.
-    fn steal(&mut self, _: WorkerId, _: TaskKey) {}
+    fn steal(&mut self, _: WorkerId, _: TaskKey, _: u64) {}
 }
 
 fn function() -> FunctionId {

@@ -288,7 +288,7 @@ fn index_of(key: &TaskKey) -> u32 {
 struct Said {
     computes: Vec<(WorkerId, u32)>,
     in_memory: Vec<u32>,
-    steals: Vec<(WorkerId, u32)>,
+    steals: Vec<(WorkerId, u32, u64)>,
 }
 
 impl Outbox for Said {
@@ -308,8 +308,8 @@ impl Outbox for Said {
     fn key_recomputing(&mut self, _: ClientId, key: TaskKey) {
         panic!("{key} recomputed in the simulation: no worker is lost");
     }
-    fn steal(&mut self, worker: WorkerId, key: TaskKey) {
-        self.steals.push((worker, index_of(&key)));
+    fn steal(&mut self, worker: WorkerId, key: TaskKey, steal: u64) {
+        self.steals.push((worker, index_of(&key), steal));
     }
 }
 
@@ -356,17 +356,18 @@ impl Sim<'_> {
         for (worker, task) in said.computes {
             self.assign(now, worker, task);
         }
-        for (victim, task) in said.steals {
+        for (victim, task, steal) in said.steals {
             // Answered at once: a task still in the victim's queue is given back.
             let queue = &mut self.workers[victim.0 as usize - 1].queue;
-            if let Some(at) = queue.iter().position(|&(queued, _)| queued == task) {
+            let queued = queue.iter().position(|&(queued, _)| queued == task);
+            if let Some(at) = queued {
                 queue.remove(at);
                 self.given_back += 1;
-                self.call(state, now, |s, out| {
-                    s.on_task_given_back(victim, key(task), out)
-                        .expect("the victim processes the task it gives back");
-                });
             }
+            self.call(state, now, |s, out| {
+                s.on_steal_answer(victim, key(task), steal, queued.is_some(), out)
+                    .expect("the victim processes the task it answers for");
+            });
         }
         for task in said.in_memory {
             let graph = self.work.tasks[task as usize].graph as usize;

@@ -405,7 +405,11 @@ impl DashboardModel {
     fn task_sent(&mut self, key: &TaskKey, worker: WorkerId, now: f64) {
         self.set_phase(key, TaskPhase::Processing);
         if let Some(entry) = self.tasks.get_mut(key) {
-            entry.sent = Some((worker, now));
+            // Sent again (stolen, or placed afresh): the worker it was sent to before no
+            // longer runs it.
+            if let Some((before, _)) = entry.sent.replace((worker, now)) {
+                self.workers.processing(before, -1);
+            }
             self.workers.processing(worker, 1);
         }
     }

@@ -96,11 +96,16 @@ pub enum TaskEvent {
         /// The peer asked for it (`w0` when none had an address this worker knew).
         holder: WorkerId,
     },
-    /// The task was asked back (`CenterToWorker::Steal`) and no thread had started it: it
-    /// is dropped here, for the scheduler to give to another worker.
-    GivenBack {
+    /// The answer to a steal request (`CenterToWorker::Steal`) for `key`: given back (no
+    /// thread had started it, and it is dropped here, for the scheduler to give to another
+    /// worker) or kept (running, done, or unknown here: its report goes as usual).
+    StealAnswer {
         /// The task.
         key: TaskKey,
+        /// The request's number, as the scheduler sent it.
+        steal: u64,
+        /// Whether the task was given back.
+        given_back: bool,
     },
 }
 
@@ -195,9 +200,9 @@ pub enum CenterToWorker {
         peers: Vec<(WorkerId, SocketAddr)>,
     },
     /// Give these tasks back if no thread started them (another worker is about to idle):
-    /// each one not started is dropped and answered with a `TaskEvent::GivenBack`; the
-    /// others run and are reported as usual.
-    Steal(Vec<TaskKey>),
+    /// each is answered with a `TaskEvent::StealAnswer` carrying its request's number, given
+    /// back (dropped here) or kept (it runs and is reported as usual).
+    Steal(Vec<(TaskKey, u64)>),
 }
 
 /// The center's request that a worker close.

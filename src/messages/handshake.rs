@@ -24,7 +24,8 @@ pub const MAGIC: [u8; 4] = *b"TFRC";
 /// The protocol this build speaks. Bump it on any change to a message enum's encoding
 /// (6: sessions send keepalives, empty envelopes; 7: task restrictions and worker
 /// resources, seceded tasks, coordination requests, activity reports, window pings; 8: copies
-/// (acquire orders and their reports), replicate, rebalance and retire requests).
+/// (acquire orders and their reports), replicate, rebalance and retire requests; 9: steal
+/// requests and their answers).
 pub const PROTOCOL_VERSION: u16 = 9;
 
 /// Limits on every envelope of the handshake (64 KiB, a header and no data frames): the

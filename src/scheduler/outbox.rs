@@ -38,9 +38,9 @@ pub trait Outbox {
         panic!("{worker} asked to copy {key} from {holders:?} through an outbox without copies");
     }
     /// Ask `worker` to give `key` back if none of its threads started it (another worker
-    /// is about to idle); the worker answers with `on_task_given_back`, or runs it and
-    /// reports as usual.
-    fn steal(&mut self, worker: WorkerId, key: TaskKey);
+    /// is about to idle); the worker answers with `on_steal_answer`, quoting `steal`, the
+    /// request's number.
+    fn steal(&mut self, worker: WorkerId, key: TaskKey, steal: u64);
 }
 
 /// A command to one worker, as [`OutboxBatch`] groups them.
@@ -52,8 +52,8 @@ pub enum WorkerCommand {
     ReleaseData(Vec<TaskKey>),
     /// Fetch a copy of each key from one of its holders, and keep it.
     Acquire(Vec<(TaskKey, Vec<WorkerId>)>),
-    /// Give these tasks back if no thread started them.
-    Steal(Vec<TaskKey>),
+    /// Give these tasks back if no thread started them (each with its request's number).
+    Steal(Vec<(TaskKey, u64)>),
 }
 
 /// A report to one client, as [`OutboxBatch`] groups them.
@@ -160,11 +160,11 @@ impl Outbox for OutboxBatch {
         }
     }
 
-    fn steal(&mut self, worker: WorkerId, key: TaskKey) {
+    fn steal(&mut self, worker: WorkerId, key: TaskKey, steal: u64) {
         let commands = self.workers.entry(worker).or_default();
         match commands.last_mut() {
-            Some(WorkerCommand::Steal(pending)) => pending.push(key),
-            _ => commands.push(WorkerCommand::Steal(vec![key])),
+            Some(WorkerCommand::Steal(pending)) => pending.push((key, steal)),
+            _ => commands.push(WorkerCommand::Steal(vec![(key, steal)])),
         }
     }
 }
@@ -180,7 +180,7 @@ pub(crate) enum Command {
     Recomputing(ClientId, TaskKey),
     Forgotten(TaskKey),
     Acquire(WorkerId, TaskKey, Vec<WorkerId>),
-    Steal(WorkerId, TaskKey),
+    Steal(WorkerId, TaskKey, u64),
 }
 
 /// Hands buffered commands to `out` in order, merging each worker's releases into one
@@ -208,11 +208,11 @@ pub(crate) fn deliver(commands: &mut Vec<Command>, out: &mut dyn Outbox) {
                 }
                 out.acquire(worker, key, holders);
             }
-            Command::Steal(worker, key) => {
+            Command::Steal(worker, key, steal) => {
                 if let Some(keys) = releases.remove(&worker) {
                     out.release_data(worker, keys);
                 }
-                out.steal(worker, key);
+                out.steal(worker, key, steal);
             }
         }
     }

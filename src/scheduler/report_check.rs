@@ -48,6 +48,19 @@ pub enum IgnoredReport {
         /// The key it reported.
         key: TaskKey,
     },
+    /// The worker answered a steal request that is no longer under way (the task was
+    /// released, moved or sent again since): its answer changes nothing.
+    #[error(
+        "{worker} answered steal request {steal} of {key}, which is no longer under way; stale"
+    )]
+    StaleStealAnswer {
+        /// The reporting worker.
+        worker: WorkerId,
+        /// The key it answered for.
+        key: TaskKey,
+        /// The request's number.
+        steal: u64,
+    },
     /// The worker reported a dependency missing that its task does not need.
     #[error(
         "{worker} reported {dependency} missing for {key}, which does not depend on it; forged"

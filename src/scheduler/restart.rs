@@ -52,8 +52,12 @@ impl SchedulerState {
     /// Clears every task, want, worker and index; keeps the configuration and generation.
     fn forget_everything(&mut self) {
         let (generation, report_forgotten) = (self.generation, self.report_forgotten);
+        // Steal numbers keep counting: a worker's late answer to a request made before the
+        // restart must not match one made after.
+        let next_steal = self.next_steal;
         *self = SchedulerState::new(self.config.clone());
         self.generation = generation;
+        self.next_steal = next_steal;
         self.report_forgotten = report_forgotten;
         // Workers that come back after a restart hold nothing worth recovering.
         self.recovery = super::center_restart::RecoveryPhase::Closed;

@@ -52,9 +52,11 @@ pub struct SchedulerState {
     pub(super) pending_copies: Map<TaskKey, Vec<WorkerId>>,
     /// Tasks asked back from the worker processing them, for another (see `stealing.rs`).
     pub(super) steals: Map<TaskKey, super::stealing::Steal>,
+    /// The number of the next steal request.
+    pub(super) next_steal: u64,
     /// Workers keeping more tasks than threads (some wait in their own queue), fewest per
-    /// thread first: `WorkerRecord::queue_entry`.
-    pub(super) overloaded: BTreeSet<(Occupancy, WorkerId)>,
+    /// thread first, ties highest id first: `WorkerRecord::queue_entry`.
+    pub(super) overloaded: BTreeSet<super::worker::QueueEntry>,
     /// Whether forgotten keys go to the outbox (`Outbox::task_forgotten`): only an observer
     /// (the dashboard) wants them, so without one a forgotten task costs nothing more.
     pub(super) report_forgotten: bool,
@@ -82,6 +84,7 @@ impl SchedulerState {
             report_forgotten: true,
             pending_copies: Map::default(),
             steals: Map::default(),
+            next_steal: 1,
             overloaded: BTreeSet::new(),
         }
     }

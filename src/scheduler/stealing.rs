@@ -10,11 +10,18 @@
 //! to move than to run them ([`transfer_time`] against the victim's measured task time),
 //! and only when the victim's queue lasts longer than the round trip a steal costs.
 //!
-//! A steal is a request, as in dask: the victim gives a task back only if none of its
-//! threads started it (`on_task_given_back`), and the task then goes to the thief the
-//! request was for (or, if that thief left or cannot take it now, is placed afresh);
-//! otherwise the victim runs it and reports it as usual. A task leaving the victim in any
-//! other way (finished, erred, released, its worker lost) ends its steal.
+//! A steal is a numbered request, as in dask: the victim answers every one
+//! (`on_steal_answer`), giving the task back only if none of its threads started it; the
+//! task then goes to the thief the request was for (or, if that thief left or cannot start
+//! it now, is placed afresh). Kept, it runs there and is reported as usual. An answer
+//! counts only for the request under way for that task (the number must match): a late
+//! answer to an older request, after the task was released and sent again, changes
+//! nothing. A task leaving the victim in any other way (finished, erred, released, seceded,
+//! its worker lost) ends its steal.
+//!
+//! Bounded per event: at most [`THIEVES_PER_EVENT`] thieves, each looking at one victim
+//! and at most [`CANDIDATES_PER_STEAL`] of its tasks; a victim with nothing stealable is not
+//! looked at again in the same event.
 //!
 //! Decisions only, from the state's own records; no clock, no I/O.
 
@@ -43,15 +50,23 @@ const BANDWIDTH_BYTES_PER_SECOND: u64 = 100_000_000;
 /// trips, during which the thief idles. Tasks queued for less than that stay.
 const ROUND_TRIPS_PER_STEAL: u32 = 2;
 
-/// Thieves served per event, least loaded first; the others are served at the next event
-/// (every finished task is one), so an event costs little with many idle workers.
+/// Thieves served per event, least loaded first (not counting those already waiting for
+/// answers); the others are served at the next event (every finished task is one), so an
+/// event costs little with many idle workers.
 const THIEVES_PER_EVENT: usize = 16;
 
-/// A task asked back from `victim` for `thief`.
+/// The most of a victim's tasks looked at for one steal. A worker may hold thousands
+/// (every reader of a value it holds goes to it); past this bound the tasks looked at are
+/// any of them, not the latest, and the pass stays cheap when none can move.
+const CANDIDATES_PER_STEAL: usize = 256;
+
+/// A task asked back from `victim` for `thief` (`None` once the thief left) by request
+/// number `id`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Steal {
     pub(crate) victim: WorkerId,
-    pub(crate) thief: WorkerId,
+    pub(crate) thief: Option<WorkerId>,
+    pub(crate) id: u64,
 }
 
 /// The time moving `bytes` between workers takes at the assumed bandwidth.
@@ -61,27 +76,42 @@ pub(super) fn transfer_time(bytes: u64) -> Duration {
 }
 
 impl SchedulerState {
-    /// `worker` gave `key` back, unstarted, as asked by a steal: it goes to the thief the
-    /// steal was for if that worker is connected and can start it now, else it is placed
-    /// afresh. Taken only from the worker processing `key` ([`IgnoredReport`] otherwise: a
-    /// task finished, released or moved before the answer came). A task given back without
-    /// a steal (the worker dropped it) is placed afresh too: the worker no longer has it.
-    pub fn on_task_given_back(
+    /// `worker` answered steal request `steal` for `key`: given back unstarted, the task
+    /// goes to the thief the request was for if that worker is connected and can start it
+    /// now, else it is placed afresh; kept, the steal ends and the task stays. Taken only
+    /// from the worker processing `key` and for the request under way
+    /// ([`IgnoredReport`] otherwise: a task finished, released or sent again before the
+    /// answer came).
+    pub fn on_steal_answer(
         &mut self,
         worker: WorkerId,
         key: TaskKey,
+        steal: u64,
+        given_back: bool,
         out: &mut dyn Outbox,
     ) -> Result<(), IgnoredReport> {
-        let checked = self.check_running(worker, &key);
-        if checked.is_ok() {
-            let thief = self.steals.get(&key).map(|steal| steal.thief);
-            match thief.filter(|thief| self.can_take_stolen(&key, *thief)) {
-                Some(thief) => self.start_processing(&key, thief),
-                None => self.reset_to_waiting(&key, false),
+        let checked = self
+            .check_running(worker, &key)
+            .and_then(|()| match self.steals.get(&key) {
+                Some(current) if current.id == steal => Ok(current.thief),
+                _ => Err(IgnoredReport::StaleStealAnswer {
+                    worker,
+                    key: key.clone(),
+                    steal,
+                }),
+            });
+        match checked {
+            Ok(thief) if given_back => {
+                match thief.filter(|thief| self.can_take_stolen(&key, *thief)) {
+                    Some(thief) => self.start_processing(&key, thief),
+                    None => self.reset_to_waiting(&key, false),
+                }
             }
+            Ok(_) => self.forget_steal(&key),
+            Err(_) => {}
         }
         self.end_event(out);
-        checked
+        checked.map(|_| ())
     }
 
     /// How many tasks are asked back and not answered yet.
@@ -112,8 +142,17 @@ impl SchedulerState {
             victim.outgoing_steals -= 1;
             self.update_overloaded(steal.victim);
         }
-        if let Some(thief) = self.workers.get_mut(&steal.thief) {
+        if let Some(thief) = steal.thief.and_then(|thief| self.workers.get_mut(&thief)) {
             thief.incoming_steals -= 1;
+        }
+    }
+
+    /// `worker` left: steals under way for it end up placed afresh when given back.
+    pub(super) fn thief_left(&mut self, worker: WorkerId) {
+        for steal in self.steals.values_mut() {
+            if steal.thief == Some(worker) {
+                steal.thief = None;
+            }
         }
     }
 
@@ -129,22 +168,29 @@ impl SchedulerState {
             .iter()
             .take_while(|(occupancy, _)| occupancy.processing <= occupancy.nthreads)
             .map(|(_, worker)| *worker)
+            .filter(|worker| {
+                let record = &self.workers[worker];
+                record.computing() + record.incoming_steals <= record.nthreads as usize
+            })
             .take(THIEVES_PER_EVENT)
             .collect();
+        let mut barren: Vec<WorkerId> = Vec::new();
         for thief in thieves {
-            self.steal_for(thief);
+            self.steal_for(thief, &mut barren);
         }
     }
 
-    fn steal_for(&mut self, thief: WorkerId) {
+    /// Asks tasks back for `thief` from the busiest victim not in `barren`; a victim that
+    /// has nothing `thief` may take joins `barren`.
+    fn steal_for(&mut self, thief: WorkerId, barren: &mut Vec<WorkerId>) {
         let record = &self.workers[&thief];
         let thief_load = record.computing() + record.incoming_steals;
         let thief_threads = record.nthreads as usize;
-        if thief_load > thief_threads || record.window.held_off_now() {
+        if record.window.held_off_now() {
             return;
         }
         let room = record.saturation.saturating_sub(thief_load);
-        let Some((victim, queued)) = self.busiest_victim(thief) else {
+        let Some((victim, queued)) = self.busiest_victim(thief, barren) else {
             return;
         };
         let victim_record = &self.workers[&victim];
@@ -157,32 +203,39 @@ impl SchedulerState {
         if wanted == 0 || !self.queue_outlasts_a_steal(victim, queued) {
             return;
         }
-        for key in self.stealable(victim, thief, wanted) {
-            self.steals.insert(key.clone(), Steal { victim, thief });
+        let stealable = self.stealable(victim, thief, wanted);
+        if stealable.is_empty() {
+            barren.push(victim);
+            return;
+        }
+        for key in stealable {
+            let id = self.next_steal;
+            self.next_steal += 1;
+            let steal = Steal {
+                victim,
+                thief: Some(thief),
+                id,
+            };
+            self.steals.insert(key.clone(), steal);
             self.workers
                 .get_mut(&victim)
                 .expect("victim")
                 .outgoing_steals += 1;
             self.workers.get_mut(&thief).expect("thief").incoming_steals += 1;
-            self.push_command(Command::Steal(victim, key));
+            self.push_command(Command::Steal(victim, key, id));
         }
         self.update_overloaded(victim);
     }
 
-    /// The worker other than `thief` with the most tasks queued per thread (not counting
-    /// those asked back already), and how many it has queued; `None` if none has any.
-    fn busiest_victim(&self, thief: WorkerId) -> Option<(WorkerId, usize)> {
-        let mut busiest: Option<&(_, WorkerId)> = None;
-        // Among workers as busy as the busiest, the lowest id: the index is walked from the
-        // busiest down, so each tie seen is a lower id.
-        for entry in self.overloaded.iter().rev() {
-            match busiest {
-                _ if entry.1 == thief => continue,
-                Some((most, _)) if entry.0 != *most => break,
-                _ => busiest = Some(entry),
-            }
-        }
-        let (_, victim) = busiest?;
+    /// The worker other than `thief` and those in `barren` with the most tasks queued per
+    /// thread (not counting those asked back already; the lowest id among equals), and how
+    /// many it has queued; `None` if none has any.
+    fn busiest_victim(&self, thief: WorkerId, barren: &[WorkerId]) -> Option<(WorkerId, usize)> {
+        let (_, std::cmp::Reverse(victim)) = self
+            .overloaded
+            .iter()
+            .rev()
+            .find(|(_, std::cmp::Reverse(victim))| *victim != thief && !barren.contains(victim))?;
         let record = &self.workers[victim];
         Some((*victim, record.keeps() - record.nthreads as usize))
     }
@@ -213,6 +266,7 @@ impl SchedulerState {
         let mut candidates: Vec<(Priority, &TaskKey)> = victim_record
             .processing
             .iter()
+            .take(CANDIDATES_PER_STEAL)
             .filter(|key| !victim_record.seceded.contains(*key) && !self.steals.contains_key(*key))
             .filter_map(|key| {
                 let task = self.task(key);
@@ -257,12 +311,19 @@ impl SchedulerState {
                 steal.victim,
                 state.name()
             );
-            assert_ne!(
-                steal.victim, steal.thief,
-                "{key}: stolen for its own worker"
-            );
             *outgoing.entry(steal.victim).or_default() += 1;
-            *incoming.entry(steal.thief).or_default() += 1;
+            if let Some(thief) = steal.thief {
+                assert_ne!(steal.victim, thief, "{key}: stolen for its own worker");
+                assert!(
+                    self.workers.contains_key(&thief),
+                    "{key}: thief {thief} is gone"
+                );
+                *incoming.entry(thief).or_default() += 1;
+            }
+            assert!(
+                steal.id < self.next_steal,
+                "{key}: steal number from the future"
+            );
         }
         for (id, record) in &self.workers {
             let expected_out = outgoing.get(id).copied().unwrap_or(0);

@@ -39,8 +39,12 @@ pub(crate) struct WorkerRecord {
     pub(crate) outgoing_steals: usize,
     /// Its entry in the scheduler's index of workers with tasks in their own queue, if
     /// it has any (see [`Self::queue_entry`]).
-    pub(crate) indexed_queue: Option<(Occupancy, WorkerId)>,
+    pub(crate) indexed_queue: Option<QueueEntry>,
 }
+
+/// A worker's entry in the index of workers with tasks in their own queue: tasks kept per
+/// thread, then the id reversed, so the last entry is the busiest with the lowest id.
+pub(crate) type QueueEntry = (Occupancy, std::cmp::Reverse<WorkerId>);
 
 impl WorkerRecord {
     /// Whether the worker has no free slot for another task.
@@ -69,14 +73,14 @@ impl WorkerRecord {
 
     /// Its entry in the scheduler's index of workers with tasks in their own queue (most
     /// tasks kept per thread last), or `None` if it keeps no more tasks than threads.
-    pub(crate) fn queue_entry(&self) -> Option<(Occupancy, WorkerId)> {
+    pub(crate) fn queue_entry(&self) -> Option<QueueEntry> {
         let keeps = self.keeps();
         (keeps > self.nthreads as usize).then_some((
             Occupancy {
                 processing: keeps as u64,
                 nthreads: u64::from(self.nthreads),
             },
-            self.id,
+            std::cmp::Reverse(self.id),
         ))
     }
 

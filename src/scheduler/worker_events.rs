@@ -146,6 +146,7 @@ impl SchedulerState {
         if let Some(entry) = record.indexed_queue {
             self.overloaded.remove(&entry);
         }
+        self.thief_left(worker);
         for function in &record.functions {
             let count = self
                 .function_workers

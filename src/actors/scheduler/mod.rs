@@ -407,8 +407,19 @@ impl Scheduler {
                     .on_missing_dependency(worker, key, dependency, holder, &mut self.batch)
             }
             TaskEvent::Seceded { key } => self.state.on_task_seceded(worker, key, &mut self.batch),
-            TaskEvent::GivenBack { key } => {
-                self.state.on_task_given_back(worker, key, &mut self.batch)
+            TaskEvent::StealAnswer {
+                key,
+                steal,
+                given_back,
+            } => {
+                let answered =
+                    self.state
+                        .on_steal_answer(worker, key, steal, given_back, &mut self.batch);
+                if let Err(stale) = answered {
+                    // Expected: the task finished, was released or sent again meanwhile.
+                    debug!(target: LOG_TARGET, %worker, "Ignored a steal answer: {stale}");
+                }
+                Ok(())
             }
             TaskEvent::Copied { key, nbytes } => {
                 let taken = self

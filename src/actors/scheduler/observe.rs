@@ -137,7 +137,7 @@ impl Observer {
             | TaskEvent::Seceded { .. }
             | TaskEvent::Copied { .. }
             | TaskEvent::CopyFailed { .. }
-            | TaskEvent::GivenBack { .. } => {}
+            | TaskEvent::StealAnswer { .. } => {}
         }
     }
 

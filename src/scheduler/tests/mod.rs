@@ -56,7 +56,7 @@ pub(super) enum Sent {
     Lost(ClientId, TaskKey, String),
     Recomputing(ClientId, TaskKey),
     Acquire(WorkerId, TaskKey, Vec<WorkerId>),
-    Steal(WorkerId, TaskKey),
+    Steal(WorkerId, TaskKey, u64),
 }
 
 /// Records commands; what travels on the wire is round-tripped through bincode first.
@@ -119,9 +119,9 @@ impl Outbox for RecordingOutbox {
         let key = self.wire(key);
         self.sent.push(Sent::Acquire(worker, key, holders));
     }
-    fn steal(&mut self, worker: WorkerId, key: TaskKey) {
+    fn steal(&mut self, worker: WorkerId, key: TaskKey, steal: u64) {
         let key = self.wire(key);
-        self.sent.push(Sent::Steal(worker, key));
+        self.sent.push(Sent::Steal(worker, key, steal));
     }
 }
 

@@ -155,28 +155,34 @@ impl Walk {
         }
     }
 
-    /// A worker gives a task back: one asked back for another worker, or (a third of the
-    /// time) any task it processes, as a worker that dropped it would.
-    fn give_back(&mut self) {
-        let mut stolen: Vec<(WorkerId, TaskKey)> = self
+    /// A worker answers a steal request under way (giving the task back or keeping it), or
+    /// (a third of the time) a running task's worker answers a request that is not (stale:
+    /// ignored).
+    fn answer_steal(&mut self) {
+        let mut asked: Vec<(WorkerId, TaskKey, u64)> = self
             .sim
             .state
             .steals
             .iter()
-            .map(|(key, steal)| (steal.victim, key.clone()))
+            .map(|(key, steal)| (steal.victim, key.clone(), steal.id))
             .collect();
-        stolen.sort();
-        let pick = match self.dice.below(3) {
-            0 => self.dice.pick(&self.running()),
-            _ => self.dice.pick(&stolen),
+        asked.sort();
+        let stale = self.dice.below(3) == 0;
+        let pick = match stale {
+            true => self
+                .dice
+                .pick(&self.running())
+                .map(|(worker, key)| (worker, key, 0)),
+            false => self.dice.pick(&asked),
         };
-        let Some((worker, key)) = pick else {
+        let Some((worker, key, steal)) = pick else {
             return;
         };
+        let given_back = self.dice.below(3) != 0;
         let (taken, _) = self
             .sim
-            .step_with(|s, out| s.on_task_given_back(worker, key, out));
-        taken.expect("given back by the worker processing it");
+            .step_with(|s, out| s.on_steal_answer(worker, key, steal, given_back, out));
+        assert_eq!(taken.is_ok(), !stale, "{taken:?}");
     }
 
     fn missing_dependency(&mut self) {
@@ -276,7 +282,7 @@ impl Walk {
             3..=5 => self.submit(),
             6..=12 => self.finish_or_fail(),
             13 => self.missing_dependency(),
-            18 => self.give_back(),
+            18 => self.answer_steal(),
             14..=17 => self.client_event(),
             _ => self.scatter(),
         }

@@ -4,12 +4,13 @@
 use std::time::Duration;
 
 use super::*;
+use crate::ids::Set;
 use crate::scheduler::{IgnoredReport, WorkerTiming};
 
 fn steals(sent: &[Sent]) -> Vec<(WorkerId, TaskKey)> {
     sent.iter()
         .filter_map(|sent| match sent {
-            Sent::Steal(worker, key) => Some((*worker, key.clone())),
+            Sent::Steal(worker, key, _) => Some((*worker, key.clone())),
             _ => None,
         })
         .collect()
@@ -42,8 +43,24 @@ fn submit_readers_of_x(sim: &mut Sim, count: usize) -> Vec<Sent> {
     sim.submit(C1, tasks, &wanted)
 }
 
+/// The number of the steal request under way for `name`.
+fn request(sim: &Sim, name: &str) -> u64 {
+    sim.state.steals[&key(name)].id
+}
+
+fn answer(
+    sim: &mut Sim,
+    worker: WorkerId,
+    name: &str,
+    steal: u64,
+    given_back: bool,
+) -> (Result<(), IgnoredReport>, Vec<Sent>) {
+    sim.step_with(|s, out| s.on_steal_answer(worker, key(name), steal, given_back, out))
+}
+
 fn given_back(sim: &mut Sim, worker: WorkerId, name: &str) -> Vec<Sent> {
-    let (taken, sent) = sim.step_with(|s, out| s.on_task_given_back(worker, key(name), out));
+    let steal = request(sim, name);
+    let (taken, sent) = answer(sim, worker, name, steal, true);
     assert_eq!(taken, Ok(()));
     sent
 }
@@ -90,10 +107,19 @@ fn a_task_given_back_goes_to_its_thief_and_one_run_anyway_ends_its_steal() {
         sim.state.task_state(&key("t6")).map(|s| s.name()),
         Some("memory")
     );
-    // A given-back report of a task that finished meanwhile changes nothing.
-    let (taken, sent) = sim.step_with(|s, out| s.on_task_given_back(W1, key("t6"), out));
+    // An answer about a task that finished meanwhile changes nothing.
+    let (taken, sent) = answer(&mut sim, W1, "t6", 2, false);
     assert!(matches!(taken, Err(IgnoredReport::NotRunning { .. })));
     assert!(computes(&sent).is_empty());
+    // t5 runs on W1 already: kept, its steal ends and W2 may ask again.
+    let steal = request(&sim, "t5");
+    let (kept, _) = answer(&mut sim, W1, "t5", steal, false);
+    assert_eq!(kept, Ok(()));
+    assert_eq!(sim.state.pending_steal_count(), 1, "t4 still asked");
+    assert_eq!(
+        sim.state.task_state(&key("t5")),
+        Some(&TaskState::Processing { worker: W1 })
+    );
 }
 
 #[test]
@@ -200,24 +226,80 @@ fn a_task_given_back_after_its_thief_left_is_placed_afresh() {
 }
 
 #[test]
-fn a_task_given_back_unasked_is_placed_afresh_and_a_stranger_is_ignored() {
-    let mut sim = Sim::new();
-    sim.add_worker(WorkerBuilder::new(W1));
-    sim.submit(C1, vec![TaskBuilder::new("a")], &["a"]);
-    let sent = given_back(&mut sim, W1, "a");
+fn an_answer_to_an_older_request_is_ignored_after_the_task_was_sent_again() {
+    let (mut sim, sent) = all_tasks_on_the_holder(2, 8);
+    assert_eq!(steals(&sent), stolen_from(W1, &["t1"]));
+    let first = request(&sim, "t1");
+    // The client lets go of t1 and asks for it again: sent to W1 anew, asked back anew.
+    sim.step(|s, out| s.on_client_releases(C1, vec![key("t1")], out));
+    let task = TaskBuilder::new("t1").deps(&["x"]).order(1);
+    let sent = sim.submit(C1, vec![task], &["t1"]);
+    assert_eq!(computes(&sent), vec![(W1, key("t1"))]);
+    assert_eq!(steals(&sent), stolen_from(W1, &["t1"]));
+    let second = request(&sim, "t1");
+    assert_ne!(first, second);
+    // W1 gave the first t1 back before it saw the new compute order: that answer is stale.
+    let (taken, sent) = answer(&mut sim, W1, "t1", first, true);
+    assert!(matches!(taken, Err(IgnoredReport::StaleStealAnswer { .. })));
+    assert!(computes(&sent).is_empty(), "t1 stays on W1: {sent:?}");
     assert_eq!(
-        computes(&sent),
-        vec![(W1, key("a"))],
-        "the worker dropped it"
+        sim.state.task_state(&key("t1")),
+        Some(&TaskState::Processing { worker: W1 })
     );
-    sim.add_worker(WorkerBuilder::new(W2));
-    let (taken, sent) = sim.step_with(|s, out| s.on_task_given_back(W2, key("a"), out));
+    let sent = given_back(&mut sim, W1, "t1");
+    assert_eq!(computes(&sent), vec![(W2, key("t1"))]);
+}
+
+#[test]
+fn a_stranger_answering_is_ignored() {
+    let (mut sim, _) = all_tasks_on_the_holder(8, 8);
+    let steal = request(&sim, "t7");
+    let (taken, sent) = answer(&mut sim, W2, "t7", steal, true);
     assert!(matches!(taken, Err(IgnoredReport::NotRunning { .. })));
     assert!(sent.is_empty());
     assert_eq!(
-        sim.state.task_state(&key("a")),
+        sim.state.task_state(&key("t7")),
         Some(&TaskState::Processing { worker: W1 })
     );
+}
+
+#[test]
+fn thieves_waiting_for_answers_leave_room_for_the_others() {
+    let mut sim = Sim::new();
+    sim.add_worker(WorkerBuilder::new(W1));
+    for id in 2..=21 {
+        sim.add_worker(WorkerBuilder::new(WorkerId(id)));
+    }
+    sim.scatter(C1, "x", W1, 8);
+    let sent = submit_readers_of_x(&mut sim, 400);
+    let thieves: Set<WorkerId> = sent
+        .iter()
+        .filter_map(|sent| match sent {
+            Sent::Compute(worker, _) if *worker != W1 => Some(*worker),
+            _ => None,
+        })
+        .collect();
+    assert!(thieves.is_empty(), "nothing moves before an answer");
+    let asked_first = sim.state.pending_steal_count();
+    assert!(asked_first > 0);
+    // The next event serves the thieves not yet served.
+    sim.finish(W1, "t0", 8);
+    let served: Set<WorkerId> = sim.state.steals.values().filter_map(|s| s.thief).collect();
+    assert_eq!(
+        served.len(),
+        20,
+        "every idle worker waits for answers: {served:?}"
+    );
+}
+
+#[test]
+fn a_thief_registering_again_does_not_inherit_the_steals_for_it() {
+    let (mut sim, _) = all_tasks_on_the_holder(8, 8);
+    sim.remove_worker(W2);
+    sim.add_worker(WorkerBuilder::new(W2));
+    // The new W2 may be asked for afresh; the old requests place their tasks afresh.
+    let sent = given_back(&mut sim, W1, "t7");
+    assert_eq!(computes(&sent).len(), 1);
 }
 
 #[test]

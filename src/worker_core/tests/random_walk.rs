@@ -96,7 +96,7 @@ impl Walk {
             | TaskEvent::Seceded { key }
             | TaskEvent::Copied { key, .. }
             | TaskEvent::CopyFailed { key, .. }
-            | TaskEvent::GivenBack { key } => key.clone(),
+            | TaskEvent::StealAnswer { key, .. } => key.clone(),
         };
         if self.outstanding.remove(&key) {
             return;
@@ -108,7 +108,7 @@ impl Walk {
             TaskEvent::Erred { .. } => (false, "erred"),
             TaskEvent::MissingDependency { .. } => (false, "missing a dependency"),
             TaskEvent::Seceded { .. } => (false, "seceded"),
-            TaskEvent::GivenBack { .. } => (false, "given back"),
+            TaskEvent::StealAnswer { .. } => (false, "answered a steal"),
         };
         assert!(
             copy && self.fetched_keys.contains(&key),
@@ -213,8 +213,26 @@ impl Walk {
             return;
         }
         let name = format!("t{}", self.dice.below(self.next_task));
-        let sent = self.sim.step(|s, out| s.on_steal(vec![key(&name)], out));
-        self.absorb(sent);
+        let sent = self
+            .sim
+            .step(|s, out| s.on_steal(vec![(key(&name), 1)], out));
+        let given_back = sent.iter().any(|sent| {
+            matches!(
+                sent,
+                Sent::Report(TaskEvent::StealAnswer {
+                    given_back: true,
+                    ..
+                })
+            )
+        });
+        if given_back {
+            self.outstanding.remove(&key(&name));
+        }
+        for sent in sent {
+            if !matches!(sent, Sent::Report(TaskEvent::StealAnswer { .. })) {
+                self.absorb(vec![sent]);
+            }
+        }
     }
 
     fn lose_center(&mut self) {

@@ -2,8 +2,16 @@
 
 use super::*;
 
-fn given_back(name: &str) -> TaskEvent {
-    TaskEvent::GivenBack { key: key(name) }
+fn answer(name: &str, given_back: bool) -> TaskEvent {
+    TaskEvent::StealAnswer {
+        key: key(name),
+        steal: 7,
+        given_back,
+    }
+}
+
+fn asked(names: &[&str]) -> Vec<(TaskKey, u64)> {
+    names.iter().map(|name| (key(name), 7)).collect()
 }
 
 #[test]
@@ -11,8 +19,8 @@ fn a_queued_task_is_given_back_and_a_running_one_is_not() {
     let mut sim = Sim::new();
     sim.threads_busy();
     sim.compute(vec![TaskBuilder::new("a"), TaskBuilder::new("b")]);
-    let sent = sim.step(|s, out| s.on_steal(keys(&["a"]), out));
-    assert_eq!(reports(&sent), vec![given_back("a")]);
+    let sent = sim.step(|s, out| s.on_steal(asked(&["a"]), out));
+    assert_eq!(reports(&sent), vec![answer("a", true)]);
     assert_eq!(
         sim.state.running_count(),
         1,
@@ -24,8 +32,8 @@ fn a_queued_task_is_given_back_and_a_running_one_is_not() {
     );
     // A thread took b before the request came: b runs and is reported as usual.
     sim.out.queued.remove(&key("b"));
-    let sent = sim.step(|s, out| s.on_steal(keys(&["b"]), out));
-    assert!(sent.is_empty(), "b is running: {sent:?}");
+    let sent = sim.step(|s, out| s.on_steal(asked(&["b"]), out));
+    assert_eq!(reports(&sent), vec![answer("b", false)], "b is running");
     assert!(matches!(
         reports(&sim.done("b", value(1)))[..],
         [TaskEvent::Finished { .. }]
@@ -36,8 +44,8 @@ fn a_queued_task_is_given_back_and_a_running_one_is_not() {
 fn a_task_waiting_for_inputs_is_given_back_and_its_input_still_lands() {
     let mut sim = Sim::new();
     let sent = sim.compute(vec![TaskBuilder::new("a").input("x", &[W2])]);
-    let steal = sim.step(|s, out| s.on_steal(keys(&["a"]), out));
-    assert_eq!(reports(&steal), vec![given_back("a")]);
+    let steal = sim.step(|s, out| s.on_steal(asked(&["a"]), out));
+    assert_eq!(reports(&steal), vec![answer("a", true)]);
     assert_eq!(sim.state.waiting_count(), 0);
     let sent = sim.fetched(&fetches(&sent)[0], &["x"]);
     assert!(runs(&sent).is_empty(), "a is not run here");
@@ -50,7 +58,12 @@ fn unknown_finished_and_released_tasks_are_not_given_back() {
     sim.hold("done", 8);
     sim.compute(vec![TaskBuilder::new("released")]);
     sim.release(&["released"]);
-    let sent = sim.step(|s, out| s.on_steal(keys(&["done", "released", "unknown"]), out));
-    assert!(sent.is_empty(), "{sent:?}");
+    let sent = sim.step(|s, out| s.on_steal(asked(&["done", "released", "unknown"]), out));
+    let kept = vec![
+        answer("done", false),
+        answer("released", false),
+        answer("unknown", false),
+    ];
+    assert_eq!(reports(&sent), kept);
     assert_eq!(sim.state.stored_keys(), 1, "the value stays");
 }
