@@ -3,6 +3,9 @@
 //! independent trivial tasks (map, then gather every result), and a chain of dependent tasks.
 //!
 //! Beside them, in the same run, the floor of a roundtrip: two bare loopback TCP round trips.
+//! Warm-ups and waits as dask's script has them: an untimed run of the roundtrip calls, an
+//! untimed 2,000-task map before the first throughput size, an untimed 200-link chain, and
+//! before each timed run a wait until the center has forgotten every earlier task.
 //! Prints one JSON line per workload (`bench`, `system`, `median_s`, `runs_s`, ...), the shape
 //! `benches/compare/summarize.py` reads.
 //!
@@ -36,6 +39,36 @@ fn args_list(name: &str, default: &[usize]) -> Vec<usize> {
         .and_then(|i| args.get(i + 1))
         .map(|v| v.split(',').filter_map(|n| n.parse().ok()).collect())
         .unwrap_or_else(|| default.to_vec())
+}
+
+/// Untimed warm-ups, as dask's script has them.
+const THROUGHPUT_WARMUP_TASKS: i64 = 2_000;
+const CHAIN_WARMUP_LEN: usize = 200;
+
+/// Blocks until the center tracks no task (the futures of earlier runs released and
+/// forgotten), as dask's `wait_idle`; gives up after 60 s with a note on stderr.
+fn wait_idle(executor: &taskforce::Executor) -> taskforce::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let tasks = executor.cluster_info()?.tasks;
+        if tasks == 0 {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            eprintln!("wait_idle: {tasks} tasks still on the center after 60 s");
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// `x = submit(inc, x)` `length` times, then the last result.
+fn run_chain(executor: &taskforce::Executor, length: usize) -> taskforce::Result<i64> {
+    let mut x = executor.submit_impure(inc, (0,))?;
+    for _ in 1..length {
+        x = executor.submit_impure(inc, (&x,))?;
+    }
+    x.result()
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -114,9 +147,10 @@ fn main() -> taskforce::Result<()> {
     }
     let executor = cluster.executor()?;
 
-    for i in 0..50 {
-        executor.submit_impure(inc, (i,))?.result()?;
+    for i in 0..roundtrips {
+        executor.submit_impure(inc, (i as i64,))?.result()?;
     }
+    wait_idle(&executor)?;
     let mut latencies = Vec::with_capacity(roundtrips);
     for i in 0..roundtrips {
         let started = Instant::now();
@@ -136,9 +170,14 @@ fn main() -> taskforce::Result<()> {
         ),
     );
 
+    if !sizes.is_empty() {
+        let futures = executor.map_impure(inc, 0..THROUGHPUT_WARMUP_TASKS)?;
+        executor.gather(&futures)?;
+    }
     for &tasks in &sizes {
         let mut seconds = Vec::new();
         for _ in 0..rounds {
+            wait_idle(&executor)?;
             let started = Instant::now();
             let futures = executor.map_impure(inc, 0..tasks as i64)?;
             let values = executor.gather(&futures)?;
@@ -159,14 +198,12 @@ fn main() -> taskforce::Result<()> {
         );
     }
     let chain = arg("--chain", 2000);
+    run_chain(&executor, CHAIN_WARMUP_LEN)?;
     let mut seconds = Vec::new();
     for _ in 0..rounds {
+        wait_idle(&executor)?;
         let started = Instant::now();
-        let mut x = executor.submit_impure(inc, (0,))?;
-        for _ in 1..chain {
-            x = executor.submit_impure(inc, (&x,))?;
-        }
-        let value = x.result()?;
+        let value = run_chain(&executor, chain)?;
         assert_eq!(value, chain as i64, "the chain adds one per task");
         seconds.push(started.elapsed().as_secs_f64());
     }

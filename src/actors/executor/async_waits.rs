@@ -46,7 +46,7 @@ pub(super) async fn within<F: std::future::Future>(
 async fn any_done(states: &[Arc<KeyState>]) {
     std::future::poll_fn(|cx| {
         // Every key gets the waker, so whichever finishes first wakes this task.
-        let mut registered = states.iter().map(|s| s.poll_status(cx.waker()).is_done());
+        let mut registered = states.iter().map(|s| s.poll_done(cx.waker()));
         match states.is_empty() || registered.any(|done| done) {
             true => Poll::Ready(()),
             false => Poll::Pending,
@@ -58,9 +58,7 @@ async fn any_done(states: &[Arc<KeyState>]) {
 /// Resolves once the number of done keys among `states` differs from `seen`.
 async fn done_count_changes(states: &[Arc<KeyState>], seen: usize) {
     std::future::poll_fn(|cx| {
-        let done = (states.iter())
-            .filter(|s| s.poll_status(cx.waker()).is_done())
-            .count();
+        let done = (states.iter()).filter(|s| s.poll_done(cx.waker())).count();
         match done != seen {
             true => Poll::Ready(()),
             false => Poll::Pending,

@@ -142,9 +142,9 @@ impl Executor {
 pub(super) async fn all_done(states: &[Arc<KeyState>]) {
     // A key counted as done can turn pending again (its worker was lost and it is being
     // recomputed), so the pass repeats until one finds every key done.
-    while !states.iter().all(|state| state.status().is_done()) {
+    while !states.iter().all(|state| state.is_done()) {
         for state in states {
-            std::future::poll_fn(|cx| match state.poll_status(cx.waker()).is_done() {
+            std::future::poll_fn(|cx| match state.poll_done(cx.waker()) {
                 true => Poll::Ready(()),
                 false => Poll::Pending,
             })
@@ -200,7 +200,7 @@ impl<T> Stream for AsCompletedStream<T> {
         // Every pending key gets the waker, so whichever finishes first wakes this task.
         let done = pending
             .iter()
-            .position(|future| future.state().poll_status(cx.waker()).is_done());
+            .position(|future| future.state().poll_done(cx.waker()));
         match done {
             Some(index) => Poll::Ready(Some(pending.remove(index))),
             None => Poll::Pending,

@@ -59,7 +59,7 @@ fn run_callbacks(pending: &Mutex<Pending>, shared: &SharedState) {
             let mut pending = pending.lock().expect("callbacks lock");
             let (done, waiting) = std::mem::take(&mut pending.waiting)
                 .into_iter()
-                .partition(|(state, _)| state.status().is_done());
+                .partition(|(state, _)| state.is_done());
             pending.waiting = waiting;
             ready = done;
             if ready.is_empty() && pending.waiting.is_empty() {

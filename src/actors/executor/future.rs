@@ -67,7 +67,7 @@ impl<T> Future<T> {
 
     /// Whether the value is ready, or the task erred or was lost (`result` won't wait).
     pub fn done(&self) -> bool {
-        self.handle.state.status().is_done()
+        self.handle.state.is_done()
     }
 
     /// The status word: `pending`, `finished`, `error`, `cancelled` or `lost`.
@@ -120,12 +120,10 @@ impl<T: DeserializeOwned + Send + 'static> std::future::IntoFuture for Future<T>
 
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(async move {
-            std::future::poll_fn(
-                |cx| match self.handle.state.poll_status(cx.waker()).is_done() {
-                    true => std::task::Poll::Ready(()),
-                    false => std::task::Poll::Pending,
-                },
-            )
+            std::future::poll_fn(|cx| match self.handle.state.poll_done(cx.waker()) {
+                true => std::task::Poll::Ready(()),
+                false => std::task::Poll::Pending,
+            })
             .await;
             let executor = self.handle.executor.clone();
             let state = self.handle.state.clone();

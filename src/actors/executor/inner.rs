@@ -46,6 +46,31 @@ struct GatherPlan {
     requests: Vec<(SocketAddr, Vec<TaskKey>)>,
 }
 
+/// Where one key's value comes from, as its status says.
+enum Source {
+    /// It came with the report.
+    Inline(EncodedValue),
+    /// The holder to ask on this attempt (`None`: no holder is left).
+    Holder(Option<SocketAddr>),
+    /// It is not done (any more).
+    Pending,
+}
+
+impl Source {
+    fn of(status: &KeyStatus, attempt: usize) -> Self {
+        match status {
+            KeyStatus::Finished {
+                inline: Some(value),
+                ..
+            } => Source::Inline(value.clone()),
+            KeyStatus::Finished { holders, .. } => {
+                Source::Holder(holders.get(attempt % holders.len().max(1)).copied())
+            }
+            _ => Source::Pending,
+        }
+    }
+}
+
 impl Inner {
     pub(crate) fn new(
         shared: Arc<SharedState>,
@@ -115,12 +140,12 @@ impl Inner {
         loop {
             let mut done = 0;
             self.shared.wait_until(|| {
-                while done < states.len() && states[done].status().is_done() {
+                while done < states.len() && states[done].is_done() {
                     done += 1;
                 }
                 done == states.len()
             });
-            if states.iter().all(|state| state.status().is_done()) {
+            if states.iter().all(|state| state.is_done()) {
                 return;
             }
         }
@@ -132,28 +157,24 @@ impl Inner {
         let mut ready = Map::default();
         let mut by_holder: Map<SocketAddr, Vec<TaskKey>> = Map::default();
         for state in states {
-            let status = state.status();
-            if let Some(error) = status_error(&state.key, &status) {
-                return Err(error);
-            }
-            match status {
-                KeyStatus::Finished {
-                    inline: Some(value),
-                    ..
-                } => {
+            // Read under the status lock: cloning the whole status would copy its holders.
+            let source = state.with_status(|status| match status_error(&state.key, status) {
+                Some(error) => Err(error),
+                None => Ok(Source::of(status, attempt)),
+            })?;
+            match source {
+                Source::Inline(value) => {
                     ready.insert(state.key.clone(), value);
                 }
-                KeyStatus::Finished { holders, .. } => {
-                    match holders.get(attempt % holders.len().max(1)) {
-                        Some(addr) => by_holder.entry(*addr).or_default().push(state.key.clone()),
-                        None => {
-                            return Err(crate::Error::ConnectionLost {
-                                reason: format!("no worker holds {} any more", state.key),
-                            })
-                        }
-                    }
+                Source::Holder(Some(addr)) => {
+                    by_holder.entry(addr).or_default().push(state.key.clone())
                 }
-                _ => return Ok(None),
+                Source::Holder(None) => {
+                    return Err(crate::Error::ConnectionLost {
+                        reason: format!("no worker holds {} any more", state.key),
+                    })
+                }
+                Source::Pending => return Ok(None),
             }
         }
         Ok(Some(GatherPlan {
@@ -334,7 +355,9 @@ impl Inner {
 
 /// Whether a finished key has more than one holder to ask.
 fn has_other_holders(state: &Arc<KeyState>) -> bool {
-    matches!(state.status(), KeyStatus::Finished { holders, .. } if holders.len() > 1)
+    state.with_status(
+        |status| matches!(status, KeyStatus::Finished { holders, .. } if holders.len() > 1),
+    )
 }
 
 fn stopped() -> crate::Error {

@@ -82,15 +82,25 @@ impl KeyState {
         self.status.lock().expect("status lock").clone()
     }
 
+    /// Whether the status is done now, without cloning it (a finished status holds a list
+    /// of holders and maybe the value: cloning it per check made waits allocate per key).
+    pub fn is_done(&self) -> bool {
+        self.status.lock().expect("status lock").is_done()
+    }
+
+    /// `read` applied to the current status, under its lock (keep it short).
+    pub fn with_status<R>(&self, read: impl FnOnce(&KeyStatus) -> R) -> R {
+        read(&self.status.lock().expect("status lock"))
+    }
+
     /// How many times the status changed.
     pub fn version(&self) -> u64 {
         self.version.load(Ordering::Acquire)
     }
 
-    /// Registers `waker` to be woken at the next change; returns the status now.
-    pub fn poll_status(&self, waker: &Waker) -> KeyStatus {
-        let status = self.status();
-        if !status.is_done() {
+    /// Registers `waker` to be woken at the next change; returns whether the key is done now.
+    pub fn poll_done(&self, waker: &Waker) -> bool {
+        if !self.is_done() {
             let mut wakers = self.wakers.lock().expect("wakers lock");
             // A stream polls every pending key on each wake-up: one entry per distinct waker
             // keeps the list as short as the number of tasks waiting.
@@ -98,7 +108,7 @@ impl KeyState {
                 wakers.push(waker.clone());
             }
         }
-        self.status()
+        self.is_done()
     }
 
     /// Registers `waker` to be woken at the next change, done or not; returns the version
@@ -117,7 +127,9 @@ impl KeyState {
 /// threads waiting on any change.
 #[derive(Debug, Default)]
 pub struct SharedState {
-    keys: DashMap<TaskKey, Arc<KeyState>>,
+    /// Fx-hashed: keys are this process's own (no peer chooses them), and SipHash was a
+    /// visible share of each submit, report and release.
+    keys: DashMap<TaskKey, Arc<KeyState>, rustc_hash::FxBuildHasher>,
     /// The cluster as the scheduler last reported it.
     pub cluster: RwLock<ClusterSnapshot>,
     changes: Mutex<u64>,
@@ -214,7 +226,7 @@ impl SharedState {
     pub fn set_all(&self, status: KeyStatus, including_done: bool) {
         let states: Vec<Arc<KeyState>> = self.keys.iter().map(|e| e.value().clone()).collect();
         for state in states {
-            if including_done || !state.status().is_done() {
+            if including_done || !state.is_done() {
                 Self::apply(&state, status.clone());
             }
         }

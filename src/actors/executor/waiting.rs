@@ -37,7 +37,7 @@ impl Inner {
             let mut done = 0;
             let left = deadline.saturating_duration_since(Instant::now());
             let all = self.shared.wait_until_for(left, || {
-                while done < states.len() && states[done].status().is_done() {
+                while done < states.len() && states[done].is_done() {
                     done += 1;
                 }
                 done == states.len()
@@ -45,14 +45,14 @@ impl Inner {
             if !all {
                 return false;
             }
-            if states.iter().all(|state| state.status().is_done()) {
+            if states.iter().all(|state| state.is_done()) {
                 return true;
             }
         }
     }
 
     pub(super) fn not_done(states: &[Arc<KeyState>]) -> usize {
-        (states.iter()).filter(|s| !s.status().is_done()).count()
+        (states.iter()).filter(|s| !s.is_done()).count()
     }
 }
 

@@ -23,6 +23,9 @@ pub struct MemoryGate {
 struct GateState {
     paused: bool,
     unstored: u64,
+    /// Threads blocked in `wait_open`: a change wakes them only when there are some, as a
+    /// `Condvar` notify is a futex syscall even with no one waiting (it was one per task).
+    waiting: u32,
 }
 
 impl MemoryGate {
@@ -39,7 +42,9 @@ impl MemoryGate {
     pub fn wait_open(&self) {
         let mut state = self.state.lock().expect("memory gate lock");
         while state.paused || state.unstored > self.unstored_bound {
+            state.waiting += 1;
             state = self.opened.wait(state).expect("memory gate lock");
+            state.waiting -= 1;
         }
     }
 
@@ -56,8 +61,7 @@ impl MemoryGate {
         }
         let mut state = self.state.lock().expect("memory gate lock");
         state.unstored = state.unstored.saturating_sub(nbytes);
-        drop(state);
-        self.opened.notify_all();
+        self.notify_waiting(state);
     }
 
     /// The worker paused or resumed for memory.
@@ -67,8 +71,16 @@ impl MemoryGate {
             return;
         }
         state.paused = paused;
+        self.notify_waiting(state);
+    }
+
+    /// Releases the lock and wakes the threads in `wait_open`, if any wait.
+    fn notify_waiting(&self, state: std::sync::MutexGuard<'_, GateState>) {
+        let anyone = state.waiting > 0;
         drop(state);
-        self.opened.notify_all();
+        if anyone {
+            self.opened.notify_all();
+        }
     }
 }
 

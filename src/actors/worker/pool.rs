@@ -104,6 +104,9 @@ struct Slots {
     idle: u32,
     /// Every task thread alive.
     threads: u32,
+    /// Threads blocked on `changed` (for a job or to rejoin): a change wakes them only when
+    /// there are some, as a `Condvar` notify is a futex syscall even with no one waiting.
+    waiting: u32,
     /// Whether the thread bound was reported already.
     bound_reported: bool,
 }
@@ -161,6 +164,7 @@ impl TaskPool {
                 rejoining: 0,
                 idle: nthreads,
                 threads: nthreads,
+                waiting: 0,
                 bound_reported: false,
             }),
             changed: Condvar::new(),
@@ -193,8 +197,7 @@ impl TaskPool {
         let arrival = slots.arrivals;
         slots.heap.push(Queued { job, arrival });
         self.shared.spawn_if_needed(&mut slots);
-        drop(slots);
-        self.shared.changed.notify_all();
+        self.shared.notify_waiting(slots);
     }
 
     /// Takes `key`'s job out of the queue if no thread has started it; returns whether it
@@ -211,6 +214,23 @@ impl TaskPool {
 impl PoolShared {
     fn lock(&self) -> MutexGuard<'_, Slots> {
         self.slots.lock().expect("task queue lock")
+    }
+
+    /// Releases the lock and wakes the threads waiting on a change, if any wait.
+    fn notify_waiting(&self, slots: MutexGuard<'_, Slots>) {
+        let anyone = slots.waiting > 0;
+        drop(slots);
+        if anyone {
+            self.changed.notify_all();
+        }
+    }
+
+    /// Waits for the next change, counted in `waiting` meanwhile.
+    fn wait_for_change<'a>(&self, mut slots: MutexGuard<'a, Slots>) -> MutexGuard<'a, Slots> {
+        slots.waiting += 1;
+        let mut slots = self.changed.wait(slots).expect("task queue lock");
+        slots.waiting -= 1;
+        slots
     }
 
     fn spawn_thread(self: &Arc<Self>) -> std::io::Result<()> {
@@ -297,7 +317,7 @@ impl PoolShared {
                     return queued.job;
                 }
             }
-            slots = self.changed.wait(slots).expect("task queue lock");
+            slots = self.wait_for_change(slots);
         }
     }
 
@@ -315,8 +335,7 @@ impl PoolShared {
         } else {
             slots.threads -= 1;
         }
-        drop(slots);
-        self.changed.notify_all();
+        self.notify_waiting(slots);
         stays
     }
 
@@ -330,8 +349,7 @@ impl PoolShared {
         let mut slots = self.lock();
         slots.running -= 1;
         self.spawn_if_needed(&mut slots);
-        drop(slots);
-        self.changed.notify_all();
+        self.notify_waiting(slots);
     }
 
     /// A seceded task takes a slot again, waiting (before any queued job) until one is free.
@@ -339,7 +357,7 @@ impl PoolShared {
         let mut slots = self.lock();
         slots.rejoining += 1;
         while slots.running >= slots.nthreads {
-            slots = self.changed.wait(slots).expect("task queue lock");
+            slots = self.wait_for_change(slots);
         }
         slots.rejoining -= 1;
         slots.running += 1;
