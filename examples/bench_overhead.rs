@@ -17,28 +17,12 @@ use std::time::{Duration, Instant};
 
 use taskforce::{remote, LocalCluster};
 
+mod support;
+use support::{arg, arg_list};
+
 #[remote]
 fn inc(x: i64) -> i64 {
     x + 1
-}
-
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// A comma-separated list of sizes (`--tasks 10000,50000`), or `default`.
-fn args_list(name: &str, default: &[usize]) -> Vec<usize> {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .map(|v| v.split(',').filter_map(|n| n.parse().ok()).collect())
-        .unwrap_or_else(|| default.to_vec())
 }
 
 /// Untimed warm-ups, as dask's script has them.
@@ -125,7 +109,7 @@ fn tcp_floor(samples: usize) -> std::io::Result<Vec<f64>> {
 
 fn main() -> taskforce::Result<()> {
     taskforce::local::serve_if_local_worker();
-    let sizes: Vec<usize> = args_list("--tasks", &[10_000, 50_000]);
+    let sizes: Vec<usize> = arg_list("--tasks", &[10_000, 50_000]);
     let roundtrips = arg("--roundtrips", 300);
     let rounds = arg("--runs", 3);
     let dashboard = !std::env::args().any(|a| a == "--no-dashboard");
