@@ -332,6 +332,9 @@ struct Sim<'a> {
     scheduler_wall: Duration,
     makespan_ns: u64,
     given_back: u64,
+    /// Steal requests not answered yet, and whether they are being answered.
+    steal_requests: VecDeque<(WorkerId, u32, u64)>,
+    answering: bool,
 }
 
 impl Sim<'_> {
@@ -356,8 +359,29 @@ impl Sim<'_> {
         for (worker, task) in said.computes {
             self.assign(now, worker, task);
         }
-        for (victim, task, steal) in said.steals {
-            // Answered at once: a task still in the victim's queue is given back.
+        self.steal_requests.extend(said.steals);
+        for task in said.in_memory {
+            let graph = self.work.tasks[task as usize].graph as usize;
+            let graph = &mut self.work.graphs[graph];
+            graph.waiting_for -= 1;
+            if graph.waiting_for == 0 {
+                // The client gathered every result of this graph: it lets go of them.
+                let keys: Vec<TaskKey> = graph.wanted.iter().map(|&t| key(t)).collect();
+                self.call(state, now, |s, out| s.on_client_releases(CLIENT, keys, out));
+            }
+        }
+        self.answer_steals(state, now);
+    }
+
+    /// Answers the steal requests said so far, at once: a task still in its victim's queue
+    /// is given back. Only the outermost call drains (a loop, not a recursion: answers make
+    /// the scheduler say more, which would nest one call per request).
+    fn answer_steals(&mut self, state: &mut SchedulerState, now: u64) {
+        if self.answering {
+            return;
+        }
+        self.answering = true;
+        while let Some((victim, task, steal)) = self.steal_requests.pop_front() {
             let queue = &mut self.workers[victim.0 as usize - 1].queue;
             let queued = queue.iter().position(|&(queued, _)| queued == task);
             if let Some(at) = queued {
@@ -369,16 +393,7 @@ impl Sim<'_> {
                     .expect("the victim processes the task it answers for");
             });
         }
-        for task in said.in_memory {
-            let graph = self.work.tasks[task as usize].graph as usize;
-            let graph = &mut self.work.graphs[graph];
-            graph.waiting_for -= 1;
-            if graph.waiting_for == 0 {
-                // The client gathered every result of this graph: it lets go of them.
-                let keys: Vec<TaskKey> = graph.wanted.iter().map(|&t| key(t)).collect();
-                self.call(state, now, |s, out| s.on_client_releases(CLIENT, keys, out));
-            }
-        }
+        self.answering = false;
     }
 
     fn assign(&mut self, now: u64, worker: WorkerId, task: u32) {
@@ -431,6 +446,8 @@ pub fn simulate(config: SimConfig) -> SimReport {
         scheduler_wall: Duration::ZERO,
         makespan_ns: 0,
         given_back: 0,
+        steal_requests: VecDeque::new(),
+        answering: false,
         work: &mut work,
     };
     for id in 1..=config.workers {

@@ -235,6 +235,10 @@ impl SchedulerState {
             record.seceded.is_subset(&record.processing),
             "{id}: a seceded task is not processing there"
         );
+        assert!(
+            record.started.is_subset(&record.processing),
+            "{id}: a task known started is not processing there"
+        );
         for key in &record.processing {
             let state = self.tasks.get(key).map(|task| &task.state);
             let expected = TaskState::Processing { worker: id };

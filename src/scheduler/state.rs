@@ -277,6 +277,7 @@ impl SchedulerState {
         } else {
             record.processing.remove(key);
             record.seceded.remove(key);
+            record.started.remove(key);
         }
         if !record.is_saturated() {
             self.free_slots.insert(record.free_slot_entry());

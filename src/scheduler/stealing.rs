@@ -13,7 +13,8 @@
 //! A steal is a numbered request, as in dask: the victim answers every one
 //! (`on_steal_answer`), giving the task back only if none of its threads started it; the
 //! task then goes to the thief the request was for (or, if that thief left or cannot start
-//! it now, is placed afresh). Kept, it runs there and is reported as usual. An answer
+//! it now, is placed afresh). Kept, it runs there and is reported as usual, and is not asked
+//! for again while it stays there (else an idle thief would ask each event). An answer
 //! counts only for the request under way for that task (the number must match): a late
 //! answer to an older request, after the task was released and sent again, changes
 //! nothing. A task leaving the victim in any other way (finished, erred, released, seceded,
@@ -107,7 +108,12 @@ impl SchedulerState {
                     None => self.reset_to_waiting(&key, false),
                 }
             }
-            Ok(_) => self.forget_steal(&key),
+            Ok(_) => {
+                self.forget_steal(&key);
+                if let Some(record) = self.workers.get_mut(&worker) {
+                    record.started.insert(key.clone());
+                }
+            }
             Err(_) => {}
         }
         self.end_event(out);
@@ -254,7 +260,8 @@ impl SchedulerState {
     }
 
     /// Up to `wanted` of `victim`'s tasks `thief` could run now, latest in the victim's order
-    /// first, not seceded, not asked back already, whose inputs missing on the thief move
+    /// first, not seceded, not asked back already nor kept when asked before (started), whose
+    /// inputs missing on the thief move
     /// faster than the victim runs a task.
     fn stealable(&self, victim: WorkerId, thief: WorkerId, wanted: usize) -> Vec<TaskKey> {
         let victim_record = &self.workers[&victim];
@@ -267,7 +274,11 @@ impl SchedulerState {
             .processing
             .iter()
             .take(CANDIDATES_PER_STEAL)
-            .filter(|key| !victim_record.seceded.contains(*key) && !self.steals.contains_key(*key))
+            .filter(|key| {
+                !victim_record.seceded.contains(*key)
+                    && !victim_record.started.contains(*key)
+                    && !self.steals.contains_key(*key)
+            })
             .filter_map(|key| {
                 let task = self.task(key);
                 let class = task.class()?;

@@ -21,6 +21,9 @@ pub(crate) struct WorkerRecord {
     /// The tasks of `processing` that seceded to wait on the cluster: they count neither
     /// against saturation nor in occupancy (they wait, and their thread is given back).
     pub(crate) seceded: Set<TaskKey>,
+    /// The tasks of `processing` it kept when asked to give them back: started, so not
+    /// asked again while they stay here (see `stealing.rs`).
+    pub(crate) started: Set<TaskKey>,
     /// Keys whose value the worker holds.
     pub(crate) has_what: Set<TaskKey>,
     /// The most tasks it may have in flight: its window.

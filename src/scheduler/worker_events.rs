@@ -66,6 +66,7 @@ impl SchedulerState {
             functions: functions.into_iter().collect(),
             processing: Default::default(),
             seceded: Default::default(),
+            started: Default::default(),
             has_what: Default::default(),
             saturation: self.config.saturation(nthreads),
             available: profile.resources.clone(),

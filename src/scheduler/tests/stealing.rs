@@ -123,6 +123,30 @@ fn a_task_given_back_goes_to_its_thief_and_one_run_anyway_ends_its_steal() {
 }
 
 #[test]
+fn a_task_its_victim_kept_is_not_asked_for_again() {
+    let (mut sim, _) = all_tasks_on_the_holder(8, 8);
+    let mut asked_again = Vec::new();
+    for name in ["t7", "t6", "t5", "t4"] {
+        let steal = request(&sim, name);
+        let (kept, sent) = answer(&mut sim, W1, name, steal, false);
+        assert_eq!(kept, Ok(()));
+        asked_again.extend(steals(&sent));
+    }
+    assert!(
+        asked_again.iter().all(|(_, key)| !["t7", "t6", "t5", "t4"]
+            .iter()
+            .any(|name| *key == self::key(name))),
+        "a started task is asked for once: {asked_again:?}"
+    );
+    assert_eq!(
+        asked_again,
+        stolen_from(W1, &["t3", "t2", "t1"]),
+        "W2, still idle, asks for tasks W1 has not said it started (until 5 and 3 even out)"
+    );
+    sim.state.sanity_check();
+}
+
+#[test]
 fn no_steal_while_the_thief_has_work_or_the_queue_is_short() {
     let mut sim = Sim::new();
     sim.add_worker(WorkerBuilder::new(W1));
