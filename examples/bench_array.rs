@@ -182,9 +182,7 @@ fn memory(limit: &str) -> taskforce::Result<()> {
         ),
     ];
     for (workload, build) in workloads {
-        let cluster = LocalCluster::builder()
-            .workers(2)
-            .threads_per_worker(1)
+        let cluster = support::two_single_thread_workers()
             .memory_limit(bytes)
             .start()?;
         let executor = cluster.executor()?;
@@ -208,10 +206,7 @@ fn main() -> taskforce::Result<()> {
         graph_build();
     }
     if wanted("seed_sum") || wanted("big_graph") {
-        let cluster = LocalCluster::builder()
-            .workers(2)
-            .threads_per_worker(1)
-            .start()?;
+        let cluster = support::two_single_thread_workers().start()?;
         let executor = cluster.executor()?;
         if wanted("seed_sum") {
             let chunks = arg("--chunks", 1000);

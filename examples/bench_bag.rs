@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use taskforce::collections::bag::split_words;
 use taskforce::collections::Bag;
-use taskforce::{remote, LocalCluster};
+use taskforce::remote;
 
 mod support;
 use support::arg;
@@ -133,7 +133,7 @@ fn write_big_corpus(small: &[PathBuf], dir: &Path) -> std::io::Result<()> {
 /// Both pipelines over the big corpus on two workers limited to 1 GiB each.
 fn big_corpus_memory(dir: &Path) -> taskforce::Result<()> {
     let limit = 1_u64 << 30;
-    let mut builder = LocalCluster::builder().workers(2).threads_per_worker(1);
+    let mut builder = support::two_single_thread_workers();
     if std::env::var_os("BAG_BENCH_NO_LIMIT").is_none() {
         builder = builder.memory_limit(limit);
     }
@@ -205,10 +205,7 @@ fn main() -> taskforce::Result<()> {
             .unwrap_or_else(|_| std::env::temp_dir().join("bagdata").display().to_string()),
     );
     let pattern = format!("{}/*.txt", dir.display());
-    let cluster = LocalCluster::builder()
-        .workers(2)
-        .threads_per_worker(1)
-        .start()?;
+    let cluster = support::two_single_thread_workers().start()?;
     let executor = cluster.executor()?;
     let lines = Bag::read_text(&pattern)?;
 

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use taskforce::{remote, LocalCluster};
+use taskforce::remote;
 
 mod support;
 use support::{arg, flag};
@@ -146,9 +146,7 @@ fn feeds_open(link: &str, token: &str) -> f64 {
 }
 
 fn measure(mode: Mode, tasks: usize, browser: Option<&str>) -> taskforce::Result<f64> {
-    let cluster = LocalCluster::builder()
-        .workers(2)
-        .threads_per_worker(1)
+    let cluster = support::two_single_thread_workers()
         .dashboard(mode != Mode::Off)
         .start()?;
     let executor = cluster.executor()?;

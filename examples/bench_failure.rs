@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use taskforce::{remote, LocalCluster};
+use taskforce::remote;
 
 mod support;
 use support::arg;
@@ -50,9 +50,7 @@ fn children(pid: u32) -> Vec<u32> {
 
 /// One run on a fresh cluster: seconds from the map to the sum, and whether the sum was right.
 fn one_run(tasks: i64, with_failure: bool) -> taskforce::Result<(f64, bool)> {
-    let cluster = LocalCluster::builder()
-        .workers(2)
-        .threads_per_worker(1)
+    let cluster = support::two_single_thread_workers()
         .dashboard(false)
         .start()?;
     let executor = cluster.executor()?;

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use taskforce::testing::{LatencyProxy, LinkShape};
-use taskforce::{remote, Executor, LocalCluster};
+use taskforce::{remote, Executor};
 
 mod support;
 use support::{arg, arg_list};
@@ -116,9 +116,7 @@ fn run_at(
     let loopback = echo_round_trip(echo, 200)?;
     let proxy = Arc::new(LatencyProxy::bind(shape)?);
     let route = proxy.clone();
-    let cluster = LocalCluster::builder()
-        .workers(2)
-        .threads_per_worker(1)
+    let cluster = support::two_single_thread_workers()
         .dashboard(false)
         .worker_route(move |center| {
             route.forward_to(center);

@@ -15,7 +15,7 @@
 
 use std::time::{Duration, Instant};
 
-use taskforce::{remote, LocalCluster};
+use taskforce::remote;
 
 mod support;
 use support::{arg, arg_list};
@@ -121,9 +121,7 @@ fn main() -> taskforce::Result<()> {
         ", \"unit\": \"s for two loopback TCP round trips of 64 bytes\"",
     );
 
-    let cluster = LocalCluster::builder()
-        .workers(2)
-        .threads_per_worker(1)
+    let cluster = support::two_single_thread_workers()
         .dashboard(dashboard)
         .start()?;
     if let Some(link) = cluster.dashboard_link() {

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use taskforce::graph::{key, task, Graph};
 use taskforce::threaded::Threaded;
-use taskforce::{remote, Executor, LocalCluster, Runner};
+use taskforce::{remote, Executor, Runner};
 
 mod support;
 use support::arg;
@@ -112,10 +112,7 @@ fn main() -> taskforce::Result<()> {
     taskforce::local::serve_if_local_worker();
     let n = arg("--arrays", 1000) as u64;
     let runs = arg("--runs", 3);
-    let cluster = LocalCluster::builder()
-        .workers(2)
-        .threads_per_worker(1)
-        .start()?;
+    let cluster = support::two_single_thread_workers().start()?;
     let executor = cluster.executor()?;
     for (variant, hold) in [("hold", true), ("del", false)] {
         let (seconds, value) = timed(runs, || futures_sum(&executor, n, hold))?;

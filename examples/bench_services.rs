@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use taskforce::{remote, LocalCluster, Restart};
+use taskforce::{remote, Restart};
 
 mod support;
 use support::arg;
@@ -42,9 +42,7 @@ fn main() -> taskforce::Result<()> {
     taskforce::local::serve_if_local_worker();
     let roundtrips = arg("--roundtrips", 2000);
     let pipelined = arg("--pipelined", 200_000);
-    let cluster = LocalCluster::builder()
-        .workers(2)
-        .threads_per_worker(1)
+    let cluster = support::two_single_thread_workers()
         .dashboard(false)
         .start()?;
     let executor = cluster.executor()?;

@@ -10,7 +10,7 @@
 
 use std::time::Instant;
 
-use taskforce::{remote, LocalCluster};
+use taskforce::remote;
 
 mod support;
 use support::arg;
@@ -28,9 +28,7 @@ fn median(mut seconds: Vec<f64>) -> f64 {
 /// Seconds to start, to run the first task, and to close one fresh cluster.
 fn one_cluster() -> taskforce::Result<(f64, f64, f64)> {
     let started = Instant::now();
-    let cluster = LocalCluster::builder()
-        .workers(2)
-        .threads_per_worker(1)
+    let cluster = support::two_single_thread_workers()
         .dashboard(false)
         .start()?;
     let ready = started.elapsed().as_secs_f64();

@@ -20,7 +20,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use taskforce::{remote, Executor, LocalCluster};
+use taskforce::{remote, Executor};
 
 mod support;
 use support::arg;
@@ -93,9 +93,7 @@ const THREADS: f64 = 2.0;
 type Workload = fn(&Executor) -> taskforce::Result<Run>;
 
 fn one_run(workload: Workload) -> taskforce::Result<Run> {
-    let cluster = LocalCluster::builder()
-        .workers(2)
-        .threads_per_worker(1)
+    let cluster = support::two_single_thread_workers()
         .dashboard(false)
         .start()?;
     let executor = cluster.executor()?;

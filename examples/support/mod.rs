@@ -1,9 +1,12 @@
-//! What the examples share: reading their `--name value` flags. Not an example itself (a
+//! What the examples share: reading their `--name value` flags, and the cluster shape of the
+//! benchmarks. Not an example itself (a
 //! folder without `main.rs`); each example includes it with `mod support;` and uses part of
 //! it, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
 use std::str::FromStr;
+
+use taskforce::local::{LocalCluster, LocalClusterBuilder};
 
 /// The value after `name` on the command line, if `name` is there.
 pub fn flag(name: &str) -> Option<String> {
@@ -34,4 +37,10 @@ pub fn arg_list<T: FromStr + Clone>(name: &str, default: &[T]) -> Vec<T> {
 fn arg_item<T: FromStr>(name: &str, item: &str) -> T {
     item.parse()
         .unwrap_or_else(|_| panic!("{name}: cannot read '{item}' in the list"))
+}
+
+/// The cluster every comparison with dask runs on (`benches/compare`): 2 worker processes of
+/// 1 thread each, as dask's `LocalCluster(n_workers=2, threads_per_worker=1)`.
+pub fn two_single_thread_workers() -> LocalClusterBuilder {
+    LocalCluster::builder().workers(2).threads_per_worker(1)
 }
