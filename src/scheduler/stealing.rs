@@ -20,9 +20,10 @@
 //! nothing. A task leaving the victim in any other way (finished, erred, released, seceded,
 //! its worker lost) ends its steal.
 //!
-//! Bounded per event: at most [`THIEVES_PER_EVENT`] thieves, each looking at one victim
-//! and at most [`CANDIDATES_PER_STEAL`] of its tasks; a victim with nothing stealable is not
-//! looked at again in the same event.
+//! Bounded per event: at most [`THIEVES_PER_EVENT`] thieves, each looking at up to
+//! [`VICTIMS_PER_THIEF`] victims and at most [`CANDIDATES_PER_STEAL`] movable tasks of
+//! each; a victim with nothing any thief may take is not looked at again in the same event.
+//! A victim held off (it did not answer a peer) is not asked: it may not answer.
 //!
 //! Decisions only, from the state's own records; no clock, no I/O.
 
@@ -56,7 +57,11 @@ const ROUND_TRIPS_PER_STEAL: u32 = 2;
 /// event costs little with many idle workers.
 const THIEVES_PER_EVENT: usize = 16;
 
-/// The most of a victim's tasks looked at for one steal. A worker may hold thousands
+/// The most victims one thief looks at in an event, busiest first: a busier victim may hold
+/// only tasks this thief cannot take (a function it lacks, inputs too big to move).
+const VICTIMS_PER_THIEF: usize = 4;
+
+/// The most of a victim's movable tasks looked at for one steal. A worker may hold thousands
 /// (every reader of a value it holds goes to it); past this bound the tasks looked at are
 /// any of them, not the latest, and the pass stays cheap when none can move.
 const CANDIDATES_PER_STEAL: usize = 256;
@@ -186,8 +191,9 @@ impl SchedulerState {
         }
     }
 
-    /// Asks tasks back for `thief` from the busiest victim not in `barren`; a victim that
-    /// has nothing `thief` may take joins `barren`.
+    /// Asks tasks back for `thief` from the busiest victim that has some `thief` may take,
+    /// trying at most [`VICTIMS_PER_THIEF`] victims, busiest first; a victim none of whose
+    /// tasks could move to any thief (all started, seceded or asked for) joins `barren`.
     fn steal_for(&mut self, thief: WorkerId, barren: &mut Vec<WorkerId>) {
         let record = &self.workers[&thief];
         let thief_load = record.computing() + record.incoming_steals;
@@ -196,25 +202,39 @@ impl SchedulerState {
             return;
         }
         let room = record.saturation.saturating_sub(thief_load);
-        let Some((victim, queued)) = self.busiest_victim(thief, barren) else {
-            return;
-        };
-        let victim_record = &self.workers[&victim];
-        let victim_load = victim_record.keeps();
-        let victim_threads = victim_record.nthreads as usize;
-        // Loads per thread even out when `moved` tasks go: (v - m) / tv = (t + m) / tt.
-        let even = (victim_load * thief_threads).saturating_sub(thief_load * victim_threads)
-            / (victim_threads + thief_threads);
-        let wanted = even.min(queued).min(room);
-        if wanted == 0 || !self.queue_outlasts_a_steal(victim, queued) {
+        let mut tried: Vec<WorkerId> = Vec::new();
+        for _ in 0..VICTIMS_PER_THIEF {
+            let Some((victim, queued)) = self.busiest_victim(thief, barren, &tried) else {
+                return;
+            };
+            tried.push(victim);
+            let victim_record = &self.workers[&victim];
+            let victim_load = victim_record.keeps();
+            let victim_threads = victim_record.nthreads as usize;
+            // Loads per thread even out when `moved` tasks go: (v - m) / tv = (t + m) / tt.
+            let even = (victim_load * thief_threads).saturating_sub(thief_load * victim_threads)
+                / (victim_threads + thief_threads);
+            let wanted = even.min(queued).min(room);
+            if wanted == 0 || !self.queue_outlasts_a_steal(victim, queued) {
+                // The less busy victims would even out at nothing too, or have shorter
+                // queues (unless their tasks are slower: left for a later event).
+                return;
+            }
+            let (stealable, movable) = self.stealable(victim, thief, wanted);
+            if movable == 0 {
+                barren.push(victim);
+            }
+            if stealable.is_empty() {
+                continue;
+            }
+            self.ask_back(victim, thief, stealable);
             return;
         }
-        let stealable = self.stealable(victim, thief, wanted);
-        if stealable.is_empty() {
-            barren.push(victim);
-            return;
-        }
-        for key in stealable {
+    }
+
+    /// Sends the numbered requests for `keys` from `victim` to `thief`.
+    fn ask_back(&mut self, victim: WorkerId, thief: WorkerId, keys: Vec<TaskKey>) {
+        for key in keys {
             let id = self.next_steal;
             self.next_steal += 1;
             let steal = Steal {
@@ -233,15 +253,26 @@ impl SchedulerState {
         self.update_overloaded(victim);
     }
 
-    /// The worker other than `thief` and those in `barren` with the most tasks queued per
-    /// thread (not counting those asked back already; the lowest id among equals), and how
-    /// many it has queued; `None` if none has any.
-    fn busiest_victim(&self, thief: WorkerId, barren: &[WorkerId]) -> Option<(WorkerId, usize)> {
-        let (_, std::cmp::Reverse(victim)) = self
-            .overloaded
-            .iter()
-            .rev()
-            .find(|(_, std::cmp::Reverse(victim))| *victim != thief && !barren.contains(victim))?;
+    /// The worker other than `thief`, not held off (it may not answer) and in neither
+    /// `barren` nor `tried`, with the most tasks queued per thread (not counting those asked
+    /// back already; the lowest id among equals), and how many it has queued; `None` if
+    /// none has any.
+    fn busiest_victim(
+        &self,
+        thief: WorkerId,
+        barren: &[WorkerId],
+        tried: &[WorkerId],
+    ) -> Option<(WorkerId, usize)> {
+        let (_, std::cmp::Reverse(victim)) =
+            self.overloaded
+                .iter()
+                .rev()
+                .find(|(_, std::cmp::Reverse(victim))| {
+                    *victim != thief
+                        && !barren.contains(victim)
+                        && !tried.contains(victim)
+                        && !self.workers[victim].window.held_off_now()
+                })?;
         let record = &self.workers[victim];
         Some((*victim, record.keeps() - record.nthreads as usize))
     }
@@ -260,39 +291,43 @@ impl SchedulerState {
     }
 
     /// Up to `wanted` of `victim`'s tasks `thief` could run now, latest in the victim's order
-    /// first, not seceded, not asked back already nor kept when asked before (started), whose
-    /// inputs missing on the thief move
-    /// faster than the victim runs a task.
-    fn stealable(&self, victim: WorkerId, thief: WorkerId, wanted: usize) -> Vec<TaskKey> {
+    /// first, whose inputs missing on the thief move faster than the victim runs a task;
+    /// and how many of the tasks looked at could move to some worker at all (not seceded,
+    /// not asked back already, nor kept when asked before: started).
+    fn stealable(&self, victim: WorkerId, thief: WorkerId, wanted: usize) -> (Vec<TaskKey>, usize) {
         let victim_record = &self.workers[&victim];
         let thief_record = &self.workers[&thief];
         let task_time = victim_record
             .window
             .task_time()
             .unwrap_or(UNMEASURED_TASK_TIME);
-        let mut candidates: Vec<(Priority, &TaskKey)> = victim_record
+        let movable: Vec<&TaskKey> = victim_record
             .processing
             .iter()
-            .take(CANDIDATES_PER_STEAL)
             .filter(|key| {
                 !victim_record.seceded.contains(*key)
                     && !victim_record.started.contains(*key)
                     && !self.steals.contains_key(*key)
             })
+            .take(CANDIDATES_PER_STEAL)
+            .collect();
+        let mut candidates: Vec<(Priority, &TaskKey)> = movable
+            .iter()
             .filter_map(|key| {
                 let task = self.task(key);
                 let class = task.class()?;
                 let fits = class.fits_now(thief_record);
                 (fits && transfer_time(self.bytes_missing_on(key, thief)) <= task_time)
-                    .then_some((task.priority, key))
+                    .then_some((task.priority, *key))
             })
             .collect();
         candidates.sort_unstable_by(|a, b| b.cmp(a));
-        candidates
+        let chosen = candidates
             .into_iter()
             .take(wanted)
             .map(|(_, key)| key.clone())
-            .collect()
+            .collect();
+        (chosen, movable.len())
     }
 
     /// The bytes of `key`'s inputs that `worker` does not hold.

@@ -147,6 +147,28 @@ fn a_task_its_victim_kept_is_not_asked_for_again() {
 }
 
 #[test]
+fn a_thief_that_cannot_take_a_victims_tasks_leaves_them_to_one_that_can() {
+    let mut sim = Sim::new();
+    sim.add_worker(WorkerBuilder::new(W1));
+    // W2 comes first among the idle (lowest id) but lacks the tasks' function.
+    sim.add_worker(WorkerBuilder::new(W2).functions(vec![]));
+    sim.add_worker(WorkerBuilder::new(W3));
+    sim.scatter(C1, "x", W1, 8);
+    let sent = submit_readers_of_x(&mut sim, 8);
+    assert_eq!(
+        steals(&sent),
+        stolen_from(W1, &["t7", "t6", "t5", "t4"]),
+        "W3 asks, though W2 found nothing it could take on W1"
+    );
+    assert!(sim
+        .state
+        .steals
+        .values()
+        .all(|steal| steal.thief == Some(W3)));
+    sim.state.sanity_check();
+}
+
+#[test]
 fn no_steal_while_the_thief_has_work_or_the_queue_is_short() {
     let mut sim = Sim::new();
     sim.add_worker(WorkerBuilder::new(W1));
