@@ -291,7 +291,8 @@ impl SchedulerState {
     }
 
     /// Up to `wanted` of `victim`'s tasks `thief` could run now, latest in the victim's order
-    /// first, whose inputs missing on the thief move faster than the victim runs a task;
+    /// first, all of them together within the thief's free resources, whose inputs missing on
+    /// the thief move faster than the victim runs a task;
     /// and how many of the tasks looked at could move to some worker at all (not seceded,
     /// not asked back already, nor kept when asked before: started).
     fn stealable(&self, victim: WorkerId, thief: WorkerId, wanted: usize) -> (Vec<TaskKey>, usize) {
@@ -322,8 +323,24 @@ impl SchedulerState {
             })
             .collect();
         candidates.sort_unstable_by(|a, b| b.cmp(a));
+        // The thief's free resources, taken by each task chosen: two tasks needing its one
+        // GPU are not both asked for (the second would be placed afresh when given back).
+        let mut free = thief_record.available.clone();
         let chosen = candidates
             .into_iter()
+            .filter(|(_, key)| {
+                let needs = self.task(key).restrictions.as_deref().map(|r| &r.resources);
+                match needs {
+                    Some(needs) if !needs.is_empty() => {
+                        let fits = free.covers(needs);
+                        if fits {
+                            free.take(needs);
+                        }
+                        fits
+                    }
+                    _ => true,
+                }
+            })
             .take(wanted)
             .map(|(_, key)| key.clone())
             .collect();

@@ -169,6 +169,37 @@ fn a_thief_that_cannot_take_a_victims_tasks_leaves_them_to_one_that_can() {
 }
 
 #[test]
+fn a_thief_is_asked_no_more_tasks_than_its_free_resources_run_together() {
+    let mut sim = Sim::new();
+    sim.add_worker(WorkerBuilder::new(W1).resources("GPU=8"));
+    sim.add_worker(WorkerBuilder::new(W2).resources("GPU=1"));
+    sim.scatter(C1, "x", W1, 8);
+    let one_gpu = Restrictions {
+        resources: crate::resources::Resources::from_pairs([("GPU", 1.0)]).expect("GPU"),
+        ..Default::default()
+    };
+    let tasks = (0..8)
+        .map(|i| {
+            TaskBuilder::new(&format!("t{i}"))
+                .deps(&["x"])
+                .order(i)
+                .restrictions(one_gpu.clone())
+        })
+        .collect();
+    let names: Vec<String> = (0..8).map(|i| format!("t{i}")).collect();
+    let wanted: Vec<&str> = names.iter().map(String::as_str).collect();
+    let sent = sim.submit(C1, tasks, &wanted);
+    assert_eq!(
+        steals(&sent),
+        stolen_from(W1, &["t7"]),
+        "W2's one GPU runs one of them at a time"
+    );
+    let sent = given_back(&mut sim, W1, "t7");
+    assert_eq!(computes(&sent), vec![(W2, key("t7"))]);
+    sim.state.sanity_check();
+}
+
+#[test]
 fn no_steal_while_the_thief_has_work_or_the_queue_is_short() {
     let mut sim = Sim::new();
     sim.add_worker(WorkerBuilder::new(W1));
